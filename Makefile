@@ -1,0 +1,28 @@
+# The two commands the README starts with: `make demo` and `make test`.
+# Both create their own virtual environment on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+.PHONY: install system-deps demo test test-slow benchmarks
+install: $(VENV)/.installed
+
+# Fashion-MNIST comes from Debian's dataset-fashion-mnist package.
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: install
+	$(PY) -m tfvb demo --out demo
+
+test: install system-deps
+	$(PY) -m pytest -m "not slow" -q -p no:cacheprovider
+
+test-slow: install system-deps
+	$(PY) -m pytest -m slow -q -p no:cacheprovider

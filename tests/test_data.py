@@ -1,0 +1,111 @@
+import gzip
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import SHARED_DATA
+from tfvb import data
+from tfvb.data import idx, images
+
+
+def test_bundled_sample_is_real_mnist(mnist_sample):
+    x, y = mnist_sample
+    assert x.shape == (2000, 28, 28, 1) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() == 1.0
+    assert set(np.unique(y)) == set(range(10))
+    assert 0.1 < x.mean() < 0.16  # MNIST's mean grey value is about 0.13
+
+
+def test_idx_round_trip_plain_and_gzip(tmp_path, rng):
+    arr = rng.integers(0, 256, size=(5, 4, 3), dtype=np.uint8)
+    for name in ("a-images-idx3-ubyte", "a-images-idx3-ubyte.gz"):
+        idx.write_idx(str(tmp_path / name), arr)
+        np.testing.assert_array_equal(data.read_idx(str(tmp_path / name)), arr)
+
+
+def test_corrupt_idx_files_are_refused(tmp_path):
+    bad = tmp_path / "bad-images-idx3-ubyte"
+    bad.write_bytes(b"\x08\x08\x08\x03junk")
+    with pytest.raises(ValueError, match="Expected an IDX file"):
+        data.read_idx(str(bad))
+    truncated = tmp_path / "t-images-idx3-ubyte.gz"
+    idx.write_idx(str(truncated), np.zeros((4, 2, 2), np.uint8))
+    raw = gzip.decompress(truncated.read_bytes())[:-3]
+    truncated.write_bytes(gzip.compress(raw))
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        data.read_idx(str(truncated))
+
+
+def test_local_idx_folder_with_custom_prefix():
+    folder = os.path.join(SHARED_DATA, "mnist")
+    if not os.path.isdir(folder):
+        pytest.skip("../shared/data is not beside this checkout")
+    x, y = data.mnist_arrays("mnist10k", data_dir=folder)
+    assert x.shape == (10_000, 28, 28, 1) and len(y) == 10_000
+
+
+def test_fashion_mnist_found_in_system_folder():
+    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
+        pytest.skip("dataset-fashion-mnist is not installed (make system-deps)")
+    x, y = data.fashion_mnist_arrays("test")
+    assert x.shape == (10_000, 28, 28, 1) and set(np.unique(y)) == set(range(10))
+
+
+def test_missing_data_names_both_ways(monkeypatch, tmp_path):
+    monkeypatch.delenv("TFVB_DATA_DIR", raising=False)
+    monkeypatch.setattr(images, "SYSTEM_DIRS", {})
+
+    def offline(name, split):
+        raise ConnectionError("no internet")
+
+    monkeypatch.setattr(images, "_tfds_arrays", offline)
+    with pytest.raises(RuntimeError, match="data_dir=.*TFVB_DATA_DIR"):
+        data.mnist_arrays("train")
+    with pytest.raises(FileNotFoundError, match="Expected IDX files"):
+        data.mnist_arrays("train", data_dir=str(tmp_path))
+
+
+def test_env_var_folder(monkeypatch, tmp_path, mnist_sample):
+    idx.write_idx(str(tmp_path / "train-images-idx3-ubyte.gz"), (mnist_sample[0][:10, ..., 0] * 255).astype(np.uint8))
+    idx.write_idx(str(tmp_path / "train-labels-idx1-ubyte.gz"), mnist_sample[1][:10].astype(np.uint8))
+    monkeypatch.setenv("TFVB_DATA_DIR", str(tmp_path))
+    x, _ = data.mnist_arrays("train")
+    assert x.shape == (10, 28, 28, 1)
+
+
+def test_fixed_binarization_is_reproducible_and_unbiased(mnist_sample):
+    x = mnist_sample[0][:500]
+    a, b = data.binarize_fixed(x, seed=3), data.binarize_fixed(x, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) <= {0.0, 1.0}
+    # E[binary] = grey value: the means agree within 4 standard errors.
+    se = np.sqrt((x * (1 - x)).sum()) / x.size
+    assert abs(a.mean() - x.mean()) < 4 * se
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        data.binarize_fixed(x * 255)
+
+
+def test_dynamic_binarization_redraws_each_epoch_reproducibly(mnist_sample):
+    x = mnist_sample[0][:64]
+    def epochs(seed):
+        ds = data.image_dataset(x, batch_size=64, shuffle=False, seed=seed)
+        return [next(iter(ds)).numpy() for _ in range(2)]
+    e1, e2 = epochs(5)
+    assert not np.array_equal(e1, e2)  # fresh draws every epoch
+    f1, f2 = epochs(5)
+    np.testing.assert_array_equal(e1, f1)  # same seed, same sequence
+    np.testing.assert_array_equal(e2, f2)
+    assert set(np.unique(e1)) <= {0.0, 1.0}
+
+
+def test_image_dataset_rejects_bad_input(mnist_sample):
+    with pytest.raises(ValueError, match="non-empty"):
+        data.image_dataset(np.zeros((0, 28, 28), np.float32))
+    bad = mnist_sample[0][:4].copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        data.image_dataset(bad)
+    with pytest.raises(ValueError, match="binarize"):
+        data.image_dataset(mnist_sample[0][:4], binarize="sometimes")

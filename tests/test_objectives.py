@@ -1,0 +1,147 @@
+"""Estimators against a linear-Gaussian model where log p(x) is exact."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from linear_gaussian import LinearGaussian
+from tfvb import objectives
+
+R = 20_000  # replicates per estimate
+
+
+@pytest.fixture(scope="module")
+def lg():
+    return LinearGaussian()
+
+
+def _estimates(values):
+    values = np.asarray(values, dtype=np.float64)
+    return values.mean(), values.std(ddof=1) / np.sqrt(len(values))
+
+
+@pytest.fixture(scope="module")
+def iwae_curve(lg):
+    ks = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    out = {}
+    for i, k in enumerate(ks):
+        log_w = lg.sample_log_w((R, k), seed=i)
+        out[k] = _estimates(objectives.iwae_bound(log_w, axis=1))
+    return out
+
+
+def test_log_mean_exp_is_stable():
+    x = tf.constant([[-1e4, -1e4 + np.log(3.0)], [50.0, 50.0]], tf.float64)
+    out = objectives.log_mean_exp(x, axis=1).numpy()
+    np.testing.assert_allclose(out, [-1e4 + np.log(2.0), 50.0], rtol=1e-12)
+    assert objectives.log_mean_exp(tf.constant([-np.inf, -np.inf]), axis=0).numpy() == -np.inf
+
+
+def test_iwae_bound_increases_with_k(iwae_curve):
+    ks = sorted(iwae_curve)
+    for a, b in zip(ks, ks[1:]):
+        (ma, sa), (mb, sb) = iwae_curve[a], iwae_curve[b]
+        assert mb > ma - 3 * np.hypot(sa, sb), (a, b)
+    assert iwae_curve[256][0] > iwae_curve[1][0] + 10 * iwae_curve[1][1]
+
+
+def test_iwae_bound_approaches_exact_log_px(lg, iwae_curve):
+    m1, _ = iwae_curve[1]
+    m, se = iwae_curve[256]
+    gap1 = lg.log_px - m1
+    assert gap1 > 0.3  # the proposal is poor enough for the test to mean something
+    # A lower bound in expectation, within 3 SE, and closing: < 2% of the k = 1 gap is left.
+    assert m < lg.log_px + 3 * se
+    assert lg.log_px - m < 0.02 * gap1 + 3 * se
+
+
+def test_iwae_bias_shrinks_like_one_over_k(lg, iwae_curve):
+    ks = np.array([16, 32, 64, 128, 256])
+    bias = np.array([lg.log_px - iwae_curve[k][0] for k in ks])
+    se = np.array([iwae_curve[k][1] for k in ks])
+    assert np.all(bias > 3 * se)  # measurable at every k
+    slope = np.polyfit(np.log(ks), np.log(bias), 1, w=bias / se)[0]
+    assert -1.2 < slope < -0.8, slope
+    # k * bias settles to the constant Var(w / p(x)) / 2 of the delta method.
+    kb = ks * bias
+    assert abs(kb[-1] - kb[-2]) < 3 * np.hypot(ks[-1] * se[-1], ks[-2] * se[-2]) + 0.1 * kb[-1]
+
+
+def test_jackknife_coefficients_sum_to_one():
+    for order in range(4):
+        assert sum(objectives.jackknife_coefficients(32, order)) == pytest.approx(1.0)
+
+
+def test_jackknife_order_zero_is_iwae_and_loo_matches_enumeration(rng):
+    log_w = tf.constant(rng.normal(size=(5, 7)) * 3, tf.float64)
+    np.testing.assert_allclose(objectives.jackknife_bound(log_w, 0, axis=1), objectives.iwae_bound(log_w, axis=1))
+    # Order 1 and 2 against brute-force subset averages.
+    lw = log_w.numpy()
+    def sub_mean(drop):
+        import itertools
+        vals = [objectives.log_mean_exp(np.delete(lw, list(c), axis=1), axis=1).numpy()
+                for c in itertools.combinations(range(7), drop)]
+        return np.mean(vals, axis=0)
+    full = objectives.iwae_bound(log_w, axis=1).numpy()
+    np.testing.assert_allclose(objectives.jackknife_bound(log_w, 1, axis=1), 7 * full - 6 * sub_mean(1), rtol=1e-10)
+    c = objectives.jackknife_coefficients(7, 2)
+    np.testing.assert_allclose(objectives.jackknife_bound(log_w, 2, axis=1),
+                               c[0] * full + c[1] * sub_mean(1) + c[2] * sub_mean(2), rtol=1e-10)
+
+
+def test_jackknife_bias_is_several_times_smaller(lg):
+    k = 32
+    log_w = lg.sample_log_w((R, k), seed=99)
+    iwae_m, iwae_se = _estimates(objectives.iwae_bound(log_w, axis=1))
+    jk_m, jk_se = _estimates(objectives.jackknife_bound(log_w, order=1, axis=1))
+    iwae_bias, jk_bias = lg.log_px - iwae_m, lg.log_px - jk_m
+    assert iwae_bias > 5 * iwae_se
+    # At least 4x smaller, allowing for the jackknife's own sampling error.
+    assert abs(jk_bias) + 2 * jk_se < iwae_bias / 4, (iwae_bias, jk_bias, jk_se)
+    # Nowozin (2018): the jackknife sits above the IWAE estimate.
+    assert jk_m > iwae_m
+
+
+def test_jackknife_rejects_bad_orders():
+    with pytest.raises(ValueError, match="K > order"):
+        objectives.jackknife_bound(tf.zeros((3, 2)), order=2, axis=1)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        objectives.jackknife_bound(tf.zeros((3, 4)), order=-1, axis=1)
+
+
+def test_analytic_and_mc_kl_elbos_agree_in_expectation(lg):
+    eps = tf.random.stateless_normal((R, 2), seed=[3, 4], dtype=tf.float64)
+    z = lg.q_mean + np.exp(0.5 * lg.q_logvar) * eps
+    mc = lg.log_w(z).numpy()
+    rec = mc - (objectives.standard_normal_log_prob(z) - objectives.gaussian_log_prob(z, lg.q_mean, lg.q_logvar)).numpy()
+    analytic = rec - objectives.gaussian_kl(lg.q_mean[None], lg.q_logvar[None]).numpy()
+    diff = mc - analytic
+    assert abs(diff.mean()) < 4 * diff.std(ddof=1) / np.sqrt(R)
+    assert objectives.elbo(rec, objectives.gaussian_kl(lg.q_mean, lg.q_logvar)).shape == rec.shape
+
+
+def _encoder_gradients(lg, k, estimator, reps=4000, seed=0):
+    """Per-replicate gradients w.r.t. q's mean and log-variance (reps, 2 * d)."""
+    d = len(lg.q_mean)
+    mean = tf.Variable(np.tile(lg.q_mean, (reps, 1)))
+    logvar = tf.Variable(np.tile(lg.q_logvar, (reps, 1)))
+    eps = tf.random.stateless_normal((k, reps, d), seed=[seed, 7], dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        z = mean + tf.exp(0.5 * logvar) * eps
+        if estimator == "iwae":
+            value = objectives.iwae_bound(lg.log_w(z, mean, logvar), axis=0)
+        else:
+            log_w = lg.log_w(z, tf.stop_gradient(mean), tf.stop_gradient(logvar))
+            value = objectives.dreg_surrogate(log_w, axis=0)
+        total = tf.reduce_sum(value)
+    gm, gl = tape.gradient(total, [mean, logvar])
+    return np.concatenate([gm.numpy(), gl.numpy()], axis=1)
+
+
+def test_dreg_is_unbiased_with_lower_encoder_variance(lg):
+    g_iwae = _encoder_gradients(lg, 16, "iwae")
+    g_dreg = _encoder_gradients(lg, 16, "dreg", seed=1)
+    n = len(g_iwae)
+    se = np.sqrt(g_iwae.var(0, ddof=1) / n + g_dreg.var(0, ddof=1) / n)
+    assert np.all(np.abs(g_iwae.mean(0) - g_dreg.mean(0)) < 4 * se), (g_iwae.mean(0), g_dreg.mean(0), se)
+    assert np.all(g_dreg.var(0) < 0.7 * g_iwae.var(0)), (g_dreg.var(0), g_iwae.var(0))

@@ -1,0 +1,194 @@
+"""CVAE and IWAE: steps, fit, save/reload, export, estimators, bad input."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvb import callbacks, data, evaluate
+from tfvb.models import CVAE, IWAE
+
+SMALL = {
+    "cvae": lambda **kw: CVAE(latent_dim=2, filters=(8, 16), seed=1, **kw),
+    "cvae_mc": lambda **kw: CVAE(latent_dim=2, filters=(8, 16), kl="mc", seed=1, **kw),
+    "iwae": lambda **kw: IWAE(k=5, latent_dim=4, hidden_units=(32,), seed=1, **kw),
+    "iwae_dreg": lambda **kw: IWAE(k=5, latent_dim=4, hidden_units=(32,), gradient="dreg", seed=1, **kw),
+    "iwae_2layer": lambda **kw: IWAE(k=3, latent_dim=3, latent_dim_1=5, hidden_units=(16,), hidden_units_2=(8,),
+                                     stochastic_layers=2, seed=1, **kw),
+    "iwae_conv": lambda **kw: IWAE(k=3, latent_dim=3, architecture="conv", filters=(8, 16), seed=1, **kw),
+}
+
+
+def compiled(name, **kw):
+    model = SMALL[name](**kw)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+def snapshot(model):
+    return [v.numpy().copy() for v in model.trainable_variables]
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_train_step_changes_weights_and_test_step_does_not(name, binary_images):
+    model = compiled(name)
+    x = binary_images[:32]
+    before = snapshot(model)
+    logs = model.test_on_batch(x, return_dict=True)
+    assert all(np.array_equal(a, b) for a, b in zip(before, snapshot(model)))
+    assert np.isfinite(logs["loss"])
+    logs = model.train_on_batch(x, return_dict=True)
+    changed = [not np.array_equal(a, b) for a, b in zip(before, snapshot(model))]
+    assert all(changed), f"{sum(changed)}/{len(changed)} variables changed"
+    assert set(logs) == set(model.metric_names)
+
+
+@pytest.mark.parametrize("name", ["cvae", "iwae"])
+def test_fit_lowers_validation_loss(name, mnist_sample):
+    x = mnist_sample[0]
+    train = data.image_dataset(x[:1024], batch_size=64, seed=0)
+    val = data.image_dataset(x[1024:1280], batch_size=128, binarize="fixed", shuffle=False)
+    model = compiled(name)
+    first = model.evaluate(val, return_dict=True, verbose=0)["loss"]
+    hist = model.fit(train, validation_data=val, epochs=3, verbose=0).history
+    assert hist["val_loss"][-1] < first - 20  # nats per image: a real improvement, not noise
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_keras_round_trip_gives_identical_outputs(name, binary_images, tmp_path):
+    model = compiled(name)
+    model.fit(binary_images[:64], epochs=1, batch_size=32, verbose=0)
+    model.beta.assign(0.5)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    with _no_warning():
+        loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
+    x = binary_images[:8]
+    np.testing.assert_array_equal(loaded(x), model(x))
+    np.testing.assert_array_equal(loaded.sample(4, seed=3), model.sample(4, seed=3))
+    assert float(loaded.beta) == 0.5
+    # The reloaded model keeps training.
+    loaded.fit(binary_images[:32], epochs=1, batch_size=32, verbose=0)
+
+
+class _no_warning:
+    """Fail if Keras warns that a reloaded model is unbuilt (it would start from fresh weights)."""
+
+    def __enter__(self):
+        import warnings
+        self._cm = warnings.catch_warnings(record=True)
+        self._log = self._cm.__enter__()
+        warnings.simplefilter("always")
+
+    def __exit__(self, *exc):
+        self._cm.__exit__(*exc)
+        bad = [str(w.message) for w in self._log if "build" in str(w.message) or "not built" in str(w.message)]
+        assert not bad, bad
+
+
+@pytest.mark.parametrize("name", ["cvae", "iwae_2layer"])
+def test_savedmodel_export_serves_encode_decode_sample(name, binary_images, tmp_path):
+    model = compiled(name)
+    path = str(tmp_path / "serving")
+    model.export(path)
+    served = tf.saved_model.load(path)
+    x = tf.constant(binary_images[:4])
+    enc = served.encode(x)
+    mean, logvar = model.encode(x)
+    np.testing.assert_allclose(enc["mean"], mean, atol=1e-5)
+    np.testing.assert_allclose(enc["logvar"], logvar, atol=1e-5)
+    np.testing.assert_allclose(served.decode(mean), model.decode(mean), atol=1e-5)
+    np.testing.assert_allclose(served.serve(x), model(x), atol=1e-5)
+    a, b = served.sample(tf.constant(3), tf.constant(7)), served.sample(tf.constant(3), tf.constant(7))
+    assert a.shape == (3, 28, 28, 1)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_iwae_with_k1_is_exactly_the_mc_elbo(binary_images):
+    model = IWAE(k=1, latent_dim=4, hidden_units=(32,), seed=1)
+    x = model.check_inputs(binary_images[:16])
+    log_w = model.log_importance_weights(x, 1, seed=5)
+    terms_bound = tf.squeeze(log_w, 0)
+    np.testing.assert_allclose(model.per_example_terms(x, False)["iwae_bound"].shape, (16,))
+    # Same draw: the k = 1 bound is the single-sample ELBO log p(x|z) + log p(z) - log q(z|x).
+    np.testing.assert_allclose(evaluate.log_importance_weights(model, x, 1, seed=5)[0], terms_bound, rtol=1e-6)
+    from tfvb import objectives
+    np.testing.assert_allclose(objectives.iwae_bound(log_w, axis=0), terms_bound, rtol=1e-6)
+
+
+def test_cvae_analytic_and_mc_elbo_agree_in_expectation(binary_images):
+    analytic = CVAE(latent_dim=2, filters=(8, 16), seed=1)
+    mc = CVAE.from_config({**analytic.get_config(), "kl": "mc"})
+    mc.set_weights(analytic.get_weights())
+    x = tf.constant(np.repeat(binary_images[:1], 4000, axis=0))
+    a = analytic.per_example_terms(x, False)["elbo"].numpy()
+    b = mc.per_example_terms(x, False)["elbo"].numpy()
+    se = np.sqrt(a.var() / len(a) + b.var() / len(b))
+    assert abs(a.mean() - b.mean()) < 4 * se
+
+
+def test_log_likelihood_orders_bounds_and_jackknife(binary_images):
+    model = compiled("iwae")
+    model.fit(binary_images[:256], epochs=2, batch_size=64, verbose=0)
+    x = binary_images[:20]
+    elbo = evaluate.log_likelihood(model, x, k=1, verbose=0)
+    ll = evaluate.log_likelihood(model, x, k=500, verbose=0, seed=1)
+    jk = evaluate.log_likelihood(model, x, k=500, method="jackknife", verbose=0, seed=1)
+    assert ll.mean > elbo.mean  # the IWAE-500 estimate is tighter than the ELBO
+    assert jk.mean > ll.mean  # and the jackknife removes part of the remaining gap
+    assert ll.per_example.shape == (20,) and ll.standard_error > 0
+    # Chunking the samples does not change the estimate.
+    again = evaluate.log_likelihood(model, x, k=500, chunk=100, batch_size=7, verbose=0, seed=1)
+    assert abs(again.mean - ll.mean) < 5 * ll.standard_error
+
+
+def test_active_units(binary_images):
+    model = compiled("cvae")
+    n, variances = evaluate.active_units(model, binary_images[:100])
+    assert variances.shape == (2,) and n == int((variances > 1e-2).sum())
+
+
+def test_kl_warmup_anneals_beta(binary_images):
+    model = compiled("cvae")
+    seen = []
+    cb = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(float(model.beta)))
+    model.fit(binary_images[:32], epochs=3, batch_size=32, verbose=0,
+              callbacks=[callbacks.KLWarmup(epochs=2), cb])
+    assert seen == [0.0, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("name", ["cvae", "iwae"])
+def test_bad_inputs_raise_clear_errors(name, binary_images):
+    # A fresh model per case: after an error inside train_on_batch, Keras 3.15's
+    # train function silently runs no step on later calls.
+    x = binary_images[:4]
+    nan = x.copy()
+    nan[0, 3, 3, 0] = np.nan
+    with pytest.raises(ValueError, match=r"Expected `inputs` of shape \(None, 28, 28, 1\).*Received"):
+        compiled(name).train_on_batch(x.reshape(4, 784))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="finite"):
+        compiled(name).train_on_batch(nan)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"in \[0, 1\]"):
+        compiled(name).fit(x * 255, epochs=1, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"in \[0, 1\]"):
+        compiled(name).predict(x - 0.5, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="finite"):
+        compiled(name).evaluate(nan, verbose=0)
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="Expected `k` to be a positive integer. Received: k=0"):
+        IWAE(k=0)
+    with pytest.raises(ValueError, match="positive integer"):
+        CVAE(latent_dim=0)
+    with pytest.raises(ValueError, match="`kl`"):
+        CVAE(kl="exact")
+    with pytest.raises(ValueError, match="divisible by 4"):
+        CVAE(image_shape=(30, 30, 1))
+    with pytest.raises(ValueError, match="dreg"):
+        IWAE(gradient="dreg", stochastic_layers=2)
+    with pytest.raises(ValueError, match="`beta`"):
+        CVAE(beta=-1.0)
+    with pytest.raises(ValueError, match="`k`"):
+        evaluate.log_likelihood(IWAE(k=1, hidden_units=(8,)), np.zeros((2, 28, 28, 1), np.float32), k=0)

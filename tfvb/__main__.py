@@ -1,0 +1,3 @@
+from tfvb.cli import main
+
+raise SystemExit(main())

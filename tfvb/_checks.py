@@ -1,0 +1,109 @@
+"""Argument and input validation shared by every tfvb module.
+
+Errors say what was expected and what was received, in Keras' wording:
+"Expected `k` to be a positive integer. Received: k=0".
+"""
+
+import math
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+
+def positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"Expected `{name}` to be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def positive_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"Expected `{name}` to be a positive finite number. Received: {name}={value!r}")
+    return float(value)
+
+
+def non_negative_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"Expected `{name}` to be a non-negative finite number. Received: {name}={value!r}")
+    return float(value)
+
+
+def open_unit_interval(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise ValueError(f"Expected `{name}` to be a number in the open interval (0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+def one_of(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"Expected `{name}` to be one of {sorted(choices, key=repr)}. Received: {name}={value!r}")
+    return value
+
+
+def int_tuple(name, value, allow_empty=False):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        out = tuple(value)
+    except TypeError:
+        out = None
+    if out is None or (not out and not allow_empty) or any(
+        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in out
+    ):
+        raise ValueError(f"Expected `{name}` to be a tuple of positive integers. Received: {name}={value!r}")
+    return tuple(int(v) for v in out)
+
+
+def image_batch(x, image_shape, name="inputs"):
+    """Return `x` as a float batch of shape (batch,) + image_shape.
+
+    Accepts (batch, H, W) for single-channel images. Raises ValueError on a
+    wrong rank or size; the shape check is static, so it costs nothing per step.
+    """
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        x = tf.cast(x, tf.float32)
+    image_shape = tuple(image_shape)
+    if x.shape.rank == len(image_shape) and image_shape[-1] == 1:
+        x = x[..., tf.newaxis]
+    expected = (None,) + image_shape
+    got = tuple(x.shape)
+    if len(got) != len(expected) or any(
+        e is not None and g is not None and e != g for e, g in zip(expected[1:], got[1:])
+    ):
+        raise ValueError(
+            f"Expected `{name}` of shape {expected} (or {expected[:-1]} for one channel). "
+            f"Received: {name}.shape={got}"
+        )
+    return tf.cast(x, tf.float32)
+
+
+# These checks return `x` with the check wired into it: under XLA (Keras' default
+# jit on CPU) Assert ops are dropped and unused ops pruned, CheckNumerics on a used
+# value is kept.
+def assert_finite(x, name="inputs"):
+    """`x`, checked at run time (inside tf.function and XLA too) to hold no NaN or inf."""
+    return tf.debugging.check_numerics(
+        x, f"Expected `{name}` to be finite. Received a tensor containing NaN or inf"
+    )
+
+
+def assert_unit_interval(x, name="inputs"):
+    """`x`, checked at run time to lie in [0, 1], as the Bernoulli likelihood needs."""
+    outside = tf.reduce_any(tf.logical_or(x < 0.0, x > 1.0))
+    flag = tf.where(outside, tf.constant(float("inf"), x.dtype), tf.constant(0.0, x.dtype))
+    flag = tf.debugging.check_numerics(
+        flag,
+        f"Expected `{name}` in [0, 1] for the Bernoulli likelihood (scale pixels by 1/255). "
+        "Received values outside [0, 1]",
+    )
+    return x + flag
+
+
+def finite_array(name, value):
+    arr = np.asarray(value)
+    if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"Expected `{name}` to be finite. Received {bad} NaN or inf values.")
+    return arr

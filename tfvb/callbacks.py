@@ -1,0 +1,43 @@
+"""Keras callbacks for variational training."""
+
+import keras
+
+from tfvb import _checks
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """Anneal the model's KL weight `beta` linearly from `start` to `target` over `epochs` epochs.
+
+    Works with every tfvb model that has a `beta` weight (CVAE, IWAE, the BNNs).
+    The weight is part of the model's state, so `BackupAndRestore` resumes the
+    schedule where it stopped.
+
+    Example:
+        >>> model.fit(ds, epochs=20, callbacks=[tfvb.callbacks.KLWarmup(epochs=10)])
+
+    References:
+        Bowman et al. Generating Sentences from a Continuous Space. CoNLL 2016;
+        Sønderby et al. Ladder Variational Autoencoders. NeurIPS 2016.
+    """
+
+    def __init__(self, epochs=10, start=0.0, target=1.0):
+        super().__init__()
+        self.epochs = _checks.positive_int("epochs", epochs)
+        self.start = _checks.non_negative_float("start", start)
+        self.target = _checks.non_negative_float("target", target)
+
+    def get_config(self):
+        return {"epochs": self.epochs, "start": self.start, "target": self.target}
+
+    def value(self, epoch):
+        frac = min(1.0, epoch / self.epochs)
+        return self.start + (self.target - self.start) * frac
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not hasattr(self.model, "beta"):
+            raise ValueError(f"Expected a model with a `beta` weight. Received: {type(self.model).__name__}")
+        self.model.beta.assign(self.value(epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["beta"] = float(self.model.beta.numpy())

@@ -1,0 +1,110 @@
+"""The `tfvb` command line: `tfvb zoo list|info|train|benchmark` and `tfvb demo`."""
+
+import argparse
+import json
+import os
+import sys
+
+
+def _zoo_list(args):
+    from tfvb import zoo
+
+    for name in zoo.list_models(args.pattern):
+        entry = zoo.registry.get(name)
+        folder = os.path.join(zoo.saved_models_dir(), name)
+        state = "trained" if os.path.isfile(os.path.join(folder, "metadata.json")) else "not trained"
+        print(f"{name:28s} {entry.family:14s} {state:12s} {entry.summary}")
+    return 0
+
+
+def _zoo_info(args):
+    from tfvb import zoo
+    from tfvb.zoo.card import text_card
+
+    info = zoo.info(args.name)
+    print(json.dumps(info, indent=2) if args.json else text_card(info))
+    return 0
+
+
+def _zoo_train(args):
+    from tfvb import zoo
+
+    meta = zoo.train(args.name, seed=args.seed, quick=args.quick, root=args.root, data_root=args.data_root)
+    print(json.dumps(meta["metrics"], indent=2))
+    print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} "
+          f"in {meta['recipe']['wall_time_s']} s")
+    return 0
+
+
+def _zoo_benchmark(args):
+    from tfvb import zoo
+
+    result = zoo.benchmark(args.name, limit=args.limit, data_root=args.data_root)
+    print(f"golden batch: max |difference| = {result['golden_max_abs_diff']:.3g}")
+    print(f"{'metric':32s} {'card':>12s} {'measured':>12s}")
+    for k, v in result["metrics"].items():
+        stored = "" if v["stored"] is None else f"{v['stored']:.4g}" if isinstance(v["stored"], float) else str(v["stored"])
+        measured = f"{v['measured']:.4g}" if isinstance(v["measured"], float) else str(v["measured"])
+        print(f"{k:32s} {stored:>12s} {measured:>12s}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2, default=str)
+    return 0
+
+
+def _demo(args):
+    from tfvb.demo import run_demo
+
+    report = run_demo(args.out, names=args.models)
+    print(f"wrote {report}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="tfvb", description="tfvb: a Keras 3 model zoo for variational Bayes")
+    sub = parser.add_subparsers(dest="command", required=True)
+    zoo = sub.add_parser("zoo", help="the model zoo").add_subparsers(dest="zoo_command", required=True)
+
+    p = zoo.add_parser("list", help="list the registered models")
+    p.add_argument("pattern", nargs="?", default=None, help='glob, e.g. "cvae_*"')
+    p.set_defaults(func=_zoo_list)
+
+    p = zoo.add_parser("info", help="a model's card")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="the raw metadata")
+    p.set_defaults(func=_zoo_info)
+
+    p = zoo.add_parser("train", help="run a model's recipe and write its artifacts")
+    p.add_argument("name")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="a tiny run, to check the recipe works")
+    p.add_argument("--root", default=None, help="where to write (default: saved_models/)")
+    p.add_argument("--data-root", default=None, help="folder holding mnist/ and uci/ (default: ../shared/data)")
+    p.set_defaults(func=_zoo_train)
+
+    p = zoo.add_parser("benchmark", help="re-evaluate a stored model and compare with its card")
+    p.add_argument("name")
+    p.add_argument("--limit", type=int, default=None, help="evaluate on the first N held-out examples only")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--json", default=None, help="also write the comparison here")
+    p.set_defaults(func=_zoo_benchmark)
+
+    p = sub.add_parser("demo", help="pictures and a report from the pretrained zoo models (no training)")
+    p.add_argument("--out", default="demo", help="output folder")
+    p.add_argument("--models", nargs="*", default=None, help="zoo names (default: every trained entry)")
+    p.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"tfvb: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""MNIST and Fashion-MNIST as `tf.data.Dataset`s, with dynamic and fixed binarization.
+
+Where the data comes from, in order:
+1. `data_dir=` (a folder of IDX files), or the `TFVB_DATA_DIR` environment variable;
+2. a known system folder (Debian's `dataset-fashion-mnist` installs
+   /usr/share/datasets/fashion-mnist);
+3. `tfds.load` (downloads when the machine has internet).
+When none works, the error names the first two ways.
+
+Binarization (Salakhutdinov & Murray, 2008; Burda et al., 2016): training
+re-draws every pixel as Bernoulli(grey value) each epoch ("dynamic"), while
+evaluation uses one fixed-seed draw, so scores are comparable across runs.
+"""
+
+import os
+from importlib import resources
+
+import numpy as np
+import tensorflow as tf
+
+from tfvb import _checks
+from tfvb.data.idx import load_idx_split
+
+SYSTEM_DIRS = {"fashion_mnist": ["/usr/share/datasets/fashion-mnist"], "mnist": ["/usr/share/datasets/mnist"]}
+_SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+
+
+def _to_float(images):
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    return (images.astype(np.float32) / 255.0) if images.dtype == np.uint8 else images.astype(np.float32)
+
+
+def _local_arrays(folder, split):
+    prefix = _SPLIT_PREFIX.get(split, split)
+    images, labels = load_idx_split(folder, prefix)
+    return _to_float(images), labels.astype(np.int64)
+
+
+def _tfds_arrays(name, split):
+    import tensorflow_datasets as tfds  # imported late: slow, and only needed with internet
+
+    ds = tfds.load(name, split=split, batch_size=-1, as_supervised=True)
+    images, labels = tfds.as_numpy(ds)
+    return _to_float(images), labels.astype(np.int64)
+
+
+def _arrays(name, split, data_dir):
+    folder = data_dir or os.environ.get("TFVB_DATA_DIR")
+    if folder:
+        return _local_arrays(folder, split)
+    for candidate in SYSTEM_DIRS.get(name, []):
+        if os.path.isdir(candidate):
+            return _local_arrays(candidate, split)
+    try:
+        return _tfds_arrays(name, split)
+    except Exception as e:  # no internet, no tfds data: say both ways out
+        raise RuntimeError(
+            f"Could not load {name!r} split {split!r}: TensorFlow Datasets failed ({type(e).__name__}: {e}). "
+            f"Either give a folder of IDX files with data_dir=... or set TFVB_DATA_DIR "
+            f"(files like {_SPLIT_PREFIX.get(split, split)}-images-idx3-ubyte.gz), "
+            "or run where `tfds.load` can download."
+        ) from e
+
+
+def mnist_arrays(split="train", data_dir=None):
+    """(images float32 (N, 28, 28, 1) in [0, 1], labels int64 (N,)) of MNIST.
+
+    `split` is "train", "test", or the prefix of IDX files in `data_dir` (e.g. "mnist10k").
+    """
+    return _arrays("mnist", split, data_dir)
+
+
+def fashion_mnist_arrays(split="train", data_dir=None):
+    """Like `mnist_arrays`, for Fashion-MNIST (found in /usr/share/datasets/fashion-mnist by itself)."""
+    return _arrays("fashion_mnist", split, data_dir)
+
+
+def mnist_sample():
+    """The 2,000 real MNIST digits shipped with tfvb: (images float32 (2000, 28, 28, 1), labels).
+
+    They are images 3,000-4,999 of the official t10k test split, held out from
+    every tfvb zoo model's training, so the demo and tests run without downloads.
+    """
+    folder = resources.files("tfvb.data") / "sample"
+    with resources.as_file(folder) as path:
+        return _local_arrays(str(path), "mnist2k")
+
+
+def _check_grey(images):
+    images = _checks.finite_array("images", images)
+    if images.size and (images.min() < 0 or images.max() > 1):
+        raise ValueError(
+            f"Expected grey values in [0, 1]. Received: min={images.min()}, max={images.max()}"
+        )
+    return images
+
+
+def binarize_fixed(images, seed=0):
+    """One Bernoulli(grey value) draw per pixel with a fixed seed (numpy in, numpy out)."""
+    images = _check_grey(images)
+    rng = np.random.default_rng(seed)
+    return (rng.random(images.shape, dtype=np.float32) < images).astype(np.float32)
+
+
+def binarize_dynamic(dataset, seed=0):
+    """Map a dataset of images (or (image, label) pairs) to fresh binarizations every epoch.
+
+    Each element gets its own seed from `tf.data.Dataset.random(...,
+    rerandomize_each_iteration=True)`: different draws every epoch, the same
+    sequence for the same `seed`.
+    """
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    zipped = tf.data.Dataset.zip((dataset, seeds))
+
+    def draw(element, s):
+        x = element[0] if isinstance(element, tuple) else element
+        u = tf.random.stateless_uniform(tf.shape(x), seed=tf.cast(s % (2**31), tf.int32), dtype=x.dtype)
+        xb = tf.cast(u < x, x.dtype)
+        return (xb,) + tuple(element[1:]) if isinstance(element, tuple) else xb
+
+    return zipped.map(draw, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def image_dataset(images, labels=None, batch_size=128, binarize="dynamic", shuffle=True, seed=0,
+                  drop_remainder=False):
+    """A batched `tf.data.Dataset` of images (and labels) ready for `model.fit`.
+
+    Args:
+        images: float array (N, H, W[, C]) in [0, 1] or uint8.
+        labels: optional labels; when given, elements are (image, label).
+        binarize: "dynamic" (re-drawn each epoch), "fixed" (one seeded draw) or None (grey values).
+        shuffle: reshuffle every epoch with `seed`.
+    """
+    _checks.one_of("binarize", binarize, {"dynamic", "fixed", None})
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    images = _to_float(images)
+    if len(images) == 0:
+        raise ValueError("Expected a non-empty set of images. Received: 0 images")
+    if binarize == "fixed":
+        images = binarize_fixed(images, seed)
+    else:
+        _check_grey(images)
+    ds = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, np.asarray(labels)))
+    if shuffle:
+        ds = ds.shuffle(min(len(images), 10_000), seed=seed, reshuffle_each_iteration=True)
+    if binarize == "dynamic":
+        ds = binarize_dynamic(ds, seed=seed + 1)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def mnist(split="train", data_dir=None, batch_size=128, binarize="dynamic", shuffle=None, seed=0):
+    """MNIST as a batched dataset of (image, label); see `image_dataset` for the options."""
+    images, labels = mnist_arrays(split, data_dir)
+    shuffle = split == "train" if shuffle is None else shuffle
+    return image_dataset(images, labels, batch_size, binarize, shuffle, seed)
+
+
+def fashion_mnist(split="train", data_dir=None, batch_size=128, binarize="dynamic", shuffle=None, seed=0):
+    """Fashion-MNIST as a batched dataset of (image, label); see `image_dataset`."""
+    images, labels = fashion_mnist_arrays(split, data_dir)
+    shuffle = split == "train" if shuffle is None else shuffle
+    return image_dataset(images, labels, batch_size, binarize, shuffle, seed)

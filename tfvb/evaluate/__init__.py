@@ -1,0 +1,20 @@
+"""Evaluation: likelihood estimates, active units, calibration, regression scores."""
+
+from tfvb._lazy import lazy_exports
+
+_EXPORTS = {
+    "Estimate": "likelihood",
+    "log_likelihood": "likelihood",
+    "log_likelihood_estimates": "likelihood",
+    "log_importance_weights": "likelihood",
+    "active_units": "likelihood",
+    "expected_calibration_error": "calibration",
+    "reliability_diagram": "calibration",
+    "ood_auroc": "calibration",
+    "rmse": "regression",
+    "gaussian_test_log_likelihood": "regression",
+    "mc_test_log_likelihood": "regression",
+    "regression_scores": "regression",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

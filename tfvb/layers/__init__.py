@@ -1,0 +1,13 @@
+"""Bayesian layers for Keras 3 (weights with a Gaussian posterior and a KL to their prior)."""
+
+from tfvb._lazy import lazy_exports
+
+_EXPORTS = {
+    "DenseReparameterization": "dense",
+    "DenseFlipout": "dense",
+    "DenseLocalReparameterization": "dense",
+    "Conv2DReparameterization": "conv",
+    "Conv2DFlipout": "conv",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

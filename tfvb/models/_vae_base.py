@@ -1,0 +1,190 @@
+"""What every tfvb latent-variable model of images shares.
+
+A model here has a diagonal-Gaussian encoder q(z|x), a standard-normal prior
+p(z) and a Bernoulli decoder p(x|z) on logits. Subclasses provide the
+networks and `per_example_terms`; this base class owns input checks, the
+train/test steps, metrics, sampling, importance weights and export.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfvb import _checks, objectives
+from tfvb.models import _base
+
+# Guards against exp overflow/underflow of a runaway or collapsed posterior scale.
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+
+
+def standard_normal(shape, generator, seed=None):
+    """N(0, 1) noise: from the model's SeedGenerator, or stateless from an int or int tensor `seed`."""
+    if seed is None:
+        return keras.random.normal(shape, seed=generator)
+    seed = tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
+    return tf.random.stateless_normal(shape, seed=seed)
+
+
+class LatentVariableModel(keras.Model):
+    """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
+
+    Args:
+        image_shape: shape of one image, (H, W, C).
+        latent_dim: size of z.
+        beta: weight of the KL (or log p(z) - log q) term; a non-trainable
+            weight, so `tfvb.callbacks.KLWarmup` can anneal it and it is saved.
+        seed: seed of the model's `keras.random.SeedGenerator`.
+    """
+
+    metric_names = ("loss",)
+
+    def __init__(self, image_shape=(28, 28, 1), latent_dim=2, beta=1.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = _checks.int_tuple("image_shape", image_shape)
+        if len(self.image_shape) != 3:
+            raise ValueError(f"Expected `image_shape` (H, W, C). Received: image_shape={image_shape!r}")
+        self.latent_dim = _checks.positive_int("latent_dim", latent_dim)
+        self.initial_beta = _checks.non_negative_float("beta", beta)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.beta = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(self.initial_beta), trainable=False, name="beta"
+        )
+        self._trackers = [keras.metrics.Mean(name=n) for n in self.metric_names]
+
+    # -- construction and serialization ---------------------------------------------------
+    def build(self, input_shape=None):
+        # The networks are built from `image_shape` in __init__; nothing depends on input_shape.
+        self.built = True
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "image_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "beta": self.initial_beta,
+            "seed": self.seed,
+        }
+
+    @property
+    def metrics(self):
+        return list(self._trackers)
+
+    # -- inputs -------------------------------------------------------------------------------
+    def check_inputs(self, x):
+        """Static shape check plus runtime finite and [0, 1] checks (inside tf.function too)."""
+        x = _checks.image_batch(x, self.image_shape)
+        return _checks.assert_unit_interval(_checks.assert_finite(x))
+
+    # -- the probabilistic model -------------------------------------------------------------
+    def encode(self, x):
+        """Mean and log-variance of q(z|x), each (batch, latent_dim)."""
+        x = _checks.image_batch(x, self.image_shape)
+        mean, logvar = tf.split(self.encoder(x), 2, axis=-1)
+        return mean, tf.clip_by_value(logvar, LOGVAR_MIN, LOGVAR_MAX)
+
+    def decode(self, z):
+        """Bernoulli logits of p(x|z); `z` is (..., latent_dim), leading axes kept."""
+        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
+        lead = tf.shape(z)[:-1]
+        logits = self.decoder(tf.reshape(z, [-1, self.latent_dim]))
+        return tf.reshape(logits, tf.concat([lead, self.image_shape], axis=0))
+
+    def sample_prior(self, n, seed=None):
+        return standard_normal((n, self.latent_dim), self.seed_generator, seed)
+
+    def sample(self, n, seed=None):
+        """`n` images drawn from the model: Bernoulli means sigmoid(decode(z)), z ~ p(z)."""
+        n = _checks.positive_int("n", n)
+        return tf.sigmoid(self.decode(self.sample_prior(n, seed)))
+
+    def stateless_sample_logits(self, n, seed):
+        """Logits of `n` model samples from an integer tensor `seed` (for serving)."""
+        z = tf.random.stateless_normal(tf.stack([n, self.latent_dim]), seed=tf.stack([seed, 0]))
+        return self.decode(z)
+
+    def reparameterize(self, mean, logvar, k=None, seed=None):
+        """z = mean + exp(logvar / 2) * eps; with `k`, k samples stacked on a new leading axis."""
+        shape = tf.shape(mean) if k is None else tf.concat([[k], tf.shape(mean)], axis=0)
+        eps = standard_normal(shape, self.seed_generator, seed)
+        return mean + tf.exp(0.5 * logvar) * eps
+
+    def log_weight_parts(self, x, k, seed=None, stop_q_gradient=False):
+        """(log p(x|z), log p(z) - log q(z|x)) for k samples z ~ q(z|x), each of shape (k, batch).
+
+        With `stop_q_gradient`, the parameters of q are stopped in the log q
+        term (gradients flow through z only), as the DReG estimator needs.
+        """
+        mean, logvar = self.encode(x)
+        z = self.reparameterize(mean, logvar, k=k, seed=seed)
+        if stop_q_gradient:
+            mean, logvar = tf.stop_gradient(mean), tf.stop_gradient(logvar)
+        log_px_z = objectives.bernoulli_log_prob(x, self.decode(z), event_ndims=len(self.image_shape))
+        return log_px_z, objectives.standard_normal_log_prob(z) - objectives.gaussian_log_prob(z, mean, logvar)
+
+    def log_importance_weights(self, x, k, seed=None, stop_q_gradient=False):
+        """log w = log p(x|z) + log p(z) - log q(z|x) for k samples z ~ q(z|x): shape (k, batch)."""
+        log_px_z, log_prior_ratio = self.log_weight_parts(x, k, seed=seed, stop_q_gradient=stop_q_gradient)
+        return log_px_z + log_prior_ratio
+
+    def call(self, inputs, training=None):
+        """Reconstruction (Bernoulli means); z is the posterior mean unless training."""
+        x = self.check_inputs(inputs)
+        mean, logvar = self.encode(x)
+        z = self.reparameterize(mean, logvar) if training else mean
+        return tf.sigmoid(self.decode(z))
+
+    # -- objectives ---------------------------------------------------------------------------
+    def per_example_terms(self, x, training):
+        """A dict of per-example tensors with at least "loss"; keys named like the metrics."""
+        raise NotImplementedError
+
+    #: Per-example terms that become losses under the tape (all others are metrics only).
+    gradient_terms = ("loss",)
+
+    def compute_gradients(self, tape, losses):
+        return tape.gradient(losses["loss"], self.trainable_variables)
+
+    def train_step(self, data):
+        x, _, sample_weight = _base.unpack_batch(data)
+        x = self.check_inputs(x)
+        with tf.GradientTape(persistent=len(self.gradient_terms) > 1) as tape:
+            terms = self.per_example_terms(x, training=True)
+            losses = {name: self.optimizer.scale_loss(_base.average_loss(terms[name], sample_weight))
+                      for name in self.gradient_terms}
+        grads = self.compute_gradients(tape, losses)
+        del tape
+        self.optimizer.apply(grads, self.trainable_variables)
+        return _base.update_trackers(self._trackers, terms, sample_weight)
+
+    def test_step(self, data):
+        x, _, sample_weight = _base.unpack_batch(data)
+        terms = self.per_example_terms(self.check_inputs(x), training=False)
+        return _base.update_trackers(self._trackers, terms, sample_weight)
+
+    # -- serving --------------------------------------------------------------------------------
+    def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
+        """Export a SavedModel with endpoints `serve` (reconstruct), `encode`, `decode`, `sample`.
+
+        `sample(n, seed)` is stateless: the same seed gives the same images.
+        """
+        if format != "tf_saved_model":
+            return super().export(filepath, format=format, verbose=verbose, **kwargs)
+        archive = keras.export.ExportArchive()
+        archive.track(self)
+        images = tf.TensorSpec((None,) + self.image_shape, tf.float32)
+        latents = tf.TensorSpec((None, self.latent_dim), tf.float32)
+        scalar = tf.TensorSpec((), tf.int32)
+
+        def encode(x):
+            mean, logvar = self.encode(x)
+            return {"mean": mean, "logvar": logvar}
+
+        def sample(n, seed):
+            return tf.sigmoid(self.stateless_sample_logits(n, seed))
+
+        archive.add_endpoint("serve", lambda x: self(x, training=False), input_signature=[images])
+        archive.add_endpoint("encode", encode, input_signature=[images])
+        archive.add_endpoint("decode", lambda z: self.decode(z), input_signature=[latents])
+        archive.add_endpoint("sample", sample, input_signature=[scalar, scalar])
+        archive.write_out(filepath, verbose=bool(verbose))
+        return filepath

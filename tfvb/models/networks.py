@@ -1,0 +1,55 @@
+"""Encoder and decoder builders for the VAE family (networks apart from objectives).
+
+Each builder returns a built `keras.Sequential` whose input shape is known,
+so models that own them are built from their constructor arguments alone.
+"""
+
+import math
+
+import keras
+
+from tfvb import _checks
+
+
+def conv_encoder(image_shape, latent_dim, filters=(32, 64), name="encoder"):
+    """The TensorFlow CVAE tutorial's encoder: 3x3 stride-2 convolutions, then Dense(2 * latent_dim)."""
+    layers = [keras.Input(shape=image_shape)]
+    layers += [keras.layers.Conv2D(f, 3, strides=2, activation="relu") for f in filters]
+    layers += [keras.layers.Flatten(), keras.layers.Dense(2 * latent_dim)]
+    return keras.Sequential(layers, name=name)
+
+
+def conv_decoder(latent_dim, image_shape, filters=(32, 64), name="decoder"):
+    """The tutorial's decoder: Dense to a (H/4, W/4, filters[0]) map, transposed convolutions up to the image."""
+    h, w, c = image_shape
+    stride_total = 2 ** len(filters)
+    if h % stride_total or w % stride_total:
+        raise ValueError(
+            f"Expected image height and width divisible by {stride_total} for {len(filters)} "
+            f"stride-2 layers. Received: image_shape={image_shape}"
+        )
+    base = (h // stride_total, w // stride_total, filters[0])
+    layers = [
+        keras.Input(shape=(latent_dim,)),
+        keras.layers.Dense(math.prod(base), activation="relu"),
+        keras.layers.Reshape(base),
+    ]
+    layers += [
+        keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")
+        for f in reversed(filters)
+    ]
+    layers += [keras.layers.Conv2DTranspose(c, 3, strides=1, padding="same")]
+    return keras.Sequential(layers, name=name)
+
+
+def mlp(input_shape, hidden_units, output_units, activation="tanh", output_shape=None, name=None):
+    """Flatten, Dense(h, activation) for each h, Dense(output_units) [, Reshape(output_shape)]."""
+    hidden_units = _checks.int_tuple("hidden_units", hidden_units, allow_empty=True)
+    layers = [keras.Input(shape=tuple(input_shape))]
+    if len(input_shape) > 1:
+        layers.append(keras.layers.Flatten())
+    layers += [keras.layers.Dense(u, activation=activation) for u in hidden_units]
+    layers.append(keras.layers.Dense(output_units))
+    if output_shape is not None:
+        layers.append(keras.layers.Reshape(tuple(output_shape)))
+    return keras.Sequential(layers, name=name)

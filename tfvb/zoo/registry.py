@@ -1,0 +1,48 @@
+"""The zoo's registry: a plain mapping from name to a small record. One line registers an entry.
+
+The record says where the entry's recipe is and what it is; everything
+measured (data, metrics, wall time, versions, checksums) lives in the
+entry's `metadata.json`, written by the recipe's driver, never by hand.
+"""
+
+import dataclasses
+import difflib
+import fnmatch
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    name: str
+    recipe: str  # module in zoo/ with train(...) and evaluate(...)
+    family: str
+    summary: str
+    args: dict = dataclasses.field(default_factory=dict)  # extra keyword arguments for the recipe
+
+
+REGISTRY = {}
+
+
+def register(name, recipe, family, summary, **args):
+    if name in REGISTRY:
+        raise ValueError(f"Zoo entry {name!r} is registered twice")
+    REGISTRY[name] = Entry(name, recipe, family, summary, dict(args))
+
+
+def get(name):
+    if name not in REGISTRY:
+        close = difflib.get_close_matches(str(name), list(REGISTRY), n=3, cutoff=0.4)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise KeyError(f"Unknown zoo model {name!r}.{hint} Available: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def names(pattern=None):
+    return sorted(n for n in REGISTRY if pattern is None or fnmatch.fnmatchcase(n, pattern))
+
+
+# -- the entries ----------------------------------------------------------------------------------
+register("cvae_mnist", "cvae_mnist", "vae", "Convolutional VAE, 2-D latent (its manifold can be drawn), MNIST")
+register("cvae_mnist_l16", "cvae_mnist_l16", "vae", "Convolutional VAE, 16-D latent, MNIST")
+register("vae_mnist", "vae_mnist", "vae", "Burda et al.'s one-layer MLP VAE (IWAE with k=1), MNIST")
+register("iwae_mnist", "iwae_mnist", "vae", "Burda et al.'s one-layer MLP IWAE, k=50, MNIST")
+register("cvae_fashion_mnist", "cvae_fashion_mnist", "vae", "Convolutional VAE, 16-D latent, Fashion-MNIST (60k)")

@@ -1,0 +1,138 @@
+"""Writing and verifying zoo artifacts: model.keras, serving/, golden.npz, metadata.json.
+
+Writes go to a temporary folder renamed into place at the end, so an
+interrupted run never leaves a half-written entry. Every file's sha256 is
+recorded and checked before anything is loaded.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+
+import numpy as np
+
+FORMAT_VERSION = 1
+MODEL_FILE, GOLDEN_FILE, META_FILE, SERVING_DIR = "model.keras", "golden.npz", "metadata.json", "serving"
+
+
+class ArtifactError(RuntimeError):
+    """A zoo artifact is missing, tampered with, corrupt, or from an incompatible version."""
+
+
+def sha256(path, block=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(block), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _files(folder):
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, folder)
+            if rel != META_FILE:
+                out[rel] = sha256(path)
+    return dict(sorted(out.items()))
+
+
+def versions():
+    import keras
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    import tfvb
+
+    return {"tfvb": tfvb.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "tensorflow_probability": tfp.__version__, "python": platform.python_version()}
+
+
+def machine():
+    return {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()}
+
+
+def golden_outputs(model, inputs):
+    """Deterministic outputs that pin a model's behaviour: `model(x, training=False)`."""
+    return np.asarray(model(inputs, training=False))
+
+
+def write_entry(root, name, model, metadata, golden_inputs):
+    """Write an entry's artifacts into root/name atomically; return the metadata written."""
+    final = os.path.join(root, name)
+    tmp = final + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    model.save(os.path.join(tmp, MODEL_FILE))
+    model.export(os.path.join(tmp, SERVING_DIR), verbose=False)
+    golden_inputs = np.asarray(golden_inputs, np.float32)
+    np.savez(os.path.join(tmp, GOLDEN_FILE), inputs=golden_inputs, outputs=golden_outputs(model, golden_inputs))
+    metadata = {
+        "name": name,
+        "format_version": FORMAT_VERSION,
+        "class": type(model).__name__,
+        **metadata,
+        "versions": versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+        "files": _files(tmp),
+    }
+    with open(os.path.join(tmp, META_FILE), "w") as f:
+        json.dump(metadata, f, indent=2, sort_keys=False, default=_json_default)
+        f.write("\n")
+    if os.path.exists(final):
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return metadata
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"Not JSON serializable: {type(obj).__name__}")
+
+
+def read_metadata(folder):
+    path = os.path.join(folder, META_FILE)
+    if not os.path.isfile(path):
+        raise ArtifactError(f"Expected zoo metadata at {path}. Received: no such file (train it with "
+                            f"`tfvb zoo train {os.path.basename(folder)}`)")
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ArtifactError(f"Expected valid JSON in {path}. Received: {e}") from e
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"Expected zoo format_version {FORMAT_VERSION} in {path}. Received: "
+            f"{meta.get('format_version')!r} (written by tfvb {meta.get('versions', {}).get('tfvb', '?')}); "
+            "retrain the entry with this tfvb or install the tfvb that wrote it"
+        )
+    return meta
+
+
+def verify(folder, meta, prefix=None):
+    """Check the sha256 of every recorded file (those under `prefix` only, when given)."""
+    recorded = meta.get("files") or {}
+    wanted = {p: h for p, h in recorded.items() if prefix is None or p == prefix or p.startswith(prefix + os.sep)}
+    if not wanted:
+        raise ArtifactError(f"Expected checksums for {prefix or 'the files'} in {folder}/{META_FILE}. Received none")
+    for rel, expected in wanted.items():
+        path = os.path.join(folder, rel)
+        if not os.path.isfile(path):
+            raise ArtifactError(f"Expected zoo file {path}. Received: missing")
+        actual = sha256(path)
+        if actual != expected:
+            raise ArtifactError(
+                f"Checksum mismatch for {path}: expected sha256 {expected}, received {actual}. "
+                "The file was modified or corrupted; refusing to load it"
+            )
