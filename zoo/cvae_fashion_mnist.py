@@ -6,8 +6,8 @@ import tfvb
 from _vae_recipe import evaluate_vae, fit, record
 from tfvb import data
 
-EPOCHS = 8
-LL_IMAGES = 100
+EPOCHS = 3
+LL_IMAGES = 50
 
 
 def train(seed=0, quick=False, data_root=None):

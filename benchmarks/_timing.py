@@ -1,0 +1,31 @@
+"""Timing helpers shared by the benchmarks: interleaved repetitions, medians, JSON output."""
+
+import json
+import os
+import platform
+import statistics
+import time
+
+
+def interleaved(candidates, repeats=3, warmup=1):
+    """Time each zero-argument callable `repeats` times, alternating between them; medians in seconds."""
+    for fn in candidates.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}, times
+
+
+def write_json(path, result):
+    if not path:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    result = {**result, "machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {path}")

@@ -1,0 +1,133 @@
+"""The zoo: every registered entry loads, matches its golden batch, and refuses tampered files."""
+
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvb import cli, zoo
+from tfvb.zoo import store
+
+NAMES = zoo.list_models()
+
+
+@pytest.fixture
+def zoo_copy(tmp_path, monkeypatch):
+    """A writable copy of one entry, with TFVB_SAVED_MODELS pointing at it."""
+    def make(name):
+        shutil.copytree(os.path.join(zoo.saved_models_dir(), name), tmp_path / name)
+        monkeypatch.setenv("TFVB_SAVED_MODELS", str(tmp_path))
+        return tmp_path / name
+    return make
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_entry_loads_and_matches_its_golden_batch(name):
+    info = zoo.info(name)
+    model = zoo.load(name)
+    assert type(model).__name__ == info["class"]
+    assert zoo.golden_check(name, model) <= 1e-4
+    # The card was written by the recipe: it says what the data was and how long training took.
+    assert info["data"] and info["recipe"]["wall_time_s"] > 0 and info["metrics"]
+    assert set(info["versions"]) >= {"tfvb", "tensorflow", "keras"}
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if zoo.registry.get(n).family == "vae"])
+def test_vae_entries_fit_after_load_and_serve(name):
+    model = zoo.load(name)
+    with np.load(os.path.join(zoo.saved_models_dir(), name, store.GOLDEN_FILE)) as g:
+        x = g["inputs"]
+    logs = model.train_on_batch(x, return_dict=True)
+    assert np.isfinite(logs["loss"])
+    assert "loss" in model.evaluate(x, verbose=0, return_dict=True)
+    served = zoo.load(name, format="savedmodel")
+    mean = served.encode(tf.constant(x))["mean"]
+    assert served.decode(mean).shape == x.shape
+    assert served.sample(tf.constant(2), tf.constant(0)).shape == (2,) + x.shape[1:]
+
+
+def test_unknown_name_lists_close_matches():
+    with pytest.raises(KeyError, match="Did you mean: cvae_mnist"):
+        zoo.load("cvae_mnst")
+    assert zoo.list_models("cvae_*") == sorted(n for n in NAMES if n.startswith("cvae_"))
+
+
+def test_tampered_model_file_is_refused(zoo_copy):
+    folder = zoo_copy("cvae_mnist")
+    with open(folder / "model.keras", "r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(zoo.ArtifactError, match="Checksum mismatch.*refusing"):
+        zoo.load("cvae_mnist")
+
+
+def test_missing_and_incompatible_files_are_refused(zoo_copy):
+    folder = zoo_copy("cvae_mnist")
+    os.remove(folder / "golden.npz")
+    with pytest.raises(zoo.ArtifactError, match="Expected zoo file .*golden.npz. Received: missing"):
+        zoo.golden_check("cvae_mnist")
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["format_version"] = 99
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(zoo.ArtifactError, match="Expected zoo format_version 1.*Received: 99"):
+        zoo.load("cvae_mnist")
+    (folder / "metadata.json").write_text("{not json")
+    with pytest.raises(zoo.ArtifactError, match="valid JSON"):
+        zoo.info("cvae_mnist")
+
+
+def test_savedmodel_tampering_is_refused(zoo_copy):
+    folder = zoo_copy("cvae_mnist")
+    with open(folder / "serving" / "saved_model.pb", "ab") as f:
+        f.write(b"x")
+    with pytest.raises(zoo.ArtifactError, match="Checksum mismatch"):
+        zoo.load("cvae_mnist", format="savedmodel")
+    zoo.load("cvae_mnist")  # the .keras file is untouched and still loads
+
+
+def test_cli_list_and_info(capsys):
+    assert cli.main(["zoo", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(n in out for n in NAMES)
+    assert cli.main(["zoo", "info", "cvae_mnist"]) == 0
+    out = capsys.readouterr().out
+    assert "cvae_mnist" in out and "metrics:" in out and "sha256" in out
+    assert cli.main(["zoo", "info", "nope"]) == 2
+    assert "Unknown zoo model" in capsys.readouterr().err
+
+
+def test_cli_benchmark_on_a_slice(capsys, tmp_path):
+    path = tmp_path / "bench.json"
+    assert cli.main(["zoo", "benchmark", "vae_mnist", "--limit", "20", "--json", str(path)]) == 0
+    result = json.loads(path.read_text())
+    assert result["golden_max_abs_diff"] <= 1e-4
+    elbo = result["metrics"]["elbo"]
+    # 20 of the 2,000 held-out digits: the ELBO agrees with the card within a few standard errors.
+    stored_se = zoo.info("vae_mnist")["metrics"]["elbo_se"] * np.sqrt(2000 / 20)
+    assert abs(elbo["measured"] - elbo["stored"]) < 4 * stored_se
+
+
+def test_cli_demo_writes_report_and_pictures(tmp_path):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "cvae_mnist" in report and "Burda" in report
+    pngs = {p.name for p in out.glob("*.png")}
+    assert {"cvae_mnist_manifold.png", "cvae_mnist_samples.png", "iwae_mnist_reconstructions.png"} <= pngs
+    for name in pngs:
+        assert f"({name})" in report
+
+
+def test_quick_recipe_writes_a_loadable_entry(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFVB_SAVED_MODELS", str(tmp_path))
+    meta = zoo.train("cvae_mnist", quick=True)
+    assert meta["recipe"]["quick"] and meta["files"]["model.keras"] == store.sha256(tmp_path / "cvae_mnist" / "model.keras")
+    model = zoo.load("cvae_mnist")
+    assert isinstance(model, keras.Model) and model.latent_dim == 2
+    assert not (tmp_path / "cvae_mnist.partial").exists()
