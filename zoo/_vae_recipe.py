@@ -9,7 +9,10 @@ the held-out scores can be re-measured on any machine.
 Training uses dynamic binarization; evaluation one fixed-seed binarization.
 """
 
+import json
 import os
+import shutil
+import tempfile
 import time
 
 import keras
@@ -47,17 +50,36 @@ def heldout_mnist(limit=None):
     return x[:limit], y[:limit]
 
 
-def fit(model, train_images, epochs, batch_size, seed, learning_rate=1e-3, epsilon=1e-7, val_images=None):
+def backup_dir(name, seed, quick):
+    """Where an interrupted recipe resumes from: BackupAndRestore state, then the trained model."""
+    return os.path.join(tempfile.gettempdir(), "tfvb_zoo_backup", f"{name}_seed{seed}{'_quick' if quick else ''}")
+
+
+def fit(model, train_images, epochs, batch_size, seed, learning_rate=1e-3, epsilon=1e-7, val_images=None,
+        backup=None):
+    """Train with dynamic binarization; with `backup`, an interrupted run resumes where it stopped
+    (mid-training via BackupAndRestore, or after training from the saved model)."""
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, epsilon=epsilon))
+    done = os.path.join(backup, "trained.keras") if backup else None
+    if done and os.path.isfile(done):
+        model.set_weights(keras.saving.load_model(done).get_weights())
+        with open(os.path.join(backup, "training.json")) as f:
+            return json.load(f)
     ds = data.image_dataset(train_images, batch_size=batch_size, seed=seed)
     val = None
     if val_images is not None:
         val = data.image_dataset(val_images, batch_size=500, binarize="fixed", shuffle=False, seed=seed)
+    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(backup, "state"))] if backup else []
     start = time.time()
-    history = model.fit(ds, epochs=epochs, validation_data=val, verbose=2)
-    return {"train_wall_time_s": round(time.time() - start, 1),
-            "history": {k: [round(float(v), 3) for v in vs] for k, vs in history.history.items()}}
+    history = model.fit(ds, epochs=epochs, validation_data=val, verbose=2, callbacks=callbacks)
+    training = {"train_wall_time_s": round(time.time() - start, 1),
+                "history": {k: [round(float(v), 3) for v in vs] for k, vs in history.history.items()}}
+    if backup:
+        model.save(done)
+        with open(os.path.join(backup, "training.json"), "w") as f:
+            json.dump(training, f)
+    return training
 
 
 def evaluate_vae(model, images, k=5000, ll_images=None, seed=0):
@@ -105,14 +127,17 @@ def record(model, data_description, epochs, batch_size, seed, metrics, anchors=N
     }
 
 
-def train_mnist_entry(make_model, epochs, seed, quick, data_root, k_eval=5000, ll_images=None, batch_size=100,
-                      epsilon=1e-7, anchors=None, notes=""):
+def train_mnist_entry(name, make_model, epochs, seed, quick, data_root, k_eval=5000, ll_images=None,
+                      batch_size=100, epsilon=1e-7, anchors=None, notes=""):
     (x_train, _), (x_val, _) = mnist_split(data_root)
     if quick:
         x_train, x_val, epochs, k_eval, ll_images = x_train[:256], x_val[:64], 1, 50, 16
     model = make_model()
-    training = fit(model, x_train, epochs, batch_size, seed, epsilon=epsilon, val_images=x_val[:500])
+    backup = backup_dir(name, seed, quick)
+    os.makedirs(backup, exist_ok=True)
+    training = fit(model, x_train, epochs, batch_size, seed, epsilon=epsilon, val_images=x_val[:500], backup=backup)
     metrics = evaluate_vae(model, x_val, k=k_eval, ll_images=ll_images, seed=seed)
+    shutil.rmtree(backup, ignore_errors=True)
     metrics["train_wall_time_s"] = training["train_wall_time_s"]
     desc = (f"{MNIST_DATA}: trained on digits 0-{len(x_train) - 1} (dynamic binarization), "
             f"evaluated on the {len(x_val)} held-out digits 8,000-9,999 (= tfvb.data.mnist_sample(), "

@@ -8,7 +8,7 @@ LL_IMAGES = 50  # IWAE-5000 through a conv decoder costs ~1 s per image on 2 CPU
 
 
 def train(seed=0, quick=False, data_root=None):
-    return train_mnist_entry(lambda: tfvb.models.CVAE(latent_dim=16, seed=seed), EPOCHS, seed, quick, data_root, ll_images=LL_IMAGES,
+    return train_mnist_entry("cvae_mnist_l16", lambda: tfvb.models.CVAE(latent_dim=16, seed=seed), EPOCHS, seed, quick, data_root, ll_images=LL_IMAGES,
                              notes="TensorFlow CVAE tutorial architecture; analytic-KL ELBO; Adam 1e-3.")
 
 
