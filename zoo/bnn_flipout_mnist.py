@@ -138,6 +138,13 @@ def train(seed=0, quick=False, data_root=None):
     return train_mnist_bnn(NAME, "flipout", seed=seed, quick=quick, data_root=data_root)
 
 
+def benchmark(model, limit=None, data_root=None):
+    """Re-measure the card's metrics on the held-out digits and Fashion-MNIST (the first `limit` of each)."""
+    _, held, ood = load_data(data_root)
+    held = (held[0][:limit], held[1][:limit])
+    return evaluate(model, held, ood[:limit], SAMPLES, seed=0)
+
+
 def main(train_fn, name, argv=None):
     import argparse
 

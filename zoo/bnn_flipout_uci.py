@@ -166,3 +166,17 @@ if __name__ == "__main__":
     with open(os.path.join(out, "record.json"), "w") as f:
         json.dump(dumped, f, indent=2, default=str)
     print(json.dumps({k: dumped[k] for k in ("metrics", "epochs", "wall_seconds")}, indent=2, default=str))
+
+
+def benchmark(model, limit=None, data_root=None, dataset="bostonHousing"):
+    """Re-measure split 0's test RMSE and log-likelihood (original units) with the stored model."""
+    from tfvb.data import uci
+    from tfvb.evaluate import regression_scores
+
+    d = uci(os.path.join(data_root_of(data_root), "uci", dataset), split=0)
+    mx, sx = _normalizer(d.x_train)
+    my, sy = float(d.y_train.mean()), float(d.y_train.std())
+    x_test, y_test = d.x_test[:limit], d.y_test[:limit]
+    s = model.predict_samples(((x_test - mx) / sx).astype("float32"), samples=SAMPLES, seed=0)
+    scores = regression_scores(y_test, s["mean"] * sy + my, var_samples=s["variance"] * sy**2)
+    return {"rmse_split0": float(scores["rmse"]), "test_ll_split0": float(scores["ll"])}

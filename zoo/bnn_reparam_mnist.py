@@ -31,3 +31,7 @@ def train(seed=0, quick=False, data_root=None):
 
 if __name__ == "__main__":
     _flipout_recipe().main(train, NAME)
+
+
+def benchmark(model, limit=None, data_root=None):
+    return _flipout_recipe().benchmark(model, limit=limit, data_root=data_root)

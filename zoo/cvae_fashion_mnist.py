@@ -28,6 +28,7 @@ def train(seed=0, quick=False, data_root=None):
     return model, rec
 
 
-def evaluate(model, limit=None, data_root=None):
+def benchmark(model, limit=None, data_root=None):
+    """Re-measure the card's metrics on the held-out data (the first `limit` examples)."""
     x_test, _ = data.fashion_mnist_arrays("test", data_dir=data_root)
     return evaluate_vae(model, x_test[:limit or 2000], ll_images=min(LL_IMAGES, limit or LL_IMAGES))

@@ -12,5 +12,6 @@ def train(seed=0, quick=False, data_root=None):
                              notes="TensorFlow CVAE tutorial architecture; analytic-KL ELBO; Adam 1e-3.")
 
 
-def evaluate(model, limit=None, data_root=None):
+def benchmark(model, limit=None, data_root=None):
+    """Re-measure the card's metrics on the held-out data (the first `limit` examples)."""
     return evaluate_mnist_entry(model, limit, ll_images=LL_IMAGES)

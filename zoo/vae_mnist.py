@@ -14,5 +14,6 @@ def train(seed=0, quick=False, data_root=None):
                                    "Burda et al.; their learning-rate schedule over 3^8 passes is not run here.")
 
 
-def evaluate(model, limit=None, data_root=None):
+def benchmark(model, limit=None, data_root=None):
+    """Re-measure the card's metrics on the held-out data (the first `limit` examples)."""
     return evaluate_mnist_entry(model, limit, ll_images=LL_IMAGES)

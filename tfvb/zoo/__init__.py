@@ -90,10 +90,7 @@ def _import_model_modules():
     # Registers every tfvb class with Keras before a .keras file is deserialized.
     import tfvb.models  # noqa: F401
     for module in ("vae", "iwae", "bnn", "mc_dropout"):
-        try:
-            importlib.import_module(f"tfvb.models.{module}")
-        except ModuleNotFoundError:
-            pass
+        importlib.import_module(f"tfvb.models.{module}")
 
 
 def golden_check(name, model=None, atol=1e-4):
@@ -140,7 +137,7 @@ def train(name, seed=0, quick=False, root=None, data_root=None):
 
 
 def benchmark(name, limit=None, data_root=None):
-    """Re-evaluate a stored model with its recipe's `evaluate` and compare with its card.
+    """Re-evaluate a stored model with its recipe's `benchmark` and compare with its card.
 
     Returns {"metric": {"stored": x, "measured": y}} plus the golden-batch drift.
     """
@@ -149,6 +146,30 @@ def benchmark(name, limit=None, data_root=None):
     out = {"golden_max_abs_diff": golden_check(name, model)}
     stored = info(name).get("metrics", {})
     module = recipe(name)
-    measured = module.evaluate(model, limit=limit, data_root=data_root, **entry.args)
+    measured = module.benchmark(model, limit=limit, data_root=data_root, **entry.args)
     out["metrics"] = {k: {"stored": stored.get(k), "measured": v} for k, v in measured.items()}
     return out
+
+
+def package(name, run_dir, root=None):
+    """Write an entry from a run folder that a recipe's own `main` wrote (elsewhere, e.g. on a GPU machine).
+
+    The folder holds what the recipe's code produced: `model.keras`,
+    `record.json` (its metrics and description) and `golden_inputs.npy`.
+    The metadata is still the recipe's record; nothing is typed by hand.
+    """
+    import json
+
+    import keras
+
+    entry = registry.get(name)
+    _import_model_modules()
+    with open(os.path.join(run_dir, "record.json")) as f:
+        record = json.load(f)
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), safe_mode=True)
+    golden = np.load(os.path.join(run_dir, record.pop("golden_inputs")))
+    wall = record.pop("wall_seconds", None)
+    record["recipe"] = {"script": f"zoo/{entry.recipe}.py", "args": entry.args, "seed": record.get("seed"),
+                        "quick": False, "wall_time_s": None if wall is None else round(wall, 1),
+                        "machine": store.machine(), "packaged_from": os.path.abspath(run_dir)}
+    return store.write_entry(root or saved_models_dir(), name, model, record, golden)

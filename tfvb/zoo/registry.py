@@ -46,3 +46,7 @@ register("cvae_mnist_l16", "cvae_mnist_l16", "vae", "Convolutional VAE, 16-D lat
 register("vae_mnist", "vae_mnist", "vae", "Burda et al.'s one-layer MLP VAE (IWAE with k=1), MNIST")
 register("iwae_mnist", "iwae_mnist", "vae", "Burda et al.'s one-layer MLP IWAE, k=50, MNIST")
 register("cvae_fashion_mnist", "cvae_fashion_mnist", "vae", "Convolutional VAE, 16-D latent, Fashion-MNIST (60k)")
+register("bnn_flipout_mnist", "bnn_flipout_mnist", "bnn", "Flipout LeNet-5 Bayesian classifier, MNIST (acc, NLL, ECE, OOD)")
+register("bnn_reparam_mnist", "bnn_reparam_mnist", "bnn", "Bayes-by-Backprop (reparameterization) LeNet-5, MNIST")
+register("bnn_flipout_uci_boston", "bnn_flipout_uci", "regression", "Flipout BNN regressor, UCI Boston housing",
+         dataset="bostonHousing")

@@ -69,9 +69,10 @@ def write_entry(root, name, model, metadata, golden_inputs):
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     model.save(os.path.join(tmp, MODEL_FILE))
-    model.export(os.path.join(tmp, SERVING_DIR), verbose=False)
     golden_inputs = np.asarray(golden_inputs, np.float32)
+    # Computed before export: Keras derives a default serving signature from a model's last call.
     np.savez(os.path.join(tmp, GOLDEN_FILE), inputs=golden_inputs, outputs=golden_outputs(model, golden_inputs))
+    model.export(os.path.join(tmp, SERVING_DIR), verbose=False)
     metadata = {
         "name": name,
         "format_version": FORMAT_VERSION,

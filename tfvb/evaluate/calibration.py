@@ -1,0 +1,160 @@
+"""Calibration and out-of-distribution scores for probabilistic classifiers.
+
+Expected calibration error over B equal-width confidence bins (Guo et al., 2017):
+
+    ECE = sum_b (n_b / N) |acc(b) - conf(b)|
+
+with conf the top-class probability and acc the fraction correct in bin b.
+OOD detection by an uncertainty score s (entropy, mutual information, ...):
+AUROC = P(s(x_out) > s(x_in)) + P(tie) / 2, the Mann-Whitney statistic.
+
+Example:
+    >>> u_in = model.predict_uncertainty(x_test)
+    >>> ece = expected_calibration_error(u_in["mean"], y_test)
+    >>> u_out = model.predict_uncertainty(x_fashion)
+    >>> auroc = ood_auroc(u_in["entropy"], u_out["entropy"])
+
+References:
+    Guo, Pleiss, Sun, Weinberger. On Calibration of Modern Neural Networks. ICML 2017.
+    Naeini, Cooper, Hauskrecht. Obtaining Well Calibrated Probabilities Using
+    Bayesian Binning. AAAI 2015.
+"""
+
+import numpy as np
+
+from tfvb import _checks
+
+__all__ = ["calibration_bins", "expected_calibration_error", "reliability_diagram", "ood_auroc"]
+
+
+def _probs_labels(probs, labels):
+    probs = _checks.finite_array("probs", np.asarray(probs, dtype=np.float64))
+    labels = np.asarray(labels)
+    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
+        raise ValueError(f"Expected `probs` of shape (N, C) with N >= 1, C >= 2. Received: probs.shape={probs.shape}")
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.shape != probs.shape[:1] or labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"Expected integer `labels` of shape ({probs.shape[0]},). "
+            f"Received: labels.shape={labels.shape}, dtype={labels.dtype}"
+        )
+    if labels.min() < 0 or labels.max() >= probs.shape[1]:
+        raise ValueError(
+            f"Expected `labels` in [0, {probs.shape[1] - 1}]. Received labels in [{labels.min()}, {labels.max()}]"
+        )
+    return probs, labels
+
+
+def calibration_bins(probs, labels, num_bins=15):
+    """Per-bin counts, mean confidence and accuracy over equal-width confidence bins.
+
+    Returns:
+        dict of arrays of length `num_bins`: `edges` (num_bins + 1),
+        `count`, `confidence` and `accuracy` (NaN in empty bins).
+    """
+    probs, labels = _probs_labels(probs, labels)
+    num_bins = _checks.positive_int("num_bins", num_bins)
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, num_bins + 1)
+    # Right-closed bins (lo, hi]; confidence is >= 1/C > 0, so bin 0 is never cut off.
+    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, num_bins - 1)
+    count = np.bincount(index, minlength=num_bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.bincount(index, weights=confidence, minlength=num_bins) / count
+        acc = np.bincount(index, weights=correct, minlength=num_bins) / count
+    return {"edges": edges, "count": count, "confidence": conf, "accuracy": acc}
+
+
+def expected_calibration_error(probs, labels, num_bins=15):
+    """ECE = sum_b (n_b / N) |acc(b) - conf(b)| over `num_bins` equal-width bins.
+
+    Args:
+        probs: predicted class probabilities, shape (N, C).
+        labels: integer class labels, shape (N,).
+        num_bins: number of confidence bins (15 as in Guo et al.).
+
+    Returns:
+        The ECE as a float in [0, 1].
+    """
+    bins = calibration_bins(probs, labels, num_bins)
+    filled = bins["count"] > 0
+    weights = bins["count"][filled] / bins["count"].sum()
+    return float(np.sum(weights * np.abs(bins["accuracy"][filled] - bins["confidence"][filled])))
+
+
+def reliability_diagram(probs, labels, num_bins=15, path=None, title=None):
+    """Reliability diagram: accuracy against confidence per bin, with the ECE in the legend.
+
+    Uses matplotlib's object API (no pyplot state, no display needed).
+
+    Args:
+        probs, labels, num_bins: as in `expected_calibration_error`.
+        path: if given, the figure is also written there (PNG by extension).
+        title: optional axes title.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+    """
+    from matplotlib.figure import Figure
+
+    bins = calibration_bins(probs, labels, num_bins)
+    ece = expected_calibration_error(probs, labels, num_bins)
+    edges = bins["edges"]
+    centers, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    acc = np.nan_to_num(bins["accuracy"])
+    fig = Figure(figsize=(4.5, 4.5))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.bar(centers, acc, width=width, edgecolor="black", color="tab:blue", label=f"accuracy (ECE {ece:.4f})")
+    gap = np.where(bins["count"] > 0, np.nan_to_num(bins["confidence"]) - acc, 0.0)
+    ax.bar(centers, gap, bottom=acc, width=width, edgecolor="tab:red", color="tab:red", alpha=0.3, label="gap")
+    ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def _average_ranks(values):
+    """Ranks 1..n, ties sharing their average rank."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    ranks = np.empty(len(values), dtype=np.float64)
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    for lo, hi in zip(starts, ends):
+        ranks[order[lo:hi]] = (lo + 1 + hi) / 2.0
+    return ranks
+
+
+def ood_auroc(scores_in, scores_out):
+    """AUROC of telling out-of-distribution inputs by a higher uncertainty score.
+
+    AUROC = P(s_out > s_in) + P(s_out = s_in) / 2 over all in/out pairs, from
+    ranks (Mann-Whitney U), so ties count one half. 0.5 is chance, 1.0 a
+    perfect separation.
+
+    Args:
+        scores_in: scores of in-distribution inputs, shape (N_in,).
+        scores_out: scores of out-of-distribution inputs, shape (N_out,).
+
+    Returns:
+        The AUROC as a float.
+    """
+    s_in = _checks.finite_array("scores_in", np.asarray(scores_in, dtype=np.float64)).ravel()
+    s_out = _checks.finite_array("scores_out", np.asarray(scores_out, dtype=np.float64)).ravel()
+    if s_in.size == 0 or s_out.size == 0:
+        raise ValueError(
+            f"Expected non-empty score arrays. Received: scores_in.size={s_in.size}, scores_out.size={s_out.size}"
+        )
+    ranks = _average_ranks(np.concatenate([s_in, s_out]))
+    u = ranks[s_in.size:].sum() - s_out.size * (s_out.size + 1) / 2.0
+    return float(u / (s_in.size * s_out.size))

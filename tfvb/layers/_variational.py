@@ -1,0 +1,180 @@
+"""The part every tfvb Bayesian layer shares: posterior, prior, KL, seeds, call modes.
+
+The kernel has a mean-field Gaussian posterior q(W) = N(mu, sigma^2) with
+sigma = softplus(rho) (so sigma > 0 under unconstrained optimisation); the
+bias is a point estimate, as in `tfp.layers`. A layer is called in one of
+three modes:
+
+    layer(x, training=True)        one stochastic pass; its KL(q || p) is
+                                   recorded with `add_loss` for the model
+    layer(x)                       the posterior mean, W = mu (deterministic)
+    layer(x, num_samples=T)        T independent weight draws in one
+                                   vectorized call: x of shape (N, ...) or
+                                   (T, N, ...) -> (T, N, ...)
+
+`seed` (an int or a [2] integer tensor) makes a call's draws reproducible;
+without it they come from the layer's own `keras.random.SeedGenerator`.
+Subclasses supply the linear operation (`_linear`, `_linear_per_sample`),
+the shape of Flipout's sign vectors (`_sign_shape`), and the stochastic
+pass `_sample`.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfvb import _checks
+from tfvb import priors as priors_lib
+
+KL_MODES = ("auto", "analytic", "sample")
+
+
+class VariationalLayer(keras.layers.Layer):
+    """Base class of tfvb's Bayesian layers (not used directly)."""
+
+    def __init__(
+        self,
+        activation=None,
+        use_bias=True,
+        prior=None,
+        kl="auto",
+        posterior_sigma_init=0.01,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.prior = priors_lib.get(prior)
+        self.kl = _checks.one_of("kl", kl, KL_MODES)
+        if kl == "analytic" and not self.prior.has_analytic_kl:
+            raise ValueError(
+                f"Expected a prior with a closed-form KL for kl='analytic'. Received: prior={self.prior!r} "
+                "(use kl='sample' or kl='auto')"
+            )
+        self.posterior_sigma_init = _checks.positive_float("posterior_sigma_init", posterior_sigma_init)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    # ---- posterior ---------------------------------------------------------------
+    def _add_posterior(self, kernel_shape, bias_size):
+        self.kernel_loc = self.add_weight(
+            name="kernel_loc", shape=kernel_shape, initializer=self.kernel_initializer
+        )
+        # rho = softplus^-1(sigma_init): a small initial sigma lets training start
+        # from a near-deterministic network (Blundell et al., 2015).
+        rho = math.log(math.expm1(self.posterior_sigma_init))
+        self.kernel_rho = self.add_weight(
+            name="kernel_rho", shape=kernel_shape, initializer=keras.initializers.Constant(rho)
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(bias_size,), initializer=self.bias_initializer)
+
+    @property
+    def kernel_scale(self):
+        """The posterior standard deviations sigma = softplus(rho)."""
+        return tf.nn.softplus(self.kernel_rho)
+
+    @property
+    def uses_analytic_kl(self):
+        return self.kl == "analytic" or (self.kl == "auto" and self.prior.has_analytic_kl)
+
+    def kl_divergence(self, kernel_sample=None, seed=None):
+        """KL(q(W) || p(W)) summed over the kernel: closed form, or the estimate at a draw.
+
+        The sampled estimate uses `kernel_sample` when given (the forward
+        pass's weights), otherwise a fresh draw.
+        """
+        return self._kl(self.kernel_scale, kernel_sample, seed)
+
+    def _kl(self, scale, kernel_sample=None, seed=None):
+        loc = self.kernel_loc
+        if self.uses_analytic_kl:
+            return tf.reduce_sum(self.prior.kl_divergence(loc, scale))
+        if kernel_sample is None:
+            kernel_sample = loc + scale * self._normal(tf.shape(loc), self._seeds(seed, 1)[0])
+        return tf.reduce_sum(self.prior.sample_kl(kernel_sample, loc, scale))
+
+    # ---- randomness --------------------------------------------------------------
+    def _seeds(self, seed, n):
+        """`n` independent stateless seeds, shape (n, 2)."""
+        if seed is None:
+            base = self.seed_generator.next()
+        elif isinstance(seed, int) and not isinstance(seed, bool):
+            base = tf.constant([seed, 0], tf.int64)
+        else:
+            base = tf.convert_to_tensor(seed)
+        return tf.random.experimental.stateless_split(tf.cast(base, tf.int64), n)
+
+    def _normal(self, shape, seed):
+        return tf.random.stateless_normal(shape, seed, dtype=self.compute_dtype)
+
+    def _rademacher(self, shape, seed):
+        """Independent signs, exactly +1 or -1."""
+        bits = tf.random.stateless_uniform(shape, seed, minval=0, maxval=2, dtype=tf.int32)
+        return tf.cast(2 * bits - 1, self.compute_dtype)
+
+    # ---- stochastic passes shared by subclasses ---------------------------------
+    def _reparameterization(self, x, seed, scale):
+        """One kernel draw W = mu + sigma * eps shared by the batch (Blundell et al., 2015)."""
+        kernel = self.kernel_loc + scale * self._normal(tf.shape(self.kernel_loc), self._seeds(seed, 1)[0])
+        return self._linear(x, kernel), kernel
+
+    def _flipout(self, x, seed, scale):
+        """Shared perturbation dW, decorrelated per example by random signs (Wen et al., 2018).
+
+        y_n = x_n mu + ((x_n o s_n) dW) o r_n with s_n, r_n in {-1, +1}: each
+        example sees the kernel mu + dW o (s_n r_n^T), which has the same
+        distribution as W because dW is symmetric about 0.
+        """
+        s = self._seeds(seed, 3)
+        delta = scale * self._normal(tf.shape(self.kernel_loc), s[0])
+        perturbation = self._linear(x * self._rademacher(self._sign_shape(x), s[1]), delta)
+        sign_out = self._rademacher(self._sign_shape(perturbation), s[2])
+        return self._linear(x, self.kernel_loc) + perturbation * sign_out, self.kernel_loc + delta
+
+    def _independent_samples(self, x, num_samples, seed):
+        """T independent kernel draws applied in one batched op."""
+        shape = tf.concat([[num_samples], tf.shape(self.kernel_loc)], axis=0)
+        kernels = self.kernel_loc + self.kernel_scale * self._normal(shape, self._seeds(seed, 1)[0])
+        return self._linear_per_sample(x, kernels)
+
+    # ---- call --------------------------------------------------------------------
+    def call(self, inputs, training=None, num_samples=None, seed=None):
+        inputs = tf.cast(inputs, self.compute_dtype)
+        if num_samples is not None:
+            num_samples = _checks.positive_int("num_samples", num_samples)
+            outputs = self._sample_many(inputs, num_samples, seed)
+        elif training:
+            scale = self.kernel_scale  # softplus once for the pass and its KL
+            outputs, kernel = self._sample(inputs, seed, scale)
+            self.add_loss(self._kl(scale, kernel_sample=kernel))
+        else:
+            outputs = self._linear(inputs, self.kernel_loc)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs)
+
+    def _sample_many(self, x, num_samples, seed):
+        return self._independent_samples(x, num_samples, seed)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "prior": keras.saving.serialize_keras_object(self.prior),
+            "kl": self.kl,
+            "posterior_sigma_init": self.posterior_sigma_init,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "seed": self.seed,
+        }

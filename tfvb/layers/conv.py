@@ -1,0 +1,169 @@
+"""Bayesian 2-D convolutions: reparameterization and Flipout (channels_last).
+
+The kernel K of shape (kh, kw, in_channels, filters) has a Gaussian
+posterior N(mu, softplus(rho)^2) and a prior from `tfvb.priors`:
+
+    Conv2DReparameterization   y = conv(x, mu + sigma o eps)       one draw per batch
+    Conv2DFlipout              y = conv(x, mu) + conv(x o s, sigma o eps) o r
+                               s (per example, input channel), r (per example,
+                               filter) uniform on {-1, +1}, broadcast over space
+
+Flipout's signs act per channel, not per pixel: example n then sees the
+kernel mu + dK o (s_n r_n^T), a proper weight perturbation with the same
+distribution as a fresh draw. `num_samples=T` applies T independent kernels
+in one grouped convolution.
+
+Example:
+    >>> conv = Conv2DFlipout(6, 5, padding="same", activation="relu", seed=0)
+    >>> y = conv(images, training=True)        # KL(q || p) in conv.losses
+
+References:
+    Wen, Vicol, Ba, Tran, Grosse. Flipout: Efficient Pseudo-Independent
+    Weight Perturbations on Mini-Batches. ICLR 2018.
+    Blundell et al. Weight Uncertainty in Neural Networks. ICML 2015.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfvb import _checks
+from tfvb.layers._variational import VariationalLayer
+
+__all__ = ["Conv2DReparameterization", "Conv2DFlipout"]
+
+
+def _pair(name, value):
+    out = _checks.int_tuple(name, value)
+    if len(out) == 1:
+        out = out * 2
+    if len(out) != 2:
+        raise ValueError(f"Expected `{name}` to be an integer or a pair of integers. Received: {name}={value!r}")
+    return out
+
+
+class _VariationalConv2D(VariationalLayer):
+    """Convolution algebra shared by the estimators; inputs (N, H, W, C) -> (N, H', W', filters)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                 activation=None, use_bias=True, prior=None, kl="auto", posterior_sigma_init=0.01,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", seed=None, **kwargs):
+        super().__init__(
+            activation=activation, use_bias=use_bias, prior=prior, kl=kl,
+            posterior_sigma_init=posterior_sigma_init, kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, seed=seed, **kwargs,
+        )
+        self.filters = _checks.positive_int("filters", filters)
+        self.kernel_size = _pair("kernel_size", kernel_size)
+        self.strides = _pair("strides", strides)
+        self.padding = _checks.one_of("padding", str(padding).lower(), {"valid", "same"})
+        self.dilation_rate = _pair("dilation_rate", dilation_rate)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                f"Expected inputs of shape (batch, height, width, channels) with known channels for "
+                f"{self.name}. Received: input_shape={tuple(input_shape)}"
+            )
+        self._add_posterior(self.kernel_size + (int(input_shape[-1]), self.filters), self.filters)
+
+    def compute_output_shape(self, input_shape):
+        spatial = []
+        for n, k, s, d in zip(input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate):
+            if n is None:
+                spatial.append(None)
+            elif self.padding == "same":
+                spatial.append(-(-n // s))
+            else:
+                spatial.append((n - d * (k - 1) - 1) // s + 1)
+        return (input_shape[0], *spatial, self.filters)
+
+    def _linear(self, x, kernel):
+        return tf.nn.conv2d(
+            x, kernel, strides=(1, *self.strides, 1), padding=self.padding.upper(),
+            dilations=(1, *self.dilation_rate, 1),
+        )
+
+    @staticmethod
+    def _sign_shape(t):
+        shape = tf.shape(t)
+        return tf.stack([shape[0], 1, 1, shape[3]])
+
+    def _linear_per_sample(self, x, kernels):
+        """x (N, H, W, C) shared or (T, N, H, W, C), kernels (T, kh, kw, C, F) -> (T, N, H', W', F).
+
+        The T kernels become one convolution: stacked along the filters for a
+        shared input, or a grouped convolution with T groups otherwise.
+        """
+        t = tf.shape(kernels)[0]
+        kh, kw, c, f = self.kernel_size[0], self.kernel_size[1], kernels.shape[3], self.filters
+        stacked = tf.reshape(tf.transpose(kernels, [1, 2, 3, 0, 4]), [kh, kw, c, -1])
+        if x.shape.rank == 4:
+            y = self._linear(x, stacked)
+        elif x.shape.rank == 5:
+            n, h, w = tf.shape(x)[1], tf.shape(x)[2], tf.shape(x)[3]
+            grouped = tf.reshape(tf.transpose(x, [1, 2, 3, 0, 4]), tf.stack([n, h, w, t * c]))
+            y = self._linear(grouped, stacked)
+        else:
+            raise ValueError(
+                "Expected inputs of shape (batch, height, width, channels) or (num_samples, batch, "
+                f"height, width, channels) with `num_samples`. Received: inputs.shape={tuple(x.shape)}"
+            )
+        out = tf.shape(y)
+        y = tf.reshape(y, tf.stack([out[0], out[1], out[2], t, f]))
+        return tf.transpose(y, [3, 0, 1, 2, 4])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "dilation_rate": self.dilation_rate,
+        }
+
+
+@keras.saving.register_keras_serializable(package="tfvb")
+class Conv2DReparameterization(_VariationalConv2D):
+    """2-D convolution trained by Bayes by Backprop: one kernel draw per call.
+
+        K = mu + softplus(rho) o eps,  y = activation(conv(x, K) + b)
+
+    Args:
+        filters, kernel_size, strides, padding, dilation_rate: as in
+            `keras.layers.Conv2D` (channels_last only).
+        activation, use_bias, prior, kl, posterior_sigma_init,
+            kernel_initializer, bias_initializer, seed: as in
+            `tfvb.layers.DenseReparameterization`.
+
+    Example:
+        >>> conv = Conv2DReparameterization(16, 3, activation="relu", seed=0)
+        >>> y = conv(tf.ones((2, 28, 28, 1)), training=True)
+
+    References:
+        Blundell et al. Weight Uncertainty in Neural Networks. ICML 2015.
+    """
+
+    def _sample(self, x, seed, scale):
+        return self._reparameterization(x, seed, scale)
+
+
+@keras.saving.register_keras_serializable(package="tfvb")
+class Conv2DFlipout(_VariationalConv2D):
+    """2-D convolution with Flipout: one shared perturbation, signs per example and channel.
+
+        dK = softplus(rho) o eps,  y_n = conv(x_n, mu) + conv(x_n o s_n, dK) o r_n
+
+    Arguments as in `Conv2DReparameterization`.
+
+    Example:
+        >>> conv = Conv2DFlipout(16, 3, activation="relu", seed=0)
+        >>> y = conv(tf.ones((2, 28, 28, 1)), training=True)
+
+    References:
+        Wen et al. Flipout: Efficient Pseudo-Independent Weight Perturbations
+        on Mini-Batches. ICLR 2018.
+    """
+
+    def _sample(self, x, seed, scale):
+        return self._flipout(x, seed, scale)

@@ -1,0 +1,274 @@
+"""What tfvb's Bayesian neural networks share: the minibatch ELBO, KL weighting, steps, fit.
+
+With a mean-field posterior q(W) over the weights and N training examples,
+
+    ELBO = sum_n E_q[log p(y_n | x_n, W)] - KL(q(W) || p(W)).
+
+Each step estimates it on a minibatch of B examples, per example:
+
+    loss = (1/B) sum_b E_q[-log p(y_b | x_b, W)]  +  w_i KL / N
+
+with the expectation from `train_samples` weight draws. The KL weights w_i
+(relative to a uniform share) spread the KL over the M minibatches of an
+epoch: "uniform" w_i = 1, or "blundell" w_i = M pi_i with
+pi_i = 2^(M-i) / (2^M - 1) for the i-th minibatch (pi sums to 1 over the
+epoch: early batches carry the prior, later ones the data). Optional linear
+warm-up multiplies w_i by min(1, step / kl_warmup_steps).
+
+N is needed to weigh data against prior: give `num_examples`, or let `fit`
+count the arrays it receives; the models refuse to train without it.
+Reported metrics are per example: `nll`, `kl` (= KL / N), `elbo`
+(= -(nll + kl)), `loss` (the weighted objective), and `accuracy` or `rmse`.
+
+References:
+    Blundell, Cornebise, Kavukcuoglu, Wierstra. Weight Uncertainty in Neural
+    Networks. ICML 2015.
+    Gal. Uncertainty in Deep Learning. PhD thesis, 2016.
+"""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvb import _checks
+from tfvb import priors as priors_lib
+from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
+from tfvb.models._base import average_loss, global_batch_size, replicas_in_sync, unpack_batch, update_trackers
+
+__all__ = ["BNNBase", "blundell_kl_weights"]
+
+DENSE_LAYERS = {
+    "flipout": DenseFlipout,
+    "reparameterization": DenseReparameterization,
+    "local_reparameterization": DenseLocalReparameterization,
+}
+KL_WEIGHTINGS = ("uniform", "blundell")
+#: Default bound on the floats in one activation of a vectorized T-sample call (T x batch x width): 128 MiB.
+MAX_ACTIVATION_ELEMENTS = 1 << 25
+
+
+def blundell_kl_weights(num_batches):
+    """pi_i = 2^(M-i) / (2^M - 1), i = 1..M: Blundell et al.'s minibatch KL weights (sum to 1)."""
+    m = _checks.positive_int("num_batches", num_batches)
+    i = np.arange(1, m + 1, dtype=np.float64)
+    # 2^-i / (1 - 2^-M) is the same number without overflowing 2^M.
+    return np.exp2(-i) / -np.expm1(-m * np.log(2.0))
+
+
+def _num_examples_of(x, validation_split):
+    """The training-set size `fit` will see, or None when it cannot be known without iterating."""
+    first = x
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, dict) and first:
+        first = next(iter(first.values()))
+    if isinstance(first, (np.ndarray, tf.Tensor)) or hasattr(first, "__array__"):
+        n = int(np.shape(first)[0])
+        return int(math.floor(n * (1.0 - (validation_split or 0.0))))
+    return None
+
+
+class BNNBase(keras.Model):
+    """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
+
+    def __init__(self, hidden_units, layer, prior, num_examples, activation, kl_weighting,
+                 kl_warmup_steps, train_samples, posterior_sigma_init, seed, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_units = _checks.int_tuple("hidden_units", hidden_units, allow_empty=True)
+        self.layer = _checks.one_of("layer", layer, set(DENSE_LAYERS))
+        self.prior = priors_lib.get(prior)
+        self.num_examples = None if num_examples is None else _checks.positive_int("num_examples", num_examples)
+        self.activation = activation
+        self.kl_weighting = _checks.one_of("kl_weighting", kl_weighting, set(KL_WEIGHTINGS))
+        if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, int) or kl_warmup_steps < 0:
+            raise ValueError(
+                f"Expected `kl_warmup_steps` to be a non-negative integer. Received: kl_warmup_steps={kl_warmup_steps!r}"
+            )
+        self.kl_warmup_steps = kl_warmup_steps
+        self.train_samples = _checks.positive_int("train_samples", train_samples)
+        self.posterior_sigma_init = _checks.positive_float("posterior_sigma_init", posterior_sigma_init)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        # Bookkeeping for the KL weights; under tf.distribute every replica sees the first one's values.
+        bookkeeping = {"trainable": False, "aggregation": "only_first_replica"}
+        self._n_var = self.add_weight(shape=(), initializer=keras.initializers.Constant(num_examples or 0),
+                                      name="num_examples", **bookkeeping)
+        self._steps_var = self.add_weight(shape=(), initializer="zeros", name="steps_per_epoch", **bookkeeping)
+        self._kl_step = self.add_weight(shape=(), initializer="zeros", name="kl_step", **bookkeeping)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.nll_tracker = keras.metrics.Mean(name="nll")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.elbo_tracker = keras.metrics.Mean(name="elbo")
+        self._num_bayesian = 0
+
+    def _bayesian(self, cls, *args, **kwargs):
+        """A Bayesian layer sharing the model's prior and initial sigma, with its own seed."""
+        index = self._num_bayesian
+        self._num_bayesian += 1
+        return cls(*args, prior=self.prior, posterior_sigma_init=self.posterior_sigma_init,
+                   seed=None if self.seed is None else self.seed * 1000 + index + 1,
+                   name=f"{cls.__name__.lower()}_{index}", **kwargs)
+
+    @property
+    def _bayesian_layers(self):
+        return list(getattr(self, "conv_layers", [])) + list(self.dense_layers)
+
+    def _layer_seeds(self, seed):
+        """Per-layer [2] seeds from a call seed (None: the layers' own generators)."""
+        if seed is None:
+            return [None] * len(self._bayesian_layers)
+        base = tf.cast(tf.convert_to_tensor([seed, 0] if isinstance(seed, int) else seed), tf.int64)
+        return [tf.random.experimental.stateless_fold_in(base, i) for i in range(len(self._bayesian_layers))]
+
+    # ---- the objective ------------------------------------------------------------
+    def _collect_kl(self):
+        return tf.add_n([loss for layer in self._bayesian_layers for loss in layer.losses])
+
+    def _require_num_examples(self):
+        if self.num_examples is None:
+            raise ValueError(
+                f"{type(self).__name__} needs the training-set size to weigh the KL against the data. "
+                "Expected `num_examples` in the constructor, or `fit` on arrays (whose length is counted). "
+                "Received: num_examples=None"
+            )
+
+    def _kl_weight(self, batch_size):
+        """w_i for this step (advances the within-epoch counter)."""
+        weight = tf.constant(1.0)
+        if self.kl_weighting == "blundell":
+            n = self._n_var
+            steps = tf.where(self._steps_var > 0, self._steps_var,
+                             tf.math.ceil(n / tf.cast(global_batch_size(batch_size), tf.float32)))
+            i = tf.math.floormod(self._kl_step, steps) + 1.0
+            weight = steps * tf.pow(2.0, -i) / -tf.math.expm1(-steps * math.log(2.0))
+        if self.kl_warmup_steps:
+            done = tf.cast(self.optimizer.iterations + 1, tf.float32) / float(self.kl_warmup_steps)
+            weight = weight * tf.minimum(1.0, done)
+        self._kl_step.assign_add(1.0)
+        return weight
+
+    def _estimate(self, x, y):
+        """Per-example NLL averaged over `train_samples` draws, their mean KL, and predictions."""
+        nll, kl, outputs = [], [], []
+        for _ in range(self.train_samples):
+            out = self._forward(x, training=True)
+            kl.append(self._collect_kl())
+            nll.append(self._nll(out, y))
+            outputs.append(out)
+        return tf.add_n(nll) / len(nll), tf.add_n(kl) / len(kl), outputs
+
+    def _step_values(self, x, y, sample_weight, kl_weight):
+        nll, kl, outputs = self._estimate(x, y)
+        kl_per_example = kl / self._n_var
+        loss = average_loss(nll, sample_weight) + kl_weight * kl_per_example / replicas_in_sync()
+        ones = tf.ones_like(nll)
+        values = {
+            "loss": nll + kl_weight * kl_per_example * ones,
+            "nll": nll,
+            "kl": kl_per_example * ones,
+            "elbo": -(nll + kl_per_example),
+            **self._extra_values(outputs, y),
+        }
+        return loss, values
+
+    def train_step(self, data):
+        self._require_num_examples()
+        x, y, sample_weight = unpack_batch(data)
+        x, y = self._check_batch(x, y)
+        kl_weight = self._kl_weight(tf.shape(x)[0])
+        with tf.GradientTape() as tape:
+            loss, values = self._step_values(x, y, sample_weight, kl_weight)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._update(values, y, sample_weight)
+
+    def test_step(self, data):
+        self._require_num_examples()
+        x, y, sample_weight = unpack_batch(data)
+        x, y = self._check_batch(x, y)
+        _, values = self._step_values(x, y, sample_weight, tf.constant(1.0))
+        return self._update(values, y, sample_weight)
+
+    def _update(self, values, y, sample_weight):
+        return update_trackers(self.metrics, values, sample_weight)
+
+    # ---- fit: learn N -------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        """`keras.Model.fit` that first learns the training-set size (N) from array inputs."""
+        counted = _num_examples_of(x, kwargs.get("validation_split", 0.0))
+        if counted is not None:
+            if self.num_examples is not None and self.num_examples != counted:
+                warnings.warn(
+                    f"{type(self).__name__}: num_examples={self.num_examples} replaced by the "
+                    f"{counted} training examples passed to fit.", stacklevel=2)
+            self.num_examples = counted
+        self._require_num_examples()
+        self._n_var.assign(float(self.num_examples))
+        steps = kwargs.get("steps_per_epoch")
+        if steps is None and counted is not None:
+            steps = math.ceil(counted / (batch_size or 32))
+        elif steps is None and isinstance(x, tf.data.Dataset) and int(x.cardinality()) > 0:
+            steps = int(x.cardinality())
+        self._steps_var.assign(float(steps or 0))
+        self._kl_step.assign(0.0)
+        if not self.built:
+            shape = self._input_shape_of(x)
+            if shape is not None:
+                self.build(shape)
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    @staticmethod
+    def _input_shape_of(x):
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            spec = spec[0] if isinstance(spec, tuple) else spec
+            return tuple(spec.shape)
+        if x is not None and hasattr(x, "shape"):
+            return (None,) + tuple(np.shape(x)[1:])
+        return None
+
+    # ---- T weight draws in one call ------------------------------------------------
+    def _sample_outputs(self, x, samples, batch_size, seed):
+        samples = _checks.positive_int("samples", samples)
+        if batch_size is None:
+            batch_size = max(1, MAX_ACTIVATION_ELEMENTS // (samples * self._widest_activation()))
+        batch_size = _checks.positive_int("batch_size", batch_size)
+        if x.shape[0] == 0:
+            raise ValueError(f"Expected at least one input. Received: inputs.shape={tuple(x.shape)}")
+        if seed is None:
+            # One base seed per call: sample t is the same network for every chunk.
+            seed = self.seed_generator.next()
+        base = tf.cast(tf.convert_to_tensor([seed, 0] if isinstance(seed, int) else seed), tf.int64)
+        fns = self.__dict__.setdefault("_vectorized_fns", {})
+        if samples not in fns:
+            def draw(x, s):
+                return self._forward(x, training=False, num_samples=samples, seed=s)
+
+            fns[samples] = tf.function(draw, autograph=False, reduce_retracing=True)
+        outs = [fns[samples](x[i:i + batch_size], base) for i in range(0, int(x.shape[0]), batch_size)]
+        return tf.concat(outs, axis=1)
+
+    def _widest_activation(self):
+        """Floats per example in the largest activation of one pass (for the default chunk size)."""
+        return max([layer.units for layer in self.dense_layers] + [1])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden_units": self.hidden_units,
+            "layer": self.layer,
+            "prior": keras.saving.serialize_keras_object(self.prior),
+            "num_examples": self.num_examples,
+            "activation": self.activation,
+            "kl_weighting": self.kl_weighting,
+            "kl_warmup_steps": self.kl_warmup_steps,
+            "train_samples": self.train_samples,
+            "posterior_sigma_init": self.posterior_sigma_init,
+            "seed": self.seed,
+        }

@@ -1,0 +1,363 @@
+"""Bayesian neural networks trained by maximizing the ELBO: a classifier and a regressor.
+
+Both minimize the minibatch negative ELBO of `tfvb.models._bnn_base` (expected
+NLL per example + weighted KL / N) with Bayesian layers from `tfvb.layers`,
+and report Gal's predictive uncertainty from T weight draws drawn in one
+vectorized call (`predict_uncertainty`).
+
+References:
+    Blundell, Cornebise, Kavukcuoglu, Wierstra. Weight Uncertainty in Neural
+    Networks. ICML 2015.
+    Gal. Uncertainty in Deep Learning. PhD thesis, 2016.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfvb import _checks, uncertainty
+from tfvb.layers.conv import Conv2DFlipout, Conv2DReparameterization
+from tfvb.models._base import update_trackers
+from tfvb.models._bnn_base import DENSE_LAYERS, BNNBase, blundell_kl_weights
+
+tfd = tfp.distributions
+
+__all__ = ["BNNClassifier", "BNNRegressor", "blundell_kl_weights"]
+
+CONV_LAYERS = {"flipout": Conv2DFlipout, "reparameterization": Conv2DReparameterization}
+
+
+@keras.saving.register_keras_serializable(package="tfvb")
+class BNNClassifier(BNNBase):
+    """Bayesian neural network classifier: categorical likelihood, Bayesian weights.
+
+        W ~ q(W) = N(mu, sigma^2),  p(y | x, W) = Categorical(softmax(f_W(x)))
+
+    trained by the minibatch negative ELBO of `tfvb.models._bnn_base`. Images
+    are taken as images (N, 28, 28, 1) or (N, 28, 28): the MLP flattens them,
+    the LeNet-5 variant convolves them. `model(x)` returns class
+    probabilities from the posterior-mean weights (what `predict` gives);
+    `model(x, training=True)` one stochastic pass; `predict_uncertainty` the
+    Monte Carlo predictive and Gal's uncertainty measures.
+
+    Args:
+        num_classes: number of classes (>= 2).
+        hidden_units: sizes of the hidden dense layers.
+        layer: "flipout", "reparameterization" or "local_reparameterization".
+        prior: a `tfvb.priors` prior for every weight (None: `Normal(1.0)`).
+        num_examples: training-set size N; learned by `fit` from arrays.
+        architecture: "mlp", or "lenet" (two Bayesian 5x5 convolutions with
+            6 and 16 filters and 2x2 max pooling before the dense layers;
+            "flipout" or "reparameterization" only).
+        input_shape: shape of one input (default 28x28x1 images).
+        activation: hidden activation.
+        kl_weighting: "uniform" or "blundell" (see `tfvb.models._bnn_base`).
+        kl_warmup_steps: steps of linear KL warm-up (0: none).
+        train_samples: weight draws averaged per training step.
+        posterior_sigma_init: initial posterior standard deviation.
+        seed: integer seed of all weight draws (None: random).
+
+    Example:
+        >>> model = tfvb.models.BNNClassifier(10, hidden_units=(400, 400), layer="flipout")
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        >>> model.fit(x_train, y_train, epochs=20, batch_size=128)   # learns N = len(x_train)
+        >>> u = model.predict_uncertainty(x_test, samples=100)
+        >>> u["mean"], u["entropy"], u["mutual_information"], u["variation_ratio"]
+
+    References:
+        Blundell et al. Weight Uncertainty in Neural Networks. ICML 2015.
+        Gal. Uncertainty in Deep Learning. PhD thesis, 2016.
+    """
+
+    def __init__(self, num_classes, hidden_units=(400, 400), layer="flipout", prior=None, num_examples=None,
+                 architecture="mlp", input_shape=(28, 28, 1), activation="relu", kl_weighting="uniform",
+                 kl_warmup_steps=0, train_samples=1, posterior_sigma_init=0.01, seed=None, **kwargs):
+        super().__init__(hidden_units, layer, prior, num_examples, activation, kl_weighting,
+                         kl_warmup_steps, train_samples, posterior_sigma_init, seed, **kwargs)
+        self.num_classes = _checks.positive_int("num_classes", num_classes)
+        if self.num_classes < 2:
+            raise ValueError(f"Expected `num_classes` to be at least 2. Received: num_classes={num_classes!r}")
+        self.architecture = _checks.one_of("architecture", architecture, {"mlp", "lenet"})
+        self.image_shape = _checks.int_tuple("input_shape", input_shape)
+        self.conv_layers = []
+        if architecture == "lenet":
+            if self.layer not in CONV_LAYERS:
+                raise ValueError(f"Expected `layer` to be one of {sorted(CONV_LAYERS)} for architecture='lenet'. "
+                                 f"Received: layer={layer!r}")
+            if len(self.image_shape) != 3:
+                raise ValueError(f"Expected an image `input_shape` (height, width, channels) for "
+                                 f"architecture='lenet'. Received: input_shape={input_shape!r}")
+            conv = CONV_LAYERS[self.layer]
+            self.conv_layers = [self._bayesian(conv, 6, 5, padding="same", activation=activation),
+                                self._bayesian(conv, 16, 5, activation=activation)]
+            self.pool = keras.layers.MaxPooling2D(2)
+        dense = DENSE_LAYERS[self.layer]
+        self.dense_layers = [self._bayesian(dense, u, activation=activation) for u in self.hidden_units]
+        self.dense_layers.append(self._bayesian(dense, self.num_classes))
+        self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
+        self.build((None,) + self.image_shape)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker, self.accuracy_tracker]
+
+    def build(self, input_shape):
+        shape = (None,) + self.image_shape
+        if tuple(input_shape[1:]) not in (self.image_shape, self.image_shape[:-1]):
+            raise ValueError(f"Expected inputs of shape {shape}. Received: input_shape={tuple(input_shape)}")
+        for conv in self.conv_layers:
+            conv.build(shape)
+            shape = self.pool.compute_output_shape(conv.compute_output_shape(shape))
+        units = int(np.prod(shape[1:]))
+        for dense in self.dense_layers:
+            dense.build((None, units))
+            units = dense.units
+
+    def _forward(self, x, training=None, num_samples=None, seed=None):
+        seeds = iter(self._layer_seeds(seed))
+        h = x
+        lead = 1  # leading axes: (N,), then (T, N) once a layer has drawn T samples
+        for conv in self.conv_layers:
+            h = conv(h, training=training, num_samples=num_samples, seed=next(seeds))
+            lead = 2 if num_samples else 1
+            inner = tf.shape(h)[lead:]
+            pooled = self.pool(tf.reshape(h, tf.concat([[-1], inner], 0)))
+            h = tf.reshape(pooled, tf.concat([tf.shape(h)[:lead], tf.shape(pooled)[1:]], 0))
+        h = tf.reshape(h, tf.concat([tf.shape(h)[:lead], [-1]], 0))
+        h = tf.ensure_shape(h, [None] * lead + [int(np.prod(self._flat_shape()))])
+        for dense in self.dense_layers:
+            h = dense(h, training=training, num_samples=num_samples, seed=next(seeds))
+        return h
+
+    def _widest_activation(self):
+        shape, sizes = (None,) + self.image_shape, [int(np.prod(self.image_shape))]
+        for conv in self.conv_layers:
+            shape = conv.compute_output_shape(shape)
+            sizes.append(int(np.prod(shape[1:])))
+            shape = self.pool.compute_output_shape(shape)
+        return max(sizes + [layer.units for layer in self.dense_layers])
+
+    def _flat_shape(self):
+        shape = (None,) + self.image_shape
+        for conv in self.conv_layers:
+            shape = self.pool.compute_output_shape(conv.compute_output_shape(shape))
+        return shape[1:]
+
+    def _check_inputs(self, x):
+        return _checks.image_batch(x, self.image_shape)
+
+    def _check_batch(self, x, y):
+        if y is None:
+            raise ValueError("Expected batches (x, y) with class labels y for training. Received: y=None")
+        y = tf.convert_to_tensor(y)
+        if y.shape.rank == 2 and y.shape[-1] == 1:
+            y = y[:, 0]
+        return self._check_inputs(x), y
+
+    def call(self, inputs, training=None, num_samples=None, seed=None):
+        return tf.nn.softmax(self._forward(self._check_inputs(inputs), training, num_samples, seed))
+
+    def _nll(self, logits, y):
+        if y.dtype.is_floating and y.shape.rank == 2:  # one-hot or soft labels
+            return -tf.reduce_sum(tf.cast(y, logits.dtype) * tf.nn.log_softmax(logits), axis=-1)
+        return -tfd.Categorical(logits=logits).log_prob(tf.cast(y, tf.int32))
+
+    def _extra_values(self, outputs, y):
+        probs = tf.add_n([tf.nn.softmax(o) for o in outputs])
+        labels = tf.argmax(y, -1) if (y.dtype.is_floating and y.shape.rank == 2) else y
+        correct = tf.equal(tf.argmax(probs, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
+        return {"accuracy": tf.cast(correct, tf.float32)}
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        if y is not None and hasattr(y, "shape") and not isinstance(y, tf.data.Dataset):
+            labels = np.asarray(y)
+            if labels.dtype.kind in "iu" and labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+                raise ValueError(f"Expected labels in [0, {self.num_classes - 1}] for num_classes={self.num_classes}. "
+                                 f"Received labels in [{labels.min()}, {labels.max()}]")
+        if x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset):
+            _checks.finite_array("x", x)
+            self._check_inputs(x[:1])
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def predict_uncertainty(self, x, samples=100, batch_size=None, seed=None):
+        """Monte Carlo predictive of T weight draws, in one vectorized call per batch.
+
+        Args:
+            x: images (N, H, W, C) or (N, H, W).
+            samples: T, the number of weight draws.
+            batch_size: inputs per vectorized call (memory grows like T x batch); None keeps
+                the largest activation of a call near 2^25 floats.
+            seed: int for reproducible draws (None: the model's generator).
+
+        Returns:
+            dict of numpy arrays (see `tfvb.uncertainty.classification_uncertainty`):
+            `mean` (N, C), `entropy`, `expected_entropy`, `mutual_information`,
+            `variation_ratio`, `prediction` (N,).
+        """
+        return uncertainty.classification_uncertainty(self.predict_samples(x, samples, batch_size, seed))
+
+    def predict_samples(self, x, samples=100, batch_size=None, seed=None):
+        """The T stacked class probabilities, numpy (T, N, C), as `predict_uncertainty` draws them."""
+        logits = self._sample_outputs(self._check_inputs(x), samples, batch_size, seed)
+        return tf.nn.softmax(logits).numpy()
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "architecture": self.architecture,
+                "input_shape": self.image_shape}
+
+
+@keras.saving.register_keras_serializable(package="tfvb")
+class BNNRegressor(BNNBase):
+    """Bayesian neural network regressor with a Gaussian likelihood.
+
+        W ~ q(W),  p(y | x, W) = N(m_W(x), s^2)         noise="homoscedastic" (s learned)
+                   p(y | x, W) = N(m_W(x), s_W(x)^2)    noise="heteroscedastic"
+
+    With s_W(x) = softplus(.) + 1e-3 from a second output head. `model(x)`
+    returns the mean from the posterior-mean weights; `predict_uncertainty`
+    splits the predictive variance into epistemic (spread of the means over
+    weight draws) and aleatoric (mean noise variance).
+
+    Args:
+        hidden_units: sizes of the hidden dense layers (Gal's UCI protocol: (50,)).
+        layer: "flipout", "reparameterization" or "local_reparameterization".
+        prior: a `tfvb.priors` prior (None: `Normal(1.0)`).
+        num_examples: training-set size N; learned by `fit` from arrays.
+        noise: "homoscedastic" or "heteroscedastic".
+        input_dim: number of features (None: from the first data seen).
+        output_dim: number of targets D.
+        activation, kl_weighting, kl_warmup_steps, train_samples,
+            posterior_sigma_init, seed: as in `BNNClassifier`.
+
+    Example:
+        >>> model = tfvb.models.BNNRegressor(hidden_units=(50,), input_dim=13)
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        >>> model.fit(x_train, y_train, epochs=400, batch_size=32)
+        >>> u = model.predict_uncertainty(x_test, samples=100)   # mean, variance, epistemic, aleatoric
+
+    References:
+        Blundell et al. Weight Uncertainty in Neural Networks. ICML 2015.
+        Kendall, Gal. What Uncertainties Do We Need in Bayesian Deep Learning
+        for Computer Vision? NeurIPS 2017.
+    """
+
+    def __init__(self, hidden_units=(50,), layer="flipout", prior=None, num_examples=None, noise="homoscedastic",
+                 input_dim=None, output_dim=1, activation="relu", kl_weighting="uniform", kl_warmup_steps=0,
+                 train_samples=1, posterior_sigma_init=0.01, seed=None, **kwargs):
+        super().__init__(hidden_units, layer, prior, num_examples, activation, kl_weighting,
+                         kl_warmup_steps, train_samples, posterior_sigma_init, seed, **kwargs)
+        self.noise = _checks.one_of("noise", noise, {"homoscedastic", "heteroscedastic"})
+        self.input_dim = None if input_dim is None else _checks.positive_int("input_dim", input_dim)
+        self.output_dim = _checks.positive_int("output_dim", output_dim)
+        dense = DENSE_LAYERS[self.layer]
+        self.dense_layers = [self._bayesian(dense, u, activation=activation) for u in self.hidden_units]
+        heads = 2 if self.noise == "heteroscedastic" else 1
+        self.dense_layers.append(self._bayesian(dense, heads * self.output_dim))
+        self.noise_log_std = None
+        if self.noise == "homoscedastic":
+            self.noise_log_std = self.add_weight(shape=(self.output_dim,), initializer="zeros", name="noise_log_std")
+        self.rmse_tracker = keras.metrics.RootMeanSquaredError(name="rmse")
+        if self.input_dim is not None:
+            self.build((None, self.input_dim))
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker, self.rmse_tracker]
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(f"Expected inputs of shape (batch, features). Received: input_shape={tuple(input_shape)}")
+        if self.input_dim is not None and input_shape[-1] != self.input_dim:
+            raise ValueError(f"Expected inputs with input_dim={self.input_dim} features. "
+                             f"Received: input_shape={tuple(input_shape)}")
+        self.input_dim = units = int(input_shape[-1])
+        for dense in self.dense_layers:
+            dense.build((None, units))
+            units = dense.units
+
+    def _forward(self, x, training=None, num_samples=None, seed=None):
+        seeds = iter(self._layer_seeds(seed))
+        h = x
+        for dense in self.dense_layers:
+            h = dense(h, training=training, num_samples=num_samples, seed=next(seeds))
+        return h
+
+    def _mean_std(self, out):
+        d = self.output_dim
+        if self.noise == "heteroscedastic":
+            return out[..., :d], tf.nn.softplus(out[..., d:]) + 1e-3
+        return out, tf.exp(self.noise_log_std) * tf.ones_like(out)
+
+    def _check_inputs(self, x):
+        x = tf.cast(tf.convert_to_tensor(x), tf.float32)
+        if x.shape.rank != 2 or (self.input_dim is not None and x.shape[-1] != self.input_dim):
+            raise ValueError(f"Expected inputs of shape (batch, {self.input_dim or 'features'}). "
+                             f"Received: inputs.shape={tuple(x.shape)}")
+        return x
+
+    def _check_batch(self, x, y):
+        if y is None:
+            raise ValueError("Expected batches (x, y) with targets y for training. Received: y=None")
+        y = tf.cast(tf.convert_to_tensor(y), tf.float32)
+        if y.shape.rank == 1:
+            y = y[:, tf.newaxis]
+        if y.shape.rank != 2 or y.shape[-1] != self.output_dim:
+            raise ValueError(f"Expected targets of shape (batch,) or (batch, {self.output_dim}). "
+                             f"Received: y.shape={tuple(y.shape)}")
+        return self._check_inputs(x), y
+
+    def call(self, inputs, training=None, num_samples=None, seed=None):
+        return self._mean_std(self._forward(self._check_inputs(inputs), training, num_samples, seed))[0]
+
+    def _nll(self, out, y):
+        mean, std = self._mean_std(out)
+        return -tf.reduce_sum(tfd.Normal(mean, std).log_prob(y), axis=-1)
+
+    def _extra_values(self, outputs, y):
+        return {"_mean": tf.add_n([self._mean_std(o)[0] for o in outputs]) / len(outputs)}
+
+    def _update(self, values, y, sample_weight):
+        self.rmse_tracker.update_state(y, values["_mean"], sample_weight=sample_weight)
+        return update_trackers(self.metrics, values, sample_weight)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        if x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset):
+            _checks.finite_array("x", x)
+            self._check_inputs(x[:1])
+        if y is not None and hasattr(y, "shape") and not isinstance(y, tf.data.Dataset):
+            _checks.finite_array("y", y)
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def predict_uncertainty(self, x, samples=100, batch_size=None, seed=None):
+        """Predictive mean and variance from T weight draws, in one vectorized call per batch.
+
+        Args:
+            x: inputs (N, input_dim).
+            samples: T, the number of weight draws.
+            batch_size: inputs per vectorized call (None: sized to bound the memory).
+            seed: int for reproducible draws (None: the model's generator).
+
+        Returns:
+            dict of numpy arrays of shape (N,) (or (N, D) for D > 1): `mean`,
+            `variance` (total), `epistemic`, `aleatoric`, `std`
+            (see `tfvb.uncertainty.regression_uncertainty`).
+        """
+        s = self.predict_samples(x, samples, batch_size, seed)
+        return uncertainty.regression_uncertainty(s["mean"], s["variance"])
+
+    def predict_samples(self, x, samples=100, batch_size=None, seed=None):
+        """T stacked predictions: dict of numpy `mean` and noise `variance`, (T, N) or (T, N, D).
+
+        Feed them to `tfvb.evaluate.regression_scores(y, s["mean"], var_samples=s["variance"])`
+        for the UCI benchmark's RMSE and test log-likelihood.
+        """
+        mean, std = self._mean_std(self._sample_outputs(self._check_inputs(x), samples, batch_size, seed))
+        mean, variance = mean.numpy(), np.square(std.numpy())
+        if self.output_dim == 1:
+            mean, variance = mean[..., 0], variance[..., 0]
+        return {"mean": mean, "variance": variance}
+
+    def get_config(self):
+        return {**super().get_config(), "noise": self.noise, "input_dim": self.input_dim,
+                "output_dim": self.output_dim}

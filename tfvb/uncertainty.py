@@ -1,0 +1,158 @@
+"""Predictive uncertainty from T stacked Monte Carlo predictions.
+
+A Bayesian model (a BNN with sampled weights, MC dropout, ...) predicts T
+times on the same inputs; these functions turn the stack into the usual
+summaries. Both take numpy arrays or tensors and return a dict of float64
+numpy arrays, so every model's `predict_uncertainty` reports the same names.
+
+Classification, probabilities p_t(c | x) of shape (T, N, C) (Gal, 2016, §3.3):
+
+    mean               p(c|x) = (1/T) sum_t p_t(c|x)
+    entropy            H[p] = -sum_c p(c|x) log p(c|x)           (total, nats)
+    expected_entropy   (1/T) sum_t H[p_t]                         (aleatoric)
+    mutual_information H[p] - (1/T) sum_t H[p_t]                  (epistemic, >= 0)
+    variation_ratio    1 - f_mode / T, f_mode the number of the T
+                       argmax predictions that agree with their mode
+
+Regression, Gaussian predictions N(mu_t(x), s_t^2(x)) of shape (T, N) or
+(T, N, D), by the law of total variance (Kendall and Gal, 2017):
+
+    mean       (1/T) sum_t mu_t
+    epistemic  (1/T) sum_t (mu_t - mean)^2      (variance of the means)
+    aleatoric  (1/T) sum_t s_t^2                 (mean of the variances)
+    variance   epistemic + aleatoric             (total predictive variance)
+
+Example:
+    >>> probs = np.full((10, 4, 3), 1 / 3)            # T=10 identical uniform predictions
+    >>> u = classification_uncertainty(probs)
+    >>> u["entropy"].round(4), u["mutual_information"].round(4)
+    (array([1.0986, 1.0986, 1.0986, 1.0986]), array([0., 0., 0., 0.]))
+
+References:
+    Gal. Uncertainty in Deep Learning. PhD thesis, University of Cambridge, 2016.
+    Kendall, Gal. What Uncertainties Do We Need in Bayesian Deep Learning
+    for Computer Vision? NeurIPS 2017.
+"""
+
+import numpy as np
+
+__all__ = ["classification_uncertainty", "regression_uncertainty", "entropy"]
+
+
+def _as_float_array(name, value):
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"Expected `{name}` to be finite. Received {bad} NaN or inf values.")
+    return arr
+
+
+def entropy(probs, axis=-1):
+    """Shannon entropy in nats along `axis`, with 0 log 0 = 0."""
+    probs = np.asarray(probs, dtype=np.float64)
+    logp = np.log(np.where(probs > 0, probs, 1.0))
+    return -np.sum(probs * logp, axis=axis)
+
+
+def classification_uncertainty(probs_samples):
+    """Gal's uncertainty measures from T stacked class-probability predictions.
+
+    Args:
+        probs_samples: array of shape (T, N, C), the predicted class
+            probabilities of each of T stochastic forward passes (each row
+            sums to 1).
+
+    Returns:
+        A dict of numpy arrays: `mean` (N, C) predictive probabilities;
+        `entropy` (N,) predictive entropy (total uncertainty);
+        `expected_entropy` (N,) mean entropy of the T predictions (aleatoric);
+        `mutual_information` (N,) their difference (epistemic);
+        `variation_ratio` (N,) fraction of passes disagreeing with the modal
+        class; `prediction` (N,) int64 argmax of `mean`.
+
+    Raises:
+        ValueError: when the array is not 3-D, is empty, is not finite, or
+            does not hold probabilities.
+    """
+    probs = _as_float_array("probs_samples", probs_samples)
+    if probs.ndim != 3 or 0 in probs.shape:
+        raise ValueError(
+            "Expected `probs_samples` of shape (T, N, C) with T, N, C >= 1. "
+            f"Received: probs_samples.shape={probs.shape}"
+        )
+    row_sums = probs.sum(axis=-1)
+    if probs.min() < 0 or not np.allclose(row_sums, 1.0, atol=1e-3):
+        raise ValueError(
+            "Expected `probs_samples` to hold probabilities (non-negative, summing to 1 over the "
+            f"last axis). Received: min={probs.min():.4g}, row sums in "
+            f"[{row_sums.min():.4g}, {row_sums.max():.4g}]"
+        )
+    t, _, c = probs.shape
+    mean = probs.mean(axis=0)
+    total = entropy(mean)
+    expected = entropy(probs).mean(axis=0)
+    # Jensen gives MI >= 0 exactly; clip the float rounding below zero.
+    mutual_information = np.maximum(total - expected, 0.0)
+    votes = probs.argmax(axis=-1)  # (T, N)
+    counts = np.apply_along_axis(np.bincount, 0, votes, minlength=c)  # (C, N)
+    variation_ratio = 1.0 - counts.max(axis=0) / t
+    return {
+        "mean": mean,
+        "entropy": total,
+        "expected_entropy": expected,
+        "mutual_information": mutual_information,
+        "variation_ratio": variation_ratio,
+        "prediction": mean.argmax(axis=-1).astype(np.int64),
+    }
+
+
+def regression_uncertainty(mean_samples, var_samples=None):
+    """Epistemic and aleatoric variance from T stacked Gaussian predictions.
+
+    Args:
+        mean_samples: array of shape (T, N) or (T, N, D), the predicted means
+            of T stochastic forward passes.
+        var_samples: the predicted noise variances, of the same shape or
+            broadcastable to it (a scalar for homoscedastic noise); None
+            means no observation noise (aleatoric = 0).
+
+    Returns:
+        A dict of numpy arrays of shape (N,) or (N, D): `mean`, `variance`
+        (total), `epistemic`, `aleatoric`, and `std` (sqrt of `variance`).
+
+    Raises:
+        ValueError: on a wrong rank, empty input, non-finite values,
+            negative variances or shapes that do not broadcast.
+    """
+    means = _as_float_array("mean_samples", mean_samples)
+    if means.ndim not in (2, 3) or 0 in means.shape:
+        raise ValueError(
+            "Expected `mean_samples` of shape (T, N) or (T, N, D) with T, N, D >= 1. "
+            f"Received: mean_samples.shape={means.shape}"
+        )
+    if var_samples is None:
+        variances = np.zeros_like(means)
+    else:
+        variances = _as_float_array("var_samples", var_samples)
+        try:
+            variances = np.broadcast_to(variances, means.shape)
+        except ValueError:
+            raise ValueError(
+                f"Expected `var_samples` broadcastable to mean_samples.shape={means.shape}. "
+                f"Received: var_samples.shape={variances.shape}"
+            ) from None
+        if variances.min() < 0:
+            raise ValueError(
+                f"Expected `var_samples` to be non-negative. Received: min={variances.min():.4g}"
+            )
+    mean = means.mean(axis=0)
+    epistemic = means.var(axis=0)
+    aleatoric = variances.mean(axis=0)
+    variance = epistemic + aleatoric
+    return {
+        "mean": mean,
+        "variance": variance,
+        "epistemic": epistemic,
+        "aleatoric": aleatoric,
+        "std": np.sqrt(variance),
+    }
