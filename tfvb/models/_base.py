@@ -1,8 +1,10 @@
 """Pieces every tfvb model's `train_step`/`test_step` shares.
 
-Loss scaling: each step averages per-example losses over the *global* batch
-(`tf.nn.compute_average_loss`), so under `tf.distribute` the summed replica
-gradients equal the single-device gradient of the same ELBO.
+Loss scaling: each step averages per-example losses over the *global* batch,
+so under `tf.distribute` the summed replica gradients equal the
+single-device gradient of the same ELBO. The global batch is counted (one
+all-reduce of a scalar), not assumed to be `local batch x replicas`: the
+last batch of an epoch is split unevenly between replicas.
 """
 
 import keras
@@ -14,12 +16,86 @@ def unpack_batch(data):
     return keras.utils.unpack_x_y_sample_weight(data)
 
 
+def replicas_in_sync():
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def global_batch_size(local_batch_size):
+    """The number of examples in this step over all replicas (int32 scalar)."""
+    local_batch_size = tf.cast(local_batch_size, tf.int32)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return local_batch_size
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, local_batch_size)
+
+
+def replica_batch_slice(local_batch_size):
+    """(offset, global size): where this replica's examples sit in the step's global batch.
+
+    MirroredStrategy and MultiWorkerMirroredStrategy hand replica r the r-th
+    contiguous slice of the global batch, so noise drawn for the global batch
+    and sliced at `offset` is the noise one device would give these examples.
+    """
+    local_batch_size = tf.cast(local_batch_size, tf.int32)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.constant(0, tf.int32), local_batch_size
+    sizes = context.all_gather(tf.reshape(local_batch_size, [1]), axis=0)
+    replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    return tf.reduce_sum(sizes[:replica]), tf.reduce_sum(sizes)
+
+
 def average_loss(per_example_loss, sample_weight=None):
-    """Mean over the global batch (all replicas), weighted by `sample_weight` when given."""
+    """Sum over this replica's examples / size of the global batch (all replicas), weighted when given.
+
+    Summed over replicas this is the single-device mean, whatever the number
+    of replicas and however the batch was split.
+    """
     per_example_loss = tf.convert_to_tensor(per_example_loss)
     if sample_weight is not None:
         sample_weight = tf.cast(tf.reshape(sample_weight, tf.shape(per_example_loss)), per_example_loss.dtype)
-    return tf.nn.compute_average_loss(per_example_loss, sample_weight=sample_weight)
+    return tf.nn.compute_average_loss(per_example_loss, sample_weight=sample_weight,
+                                      global_batch_size=global_batch_size(tf.shape(per_example_loss)[0]))
+
+
+def require_examples(x, method="fit"):
+    """Raise when `x` is known to hold no example (arrays with 0 rows, a dataset of 0 batches).
+
+    Keras runs an epoch of zero steps on empty data without a word; an empty
+    input is always a mistake upstream (a wrong split, a filter that dropped
+    everything), so say so before anything runs.
+    """
+    if isinstance(x, tf.data.Dataset):
+        if int(x.cardinality()) == 0:
+            raise ValueError(f"Expected a non-empty dataset for `{method}`. Received: a dataset of 0 batches")
+        return
+    first = x
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, dict) and first:
+        first = next(iter(first.values()))
+    shape = getattr(first, "shape", None)
+    if shape is not None and len(shape) > 0 and shape[0] == 0:
+        raise ValueError(f"Expected at least one example for `{method}`. Received: x.shape={tuple(shape)}")
+
+
+class StepCounter(keras.callbacks.Callback):
+    """Counts epochs and steps of a `fit`; `check()` raises when epochs ran without a single step."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs = self.steps = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs += 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+    def check(self):
+        if self.epochs and not self.steps:
+            raise ValueError("Expected at least one batch of training data. Received: a dataset that "
+                             f"yielded no batch in {self.epochs} epoch(s)")
 
 
 def update_trackers(trackers, values, sample_weight=None):
@@ -27,8 +103,44 @@ def update_trackers(trackers, values, sample_weight=None):
     for tracker in trackers:
         if tracker.name in values:
             tracker.update_state(values[tracker.name], sample_weight=sample_weight)
-    return {t.name: t.result() for t in trackers}
+    results = {t.name: t.result() for t in trackers}
+    if _multi_worker():
+        # Keras 3 reduces a step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`,
+        # which fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
+        # tensorflow/tensorflow#72388): give them the axis it reduces. Epoch logs come from the
+        # trackers themselves and stay scalars.
+        results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+    return results
 
 
-def replicas_in_sync():
-    return tf.distribute.get_strategy().num_replicas_in_sync
+def _multi_worker():
+    strategy = tf.distribute.get_strategy()
+    in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
+        in_multi_worker_mode and in_multi_worker_mode())
+
+
+_SEED_KEY = "seed_generator_state_"
+
+
+class SavesSeedState:
+    """Mixin for a Layer or Model: its own `SeedGenerator` states are saved with its weights.
+
+    Keras saves no SeedGenerator state (`save_weights`, `.keras`,
+    `BackupAndRestore`), so a resumed run would replay the noise of step 0.
+    The states are stored under extra keys; files written without them
+    still load (the generators then keep their current state).
+    """
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, generator in enumerate(self._seed_generators):
+            store[f"{_SEED_KEY}{i}"] = generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        seeds = {k for k in keys if str(k).startswith(_SEED_KEY)}
+        super().load_own_variables({k: store[k] for k in keys if k not in seeds})
+        for i, generator in enumerate(self._seed_generators):
+            if f"{_SEED_KEY}{i}" in seeds:
+                generator.state.assign(store[f"{_SEED_KEY}{i}"])

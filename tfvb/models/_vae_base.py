@@ -24,7 +24,7 @@ def standard_normal(shape, generator, seed=None):
     return tf.random.stateless_normal(shape, seed=seed)
 
 
-class LatentVariableModel(keras.Model):
+class LatentVariableModel(_base.SavesSeedState, keras.Model):
     """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
 
     Args:
@@ -32,7 +32,12 @@ class LatentVariableModel(keras.Model):
         latent_dim: size of z.
         beta: weight of the KL (or log p(z) - log q) term; a non-trainable
             weight, so `tfvb.callbacks.KLWarmup` can anneal it and it is saved.
-        seed: seed of the model's `keras.random.SeedGenerator`.
+        seed: seed of the model's `keras.random.SeedGenerator`. Its state is
+            saved with the weights, so `BackupAndRestore` resumes the noise too.
+
+    Under `tf.distribute`, each replica draws the noise of the whole global
+    batch and keeps its own slice: every example gets the noise it would get
+    on one device, and replicas never share draws.
     """
 
     metric_names = ("loss",)
@@ -104,8 +109,17 @@ class LatentVariableModel(keras.Model):
 
     def reparameterize(self, mean, logvar, k=None, seed=None):
         """z = mean + exp(logvar / 2) * eps; with `k`, k samples stacked on a new leading axis."""
-        shape = tf.shape(mean) if k is None else tf.concat([[k], tf.shape(mean)], axis=0)
-        eps = standard_normal(shape, self.seed_generator, seed)
+        shape = tf.shape(mean)
+        sample_shape = tf.zeros([0], tf.int32) if k is None else tf.reshape(tf.cast(k, tf.int32), [1])
+        if _base.replicas_in_sync() == 1:
+            eps = standard_normal(tf.concat([sample_shape, shape], 0), self.seed_generator, seed)
+        else:
+            # Draw for the global batch and keep this replica's rows: each example gets the
+            # noise it would get on one device (a replica drawing only its own rows would
+            # repeat the other replicas' draws).
+            offset, total = _base.replica_batch_slice(shape[0])
+            eps = standard_normal(tf.concat([sample_shape, [total], shape[1:]], 0), self.seed_generator, seed)
+            eps = tf.gather(eps, tf.range(offset, offset + shape[0]), axis=0 if k is None else 1)
         return mean + tf.exp(0.5 * logvar) * eps
 
     def log_weight_parts(self, x, k, seed=None, stop_q_gradient=False):
@@ -160,6 +174,19 @@ class LatentVariableModel(keras.Model):
         x, _, sample_weight = _base.unpack_batch(data)
         terms = self.per_example_terms(self.check_inputs(x), training=False)
         return _base.update_trackers(self._trackers, terms, sample_weight)
+
+    # -- fit / evaluate: refuse empty data -------------------------------------------------------
+    def fit(self, x=None, y=None, *args, **kwargs):
+        _base.require_examples(x, "fit")
+        counter = _base.StepCounter()
+        kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [counter]
+        history = super().fit(x, y, *args, **kwargs)
+        counter.check()  # a dataset of unknown size may still turn out empty
+        return history
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        _base.require_examples(x, "evaluate")
+        return super().evaluate(x, y, *args, **kwargs)
 
     # -- serving --------------------------------------------------------------------------------
     def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):

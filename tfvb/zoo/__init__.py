@@ -80,7 +80,8 @@ def load(name, format="keras", compile=True):
     try:
         model = keras.saving.load_model(os.path.join(folder, store.MODEL_FILE), compile=compile, safe_mode=True)
     except Exception as e:  # a corrupt archive that still matches its checksum, or an incompatible class
-        raise ArtifactError(f"Could not load {name!r} from {folder}: {type(e).__name__}: {e}") from e
+        raise ArtifactError(f"Expected a readable .keras archive of a tfvb model in {folder}. "
+                            f"Received: {type(e).__name__}: {e}") from e
     if compile and getattr(model, "optimizer", None) is None:
         model.compile(optimizer=keras.optimizers.Adam())
     return model
