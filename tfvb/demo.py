@@ -29,12 +29,15 @@ def _vae_section(name, info, model, images, out):
     x = images[:500]
     xb = data.binarize_fixed(x, seed=0)
     pics = [
-        plots.sample_grid(model, os.path.join(out, f"{name}_samples.png"), n=64, seed=0),
-        plots.reconstructions(model, xb, os.path.join(out, f"{name}_reconstructions.png"), n=16),
-        plots.interpolations(model, xb, os.path.join(out, f"{name}_interpolations.png")),
+        plots.sample_grid(model, os.path.join(out, f"{name}_samples.png"), n=64, seed=0, title=f"{name}: samples"),
+        plots.reconstructions(model, xb, os.path.join(out, f"{name}_reconstructions.png"), n=16,
+                              title=f"{name}: held-out data (top), reconstructions (bottom)"),
+        plots.interpolations(model, xb, os.path.join(out, f"{name}_interpolations.png"),
+                             title=f"{name}: latent interpolations"),
     ]
     if model.latent_dim == 2:
-        pics.append(plots.latent_manifold(model, os.path.join(out, f"{name}_manifold.png")))
+        pics.append(plots.latent_manifold(model, os.path.join(out, f"{name}_manifold.png"),
+                                          title=f"{name}: 2-D latent manifold"))
     m = info.get("metrics", {})
     k = m.get("log_likelihood_k", 5000)
     now = evaluate.log_likelihood(model, xb, k=1, verbose=0, seed=0)
