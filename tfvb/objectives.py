@@ -1,0 +1,212 @@
+"""Variational objectives as pure functions on tensors.
+
+Every function returns per-example values in nats; models average them in
+their `train_step`. Densities and KL divergences come from
+`tfp.distributions`; this module only combines them.
+
+Notation: x an observation, z a latent, q(z|x) the encoder, and
+log w = log p(x, z) - log q(z|x) the log importance weight of a sample
+z ~ q(z|x). With K samples:
+
+    ELBO       = E_q[log w]                    (K = 1)
+    L_K (IWAE) = E[log (1/K) sum_k w_k]        (Burda et al., 2016)
+
+L_K increases with K and its gap to log p(x) shrinks like O(1/K); the
+jackknife estimator of Nowozin (2018) removes the leading bias terms.
+"""
+
+import itertools
+import math
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfvb import _checks
+
+tfd = tfp.distributions
+
+__all__ = [
+    "log_mean_exp",
+    "gaussian_kl",
+    "gaussian_log_prob",
+    "standard_normal_log_prob",
+    "bernoulli_log_prob",
+    "elbo",
+    "iwae_bound",
+    "dreg_surrogate",
+    "jackknife_bound",
+    "jackknife_coefficients",
+]
+
+
+def log_mean_exp(x, axis=0):
+    """Numerically stable log(mean(exp(x))) along `axis`.
+
+    Subtracts the maximum before exponentiating, so values of -1e4 nats (a
+    log-likelihood of a whole image) neither underflow nor overflow. A slice
+    that is -inf everywhere gives -inf, not NaN.
+    """
+    x = tf.convert_to_tensor(x)
+    n = tf.cast(tf.shape(x)[axis], x.dtype)
+    return tf.reduce_logsumexp(x, axis=axis) - tf.math.log(n)
+
+
+def _normal(mean, logvar):
+    return tfd.Normal(loc=mean, scale=tf.exp(0.5 * logvar))
+
+
+def gaussian_kl(mean, logvar, prior_mean=0.0, prior_logvar=0.0):
+    """KL(N(mean, exp(logvar)) || N(prior_mean, exp(prior_logvar))), summed over the last axis."""
+    mean = tf.convert_to_tensor(mean)
+    q = _normal(mean, logvar)
+    p = _normal(tf.cast(prior_mean, mean.dtype), tf.cast(prior_logvar, mean.dtype))
+    return tf.reduce_sum(tfd.kl_divergence(q, p), axis=-1)
+
+
+def gaussian_log_prob(z, mean, logvar):
+    """log N(z; mean, diag(exp(logvar))), summed over the last axis."""
+    return tf.reduce_sum(_normal(mean, logvar).log_prob(z), axis=-1)
+
+
+def standard_normal_log_prob(z):
+    """log N(z; 0, I), summed over the last axis."""
+    z = tf.convert_to_tensor(z)
+    return tf.reduce_sum(tfd.Normal(tf.zeros((), z.dtype), tf.ones((), z.dtype)).log_prob(z), axis=-1)
+
+
+def bernoulli_log_prob(x, logits, event_ndims=3):
+    """log p(x | logits) of independent Bernoullis, summed over the last `event_ndims` axes.
+
+    `x` may hold grey values in [0, 1] (the cross-entropy form), as used for
+    continuous-valued MNIST; binarized data gives the exact Bernoulli likelihood.
+    """
+    dist = tfd.Independent(tfd.Bernoulli(logits=logits, dtype=logits.dtype), event_ndims)
+    return dist.log_prob(tf.cast(x, logits.dtype))
+
+
+def elbo(reconstruction_log_prob, kl, beta=1.0):
+    """ELBO = E_q[log p(x|z)] - beta * KL(q(z|x) || p(z)), per example.
+
+    With `beta=1` this is the evidence lower bound; other values give the
+    beta-VAE objective (and KL warm-up when beta is annealed from 0 to 1).
+    """
+    return reconstruction_log_prob - beta * kl
+
+
+def iwae_bound(log_w, axis=0):
+    """The importance-weighted bound L_K = log (1/K) sum_k w_k along `axis`.
+
+    K = 1 is the ELBO. Differentiating it gives the standard IWAE gradient
+    sum_k w~_k grad log w_k, with normalized weights w~ = softmax(log w).
+    """
+    return log_mean_exp(log_w, axis=axis)
+
+
+def dreg_surrogate(log_w, axis=0):
+    """Doubly reparameterized (DReG) surrogate for the encoder gradient.
+
+    Returns sum_k stop_gradient(w~_k^2) log w_k. Its gradient with respect to
+    the encoder parameters is the DReG estimator of grad L_K (Tucker et al.,
+    2018) *provided* `log_w` was computed with the parameters of q(z|x)
+    stopped in the log q term (the gradient flows only through z). Use the
+    plain `iwae_bound` for the decoder's gradient.
+
+    References:
+        Tucker, Lawson, Gu, Maddison. Doubly Reparameterized Gradient
+        Estimators for Monte Carlo Objectives. ICLR 2019.
+    """
+    w = tf.stop_gradient(tf.nn.softmax(log_w, axis=axis))
+    return tf.reduce_sum(tf.square(w) * log_w, axis=axis)
+
+
+def jackknife_coefficients(k, order):
+    """Coefficients c_j of the order-m generalized jackknife over L_K, L_{K-1}, ..., L_{K-m}.
+
+    c(K, m, j) = (-1)^j (K - j)^m / ((m - j)! j!)   (Nowozin, 2018, eq. 16); they sum to 1.
+    """
+    return [(-1) ** j * (k - j) ** order / (math.factorial(order - j) * math.factorial(j))
+            for j in range(order + 1)]
+
+
+def _leave_one_out_bound(log_w):
+    # log sum_{i != j} w_i for every j, from prefix and suffix cumulative logsumexps:
+    # exact and stable even when one weight dominates.
+    prefix = tf.math.cumulative_logsumexp(log_w, axis=-1, exclusive=True)
+    suffix = tf.math.cumulative_logsumexp(log_w, axis=-1, exclusive=True, reverse=True)
+    k = tf.cast(tf.shape(log_w)[-1], log_w.dtype)
+    loo = tf.experimental.numpy.logaddexp(prefix, suffix) - tf.math.log(k - 1.0)
+    return tf.reduce_mean(loo, axis=-1)
+
+
+def _subset_bound(log_w, k, drop, max_subsets, seed):
+    """Average of L_{K-drop} over subsets of size K - drop (all of them, or a random sample)."""
+    n_subsets = math.comb(k, drop)
+    # Keep the gathered tensor near 4M elements per example at most.
+    budget = max(1, min(max_subsets, (1 << 22) // max(k - drop, 1)))
+    if n_subsets <= budget:
+        dropped = np.array(list(itertools.combinations(range(k), drop)), dtype=np.int64)
+    else:
+        rng = np.random.default_rng(seed)
+        dropped = np.stack([rng.choice(k, size=drop, replace=False) for _ in range(budget)])
+    keep = np.ones((len(dropped), k), dtype=bool)
+    np.put_along_axis(keep, dropped, False, axis=1)
+    kept = np.nonzero(keep)[1].reshape(len(dropped), k - drop)
+    sub = tf.gather(log_w, kept, axis=-1)  # (..., S, K - drop)
+    return tf.reduce_mean(log_mean_exp(sub, axis=-1), axis=-1)
+
+
+def jackknife_bound(log_w, order=1, axis=0, max_subsets=1000, seed=0):
+    """Jackknife variational inference estimate of log p(x) (Nowozin, 2018).
+
+    The IWAE estimator L_K has bias of order 1/K. The order-m generalized
+    jackknife combines L_K, L_{K-1}, ..., L_{K-m}, each averaged over the
+    subsets of the K samples of that size,
+
+        L^J_{K,m} = sum_{j=0}^m c(K, m, j) mean_{|S| = K-j} L(S),
+
+    cancelling the bias terms up to O(K^-(m+1)). It is no longer a lower
+    bound. Leave-one-out averages are exact (prefix/suffix logsumexp); for
+    j >= 2, when there are more than `max_subsets` subsets, a fixed-seed
+    random sample of them is averaged (unbiased for the same quantity).
+
+    Args:
+        log_w: log importance weights; the K samples lie along `axis`.
+        order: the jackknife order m >= 0 (0 gives the IWAE bound).
+        axis: the sample axis.
+        max_subsets: the most subsets enumerated per j >= 2.
+        seed: seed of the subset sample when the subsets are not enumerated.
+
+    Returns:
+        The estimate per example (the sample axis removed).
+
+    References:
+        Nowozin. Debiasing Evidence Approximations: On Importance-weighted
+        Autoencoders and Jackknife Variational Inference. ICLR 2018.
+    """
+    log_w = tf.convert_to_tensor(log_w)
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise ValueError(f"Expected `order` to be a non-negative integer. Received: order={order!r}")
+    log_w = tf.experimental.numpy.moveaxis(log_w, axis, -1)
+    k = log_w.shape[-1]
+    if k is None:
+        raise ValueError("Expected the number of samples K (the size of `axis`) to be known statically.")
+    if k <= order:
+        raise ValueError(
+            f"Expected more samples than the jackknife order (K > order). Received: K={k}, order={order}"
+        )
+    total = 0.0
+    for j, c in enumerate(jackknife_coefficients(k, order)):
+        if j == 0:
+            bound = log_mean_exp(log_w, axis=-1)
+        elif j == 1:
+            bound = _leave_one_out_bound(log_w)
+        else:
+            bound = _subset_bound(log_w, k, j, max_subsets, seed + j)
+        total = total + tf.cast(c, log_w.dtype) * bound
+    return total
+
+
+def check_k(k):
+    """Validate a number of importance samples."""
+    return _checks.positive_int("k", k)
