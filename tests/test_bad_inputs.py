@@ -223,9 +223,7 @@ CASES = [
     Case("NaN/inf inputs", "bnn_nan_features_in_a_dataset",
          lambda e: bnn_regressor(num_examples=8).fit(
              regression_dataset(np.full((8, 3), np.nan, "float32"), targets()), verbose=0),
-         INVALID, r"Expected `(x|inputs)` to be finite", r"Received",
-         xfail="BNN train_step has no run-time finite check (fit checks arrays only): NaN losses without error; "
-               "fix: wire `_checks.assert_finite` into x and y in `BNNBase._check_batch`"),
+         INVALID, r"Expected `(x|inputs)` to be finite", r"Received"),
     # NaN / inf in targets
     Case("NaN/inf targets", "bnn_nan_target",
          lambda e: bnn_regressor().fit(features(), targets(bad=np.nan), verbose=0),
@@ -268,9 +266,7 @@ CASES = [
     Case("empty data", "mc_dropout_fit_on_0_rows", lambda e: mc_dropout().fit(features(0), targets(0), verbose=0),
          ValueError, r"Expected `x` of shape \(N, features...\) with N >= 1", r"Received: x.shape=\(0, 3\)"),
     Case("empty data", "bnn_fit_on_0_rows", lambda e: bnn_regressor().fit(features(0), targets(0), verbose=0),
-         ValueError, "Expected", "Received",
-         xfail="BNN fit counts N=0 and trains no step without error; fix: call "
-               "`tfvb.models._base.require_examples(x)` in `BNNBase.fit` (and reject num_examples=0 counted)"),
+         ValueError, "Expected", "Received"),
     # zoo names and artifacts
     Case("unknown zoo name", "misspelled_name", lambda e: zoo.load("cvae_mnsit"), KeyError,
          r"Did you mean: cvae_mnist\b.*Available: .*cvae_mnist", r"Unknown zoo model 'cvae_mnsit'"),
@@ -288,7 +284,7 @@ CASES = [
          "Expected checksums for model.keras", "Received none"),
     Case("corrupt or tampered artifact", "corrupt_archive_with_a_matching_checksum",
          corrupt_archive_with_matching_checksum, ARTIFACT, r"Expected a readable .keras archive",
-         r"BadZipFile: File is not a zip file"),
+         r"Received: \w+(Error|File): "),
     Case("incompatible version", "zoo_format_version_99", future_version, ARTIFACT,
          r"Expected zoo format_version 1", r"Received: 99 \(written by tfvb 9.0\)"),
     # counts and sizes
@@ -420,7 +416,7 @@ def test_zoo_refuses_a_keras_file_naming_an_arbitrary_callable(env):
         for name, blob in files.items():
             z.writestr(name, blob)
     rehash(env.entry)
-    with pytest.raises(ARTIFACT, match="Could not load"):
+    with pytest.raises(ARTIFACT, match=r"Expected a readable .keras archive.*Received: \w+"):
         zoo.load("cvae_mnist")
 
 

@@ -77,7 +77,7 @@ def _all_seed_generators(model):
 
 
 @pytest.mark.parametrize("name", [
-    "cvae", "iwae", pytest.param("bnn", marks=_SEEDS_NOT_SAVED), pytest.param("mc_dropout", marks=_SEEDS_NOT_SAVED)])
+    "cvae", "iwae", "bnn", pytest.param("mc_dropout", marks=_SEEDS_NOT_SAVED)])
 def test_backup_and_restore_resumes_exactly(name, binary_images, tmp_path):
     factory, kind = FAMILIES[name]
     x, y = (binary_images[:96], None) if kind == "images" else _regression()

@@ -26,11 +26,32 @@ import tensorflow as tf
 
 from tfvb import _checks
 from tfvb import priors as priors_lib
+from tfvb.models import _base
 
 KL_MODES = ("auto", "analytic", "sample")
+#: The smallest `posterior_sigma_init`: below it softplus(rho) underflows in float32 (KL = inf).
+MIN_POSTERIOR_SIGMA_INIT = 1e-30
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
-class VariationalLayer(keras.layers.Layer):
+def inverse_softplus(sigma):
+    """rho with softplus(rho) = sigma, computed without overflow: sigma + log(1 - exp(-sigma))."""
+    return sigma + math.log(-math.expm1(-sigma))
+
+
+def check_posterior_sigma_init(value):
+    """`posterior_sigma_init` as a float whose softplus round trip is exact enough in float32."""
+    sigma = _checks.positive_float("posterior_sigma_init", value)
+    if not MIN_POSTERIOR_SIGMA_INIT <= sigma < _FLOAT32_MAX:
+        raise ValueError(
+            "Expected `posterior_sigma_init` to be a positive finite number in "
+            f"[{MIN_POSTERIOR_SIGMA_INIT:g}, {_FLOAT32_MAX:g}) (its inverse softplus must be representable "
+            f"in float32, or sigma underflows to 0 and the KL is inf). Received: posterior_sigma_init={value!r}"
+        )
+    return sigma
+
+
+class VariationalLayer(_base.SavesSeedState, keras.layers.Layer):
     """Base class of tfvb's Bayesian layers (not used directly)."""
 
     def __init__(
@@ -55,7 +76,7 @@ class VariationalLayer(keras.layers.Layer):
                 f"Expected a prior with a closed-form KL for kl='analytic'. Received: prior={self.prior!r} "
                 "(use kl='sample' or kl='auto')"
             )
-        self.posterior_sigma_init = _checks.positive_float("posterior_sigma_init", posterior_sigma_init)
+        self.posterior_sigma_init = check_posterior_sigma_init(posterior_sigma_init)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -70,7 +91,7 @@ class VariationalLayer(keras.layers.Layer):
         )
         # rho = softplus^-1(sigma_init): a small initial sigma lets training start
         # from a near-deterministic network (Blundell et al., 2015).
-        rho = math.log(math.expm1(self.posterior_sigma_init))
+        rho = inverse_softplus(self.posterior_sigma_init)
         self.kernel_rho = self.add_weight(
             name="kernel_rho", shape=kernel_shape, initializer=keras.initializers.Constant(rho)
         )
@@ -122,13 +143,32 @@ class VariationalLayer(keras.layers.Layer):
         bits = tf.random.stateless_uniform(shape, seed, minval=0, maxval=2, dtype=tf.int32)
         return tf.cast(2 * bits - 1, self.compute_dtype)
 
+    @staticmethod
+    def _per_example(draw, shape, seed, batch_slice=None):
+        """`draw(shape, seed)` for noise with one row per example (axis 0), distribution-aware.
+
+        Under tf.distribute every replica has the same seed: with `batch_slice`
+        = `_base.replica_batch_slice(batch)` (offset, global size), draw for the
+        global batch and keep this replica's rows, so each example gets the
+        noise it would get on one device instead of repeating another
+        replica's. The model computes the slice once, before any layer runs:
+        the all-gather inside it would switch replica threads in the middle of
+        a layer call, and layers' `add_loss` lists are shared by the replicas.
+        """
+        if batch_slice is None:
+            return draw(shape, seed)
+        shape = tf.convert_to_tensor(shape, tf.int32)
+        offset, total = batch_slice
+        noise = draw(tf.concat([[total], shape[1:]], 0), seed)
+        return tf.gather(noise, tf.range(offset, offset + shape[0]), axis=0)
+
     # ---- stochastic passes shared by subclasses ---------------------------------
     def _reparameterization(self, x, seed, scale):
         """One kernel draw W = mu + sigma * eps shared by the batch (Blundell et al., 2015)."""
         kernel = self.kernel_loc + scale * self._normal(tf.shape(self.kernel_loc), self._seeds(seed, 1)[0])
         return self._linear(x, kernel), kernel
 
-    def _flipout(self, x, seed, scale):
+    def _flipout(self, x, seed, scale, batch_slice=None):
         """Shared perturbation dW, decorrelated per example by random signs (Wen et al., 2018).
 
         y_n = x_n mu + ((x_n o s_n) dW) o r_n with s_n, r_n in {-1, +1}: each
@@ -137,8 +177,9 @@ class VariationalLayer(keras.layers.Layer):
         """
         s = self._seeds(seed, 3)
         delta = scale * self._normal(tf.shape(self.kernel_loc), s[0])
-        perturbation = self._linear(x * self._rademacher(self._sign_shape(x), s[1]), delta)
-        sign_out = self._rademacher(self._sign_shape(perturbation), s[2])
+        perturbation = self._linear(
+            x * self._per_example(self._rademacher, self._sign_shape(x), s[1], batch_slice), delta)
+        sign_out = self._per_example(self._rademacher, self._sign_shape(perturbation), s[2], batch_slice)
         return self._linear(x, self.kernel_loc) + perturbation * sign_out, self.kernel_loc + delta
 
     def _independent_samples(self, x, num_samples, seed):
@@ -148,14 +189,14 @@ class VariationalLayer(keras.layers.Layer):
         return self._linear_per_sample(x, kernels)
 
     # ---- call --------------------------------------------------------------------
-    def call(self, inputs, training=None, num_samples=None, seed=None):
+    def call(self, inputs, training=None, num_samples=None, seed=None, batch_slice=None):
         inputs = tf.cast(inputs, self.compute_dtype)
         if num_samples is not None:
             num_samples = _checks.positive_int("num_samples", num_samples)
             outputs = self._sample_many(inputs, num_samples, seed)
         elif training:
             scale = self.kernel_scale  # softplus once for the pass and its KL
-            outputs, kernel = self._sample(inputs, seed, scale)
+            outputs, kernel = self._sample(inputs, seed, scale, batch_slice)
             self.add_loss(self._kl(scale, kernel_sample=kernel))
         else:
             outputs = self._linear(inputs, self.kernel_loc)

@@ -144,7 +144,7 @@ class Conv2DReparameterization(_VariationalConv2D):
         Blundell et al. Weight Uncertainty in Neural Networks. ICML 2015.
     """
 
-    def _sample(self, x, seed, scale):
+    def _sample(self, x, seed, scale, batch_slice=None):
         return self._reparameterization(x, seed, scale)
 
 
@@ -165,5 +165,5 @@ class Conv2DFlipout(_VariationalConv2D):
         on Mini-Batches. ICLR 2018.
     """
 
-    def _sample(self, x, seed, scale):
-        return self._flipout(x, seed, scale)
+    def _sample(self, x, seed, scale, batch_slice=None):
+        return self._flipout(x, seed, scale, batch_slice)

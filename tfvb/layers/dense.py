@@ -117,7 +117,7 @@ class DenseReparameterization(_VariationalDense):
         Blundell et al. Weight Uncertainty in Neural Networks. ICML 2015.
     """
 
-    def _sample(self, x, seed, scale):
+    def _sample(self, x, seed, scale, batch_slice=None):
         return self._reparameterization(x, seed, scale)
 
 
@@ -141,8 +141,8 @@ class DenseFlipout(_VariationalDense):
         on Mini-Batches. ICLR 2018.
     """
 
-    def _sample(self, x, seed, scale):
-        return self._flipout(x, seed, scale)
+    def _sample(self, x, seed, scale, batch_slice=None):
+        return self._flipout(x, seed, scale, batch_slice)
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
@@ -171,9 +171,10 @@ class DenseLocalReparameterization(_VariationalDense):
         var = self._linear(tf.square(x), tf.square(scale)) + 1e-12
         return mean, var
 
-    def _sample(self, x, seed, scale):
+    def _sample(self, x, seed, scale, batch_slice=None):
         mean, var = self._moments(x, scale)
-        return mean + tf.sqrt(var) * self._normal(tf.shape(mean), self._seeds(seed, 1)[0]), None
+        eps = self._per_example(self._normal, tf.shape(mean), self._seeds(seed, 1)[0], batch_slice)
+        return mean + tf.sqrt(var) * eps, None
 
     def _sample_many(self, x, num_samples, seed):
         if x.shape.rank not in (2, 3):

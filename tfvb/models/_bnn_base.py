@@ -35,7 +35,9 @@ import tensorflow as tf
 
 from tfvb import _checks
 from tfvb import priors as priors_lib
+from tfvb.layers._variational import check_posterior_sigma_init
 from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
+from tfvb.models import _base
 from tfvb.models._base import average_loss, global_batch_size, replicas_in_sync, unpack_batch, update_trackers
 
 __all__ = ["BNNBase", "blundell_kl_weights"]
@@ -71,7 +73,7 @@ def _num_examples_of(x, validation_split):
     return None
 
 
-class BNNBase(keras.Model):
+class BNNBase(_base.SavesSeedState, keras.Model):
     """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
 
     def __init__(self, hidden_units, layer, prior, num_examples, activation, kl_weighting,
@@ -89,7 +91,7 @@ class BNNBase(keras.Model):
             )
         self.kl_warmup_steps = kl_warmup_steps
         self.train_samples = _checks.positive_int("train_samples", train_samples)
-        self.posterior_sigma_init = _checks.positive_float("posterior_sigma_init", posterior_sigma_init)
+        self.posterior_sigma_init = check_posterior_sigma_init(posterior_sigma_init)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
         self.seed = seed
@@ -105,6 +107,27 @@ class BNNBase(keras.Model):
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
         self._num_bayesian = 0
+
+    # ---- N: a Python attribute, restored from `_n_var` when weights are loaded -------
+    @property
+    def num_examples(self):
+        n = self.__dict__.get("_num_examples")
+        if n is None and "_n_var" in self.__dict__ and tf.executing_eagerly():
+            stored = float(self._n_var.numpy())
+            if stored > 0:
+                n = self._num_examples = int(round(stored))
+        return n
+
+    @num_examples.setter
+    def num_examples(self, value):
+        self._num_examples = value
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        stored = float(self._n_var.numpy())
+        if stored > 0:
+            # `load_weights` (keras-tuner reloads, BackupAndRestore) brings back the N trained with.
+            self._num_examples = int(round(stored))
 
     def _bayesian(self, cls, *args, **kwargs):
         """A Bayesian layer sharing the model's prior and initial sigma, with its own seed."""
@@ -155,8 +178,11 @@ class BNNBase(keras.Model):
     def _estimate(self, x, y):
         """Per-example NLL averaged over `train_samples` draws, their mean KL, and predictions."""
         nll, kl, outputs = [], [], []
+        # Under tf.distribute: where this replica's examples sit in the global batch, for the
+        # layers' per-example noise (computed once, before any layer runs).
+        batch_slice = _base.replica_batch_slice(tf.shape(x)[0]) if replicas_in_sync() > 1 else None
         for _ in range(self.train_samples):
-            out = self._forward(x, training=True)
+            out = self._forward(x, training=True, batch_slice=batch_slice)
             kl.append(self._collect_kl())
             nll.append(self._nll(out, y))
             outputs.append(out)
@@ -176,10 +202,19 @@ class BNNBase(keras.Model):
         }
         return loss, values
 
+    def _checked_batch(self, x, y):
+        """The subclass's shape checks, then run-time finite checks wired into x and y."""
+        x, y = self._check_batch(x, y)
+        if x.dtype.is_floating:
+            x = _checks.assert_finite(x, "inputs")
+        if y.dtype.is_floating:
+            y = _checks.assert_finite(y, "targets")
+        return x, y
+
     def train_step(self, data):
         self._require_num_examples()
         x, y, sample_weight = unpack_batch(data)
-        x, y = self._check_batch(x, y)
+        x, y = self._checked_batch(x, y)
         kl_weight = self._kl_weight(tf.shape(x)[0])
         with tf.GradientTape() as tape:
             loss, values = self._step_values(x, y, sample_weight, kl_weight)
@@ -191,7 +226,7 @@ class BNNBase(keras.Model):
     def test_step(self, data):
         self._require_num_examples()
         x, y, sample_weight = unpack_batch(data)
-        x, y = self._check_batch(x, y)
+        x, y = self._checked_batch(x, y)
         _, values = self._step_values(x, y, sample_weight, tf.constant(1.0))
         return self._update(values, y, sample_weight)
 
@@ -201,6 +236,7 @@ class BNNBase(keras.Model):
     # ---- fit: learn N -------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """`keras.Model.fit` that first learns the training-set size (N) from array inputs."""
+        _base.require_examples(x, "fit")
         counted = _num_examples_of(x, kwargs.get("validation_split", 0.0))
         if counted is not None:
             if self.num_examples is not None and self.num_examples != counted:
@@ -222,6 +258,10 @@ class BNNBase(keras.Model):
             if shape is not None:
                 self.build(shape)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        _base.require_examples(x, "evaluate")
+        return super().evaluate(x, y, *args, **kwargs)
 
     @staticmethod
     def _input_shape_of(x):

@@ -114,12 +114,12 @@ class BNNClassifier(BNNBase):
             dense.build((None, units))
             units = dense.units
 
-    def _forward(self, x, training=None, num_samples=None, seed=None):
+    def _forward(self, x, training=None, num_samples=None, seed=None, batch_slice=None):
         seeds = iter(self._layer_seeds(seed))
         h = x
         lead = 1  # leading axes: (N,), then (T, N) once a layer has drawn T samples
         for conv in self.conv_layers:
-            h = conv(h, training=training, num_samples=num_samples, seed=next(seeds))
+            h = conv(h, training=training, num_samples=num_samples, seed=next(seeds), batch_slice=batch_slice)
             lead = 2 if num_samples else 1
             inner = tf.shape(h)[lead:]
             pooled = self.pool(tf.reshape(h, tf.concat([[-1], inner], 0)))
@@ -127,7 +127,7 @@ class BNNClassifier(BNNBase):
         h = tf.reshape(h, tf.concat([tf.shape(h)[:lead], [-1]], 0))
         h = tf.ensure_shape(h, [None] * lead + [int(np.prod(self._flat_shape()))])
         for dense in self.dense_layers:
-            h = dense(h, training=training, num_samples=num_samples, seed=next(seeds))
+            h = dense(h, training=training, num_samples=num_samples, seed=next(seeds), batch_slice=batch_slice)
         return h
 
     def _widest_activation(self):
@@ -276,11 +276,11 @@ class BNNRegressor(BNNBase):
             dense.build((None, units))
             units = dense.units
 
-    def _forward(self, x, training=None, num_samples=None, seed=None):
+    def _forward(self, x, training=None, num_samples=None, seed=None, batch_slice=None):
         seeds = iter(self._layer_seeds(seed))
         h = x
         for dense in self.dense_layers:
-            h = dense(h, training=training, num_samples=num_samples, seed=next(seeds))
+            h = dense(h, training=training, num_samples=num_samples, seed=next(seeds), batch_slice=batch_slice)
         return h
 
     def _mean_std(self, out):
