@@ -118,3 +118,17 @@ def train(dataset, seed=0, quick=False, data_root=None):
         ),
     }
     return model, record
+
+
+def benchmark(model, limit=None, data_root=None, dataset="bostonHousing"):
+    """Re-measure split 0's test RMSE and log-likelihood (original units) with the stored model."""
+    from tfvb.data import uci
+    from tfvb.evaluate import regression_scores
+
+    _, folder = _folder(dataset, data_root)
+    d = uci(folder, split=0)
+    x, y = d.x_test[:limit], d.y_test[:limit]
+    s = model.sample_predictions(x, samples=1000, seed=0)
+    tau = None if "variance" in s else float(model.tau)
+    scores = regression_scores(y, s["mean"], tau=tau, var_samples=s.get("variance"))
+    return {"test_rmse": float(scores["rmse"]), "test_ll": float(scores["ll"])}

@@ -1,14 +1,12 @@
-"""tfvb's models: each a `keras.Model` whose `train_step` computes its ELBO variant."""
+"""tfvb's models: each a `keras.Model` whose `train_step` computes its ELBO variant.
 
-from tfvb._lazy import lazy_exports
+Importing this package registers every model class with Keras, so `.keras`
+files load after `import tfvb`.
+"""
 
-_EXPORTS = {
-    "CVAE": "vae",
-    "IWAE": "iwae",
-    "BNNClassifier": "bnn",
-    "BNNRegressor": "bnn",
-    "MCDropoutRegressor": "mc_dropout",
-    "MCDropoutClassifier": "mc_dropout",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+from tfvb.models.bnn import BNNClassifier, BNNRegressor
+from tfvb.models.iwae import IWAE
+from tfvb.models.mc_dropout import MCDropoutClassifier, MCDropoutRegressor
+from tfvb.models.vae import CVAE
+
+__all__ = ["BNNClassifier", "BNNRegressor", "CVAE", "IWAE", "MCDropoutClassifier", "MCDropoutRegressor"]

@@ -168,8 +168,9 @@ def package(name, run_dir, root=None):
     with open(os.path.join(run_dir, "record.json")) as f:
         record = json.load(f)
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), safe_mode=True)
-    golden = np.load(os.path.join(run_dir, record.pop("golden_inputs")))
-    wall = record.pop("wall_seconds", None)
+    golden = record.pop("golden_inputs")
+    golden = np.load(os.path.join(run_dir, golden)) if isinstance(golden, str) else np.asarray(golden, np.float32)
+    wall = record.pop("wall_seconds", record.get("train_seconds"))
     record["recipe"] = {"script": f"zoo/{entry.recipe}.py", "args": entry.args, "seed": record.get("seed"),
                         "quick": False, "wall_time_s": None if wall is None else round(wall, 1),
                         "machine": store.machine(), "packaged_from": os.path.abspath(run_dir)}

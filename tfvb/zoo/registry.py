@@ -50,3 +50,15 @@ register("bnn_flipout_mnist", "bnn_flipout_mnist", "bnn", "Flipout LeNet-5 Bayes
 register("bnn_reparam_mnist", "bnn_reparam_mnist", "bnn", "Bayes-by-Backprop (reparameterization) LeNet-5, MNIST")
 register("bnn_flipout_uci_boston", "bnn_flipout_uci", "regression", "Flipout BNN regressor, UCI Boston housing",
          dataset="bostonHousing")
+register("mc_dropout_uci_boston", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), bostonHousing",
+         dataset="bostonHousing")
+register("mc_dropout_uci_wine", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), wine-quality-red",
+         dataset="wine-quality-red")
+register("mc_dropout_uci_kin8nm", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), kin8nm",
+         dataset="kin8nm")
+register("mc_dropout_uci_power", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), power-plant",
+         dataset="power-plant")
+register("mc_dropout_uci_naval", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), naval-propulsion-plant",
+         dataset="naval-propulsion-plant")
+register("mc_dropout_uci_protein", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), protein-tertiary-structure",
+         dataset="protein-tertiary-structure")

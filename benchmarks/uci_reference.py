@@ -1,0 +1,158 @@
+"""The UCI protocol one configuration at a time, as the reference implementation runs it.
+
+Each (dropout rate, tau) of the grid is a separate `MCDropoutRegressor` trained
+with `model.fit`, and the T Monte Carlo samples come from a Python loop of T
+prediction calls (Gal's `[model.predict(X_test, batch_size=500) for _ in
+range(T)]`). This is the baseline for the speed ratio of `benchmarks/uci.py`.
+Keras 3's `predict` builds a tf.data pipeline on every call (~0.3 s each
+here), so the loop calls `predict_on_batch` (~1 ms), the analogue of Keras 2's
+`predict` on a small array: the ratio is then conservative.
+
+The whole reference takes hours per data set, so by default it measures a
+part and extrapolates: `--configs K` trains K of the grid's networks (each for
+the full number of epochs) and `--passes P` times P prediction calls per
+evaluation set; the estimate is 12 fits + 1 retrain at the measured mean fit
+time and 12 loops of T_val calls + 1 of T calls at the measured steady time per
+call (plus each loop's first, tracing, call). `--full` runs it
+all (and then also reports RMSE and LL).
+
+    python benchmarks/uci_reference.py bostonHousing --split 0 --configs 2 --passes 100 \\
+        --compare benchmarks/results/uci_bostonHousing.json --json benchmarks/results/uci_reference_bostonHousing.json
+"""
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def predict_loop(model, x, passes, total):
+    """A Python loop of `passes` stochastic predictions, one call per MC sample.
+
+    Returns the samples and the estimated seconds of `total` calls: the first
+    call (which traces the predict function) plus total - 1 steady calls.
+    """
+    start = time.perf_counter()
+    out = [np.asarray(model.predict_on_batch(x))[:, 0]]
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    out += [np.asarray(model.predict_on_batch(x))[:, 0] for _ in range(passes - 1)]
+    steady = (time.perf_counter() - start) / max(1, passes - 1)
+    return np.stack(out), first + (total - 1) * steady
+
+
+def run_split(data, configs=None, passes=None, samples=10_000, validation_samples=1000, epochs=None, seed=0,
+              log=print):
+    import keras
+
+    from tfvb.evaluate import mc_test_log_likelihood, rmse
+    from tfvb.models import MCDropoutRegressor
+
+    epochs = 10 * data.n_epochs if epochs is None else epochs
+    grid = list(itertools.product(data.dropout_rates, data.tau_values))
+    chosen = grid if configs is None else grid[:configs]
+    n_fit = int(0.8 * len(data.x_train))
+    x_fit, y_fit = data.x_train[:n_fit], data.y_train[:n_fit]
+    x_val, y_val = data.x_train[n_fit:], data.y_train[n_fit:]
+
+    def train(x, y, p, tau, s):
+        model = MCDropoutRegressor(hidden_units=(data.n_hidden,), dropout_rate=p, tau=tau, lengthscale=1e-2, seed=s)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=128, epochs=epochs, verbose=0)
+        return model, time.perf_counter() - start
+
+    fit_seconds, predict_seconds, val_ll = [], [], []
+    for g, (p, tau) in enumerate(chosen):
+        model, seconds = train(x_fit, y_fit, p, tau, seed + g)
+        fit_seconds.append(seconds)
+        t = validation_samples if passes is None else min(passes, validation_samples)
+        f, loop_seconds = predict_loop(model, x_val, t, validation_samples)
+        predict_seconds.append(loop_seconds)
+        val_ll.append(mc_test_log_likelihood(y_val, f, tau=tau))
+        log(f"  config {g + 1}/{len(chosen)} p={p} tau={tau}: fit {seconds:.1f}s, "
+            f"{validation_samples} predict calls {loop_seconds:.1f}s, val ll {val_ll[-1]:.3f}")
+    best = int(np.argmax(val_ll))
+    p, tau = chosen[best]
+    model, seconds = train(data.x_train, data.y_train, p, tau, seed + 100)
+    fit_seconds.append(seconds)
+    t = samples if passes is None else min(passes, samples)
+    f, loop_seconds = predict_loop(model, data.x_test, t, samples)
+    predict_seconds.append(loop_seconds)
+    estimate = (len(grid) * float(np.mean(fit_seconds[:-1])) + fit_seconds[-1]
+                + len(grid) * float(np.mean(predict_seconds[:-1])) + predict_seconds[-1])
+    record = {
+        "split": data.split, "configs_trained": len(chosen), "passes_timed": passes,
+        "fit_seconds": fit_seconds, "predict_loop_seconds": predict_seconds,
+        "estimated_protocol_seconds": estimate, "dropout_rate": p, "tau": tau,
+    }
+    if configs is None and passes is None:
+        record.update(rmse=rmse(data.y_test, f.mean(0)), ll=mc_test_log_likelihood(data.y_test, f, tau=tau))
+    return record
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("folder")
+    parser.add_argument("--split", type=int, nargs="+", default=[0])
+    parser.add_argument("--configs", type=int, default=None, help="train only the first K grid points")
+    parser.add_argument("--passes", type=int, default=None, help="time only P predict calls per set")
+    parser.add_argument("--full", action="store_true", help="run everything (ignores --configs/--passes)")
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--validation-samples", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compare", default=None, help="a benchmarks/uci.py JSON: report the speed ratio")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    if args.full:
+        args.configs = args.passes = None
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    try:
+        # Small ops: one inter-op thread avoids scheduling overhead; intra-op threads help the MC chunks.
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # TensorFlow already started in this process (e.g. under pytest): keep its threads.
+    from tfvb.data import uci
+
+    records = []
+    start = time.perf_counter()
+    for k in args.split:
+        data = uci(args.folder, split=k)
+        print(f"{data.name} split {k}", flush=True)
+        records.append(run_split(data, args.configs, args.passes, args.samples, args.validation_samples,
+                                 args.epochs, seed=1000 * k, log=lambda s: print(s, flush=True)))
+    summary = {
+        "dataset": data.name,
+        "mode": "full" if args.configs is None and args.passes is None else "measured part, extrapolated",
+        "splits": args.split,
+        "estimated_seconds_per_split": float(np.mean([r["estimated_protocol_seconds"] for r in records])),
+        "measured_seconds": time.perf_counter() - start,
+        "samples": args.samples, "validation_samples": args.validation_samples,
+        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "per_split": records,
+    }
+    if args.compare:
+        with open(args.compare) as f:
+            fast = json.load(f)
+        summary["vectorized_seconds_per_split"] = fast["seconds_per_split"]
+        summary["speedup"] = summary["estimated_seconds_per_split"] / fast["seconds_per_split"]
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=1)
+    print(json.dumps({k: v for k, v in summary.items() if k != "per_split"}))
+    return summary
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    main()

@@ -1,0 +1,230 @@
+"""MCDropoutRegressor / MCDropoutClassifier and the batched grid trainer."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfvb.models import MCDropoutClassifier, MCDropoutRegressor
+from tfvb.models.mc_dropout_grid import MCDropoutGrid
+from tfvb.uncertainty import regression_uncertainty
+
+
+def sine_data(n=160, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2.0, 2.0, size=(n, 1))
+    # Large offset and scale: the model's normalization must undo them.
+    return x, truth(x[:, 0]) + rng.normal(scale=2.0, size=n)
+
+
+def truth(x):
+    return 100.0 + 10.0 * x + 8.0 * np.sin(3.0 * x)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    x, y = sine_data()
+    model = MCDropoutRegressor(hidden_units=(64, 64), dropout_rate=0.1, tau=0.25, seed=1)
+    model.compile(keras.optimizers.Adam(5e-3))
+    model.fit(x, y, batch_size=32, epochs=60, verbose=0)
+    return model, x, y
+
+
+def test_fits_and_variance_grows_away_from_the_data(fitted):
+    model, x, y = fitted
+    inside = np.linspace(-1.8, 1.8, 19)[:, None]
+    u = model.predict_uncertainty(inside, samples=500, seed=0)
+    # Noise sd is 2 on a signal spanning 40: the mean must track it closely.
+    assert np.sqrt(np.mean((u["mean"] - truth(inside[:, 0])) ** 2)) < 4.0
+    far = model.predict_uncertainty(np.array([[-6.0], [6.0]]), samples=500, seed=0)
+    assert far["epistemic"].min() > 3 * u["epistemic"].mean()
+    assert far["variance"].min() > u["variance"].max()
+    np.testing.assert_allclose(u["aleatoric"], 1 / 0.25)
+    np.testing.assert_allclose(u["variance"], u["epistemic"] + u["aleatoric"])
+
+
+def test_vectorized_passes_equal_a_loop_with_the_same_seeds(fitted):
+    model, _, _ = fitted
+    x = np.linspace(-3, 3, 7)[:, None]
+    t = 16
+    loop = np.stack([model(x, seed=(5, i)).numpy()[:, 0] for i in range(t)])
+    samples = model.sample_predictions(x, samples=t, seed=5)["mean"][..., 0]
+    np.testing.assert_allclose(samples, loop, rtol=1e-5, atol=1e-3)
+    u = model.predict_uncertainty(x, samples=t, seed=5)
+    ref = regression_uncertainty(loop, 1 / model.tau)
+    np.testing.assert_allclose(u["mean"], ref["mean"], rtol=1e-5)
+    np.testing.assert_allclose(u["variance"], ref["variance"], rtol=1e-3)
+    # Seeded calls repeat; unseeded ones draw fresh masks.
+    np.testing.assert_array_equal(model.predict_uncertainty(x, 8, seed=2)["mean"],
+                                  model.predict_uncertainty(x, 8, seed=2)["mean"])
+    assert not np.array_equal(model(x).numpy(), model(x).numpy())
+    first, second = model.sample_predictions(x, 4)["mean"], model.sample_predictions(x, 4)["mean"]
+    assert not np.any(np.all(first[1:] == second[:-1], axis=(1, 2)))
+
+
+def test_normalization_round_trips_through_keras_file(fitted, tmp_path):
+    model, x, y = fitted
+    np.testing.assert_allclose(model.y_mean.numpy(), [y.mean()], rtol=1e-5)
+    path = str(tmp_path / "mc.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is MCDropoutRegressor and loaded.num_examples == len(x)
+    probe = np.linspace(-2, 2, 5)[:, None]
+    a = model.predict_uncertainty(probe, samples=50, seed=3)
+    b = loaded.predict_uncertainty(probe, samples=50, seed=3)
+    for key in ("mean", "variance"):
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-6)
+    # In original units: near 100, not near 0.
+    assert np.all(np.abs(b["mean"] - 100) < 30)
+    # The serving export needs a built model that has been called once.
+    loaded.export(str(tmp_path / "serving"), verbose=False)
+    # The reloaded model keeps training with its stored normalization.
+    loaded.compile(keras.optimizers.Adam(1e-3))
+    loaded.fit(x, y, epochs=1, verbose=0)
+
+
+def test_train_step_moves_weights_and_test_step_does_not():
+    x, y = sine_data(64)
+    model = MCDropoutRegressor(hidden_units=(8,), seed=0)
+    model.compile(keras.optimizers.Adam(1e-2))
+    model.adapt(x, y)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "rmse", "nll"}
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights))
+    model.fit(x, y, sample_weight=np.ones(len(x)), epochs=1, batch_size=16, verbose=0)
+    assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights))
+
+
+def test_weight_decay_formula():
+    model = MCDropoutRegressor(dropout_rate=0.1, tau=0.5, lengthscale=0.01, num_examples=400)
+    assert model.weight_decay == pytest.approx(0.01**2 * 0.9 / (2 * 400 * 0.5))
+    het = MCDropoutRegressor(dropout_rate=0.1, tau=0.5, lengthscale=0.01, num_examples=400, heteroscedastic=True)
+    assert het.weight_decay == pytest.approx(0.01**2 * 0.9 / (2 * 400))
+
+
+def test_heteroscedastic_learns_input_dependent_noise(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(400, 1))
+    y = x[:, 0] + rng.normal(size=400) * np.where(x[:, 0] > 0, 1.0, 0.1)
+    model = MCDropoutRegressor(hidden_units=(32,), dropout_rate=0.05, heteroscedastic=True, seed=0)
+    model.compile(keras.optimizers.Adam(1e-2))
+    model.fit(x, y, batch_size=64, epochs=60, verbose=0)
+    u = model.predict_uncertainty(np.array([[-0.5], [0.5]]), samples=200, seed=0)
+    assert u["aleatoric"][1] > 10 * u["aleatoric"][0]
+    path = str(tmp_path / "het.keras")
+    model.save(path)
+    again = keras.saving.load_model(path).predict_uncertainty(np.array([[-0.5], [0.5]]), samples=200, seed=0)
+    np.testing.assert_allclose(again["aleatoric"], u["aleatoric"], rtol=1e-5)
+
+
+def test_classifier_uncertainty_measures(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4, 2))
+    labels = (x[:, 0, 0] > 0).astype(int) + (x[:, 1, 1] > 0)
+    model = MCDropoutClassifier(3, hidden_units=(32,), dropout_rate=0.2, seed=0)
+    model.compile(keras.optimizers.Adam(1e-2))
+    model.fit(x, labels, batch_size=32, epochs=20, verbose=0)
+    u = model.predict_uncertainty(x[:10], samples=30, seed=1)
+    assert u["mean"].shape == (10, 3) and u["entropy"].shape == (10,)
+    np.testing.assert_allclose(u["mean"].sum(-1), 1.0, rtol=1e-5)
+    assert np.all(u["mutual_information"] >= 0) and np.all(u["mutual_information"] <= u["entropy"] + 1e-9)
+    assert np.all((u["variation_ratio"] >= 0) & (u["variation_ratio"] <= 1 - 1 / 3 + 1e-9))
+    loop = np.stack([model(x[:10], seed=(1, t)).numpy() for t in range(30)])
+    np.testing.assert_allclose(u["mean"], loop.mean(0), atol=1e-5)
+    path = str(tmp_path / "clf.keras")
+    model.save(path)
+    again = keras.saving.load_model(path).predict_uncertainty(x[:10], samples=30, seed=1)
+    np.testing.assert_allclose(again["mean"], u["mean"], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"dropout_rate": 0.0}, r"open interval \(0, 1\)"),
+        ({"dropout_rate": 1.0}, r"open interval \(0, 1\)"),
+        ({"tau": 0.0}, "positive finite"),
+        ({"tau": -1.0}, "positive finite"),
+        ({"hidden_units": (0,)}, "positive integers"),
+        ({"num_examples": 0}, "positive integer"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MCDropoutRegressor(**kwargs)
+
+
+def test_rejects_bad_inputs(fitted):
+    model, x, y = fitted
+    with pytest.raises(ValueError, match="positive integer"):
+        model.predict_uncertainty(x[:3], samples=0)
+    with pytest.raises(ValueError, match="finite"):
+        model.predict_uncertainty(np.array([[np.nan]]))
+    with pytest.raises(ValueError, match=r"shape \(batch, features"):
+        model(np.zeros(3))
+    with pytest.raises(ValueError, match="1 features"):
+        model(np.zeros((3, 2)))
+    fresh = MCDropoutRegressor(hidden_units=(4,))
+    fresh.compile()
+    with pytest.raises(ValueError, match="finite"):
+        fresh.fit(np.array([[0.0], [np.inf]]), np.zeros(2), verbose=0)
+    with pytest.raises(ValueError, match="rows to match"):
+        fresh.adapt(np.zeros((4, 1)), np.zeros(3))
+    import tensorflow as tf
+
+    with pytest.raises(ValueError, match="call `model.adapt"):
+        MCDropoutRegressor(hidden_units=(4,)).fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
+
+
+def test_grid_networks_train_independently():
+    """Network 0 of a two-network grid ends where a one-network grid of the same seed ends."""
+    x, y = sine_data(100)
+    pair = MCDropoutGrid(1, [0.05, 0.2], [1.0, 0.1], hidden_units=(16,), seed=3).fit(x, y, epochs=5, batch_size=32)
+    alone = MCDropoutGrid(1, [0.05], [1.0], hidden_units=(16,), seed=3).fit(x, y, epochs=5, batch_size=32)
+    for a, b in zip(pair.variables, alone.variables):
+        np.testing.assert_allclose(a.numpy()[0], b.numpy()[0], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(pair.kernels[0].numpy()[1], alone.kernels[0].numpy()[0])
+
+
+def test_grid_exports_an_equivalent_regressor():
+    x, y = sine_data(120)
+    grid = MCDropoutGrid(1, [0.05, 0.1], [0.25, 0.25], hidden_units=(32,), seed=0).fit(x, y, epochs=30)
+    probe = np.linspace(-2, 2, 9)[:, None]
+    t = 4000
+    scores = grid.mc_scores(probe, truth(probe[:, 0]), samples=t)
+    model = grid.regressor(1)
+    assert model.dropout_rate == 0.1 and model.num_examples == 120
+    u = model.predict_uncertainty(probe, samples=t, seed=0)
+    # Same network, independent MC draws: means agree within a few MC standard errors.
+    se = np.sqrt((u["epistemic"] + scores["epistemic"][1]) / t)
+    assert np.all(np.abs(u["mean"] - scores["mean"][1]) < 5 * se + 1e-6)
+    np.testing.assert_allclose(u["epistemic"], scores["epistemic"][1], rtol=0.2)
+    reloaded = MCDropoutRegressor.from_config(model.get_config())
+    assert reloaded.tau == 0.25 and reloaded.hidden_units == (32,)
+
+
+def test_grid_rejects_bad_arguments():
+    with pytest.raises(ValueError, match=r"open interval \(0, 1\)"):
+        MCDropoutGrid(2, [0.0], [1.0])
+    with pytest.raises(ValueError, match="dropout rates and taus"):
+        MCDropoutGrid(2, [0.1, 0.2], [1.0])
+    grid = MCDropoutGrid(2, [0.1], [1.0])
+    with pytest.raises(ValueError, match="fitted grid"):
+        grid.mc_scores(np.zeros((3, 2)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"\(S, n, 2\)"):
+        grid.fit(np.zeros((3, 3)), np.zeros(3), epochs=1)
+
+
+def test_constant_feature_is_centred_not_scaled():
+    """A constant column (naval's 0.998) has a rounding-noise std; it must not become a +-1 feature."""
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(size=200), np.full(200, 0.998)])
+    y = x[:, 0] + 0.1 * rng.normal(size=200)
+    grid = MCDropoutGrid(2, [0.05], [10.0], hidden_units=(8,), seed=0).fit(x, y, epochs=2)
+    model = grid.regressor(0)
+    np.testing.assert_allclose(model.x_scale.numpy(), [x[:, 0].std(), 1.0], rtol=1e-6)
+    probe = x[:20]
+    t = 3000
+    scores = grid.mc_scores(probe, y[:20], samples=t)
+    u = model.predict_uncertainty(probe, samples=t, seed=0)
+    se = np.sqrt((u["epistemic"] + scores["epistemic"][0]) / t)
+    assert np.all(np.abs(u["mean"] - scores["mean"][0]) < 5 * se + 1e-6)

@@ -1,0 +1,151 @@
+"""The UCI folder reader and a tiny slice of the benchmark protocol."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import REPO, SHARED_DATA
+from tfvb.data import UCIData, list_uci, uci
+
+UCI_ROOT = os.path.join(SHARED_DATA, "uci")
+BOSTON = os.path.join(UCI_ROOT, "bostonHousing")
+needs_boston = pytest.mark.skipif(not os.path.isdir(BOSTON), reason="shared UCI data not present")
+
+
+def make_folder(path, rows=60, features=3, splits=2, seed=0):
+    """A small synthetic data set in the benchmark layout."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, features))
+    y = x @ rng.normal(size=features) + 0.1 * rng.normal(size=rows)
+    os.makedirs(path, exist_ok=True)
+    np.savetxt(os.path.join(path, "data.txt"), np.column_stack([x, y]))
+    files = {
+        "index_features.txt": "\n".join(map(str, range(features))),
+        "index_target.txt": str(features),
+        "n_splits.txt": str(splits),
+        "n_hidden.txt": "8",
+        "n_epochs.txt": "2",
+        "dropout_rates.txt": "0.01\n0.1",
+        "tau_values.txt": "1.0\n10.0",
+    }
+    for name, text in files.items():
+        with open(os.path.join(path, name), "w") as f:
+            f.write(text + "\n")
+    for k in range(splits):
+        perm = rng.permutation(rows)
+        np.savetxt(os.path.join(path, f"index_train_{k}.txt"), perm[: rows * 9 // 10], fmt="%d")
+        np.savetxt(os.path.join(path, f"index_test_{k}.txt"), perm[rows * 9 // 10:], fmt="%d")
+    return path
+
+
+def test_reads_a_folder_in_the_layout(tmp_path):
+    folder = make_folder(str(tmp_path / "toy"))
+    d = uci(folder, split=1)
+    assert isinstance(d, UCIData)
+    assert d.x_train.shape == (54, 3) and d.y_train.shape == (54,)
+    assert d.x_test.shape == (6, 3) and d.y_test.shape == (6,)
+    assert (d.n_splits, d.n_hidden, d.n_epochs) == (2, 8, 2)
+    assert d.dropout_rates == (0.01, 0.1) and d.tau_values == (1.0, 10.0)
+    table = np.loadtxt(os.path.join(folder, "data.txt"))
+    train = np.loadtxt(os.path.join(folder, "index_train_1.txt"), dtype=int)
+    np.testing.assert_array_equal(d.x_train, table[train, :3])
+    np.testing.assert_array_equal(d.y_train, table[train, 3])
+    assert list_uci(str(tmp_path)) == ["toy"]
+
+
+@needs_boston
+def test_boston_split_and_constants():
+    d = uci(BOSTON, split=3)
+    assert d.name == "bostonHousing"
+    assert d.x_train.shape == (455, 13) and d.x_test.shape == (51, 13)
+    assert d.n_splits == 20 and d.n_hidden == 50 and d.n_epochs == 40
+    assert d.dropout_rates == (0.005, 0.01, 0.05, 0.1) and d.tau_values == (0.1, 0.15, 0.2)
+    assert "bostonHousing" in list_uci(UCI_ROOT)
+
+
+def _break(folder, name, text):
+    with open(os.path.join(folder, name), "w") as f:
+        f.write(text)
+
+
+@pytest.mark.parametrize(
+    "name, text, error, match",
+    [
+        ("data.txt", "1 2 3 4\n1 nan 3 4\n", ValueError, "NaN or inf"),
+        ("data.txt", "1 2 3 4\n1 2 x 4\n", ValueError, "numeric rows"),
+        ("index_features.txt", "0\n1\n7\n", ValueError, r"column indices in \[0, 3\]"),
+        ("index_features.txt", "0\n1\n3\n", ValueError, "not to be among the features"),
+        ("index_train_0.txt", "0\n1\n500\n", ValueError, "row indices"),
+        ("index_train_0.txt", "0\n1\n1.5\n", ValueError, "integers"),
+        ("dropout_rates.txt", "0.5\n1.0\n", ValueError, r"dropout rates in \(0, 1\)"),
+        ("tau_values.txt", "-1\n", ValueError, "positive tau"),
+        ("n_hidden.txt", "0\n", ValueError, "one positive integer"),
+    ],
+)
+def test_rejects_malformed_folders(tmp_path, name, text, error, match):
+    folder = make_folder(str(tmp_path / "bad"))
+    if name.startswith("index_train"):
+        text = text if "500" in text or "1.5" in text else text
+    _break(folder, name, text)
+    with pytest.raises(error, match=match):
+        uci(folder, split=0)
+
+
+def test_rejects_missing_files_splits_and_folders(tmp_path):
+    folder = make_folder(str(tmp_path / "toy"))
+    with pytest.raises(ValueError, match=r"`split` to be an integer in \[0, 1\]"):
+        uci(folder, split=2)
+    with pytest.raises(ValueError, match="split"):
+        uci(folder, split=-1)
+    os.remove(os.path.join(folder, "tau_values.txt"))
+    with pytest.raises(FileNotFoundError, match="without: tau_values.txt"):
+        uci(folder)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        uci(str(tmp_path / "nowhere"))
+
+
+def test_rejects_overlapping_train_and_test(tmp_path):
+    folder = make_folder(str(tmp_path / "toy"))
+    train = np.loadtxt(os.path.join(folder, "index_train_0.txt"), dtype=int)
+    np.savetxt(os.path.join(folder, "index_test_0.txt"), train[:3], fmt="%d")
+    with pytest.raises(ValueError, match="disjoint"):
+        uci(folder)
+
+
+def _benchmark_module():
+    spec = importlib.util.spec_from_file_location("uci_benchmark", os.path.join(REPO, "benchmarks", "uci.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_protocol_slice_runs_on_any_folder(tmp_path):
+    folder = make_folder(str(tmp_path / "toy"))
+    out = str(tmp_path / "toy.json")
+    summary = _benchmark_module().main([folder, "--splits", "2", "--epochs", "3", "--samples", "50",
+                                        "--validation-samples", "20", "--threads", "1", "--json", out])
+    with open(out) as f:
+        written = json.load(f)
+    assert written["dataset"] == "toy" and written["splits_run"] == 2
+    for key in ("rmse", "ll"):
+        assert len(written[key]) == 2 and np.all(np.isfinite(written[key]))
+    assert written["seconds"] > 0 and summary["ll"] == written["ll"]
+    assert {r["dropout_rate"] for r in written["per_split"]} <= {0.01, 0.1}
+
+
+@needs_boston
+def test_protocol_slice_on_boston(tmp_path):
+    """One split, two grid points, a few epochs: the protocol's whole path on real data."""
+    out = str(tmp_path / "boston.json")
+    _benchmark_module().main([BOSTON, "--splits", "1", "--dropout-rates", "0.01", "0.05", "--taus", "0.1",
+                              "--epochs", "20", "--samples", "200", "--validation-samples", "100",
+                              "--threads", "1", "--json", out])
+    with open(out) as f:
+        s = json.load(f)
+    record = s["per_split"][0]
+    assert len(record["validation_ll"]) == 2
+    # A 20-epoch network is already far better than predicting the mean (y has std ~9).
+    assert 1.5 < s["rmse"][0] < 7.0 and -5.0 < s["ll"][0] < -2.0
