@@ -52,6 +52,14 @@ def _zoo_benchmark(args):
     return 0
 
 
+def _zoo_package(args):
+    from tfvb import zoo
+
+    meta = zoo.package(args.name, args.run_dir, root=args.root)
+    print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} ({len(meta['files'])} files)")
+    return 0
+
+
 def _demo(args):
     from tfvb.demo import run_demo
 
@@ -88,6 +96,12 @@ def build_parser():
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", default=None, help="also write the comparison here")
     p.set_defaults(func=_zoo_benchmark)
+
+    p = zoo.add_parser("package", help="write an entry from a run folder a recipe's own main() wrote")
+    p.add_argument("name")
+    p.add_argument("run_dir", help="folder with model.keras, record.json and golden inputs")
+    p.add_argument("--root", default=None)
+    p.set_defaults(func=_zoo_package)
 
     p = sub.add_parser("demo", help="pictures and a report from the pretrained zoo models (no training)")
     p.add_argument("--out", default="demo", help="output folder")
