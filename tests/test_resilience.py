@@ -38,10 +38,6 @@ def _mc_dropout():
     return MCDropoutRegressor(hidden_units=(8,), dropout_rate=0.1, seed=1)
 
 
-_SEEDS_NOT_SAVED = pytest.mark.xfail(
-    strict=True, reason="its SeedGenerator states are not saved with the weights (Keras saves none): "
-    "a resumed run replays other noise; fix: the `tfvb.models._base.SavesSeedState` mixin")
-
 FAMILIES = {
     "cvae": (lambda: CVAE(latent_dim=2, filters=(4, 8), seed=1), "images"),
     "iwae": (lambda: IWAE(k=3, latent_dim=2, hidden_units=(8,), seed=1), "images"),
@@ -77,7 +73,7 @@ def _all_seed_generators(model):
 
 
 @pytest.mark.parametrize("name", [
-    "cvae", "iwae", "bnn", pytest.param("mc_dropout", marks=_SEEDS_NOT_SAVED)])
+    "cvae", "iwae", "bnn", "mc_dropout"])
 def test_backup_and_restore_resumes_exactly(name, binary_images, tmp_path):
     factory, kind = FAMILIES[name]
     x, y = (binary_images[:96], None) if kind == "images" else _regression()

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, uncertainty
-from tfvb.models._base import average_loss, unpack_batch, update_trackers
+from tfvb.models._base import SavesSeedState, average_loss, unpack_batch, update_trackers
 
 __all__ = ["MCDropoutRegressor", "MCDropoutClassifier"]
 
@@ -56,7 +56,7 @@ def _seed_pair(seed):
     return pair
 
 
-class _MCDropoutMLP(keras.Model):
+class _MCDropoutMLP(SavesSeedState, keras.Model):
     """Shared network, normalization, MC sampling and train/test steps."""
 
     metric_names = ("loss",)
