@@ -27,6 +27,7 @@ References:
 
 import itertools
 import math
+import os
 import time
 
 import keras
@@ -35,7 +36,7 @@ import tensorflow as tf
 
 from tfvb import _checks
 
-__all__ = ["MCDropoutGrid"]
+__all__ = ["MCDropoutGrid", "grid_search_split", "protocol_split", "run_protocol"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _CHUNK_ELEMENTS = 1 << 23
@@ -376,3 +377,91 @@ def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_sa
         "seconds": time.perf_counter() - start,
     }
     return record, final, i
+
+
+_WORKER_CACHE = {}
+
+
+def _init_worker(threads):
+    """Process-pool initializer: set TensorFlow's threads before it starts in the worker."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # already started (fork of a process that used TensorFlow): keep its threads
+
+
+def protocol_split(folder, split, heteroscedastic=False, samples=10_000, validation_samples=1000, epochs=None,
+                   dropout_rates=None, taus=None, lengthscales=(1e-2,), seed=0, cache=None):
+    """`grid_search_split` on split `split` of a UCI folder, seeded by (seed, split); returns its record.
+
+    The seed of split k is `seed + 1000 k`, so a split's result does not depend
+    on which other splits run, in which order or in which process.
+    """
+    from tfvb.data import uci
+
+    data = uci(folder, split=split)
+    record, _, _ = grid_search_split(
+        data, heteroscedastic=heteroscedastic, samples=samples, validation_samples=validation_samples,
+        epochs=epochs, dropout_rates=dropout_rates, taus=taus, lengthscales=lengthscales,
+        seed=seed + 1000 * split, cache=_WORKER_CACHE if cache is None else cache,
+    )
+    record["epochs"] = 10 * data.n_epochs if epochs is None else int(epochs)
+    return record
+
+
+def run_protocol(folder, splits=None, jobs=1, done=(), on_split=None, log=None, **kwargs):
+    """Gal's updated UCI protocol on the first `splits` splits of `folder`; returns the per-split records.
+
+    Args:
+        folder: a UCI folder in the benchmark layout (`tfvb.data.uci`).
+        splits: how many splits, from split 0 (default: all of the folder's).
+        jobs: worker processes; each runs whole splits with one TensorFlow
+            thread (the step of a small grid is dispatch-bound, so two
+            one-thread processes do about twice the work of one two-thread
+            process on two cores).
+        done: records of splits already run (e.g. read back from an interrupted
+            run's output); those splits are not run again.
+        on_split: called with the records so far (in split order) after every
+            split, e.g. to save them, so an interruption loses at most the
+            splits in progress.
+        log: called with a line of text per finished split.
+        **kwargs: `protocol_split`'s options (heteroscedastic, samples,
+            validation_samples, epochs, dropout_rates, taus, lengthscales, seed).
+
+    Returns:
+        The records of splits 0..splits-1, in order.
+    """
+    from tfvb.data import uci
+
+    first = uci(folder, split=0)
+    n = first.n_splits if splits is None else min(_checks.positive_int("splits", splits), first.n_splits)
+    jobs = _checks.positive_int("jobs", jobs)
+    records = {int(r["split"]): r for r in done if int(r["split"]) < n}
+    todo = [k for k in range(n) if k not in records]
+
+    def finished(record):
+        records[record["split"]] = record
+        if log is not None:
+            tuned = record["tuned"]
+            log(f"{first.name} split {record['split']} ({len(records)}/{n}): rmse {record['rmse']:.4f} "
+                f"ll {record['ll']:.4f} (tuned ll {tuned['ll']:.4f}) p={record['dropout_rate']} "
+                f"tau={record['tau']} {record['seconds']:.1f}s")
+        if on_split is not None:
+            on_split([records[k] for k in sorted(records)])
+
+    if jobs == 1 or len(todo) <= 1:
+        for k in todo:
+            finished(protocol_split(folder, k, **kwargs))
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        with concurrent.futures.ProcessPoolExecutor(
+                max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(1,)) as pool:
+            futures = [pool.submit(protocol_split, folder, k, **kwargs) for k in todo]
+            for future in concurrent.futures.as_completed(futures):
+                finished(future.result())
+    return [records[k] for k in range(n)]
