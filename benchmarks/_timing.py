@@ -29,3 +29,12 @@ def write_json(path, result):
     with open(path, "w") as f:
         json.dump(result, f, indent=2)
     print(f"wrote {path}")
+
+
+def runtime(tf, **versions):
+    """Versions, devices and CPU count of the run, for a benchmark's JSON report."""
+    return {
+        "versions": {"tensorflow": tf.__version__, **versions, "python": platform.python_version()},
+        "device": [d.device_type for d in tf.config.list_logical_devices()],
+        "cpu_count": os.cpu_count(),
+    }

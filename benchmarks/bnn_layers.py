@@ -18,9 +18,7 @@ Usage:
 """
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
+from _timing import runtime, write_json  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 
@@ -138,18 +137,14 @@ def main(argv=None):
         "steps_per_epoch": args.steps,
         "repeats": args.repeats,
         "results": results,
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "tf_keras": tf_keras.__version__,
-                     "tensorflow_probability": tfp.__version__, "python": platform.python_version()},
-        "device": [d.device_type for d in tf.config.list_logical_devices()],
-        "cpu_count": os.cpu_count(),
+        **runtime(tf, keras=keras.__version__, tf_keras=tf_keras.__version__,
+                  tensorflow_probability=tfp.__version__),
     }
     for r in results:
         s = r["steps_per_second"]
         print(f"{r['layer']:>20}: tfvb {s['tfvb']:.1f} steps/s, tfp.layers/tf_keras {s['tfp_tf_keras']:.1f} steps/s, "
               f"ratio {r['ratio_tfvb_over_reference']:.2f} (median of paired epochs {r['median_paired_ratio']:.2f})")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    write_json(args.json, report)
     return report
 
 

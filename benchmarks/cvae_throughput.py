@@ -13,7 +13,6 @@ import argparse
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 import tfvb

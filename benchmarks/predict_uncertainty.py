@@ -18,9 +18,7 @@ Usage:
 """
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
+from _timing import runtime, write_json  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfvb.uncertainty import classification_uncertainty  # noqa: E402
@@ -89,17 +88,13 @@ def main(argv=None):
         "all_seconds": all_times,
         "ratio_loop_over_vectorized": seconds["loop"] / seconds["vectorized"],
         "ratio_compiled_loop_over_vectorized": seconds["loop_compiled"] / seconds["vectorized"],
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
-        "device": [d.device_type for d in tf.config.list_logical_devices()],
-        "cpu_count": os.cpu_count(),
+        **runtime(tf, keras=keras.__version__),
     }
     print(f"vectorized {seconds['vectorized']:.3f}s, loop {seconds['loop']:.3f}s, "
           f"compiled loop {seconds['loop_compiled']:.3f}s; ratio loop/vectorized "
           f"{report['ratio_loop_over_vectorized']:.2f}, compiled loop/vectorized "
           f"{report['ratio_compiled_loop_over_vectorized']:.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    write_json(args.json, report)
     return report
 
 

@@ -113,14 +113,9 @@ def main(argv=None):
         args.configs = args.passes = None
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    from tfvb.models.mc_dropout_grid import set_cpu_threads
 
-    try:
-        # Small ops: one inter-op thread avoids scheduling overhead; intra-op threads help the MC chunks.
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # TensorFlow already started in this process (e.g. under pytest): keep its threads.
+    set_cpu_threads(args.threads)  # no-op when TensorFlow already started (e.g. under pytest)
     from tfvb.data import uci
 
     records = []

@@ -149,3 +149,70 @@ def test_protocol_slice_on_boston(tmp_path):
     assert len(record["validation_ll"]) == 2
     # A 20-epoch network is already far better than predicting the mean (y has std ~9).
     assert 1.5 < s["rmse"][0] < 7.0 and -5.0 < s["ll"][0] < -2.0
+
+
+def _toy_protocol(folder, out, *extra):
+    return _benchmark_module().main([folder, "--epochs", "3", "--samples", "50", "--validation-samples", "20",
+                                     "--threads", "1", "--json", out, *extra])
+
+
+def _same_scores(a, b):
+    for key in ("rmse", "ll", "dropout_rate", "tau"):
+        assert a[key] == pytest.approx(b[key], rel=1e-5), key
+
+
+def test_protocol_worker_processes_and_resume(tmp_path):
+    """Splits give the same records in worker processes, and a resumed run keeps the finished splits."""
+    folder = make_folder(str(tmp_path / "toy"), splits=3)
+    pooled = _toy_protocol(folder, str(tmp_path / "pooled.json"), "--splits", "3", "--jobs", "2")
+    assert [r["split"] for r in pooled["per_split"]] == [0, 1, 2]
+
+    out = str(tmp_path / "resumed.json")
+    first = _toy_protocol(folder, out, "--splits", "1")
+    _same_scores(first["per_split"][0], pooled["per_split"][0])
+    resumed = _toy_protocol(folder, out, "--splits", "2", "--resume")
+    assert resumed["splits_resumed"] == 1 and resumed["splits_run"] == 2
+    assert resumed["per_split"][0] == first["per_split"][0]  # kept, not run again
+    _same_scores(resumed["per_split"][1], pooled["per_split"][1])
+    with open(out) as f:
+        assert json.load(f)["splits_run"] == 2
+
+
+def test_protocol_resume_refuses_other_settings(tmp_path):
+    folder = make_folder(str(tmp_path / "toy"))
+    out = str(tmp_path / "run.json")
+    _toy_protocol(folder, out, "--splits", "1")
+    with pytest.raises(SystemExit, match="epochs=3 \\(this run: 4\\)"):
+        _benchmark_module().main([folder, "--epochs", "4", "--samples", "50", "--validation-samples", "20",
+                                  "--threads", "1", "--json", out, "--resume"])
+    with open(out, "w") as f:
+        f.write("{not json")
+    with pytest.raises(SystemExit, match="expected a JSON summary"):
+        _toy_protocol(folder, out, "--resume")
+
+
+def _report_module():
+    spec = importlib.util.spec_from_file_location("uci_report", os.path.join(REPO, "benchmarks", "uci_report.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_pairs_splits_and_checks_the_published_standard_error(tmp_path):
+    report = _report_module()
+    rng = np.random.default_rng(0)
+    reference = {"bostonHousing": {"100": {"rmse": list(3 + rng.normal(size=20)), "ll": list(-2.4 + rng.normal(size=20))}}}
+    ours_rmse = [r + 0.1 for r in reference["bostonHousing"]["100"]["rmse"][:5]]
+    per = [{"split": k, "rmse": v, "ll": -2.42, "tuned": {"rmse": v, "ll": -2.4}} for k, v in enumerate(ours_rmse)]
+    summary = {"per_split": per, "rmse": report.mean_se(ours_rmse), "ll": [-2.42, 0.0], "seconds": 12.0,
+               "tuned": {"rmse": report.mean_se(ours_rmse), "ll": [-2.4, 0.0]}}
+    with open(tmp_path / "uci_bostonHousing_100x.json", "w") as f:
+        json.dump(summary, f)
+    (row,) = report.rows(str(tmp_path), reference)
+    assert row["run"] == "100x" and row["splits"] == 5
+    (diff, se), n = row["paired_rmse"]
+    assert n == 5 and diff == pytest.approx(0.1) and se == pytest.approx(0.0, abs=1e-12)
+    assert row["ll_within"] is True  # -2.42 rounds to -2.42, within 0.04 of -2.40
+    assert report.within(3.15, (2.90, 0.18)) is False and report.within(3.08, (2.90, 0.18)) is True
+    assert report.within(0.0018, (0.00, 0.00)) is True
+    assert "| bostonHousing | 100x | 5 |" in report.markdown([row])

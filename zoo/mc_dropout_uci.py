@@ -44,7 +44,7 @@ def _folder(dataset, data_root):
 
 def _protocol_table(name):
     tables = {}
-    for variant, suffix in (("faithful", ""), ("heteroscedastic", "_improved")):
+    for variant, suffix in (("faithful", ""), ("faithful_100x_epochs", "_100x"), ("heteroscedastic", "_improved")):
         path = os.path.join(REPO, "benchmarks", "results", f"uci_{name}{suffix}.json")
         if os.path.exists(path):
             with open(path) as f:

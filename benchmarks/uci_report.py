@@ -1,0 +1,132 @@
+"""The UCI MC-dropout table: our runs next to Gal's published numbers and his per-split files.
+
+Reads the JSON summaries `benchmarks/uci.py` wrote to benchmarks/results/:
+
+    uci_<dataset>.json            faithful protocol, 10 x n_epochs (the protocol's text)
+    uci_<dataset>_100x.json       faithful protocol, 100 x n_epochs (the setting of Gal's table)
+    uci_<dataset>_improved.json   heteroscedastic variant (10 x)
+
+and prints (and with --out writes) a markdown table of RMSE and test LL,
+mean +- standard error over the splits run, with Gal's table
+(`tfvb.data.uci.MC_DROPOUT_ANCHORS`), whether each of our numbers lies within
+the table's standard error of it, the `tuned` variant (noise variance chosen on the
+validation rows), and the paired difference to Gal's own per-split results
+(benchmarks/reference/gal_dropout_uci_per_split.json) on the splits both ran.
+
+    python benchmarks/uci_report.py --out benchmarks/results/uci_table.md
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATASETS = ("bostonHousing", "wine-quality-red", "kin8nm", "power-plant", "naval-propulsion-plant",
+            "protein-tertiary-structure")
+RUNS = (("10x", ""), ("100x", "_100x"), ("heteroscedastic 10x", "_improved"))
+
+
+def mean_se(values):
+    n = len(values)
+    mean = sum(values) / n
+    se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n) if n > 1 else 0.0
+    return mean, se
+
+
+def paired(ours, reference):
+    """Mean +- SE of ours - reference over the splits both have; None when fewer than 2."""
+    diffs = [a - b for a, b in zip(ours, reference)]
+    return (mean_se(diffs), len(diffs)) if len(diffs) > 1 else None
+
+
+def _fmt(mean_se_pair, digits):
+    mean, se = mean_se_pair
+    return f"{mean:.{digits}f} ± {se:.{digits}f}"
+
+
+def _digits(dataset):
+    return {"naval-propulsion-plant": 4, "kin8nm": 4, "wine-quality-red": 3}.get(dataset, 2)
+
+
+def within(value, anchor):
+    """Whether our mean lies within the published standard error of the published mean (at its rounding)."""
+    if anchor is None:
+        return None
+    mean, se = anchor
+    return abs(round(value, 2) - mean) <= se + 1e-9
+
+
+def rows(results_dir, reference):
+    sys.path.insert(0, os.path.dirname(HERE))
+    from tfvb.data.uci import MC_DROPOUT_ANCHORS
+
+    out = []
+    for name in DATASETS:
+        anchor = MC_DROPOUT_ANCHORS.get(name, {})
+        for label, suffix in RUNS:
+            path = os.path.join(results_dir, f"uci_{name}{suffix}.json")
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                s = json.load(f)
+            per = s["per_split"]
+            row = {
+                "dataset": name, "run": label, "splits": len(per), "seconds": s["seconds"],
+                "rmse": s["rmse"], "ll": s["ll"], "tuned_rmse": s["tuned"]["rmse"], "tuned_ll": s["tuned"]["ll"],
+                "anchor": anchor, "rmse_within": within(s["rmse"][0], anchor.get("rmse")),
+                "ll_within": within(s["ll"][0], anchor.get("ll")),
+            }
+            multiplier = "100" if label == "100x" else "10" if label == "10x" else None
+            ref = reference.get(name, {}).get(multiplier) if multiplier else None
+            if ref:
+                for key in ("rmse", "ll"):
+                    if key in ref:
+                        row[f"paired_{key}"] = paired([r[key] for r in per], ref[key][: len(per)])
+            out.append(row)
+    return out
+
+
+def markdown(table):
+    lines = [
+        "| data | run | splits | RMSE | LL | Gal's table RMSE / LL | within SE (RMSE, LL) | tuned-noise LL "
+        "| ours − Gal's own files, same splits (RMSE; LL) | s (all splits) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table:
+        d = _digits(r["dataset"])
+        a = r["anchor"]
+        gal = (f"{a['rmse'][0]:.2f} ± {a['rmse'][1]:.2f} / {a['ll'][0]:.2f} ± {a['ll'][1]:.2f}"
+               if a else "—")
+        pair = []
+        for key in ("rmse", "ll"):
+            p = r.get(f"paired_{key}")
+            pair.append(f"{_fmt(p[0], d)} (n={p[1]})" if p else "—")
+        yes = {True: "yes", False: "no", None: "—"}
+        lines.append(
+            f"| {r['dataset']} | {r['run']} | {r['splits']} | {_fmt(r['rmse'], d)} | {_fmt(r['ll'], d)} | {gal} "
+            f"| {yes[r['rmse_within']]}, {yes[r['ll_within']]} | {_fmt(r['tuned_ll'], d)} | {'; '.join(pair)} "
+            f"| {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", default=os.path.join(HERE, "results"), help="folder of uci_*.json")
+    parser.add_argument("--reference", default=os.path.join(HERE, "reference", "gal_dropout_uci_per_split.json"))
+    parser.add_argument("--out", default=None, help="also write the markdown table here")
+    args = parser.parse_args(argv)
+    with open(args.reference) as f:
+        reference = json.load(f)["runs"]
+    text = markdown(rows(args.results, reference))
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
