@@ -69,16 +69,16 @@ def _regression(n, d=3, seed=0):
 def hashed_dropout(model):
     """Replace the MC-dropout regressor's masks by a fixed function of each example's features.
 
-    Its masks come from a per-replica SeedGenerator draw of the local batch
-    (replicas would repeat each other's masks); a mask that depends only on
-    the example is the same on one device and under any split.
+    A mask that depends only on the example is the same on one device and
+    under any split (`test_mc_dropout_replicas_draw_the_one_device_masks`
+    checks the model's own masks).
     """
     widths = (model.input_dim,) + model.hidden_units
     projections = [tf.constant(np.random.default_rng(i).normal(size=(model.input_dim, w)), tf.float32)
                    for i, w in enumerate(widths)]
     keep = 1.0 - model.dropout_rate
 
-    def one_pass(x):
+    def one_pass(x, batch_slice=None):
         uniforms = [tf.math.floormod(tf.sin(x @ p) * 43758.5453, 1.0) for p in projections]
         noises = [lambda h, u=u: tf.where(u < keep, h / keep, tf.zeros_like(h)) for u in uniforms]
         return model._layers_with_noise(model._normalize(x), noises)
@@ -120,14 +120,15 @@ def _fit_args(name, mnist_sample, n):
     return (data.binarize_fixed(mnist_sample[0][:n], seed=0), None)
 
 
-def _make(name, strategy, x, y, initial=None):
+def _make(name, strategy, x, y, initial=None, hashed=True):
     with strategy.scope():  # adapt builds the MC-dropout model: its variables too are mirrored
         model = MODELS[name]()
         # A small step: the updates stay in the linear regime, where float error does not grow.
         model.compile(optimizer=keras.optimizers.SGD(1e-4))
         if name == "mc_dropout":
             model.adapt(x, y)
-            hashed_dropout(model)
+            if hashed:
+                hashed_dropout(model)
     if initial is not None:
         for v, w in zip(model.trainable_variables, initial):
             v.assign(w)
@@ -153,6 +154,21 @@ def test_mirrored_steps_equal_one_device_steps(name, mnist_sample):
         np.testing.assert_allclose(v2.numpy(), v1.numpy(), rtol=0, atol=1e-4 * update + 1e-6, err_msg=v1.path)
     for key, value in logs_one.items():
         np.testing.assert_allclose(logs_two[key], value, rtol=1e-5, err_msg=key)
+
+
+@two_cpus
+def test_mc_dropout_replicas_draw_the_one_device_masks():
+    """Each replica keeps its rows of the global batch's masks: the same steps as one device."""
+    x, y = _regression(47)
+    one = _make("mc_dropout", tf.distribute.get_strategy(), x, y, hashed=False)
+    initial = [v.numpy() for v in one.trainable_variables]
+    logs_one = one.fit(x, y, batch_size=32, shuffle=False, verbose=0).history
+    two = _make("mc_dropout", mirrored(), x, y, initial, hashed=False)
+    logs_two = two.fit(x, y, batch_size=32, shuffle=False, verbose=0).history
+    update = max(np.max(np.abs(v.numpy() - w)) for v, w in zip(one.trainable_variables, initial))
+    for v1, v2 in zip(one.trainable_variables, two.trainable_variables):
+        np.testing.assert_allclose(v2.numpy(), v1.numpy(), rtol=0, atol=1e-4 * update + 1e-6, err_msg=v1.path)
+    np.testing.assert_allclose(logs_two["loss"], logs_one["loss"], rtol=1e-5)
 
 
 def _reset(model, initial, seed):

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, uncertainty
-from tfvb.models._base import SavesSeedState, average_loss, unpack_batch, update_trackers
+from tfvb.models._base import SavesSeedState, average_loss, replica_batch_slice, unpack_batch, update_trackers
 
 __all__ = ["MCDropoutRegressor", "MCDropoutClassifier"]
 
@@ -192,13 +192,23 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
             h = layer(noise(h))
         return h
 
-    def _one_pass(self, x):
-        """One stochastic pass from the model's SeedGenerator: raw outputs (N, units)."""
-        p = self.dropout_rate
-        return self._layers_with_noise(
-            self._normalize(x),
-            [lambda h: keras.random.dropout(h, p, seed=self.seed_generator)] * (len(self.hidden) + 1),
-        )
+    def _one_pass(self, x, batch_slice=None):
+        """One stochastic pass from the model's SeedGenerator: raw outputs (N, units).
+
+        `batch_slice` = `replica_batch_slice(N)` under tf.distribute: every
+        replica draws the masks of the whole global batch (their seed
+        generators agree) and keeps its own rows, so each example gets the mask
+        it would get on one device instead of repeating another replica's.
+        """
+        keep = 1.0 - self.dropout_rate
+        offset, total = (0, tf.shape(x)[0]) if batch_slice is None else batch_slice
+
+        def noise(h):
+            u = keras.random.uniform(tf.stack([total, tf.shape(h)[1]]), seed=self.seed_generator, dtype=h.dtype)
+            u = u[offset:offset + tf.shape(h)[0]]
+            return tf.where(u < keep, h / keep, tf.zeros_like(h))
+
+        return self._layers_with_noise(self._normalize(x), [noise] * (len(self.hidden) + 1))
 
     def _seeded_passes(self, x, seeds):
         """Passes t = 0..T-1 with dropout noise from the stateless seed pairs `seeds` (T, 2): (T, N, units)."""
@@ -281,8 +291,12 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
                 f"Expected (x, y) or (x, y, sample_weight) batches for {type(self).__name__}. Received x only")
         x = self._flat_inputs(x)
         y = self.prepare_targets(y)
+        context = tf.distribute.get_replica_context()
+        batch_slice = None
+        if context is not None and context.num_replicas_in_sync > 1:
+            batch_slice = replica_batch_slice(tf.shape(x)[0])
         with tf.control_dependencies([_checks.assert_finite(x, "x"), _checks.assert_finite(y, "y")]):
-            raw = self._one_pass(x)
+            raw = self._one_pass(x, batch_slice)
         per_example, values = self.objective(raw, y)
         l2 = self._l2()
         values["loss"] = per_example + l2
