@@ -58,6 +58,16 @@ def within(value, anchor):
     return abs(round(value, 2) - mean) <= se + 1e-9
 
 
+def verdict(value, anchor, higher_is_better):
+    """'yes' within the published SE, else 'better' or 'worse' than the published mean; '—' without one."""
+    inside = within(value, anchor)
+    if inside is None:
+        return "—"
+    if inside:
+        return "yes"
+    return "better" if (value > anchor[0]) == higher_is_better else "worse"
+
+
 def rows(results_dir, reference):
     sys.path.insert(0, os.path.dirname(HERE))
     from tfvb.data.uci import MC_DROPOUT_ANCHORS
@@ -75,8 +85,8 @@ def rows(results_dir, reference):
             row = {
                 "dataset": name, "run": label, "splits": len(per), "seconds": s["seconds"],
                 "rmse": s["rmse"], "ll": s["ll"], "tuned_rmse": s["tuned"]["rmse"], "tuned_ll": s["tuned"]["ll"],
-                "anchor": anchor, "rmse_within": within(s["rmse"][0], anchor.get("rmse")),
-                "ll_within": within(s["ll"][0], anchor.get("ll")),
+                "anchor": anchor, "rmse_within": verdict(s["rmse"][0], anchor.get("rmse"), higher_is_better=False),
+                "ll_within": verdict(s["ll"][0], anchor.get("ll"), higher_is_better=True),
             }
             multiplier = "100" if label == "100x" else "10" if label == "10x" else None
             ref = reference.get(name, {}).get(multiplier) if multiplier else None
@@ -103,10 +113,9 @@ def markdown(table):
         for key in ("rmse", "ll"):
             p = r.get(f"paired_{key}")
             pair.append(f"{_fmt(p[0], d)} (n={p[1]})" if p else "—")
-        yes = {True: "yes", False: "no", None: "—"}
         lines.append(
             f"| {r['dataset']} | {r['run']} | {r['splits']} | {_fmt(r['rmse'], d)} | {_fmt(r['ll'], d)} | {gal} "
-            f"| {yes[r['rmse_within']]}, {yes[r['ll_within']]} | {_fmt(r['tuned_ll'], d)} | {'; '.join(pair)} "
+            f"| {r['rmse_within']}, {r['ll_within']} | {_fmt(r['tuned_ll'], d)} | {'; '.join(pair)} "
             f"| {r['seconds']:.0f} |"
         )
     return "\n".join(lines) + "\n"

@@ -212,7 +212,9 @@ def test_report_pairs_splits_and_checks_the_published_standard_error(tmp_path):
     assert row["run"] == "100x" and row["splits"] == 5
     (diff, se), n = row["paired_rmse"]
     assert n == 5 and diff == pytest.approx(0.1) and se == pytest.approx(0.0, abs=1e-12)
-    assert row["ll_within"] is True  # -2.42 rounds to -2.42, within 0.04 of -2.40
+    assert row["ll_within"] == "yes"  # -2.42 is within 0.04 of -2.40
+    assert report.verdict(-2.30, (-2.40, 0.04), higher_is_better=True) == "better"
+    assert report.verdict(3.30, (2.90, 0.18), higher_is_better=False) == "worse"
     assert report.within(3.15, (2.90, 0.18)) is False and report.within(3.08, (2.90, 0.18)) is True
     assert report.within(0.0018, (0.00, 0.00)) is True
     assert "| bostonHousing | 100x | 5 |" in report.markdown([row])
