@@ -62,7 +62,7 @@ def protocol_settings(args, data):
     }
 
 
-def summarize(name, records, protocol, seconds, resumed=0):
+def summarize(name, records, protocol, seconds, resumed=0, earlier_wall=0.0):
     from tfvb.data.uci import MC_DROPOUT_ANCHORS
 
     return {
@@ -80,6 +80,7 @@ def summarize(name, records, protocol, seconds, resumed=0):
         "seconds": float(sum(r["seconds"] for r in records)),
         "seconds_per_split": float(np.mean([r["seconds"] for r in records])) if records else 0.0,
         "wall_seconds_this_run": seconds,
+        "wall_seconds": earlier_wall + seconds,  # over this run and the runs it resumed
         "splits_resumed": resumed,
         "anchor": MC_DROPOUT_ANCHORS.get(name),
         "protocol": protocol,
@@ -91,7 +92,7 @@ def summarize(name, records, protocol, seconds, resumed=0):
 def _read_previous(path, protocol):
     """Records of an earlier run written to `path` with the same protocol (for --resume)."""
     if not os.path.exists(path):
-        return []
+        return [], 0.0
     try:
         with open(path) as f:
             previous = json.load(f)
@@ -105,7 +106,7 @@ def _read_previous(path, protocol):
             + ", ".join(f"{k}={a!r} (this run: {b!r})" for k, (a, b) in changed.items())
             + ". Use another --json or drop --resume."
         )
-    return records
+    return records, float(previous.get("wall_seconds", previous.get("wall_seconds_this_run", 0.0)))
 
 
 def _write_json(path, summary):
@@ -149,12 +150,13 @@ def main(argv=None):
 
     first = uci(args.folder, split=0)
     protocol = protocol_settings(args, first)
-    done = _read_previous(args.json, protocol) if args.resume else []
+    done, earlier_wall = _read_previous(args.json, protocol) if args.resume else ([], 0.0)
     start = time.perf_counter()
 
     def write(records):
         if args.json:
-            _write_json(args.json, summarize(first.name, records, protocol, time.perf_counter() - start, len(done)))
+            _write_json(args.json, summarize(first.name, records, protocol, time.perf_counter() - start, len(done),
+                                             earlier_wall))
 
     heteroscedastic = args.variant == "heteroscedastic"
     records = run_protocol(
@@ -164,8 +166,9 @@ def main(argv=None):
         dropout_rates=args.dropout_rates, taus=args.taus,
         lengthscales=tuple(protocol["lengthscales"]), seed=args.seed,
     )
-    summary = summarize(first.name, records, protocol, time.perf_counter() - start, len(done))
-    write(records)
+    summary = summarize(first.name, records, protocol, time.perf_counter() - start, len(done), earlier_wall)
+    if args.json:
+        _write_json(args.json, summary)  # the summary returned is the one on disk
     print(json.dumps({k: summary[k] for k in ("dataset", "variant", "splits_run", "rmse", "ll", "tuned", "seconds")}))
     return summary
 

@@ -101,7 +101,7 @@ def rows(results_dir, reference):
 def markdown(table):
     lines = [
         "| data | run | splits | RMSE | LL | Gal's table RMSE / LL | within SE (RMSE, LL) | tuned-noise LL "
-        "| ours − Gal's own files, same splits (RMSE; LL) | s (all splits) |",
+        "| ours − Gal's own files, same splits (RMSE; LL) | seconds (sum over splits) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table:

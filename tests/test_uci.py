@@ -172,6 +172,7 @@ def test_protocol_worker_processes_and_resume(tmp_path):
     _same_scores(first["per_split"][0], pooled["per_split"][0])
     resumed = _toy_protocol(folder, out, "--splits", "2", "--resume")
     assert resumed["splits_resumed"] == 1 and resumed["splits_run"] == 2
+    assert resumed["wall_seconds"] == pytest.approx(first["wall_seconds"] + resumed["wall_seconds_this_run"])
     assert resumed["per_split"][0] == first["per_split"][0]  # kept, not run again
     _same_scores(resumed["per_split"][1], pooled["per_split"][1])
     with open(out) as f:
