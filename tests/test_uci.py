@@ -115,11 +115,16 @@ def test_rejects_overlapping_train_and_test(tmp_path):
         uci(folder)
 
 
-def _benchmark_module():
-    spec = importlib.util.spec_from_file_location("uci_benchmark", os.path.join(REPO, "benchmarks", "uci.py"))
+def _load_benchmark(script):
+    """A script of benchmarks/ as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{script}", os.path.join(REPO, "benchmarks", f"{script}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _benchmark_module():
+    return _load_benchmark("uci")
 
 
 def test_protocol_slice_runs_on_any_folder(tmp_path):
@@ -192,15 +197,10 @@ def test_protocol_resume_refuses_other_settings(tmp_path):
         _toy_protocol(folder, out, "--resume")
 
 
-def _report_module():
-    spec = importlib.util.spec_from_file_location("uci_report", os.path.join(REPO, "benchmarks", "uci_report.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_report_pairs_splits_and_checks_the_published_standard_error(tmp_path):
-    report = _report_module()
+    report = _load_benchmark("uci_report")
     rng = np.random.default_rng(0)
     reference = {"bostonHousing": {"100": {"rmse": list(3 + rng.normal(size=20)), "ll": list(-2.4 + rng.normal(size=20))}}}
     ours_rmse = [r + 0.1 for r in reference["bostonHousing"]["100"]["rmse"][:5]]
