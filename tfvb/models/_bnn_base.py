@@ -141,6 +141,18 @@ class BNNBase(_base.SavesSeedState, keras.Model):
     def _bayesian_layers(self):
         return list(getattr(self, "conv_layers", [])) + list(self.dense_layers)
 
+    def _build_dense_layers(self, units):
+        """Build `self.dense_layers` in order, the first on `units` input features."""
+        for dense in self.dense_layers:
+            dense.build((None, units))
+            units = dense.units
+
+    def _dense_forward(self, h, seeds, **kwargs):
+        """Run `self.dense_layers` in order, each with the next seed of `seeds`."""
+        for dense in self.dense_layers:
+            h = dense(h, seed=next(seeds), **kwargs)
+        return h
+
     def _layer_seeds(self, seed):
         """Per-layer [2] seeds from a call seed (None: the layers' own generators)."""
         if seed is None:

@@ -109,10 +109,7 @@ class BNNClassifier(BNNBase):
         for conv in self.conv_layers:
             conv.build(shape)
             shape = self.pool.compute_output_shape(conv.compute_output_shape(shape))
-        units = int(np.prod(shape[1:]))
-        for dense in self.dense_layers:
-            dense.build((None, units))
-            units = dense.units
+        self._build_dense_layers(int(np.prod(shape[1:])))
 
     def _forward(self, x, training=None, num_samples=None, seed=None, batch_slice=None):
         seeds = iter(self._layer_seeds(seed))
@@ -126,9 +123,7 @@ class BNNClassifier(BNNBase):
             h = tf.reshape(pooled, tf.concat([tf.shape(h)[:lead], tf.shape(pooled)[1:]], 0))
         h = tf.reshape(h, tf.concat([tf.shape(h)[:lead], [-1]], 0))
         h = tf.ensure_shape(h, [None] * lead + [int(np.prod(self._flat_shape()))])
-        for dense in self.dense_layers:
-            h = dense(h, training=training, num_samples=num_samples, seed=next(seeds), batch_slice=batch_slice)
-        return h
+        return self._dense_forward(h, seeds, training=training, num_samples=num_samples, batch_slice=batch_slice)
 
     def _widest_activation(self):
         shape, sizes = (None,) + self.image_shape, [int(np.prod(self.image_shape))]
@@ -271,17 +266,13 @@ class BNNRegressor(BNNBase):
         if self.input_dim is not None and input_shape[-1] != self.input_dim:
             raise ValueError(f"Expected inputs with input_dim={self.input_dim} features. "
                              f"Received: input_shape={tuple(input_shape)}")
-        self.input_dim = units = int(input_shape[-1])
-        for dense in self.dense_layers:
-            dense.build((None, units))
-            units = dense.units
+        self.input_dim = int(input_shape[-1])
+        self._build_dense_layers(self.input_dim)
 
     def _forward(self, x, training=None, num_samples=None, seed=None, batch_slice=None):
         seeds = iter(self._layer_seeds(seed))
         h = x
-        for dense in self.dense_layers:
-            h = dense(h, training=training, num_samples=num_samples, seed=next(seeds), batch_slice=batch_slice)
-        return h
+        return self._dense_forward(h, seeds, training=training, num_samples=num_samples, batch_slice=batch_slice)
 
     def _mean_std(self, out):
         d = self.output_dim
