@@ -219,3 +219,24 @@ def test_report_pairs_splits_and_checks_the_published_standard_error(tmp_path):
     assert report.within(3.15, (2.90, 0.18)) is False and report.within(3.08, (2.90, 0.18)) is True
     assert report.within(0.0018, (0.00, 0.00)) is True
     assert "| bostonHousing | 100x | 5 |" in report.markdown([row])
+
+
+def test_selection_from_a_record_retrains_the_same_final_networks(tmp_path):
+    """The zoo reuses a protocol run's choice on split 0: only the final fit runs, with the same result."""
+    from tfvb.models.mc_dropout_grid import grid_search_split
+
+    data = uci(make_folder(str(tmp_path / "toy"), rows=120), split=0)
+    kw = dict(samples=100, validation_samples=30, epochs=4, seed=3)
+    record, final, i = grid_search_split(data, **kw)
+    again, final_again, j = grid_search_split(data, selection=json.loads(json.dumps(record)), **kw)
+    for key in ("dropout_rate", "tau", "rmse", "ll", "validation_ll"):
+        assert again[key] == pytest.approx(record[key], rel=1e-5), key
+    assert again["tuned"] == pytest.approx(record["tuned"], rel=1e-5)
+    np.testing.assert_allclose(final_again.kernels[0].numpy()[j], final.kernels[0].numpy()[i], rtol=1e-5)
+
+    outside = dict(record, tau=3.0)
+    with pytest.raises(ValueError, match=r"chosen pair .* a point of the grid .* Received: \(0\.\d+, 3\.0\)"):
+        grid_search_split(data, selection=outside, **kw)
+    with pytest.raises(ValueError, match="variance_scale"):
+        grid_search_split(data, selection=dict(record, tuned={k: v for k, v in record["tuned"].items()
+                                                             if k != "variance_scale"}), **kw)

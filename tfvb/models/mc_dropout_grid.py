@@ -305,7 +305,7 @@ VARIANCE_SCALES = tuple(float(c) for c in 2.0 ** np.linspace(-2, 2, 17))
 
 def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_samples=1000, epochs=None,
                       batch_size=128, dropout_rates=None, taus=None, lengthscales=(1e-2,),
-                      variance_scales=VARIANCE_SCALES, seed=0, cache=None):
+                      variance_scales=VARIANCE_SCALES, seed=0, cache=None, selection=None):
     """Gal's updated UCI protocol on one split, every grid point trained at once.
 
     The first 80% of the training rows train one network per (p, tau) of the
@@ -321,6 +321,11 @@ def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_sa
         dropout_rates, taus: default the folder's grid.
         lengthscales: prior lengthscales (the heteroscedastic grid's second axis).
         cache: a dict kept across calls (splits) to reuse grids and their traced loops.
+        selection: a record this function returned for the same split and
+            settings: its chosen pair, tuned pair and noise factor are taken
+            instead of running the grid, and only the final networks are
+            trained (the same networks, seeds and data as in that run, so the
+            test scores repeat up to floating-point summation order).
 
     Returns:
         (record, final, index): a dict of the choices and scores, the fitted
@@ -350,13 +355,20 @@ def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_sa
             cache[key] = grid
         return grid
 
-    n_fit = int(0.8 * len(data.x_train))
-    everything = np.arange(len(pairs))
-    grid = make(everything, seed).fit(data.x_train[:n_fit], data.y_train[:n_fit], epochs, batch_size)
-    val = grid.mc_scores(data.x_train[n_fit:], data.y_train[n_fit:], samples=validation_samples,
-                         variance_scales=scales)["ll"]
-    best = int(np.argmax(val[:, unit]))
-    tuned, tuned_k = np.unravel_index(int(np.argmax(val)), val.shape)
+    if selection is None:
+        n_fit = int(0.8 * len(data.x_train))
+        everything = np.arange(len(pairs))
+        grid = make(everything, seed).fit(data.x_train[:n_fit], data.y_train[:n_fit], epochs, batch_size)
+        val = grid.mc_scores(data.x_train[n_fit:], data.y_train[n_fit:], samples=validation_samples,
+                             variance_scales=scales)["ll"]
+        best = int(np.argmax(val[:, unit]))
+        tuned, tuned_k = np.unravel_index(int(np.argmax(val)), val.shape)
+        validation_ll = val[:, unit].round(5).tolist()
+    else:
+        best, tuned, scale = _selected(selection, pairs, heteroscedastic)
+        scales = np.append(scales, scale)
+        tuned_k = len(scales) - 1
+        validation_ll = selection.get("validation_ll")
     chosen = sorted({best, int(tuned)})
     final = make(np.array(chosen), seed + 1).fit(data.x_train, data.y_train, epochs, batch_size)
     test = final.mc_scores(data.x_test, data.y_test, samples=samples, variance_scales=[1.0, scales[tuned_k]])
@@ -369,7 +381,7 @@ def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_sa
     record = {
         "split": data.split,
         **describe(best),
-        "validation_ll": val[:, unit].round(5).tolist(),
+        "validation_ll": validation_ll,
         "rmse": float(test["rmse"][i]),
         "ll": float(test["ll"][i, 0]),
         "tuned": {**describe(int(tuned)), "variance_scale": float(scales[tuned_k]),
@@ -377,6 +389,25 @@ def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_sa
         "seconds": time.perf_counter() - start,
     }
     return record, final, i
+
+
+def _selected(record, pairs, heteroscedastic):
+    """(best index, tuned index, noise factor) of a `grid_search_split` record in this grid's pairs."""
+    key = "lengthscale" if heteroscedastic else "tau"
+
+    def index(r, what):
+        pair = (r.get("dropout_rate"), r.get(key))
+        for i, (a, b) in enumerate(pairs):
+            if pair[0] is not None and pair[1] is not None and math.isclose(a, pair[0]) and math.isclose(b, pair[1]):
+                return i
+        raise ValueError(
+            f"Expected the {what} (dropout_rate, {key}) of `selection` to be a point of the grid "
+            f"{[tuple(float(v) for v in q) for q in pairs]}. Received: {pair}"
+        )
+
+    tuned = record.get("tuned") or {}
+    scale = _checks.positive_float("selection['tuned']['variance_scale']", tuned.get("variance_scale", float("nan")))
+    return index(record, "chosen pair"), index(tuned, "tuned pair"), scale
 
 
 _WORKER_CACHE = {}
