@@ -31,7 +31,6 @@ lengthscale in {1e-2, 1e-1, 1}).
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -42,10 +41,10 @@ HETEROSCEDASTIC_LENGTHSCALES = (1e-2, 1e-1, 1.0)
 
 
 def mean_se(values):
-    """[mean, standard error] with the sample standard deviation (ddof=1); SE 0 for one value."""
-    v = np.asarray(values, dtype=np.float64)
-    se = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
-    return [float(v.mean()), se]
+    """[mean, standard error] over the splits (`tfvb.evaluate.mean_and_standard_error`)."""
+    from tfvb.evaluate import mean_and_standard_error
+
+    return list(mean_and_standard_error(values))
 
 
 def protocol_settings(args, data):

@@ -18,7 +18,6 @@ validation rows), and the paired difference to Gal's own per-split results
 
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -29,10 +28,9 @@ RUNS = (("10x", ""), ("100x", "_100x"), ("heteroscedastic 10x", "_improved"))
 
 
 def mean_se(values):
-    n = len(values)
-    mean = sum(values) / n
-    se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n) if n > 1 else 0.0
-    return mean, se
+    from tfvb.evaluate import mean_and_standard_error
+
+    return mean_and_standard_error(values)
 
 
 def paired(ours, reference):

@@ -109,3 +109,16 @@ def test_shape_and_nan_errors():
         rmse([np.nan, 1.0], [0.0, 1.0])
     with pytest.raises(ValueError, match=r"\(T, N\)"):
         mc_test_log_likelihood(np.zeros(4), np.zeros(4), tau=1.0)
+
+
+def test_mean_and_standard_error_over_splits():
+    from tfvb.evaluate import mean_and_standard_error
+
+    values = [2.0, 4.0, 6.0, 8.0]
+    mean, se = mean_and_standard_error(values)
+    assert mean == 5.0 and se == pytest.approx(np.std(values, ddof=1) / 2.0)
+    assert mean_and_standard_error([3.5]) == (3.5, 0.0)
+    with pytest.raises(ValueError, match="non-empty"):
+        mean_and_standard_error([])
+    with pytest.raises(ValueError, match="finite"):
+        mean_and_standard_error([1.0, float("nan")])

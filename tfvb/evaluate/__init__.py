@@ -15,6 +15,7 @@ _EXPORTS = {
     "gaussian_test_log_likelihood": "regression",
     "mc_test_log_likelihood": "regression",
     "regression_scores": "regression",
+    "mean_and_standard_error": "regression",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
