@@ -21,7 +21,9 @@ its repository's result files for it are named `*_100_xepochs_1_hidden_layers.tx
 while its 10 x runs give e.g. Boston 3.18 / -2.68. Use 100 to compare with the table.
 
 Interruptions: with --json the summary is rewritten (atomically) after every
-split; `--resume` keeps the splits already there and runs the rest.
+split; `--resume` keeps the splits already there and runs the rest. The run
+itself is `tfvb.evaluate.uci_benchmark.uci_benchmark`, which
+`tfvb zoo benchmark mc_dropout_uci_<name> --protocol` also calls.
 
 Variants: `faithful` (the protocol as published; the JSON's `tuned` entry adds
 a noise-variance factor chosen on the validation rows) and `heteroscedastic`
@@ -33,87 +35,6 @@ import argparse
 import json
 import os
 import sys
-import time
-
-import numpy as np
-
-HETEROSCEDASTIC_LENGTHSCALES = (1e-2, 1e-1, 1.0)
-
-
-def mean_se(values):
-    """[mean, standard error] over the splits (`tfvb.evaluate.mean_and_standard_error`)."""
-    from tfvb.evaluate import mean_and_standard_error
-
-    return list(mean_and_standard_error(values))
-
-
-def protocol_settings(args, data):
-    """The settings a run's records depend on (a resumed run must match them)."""
-    heteroscedastic = args.variant == "heteroscedastic"
-    return {
-        "variant": args.variant, "samples": args.samples, "validation_samples": args.validation_samples,
-        "epochs": args.epochs if args.epochs is not None else args.epoch_multiplier * data.n_epochs,
-        "epoch_multiplier": None if args.epochs is not None else args.epoch_multiplier,
-        "dropout_rates": list(args.dropout_rates or data.dropout_rates),
-        "taus": None if heteroscedastic else list(args.taus or data.tau_values),
-        "lengthscales": list(HETEROSCEDASTIC_LENGTHSCALES if heteroscedastic else (1e-2,)),
-        "batch_size": 128, "validation_split": "first 80% of the training rows", "seed": args.seed,
-    }
-
-
-def summarize(name, records, protocol, seconds, resumed=0, earlier_wall=0.0):
-    from tfvb.data.uci import MC_DROPOUT_ANCHORS
-
-    return {
-        "dataset": name,
-        "variant": protocol["variant"],
-        "splits_run": len(records),
-        "rmse": mean_se([r["rmse"] for r in records]),
-        "ll": mean_se([r["ll"] for r in records]),
-        "tuned": {
-            "what": "noise-variance factor (a continuous tau) chosen on the validation rows",
-            "rmse": mean_se([r["tuned"]["rmse"] for r in records]),
-            "ll": mean_se([r["tuned"]["ll"] for r in records]),
-        },
-        # Wall time of the splits' own work (sum over splits; with --jobs N the run's wall time is ~1/N).
-        "seconds": float(sum(r["seconds"] for r in records)),
-        "seconds_per_split": float(np.mean([r["seconds"] for r in records])) if records else 0.0,
-        "wall_seconds_this_run": seconds,
-        "wall_seconds": earlier_wall + seconds,  # over this run and the runs it resumed
-        "splits_resumed": resumed,
-        "anchor": MC_DROPOUT_ANCHORS.get(name),
-        "protocol": protocol,
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "per_split": records,
-    }
-
-
-def _read_previous(path, protocol):
-    """Records of an earlier run written to `path` with the same protocol (for --resume)."""
-    if not os.path.exists(path):
-        return [], 0.0
-    try:
-        with open(path) as f:
-            previous = json.load(f)
-        old, records = previous["protocol"], previous["per_split"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SystemExit(f"Cannot resume from {path}: expected a JSON summary written by this script ({e}).")
-    changed = {k: (old.get(k), v) for k, v in protocol.items() if old.get(k) != v}
-    if changed:
-        raise SystemExit(
-            f"Cannot resume from {path}: it was written with different settings "
-            + ", ".join(f"{k}={a!r} (this run: {b!r})" for k, (a, b) in changed.items())
-            + ". Use another --json or drop --resume."
-        )
-    return records, float(previous.get("wall_seconds", previous.get("wall_seconds_this_run", 0.0)))
-
-
-def _write_json(path, summary):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = path + ".partial"
-    with open(partial, "w") as f:
-        json.dump(summary, f, indent=1)
-    os.replace(partial, path)  # an interruption leaves the previous complete file
 
 
 def main(argv=None):
@@ -144,30 +65,17 @@ def main(argv=None):
     from tfvb.models.mc_dropout_grid import set_cpu_threads
 
     set_cpu_threads(args.threads)  # no-op when TensorFlow already started (e.g. under pytest)
-    from tfvb.data import uci
-    from tfvb.models.mc_dropout_grid import run_protocol
+    from tfvb.evaluate.uci_benchmark import uci_benchmark
 
-    first = uci(args.folder, split=0)
-    protocol = protocol_settings(args, first)
-    done, earlier_wall = _read_previous(args.json, protocol) if args.resume else ([], 0.0)
-    start = time.perf_counter()
-
-    def write(records):
-        if args.json:
-            _write_json(args.json, summarize(first.name, records, protocol, time.perf_counter() - start, len(done),
-                                             earlier_wall))
-
-    heteroscedastic = args.variant == "heteroscedastic"
-    records = run_protocol(
-        args.folder, splits=args.splits, jobs=args.jobs, done=done, on_split=write,
-        log=lambda s: print(s, flush=True), heteroscedastic=heteroscedastic, samples=args.samples,
-        validation_samples=args.validation_samples, epochs=protocol["epochs"],
-        dropout_rates=args.dropout_rates, taus=args.taus,
-        lengthscales=tuple(protocol["lengthscales"]), seed=args.seed,
-    )
-    summary = summarize(first.name, records, protocol, time.perf_counter() - start, len(done), earlier_wall)
-    if args.json:
-        _write_json(args.json, summary)  # the summary returned is the one on disk
+    try:
+        summary = uci_benchmark(
+            args.folder, splits=args.splits, jobs=args.jobs, json_path=args.json, resume=args.resume,
+            variant=args.variant, samples=args.samples, validation_samples=args.validation_samples,
+            epoch_multiplier=args.epoch_multiplier, epochs=args.epochs, dropout_rates=args.dropout_rates,
+            taus=args.taus, seed=args.seed, log=lambda line: print(line, flush=True),
+        )
+    except ValueError as e:
+        raise SystemExit(str(e)) from e
     print(json.dumps({k: summary[k] for k in ("dataset", "variant", "splits_run", "rmse", "ll", "tuned", "seconds")}))
     return summary
 

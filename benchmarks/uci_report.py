@@ -27,16 +27,14 @@ DATASETS = ("bostonHousing", "wine-quality-red", "kin8nm", "power-plant", "naval
 RUNS = (("10x", ""), ("100x", "_100x"), ("heteroscedastic 10x", "_improved"))
 
 
-def mean_se(values):
-    from tfvb.evaluate import mean_and_standard_error
-
-    return mean_and_standard_error(values)
 
 
 def paired(ours, reference):
     """Mean +- SE of ours - reference over the splits both have; None when fewer than 2."""
     diffs = [a - b for a, b in zip(ours, reference)]
-    return (mean_se(diffs), len(diffs)) if len(diffs) > 1 else None
+    from tfvb.evaluate import mean_and_standard_error
+
+    return (mean_and_standard_error(diffs), len(diffs)) if len(diffs) > 1 else None
 
 
 def _fmt(mean_se_pair, digits):

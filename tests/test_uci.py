@@ -9,6 +9,7 @@ import pytest
 
 from conftest import REPO, SHARED_DATA
 from tfvb.data import UCIData, list_uci, uci
+from tfvb.evaluate import mean_and_standard_error
 
 UCI_ROOT = os.path.join(SHARED_DATA, "uci")
 BOSTON = os.path.join(UCI_ROOT, "bostonHousing")
@@ -205,8 +206,8 @@ def test_report_pairs_splits_and_checks_the_published_standard_error(tmp_path):
     reference = {"bostonHousing": {"100": {"rmse": list(3 + rng.normal(size=20)), "ll": list(-2.4 + rng.normal(size=20))}}}
     ours_rmse = [r + 0.1 for r in reference["bostonHousing"]["100"]["rmse"][:5]]
     per = [{"split": k, "rmse": v, "ll": -2.42, "tuned": {"rmse": v, "ll": -2.4}} for k, v in enumerate(ours_rmse)]
-    summary = {"per_split": per, "rmse": report.mean_se(ours_rmse), "ll": [-2.42, 0.0], "seconds": 12.0,
-               "tuned": {"rmse": report.mean_se(ours_rmse), "ll": [-2.4, 0.0]}}
+    summary = {"per_split": per, "rmse": list(mean_and_standard_error(ours_rmse)), "ll": [-2.42, 0.0], "seconds": 12.0,
+               "tuned": {"rmse": list(mean_and_standard_error(ours_rmse)), "ll": [-2.4, 0.0]}}
     with open(tmp_path / "uci_bostonHousing_100x.json", "w") as f:
         json.dump(summary, f)
     (row,) = report.rows(str(tmp_path), reference)

@@ -131,3 +131,30 @@ def test_quick_recipe_writes_a_loadable_entry(tmp_path, monkeypatch):
     model = zoo.load("cvae_mnist")
     assert isinstance(model, keras.Model) and model.latent_dim == 2
     assert not (tmp_path / "cvae_mnist.partial").exists()
+
+
+def test_cli_benchmark_protocol_runs_gals_protocol_and_resumes(capsys, tmp_path):
+    """`tfvb zoo benchmark mc_dropout_uci_<name> --protocol`: the whole protocol on the entry's folder."""
+    from test_uci import make_folder
+
+    make_folder(str(tmp_path / "uci" / "bostonHousing"), splits=3)  # 200 epochs of 1 step: seconds
+    out = tmp_path / "protocol.json"
+    argv = ["zoo", "benchmark", "mc_dropout_uci_boston", "--protocol", "--data-root", str(tmp_path),
+            "--json", str(out)]
+    assert cli.main(argv + ["--splits", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "bostonHousing split 1 (2/2)" in printed and "this run" in printed and "Gal (published)" in printed
+    first = json.loads(out.read_text())
+    assert first["splits_run"] == 2 and first["protocol"]["epochs"] == 200
+    assert first["protocol"]["samples"] == 10_000 and first["anchor"]["ll"] == [-2.40, 0.04]
+
+    assert cli.main(argv + ["--splits", "3", "--resume"]) == 0
+    resumed = json.loads(out.read_text())
+    assert resumed["splits_resumed"] == 2 and resumed["per_split"][:2] == first["per_split"]
+    assert cli.main(argv + ["--splits", "3", "--resume", "--epoch-multiplier", "10"]) == 2
+    assert "epochs=200 (this run: 20)" in capsys.readouterr().err
+
+    assert cli.main(["zoo", "benchmark", "vae_mnist", "--protocol"]) == 2
+    assert "mc_dropout_uci_boston" in capsys.readouterr().err
+    assert cli.main(["zoo", "benchmark", "mc_dropout_uci_boston", "--splits", "2"]) == 2
+    assert "Expected --protocol" in capsys.readouterr().err

@@ -36,9 +36,37 @@ def _zoo_train(args):
     return 0
 
 
+def _fmt_pair(pair):
+    return "—" if not pair else " ± ".join("—" if v is None else f"{v:.4g}" for v in pair)
+
+
+def _zoo_protocol(args):
+    from tfvb import zoo
+
+    s = zoo.benchmark_protocol(args.name, data_root=args.data_root, splits=args.splits, jobs=args.jobs,
+                               epoch_multiplier=args.epoch_multiplier, json_path=args.json, resume=args.resume,
+                               log=lambda line: print(line, flush=True))
+    card = (s.get("card") or {}).get(f"faithful_{args.epoch_multiplier}x_epochs") or {}
+    anchor = s.get("anchor") or {}
+    print(f"{s['dataset']}: {s['splits_run']} splits, {s['protocol']['epochs']} epochs, "
+          f"{s['wall_seconds_this_run']:.0f} s")
+    print(f"{'':10s} {'this run':>22s} {'card':>22s} {'Gal (published)':>22s}")
+    for key in ("rmse", "ll"):
+        print(f"{key:10s} {_fmt_pair(s[key]):>22s} {_fmt_pair(card.get(key)):>22s} "
+              f"{_fmt_pair(anchor.get(key)):>22s}")
+    print(f"{'tuned ll':10s} {_fmt_pair(s['tuned']['ll']):>22s} "
+          f"{_fmt_pair((card.get('tuned') or {}).get('ll')):>22s}")
+    return 0
+
+
 def _zoo_benchmark(args):
     from tfvb import zoo
 
+    if args.protocol:
+        return _zoo_protocol(args)
+    if args.resume or args.splits is not None or args.jobs != 1 or args.epoch_multiplier != 100:
+        raise ValueError("Expected --protocol with --splits, --jobs, --epoch-multiplier or --resume. "
+                         "Received: those options without --protocol")
     result = zoo.benchmark(args.name, limit=args.limit, data_root=args.data_root)
     print(f"golden batch: max |difference| = {result['golden_max_abs_diff']:.3g}")
     print(f"{'metric':32s} {'card':>12s} {'measured':>12s}")
@@ -94,7 +122,16 @@ def build_parser():
     p.add_argument("name")
     p.add_argument("--limit", type=int, default=None, help="evaluate on the first N held-out examples only")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--json", default=None, help="also write the comparison here")
+    p.add_argument("--json", default=None, help="also write the comparison (with --protocol: the summary, "
+                                                "after every split) here")
+    p.add_argument("--protocol", action="store_true",
+                   help="run the entry's whole benchmark protocol (mc_dropout_uci_*: Gal's UCI protocol on "
+                        "every split) instead of re-evaluating the stored model")
+    p.add_argument("--splits", type=int, default=None, help="with --protocol: the first N splits")
+    p.add_argument("--jobs", type=int, default=1, help="with --protocol: worker processes")
+    p.add_argument("--epoch-multiplier", type=int, default=100,
+                   help="with --protocol: epochs = this x n_epochs (100: Gal's table; 10: the protocol's text)")
+    p.add_argument("--resume", action="store_true", help="with --protocol and --json: keep the splits there")
     p.set_defaults(func=_zoo_benchmark)
 
     p = zoo.add_parser("package", help="write an entry from a run folder a recipe's own main() wrote")

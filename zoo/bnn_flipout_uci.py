@@ -97,6 +97,7 @@ def train(seed=0, quick=False, data_root=None, dataset="bostonHousing", splits=S
             5 keeps a Boston run near 10 minutes on 2 CPU cores; the anchors average all 20.
     """
     from tfvb.data import uci
+    from tfvb.evaluate import mean_and_standard_error
 
     folder = os.path.join(data_root_of(data_root), "uci", dataset)
     first = uci(folder, split=0)
@@ -112,8 +113,8 @@ def train(seed=0, quick=False, data_root=None, dataset="bostonHousing", splits=S
             model, constructor, norm = m, c, nz
 
     def mean_se(key):
-        v = np.array([p[key] for p in per_split])
-        return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
+        mean, se = mean_and_standard_error([p[key] for p in per_split])
+        return mean, se if len(per_split) > 1 else None
 
     rmse, rmse_se = mean_se("rmse")
     ll, ll_se = mean_se("test_ll")

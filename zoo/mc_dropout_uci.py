@@ -45,7 +45,8 @@ def _folder(dataset, data_root):
 
 def _protocol_table(name):
     tables = {}
-    for variant, suffix in (("faithful", ""), ("faithful_100x_epochs", "_100x"), ("heteroscedastic", "_improved")):
+    for variant, suffix in (("faithful_10x_epochs", ""), ("faithful_100x_epochs", "_100x"),
+                            ("heteroscedastic_10x_epochs", "_improved")):
         path = os.path.join(REPO, "benchmarks", "results", f"uci_{name}{suffix}.json")
         if os.path.exists(path):
             with open(path) as f:
@@ -157,6 +158,22 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=100, re
         ),
     }
     return model, record
+
+
+def protocol(dataset="bostonHousing", data_root=None, splits=None, jobs=1, epoch_multiplier=100, json_path=None,
+             resume=False, seed=0, log=None):
+    """Gal's whole UCI protocol on the entry's data set (`tfvb.evaluate.uci_benchmark`): its summary.
+
+    The settings are the ones this recipe trains with (T = 10,000 test passes,
+    1,000 on the validation rows, `epoch_multiplier` x n_epochs epochs), so
+    the protocol's split 0 repeats the entry's own grid search.
+    """
+    from tfvb.evaluate.uci_benchmark import uci_benchmark
+
+    _, folder = _folder(dataset, data_root)
+    return uci_benchmark(folder, splits=splits, jobs=jobs, json_path=json_path, resume=resume,
+                         samples=SAMPLES, validation_samples=VALIDATION_SAMPLES,
+                         epoch_multiplier=epoch_multiplier, seed=seed, log=log)
 
 
 def benchmark(model, limit=None, data_root=None, dataset="bostonHousing"):

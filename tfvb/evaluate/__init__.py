@@ -1,4 +1,4 @@
-"""Evaluation: likelihood estimates, active units, calibration, regression scores."""
+"""Evaluation: likelihood estimates, active units, calibration, regression scores, the UCI benchmark run."""
 
 from tfvb._lazy import lazy_exports
 
@@ -16,6 +16,7 @@ _EXPORTS = {
     "mc_test_log_likelihood": "regression",
     "regression_scores": "regression",
     "mean_and_standard_error": "regression",
+    "uci_benchmark": "uci_benchmark",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -152,6 +152,27 @@ def benchmark(name, limit=None, data_root=None):
     return out
 
 
+def benchmark_protocol(name, data_root=None, **kwargs):
+    """Run the whole benchmark protocol of an entry's recipe (e.g. Gal's UCI protocol, every split).
+
+    Only entries whose recipe defines `protocol` have one (the `mc_dropout_uci_*`
+    entries: `tfvb.evaluate.uci_benchmark`); `kwargs` go to it (splits, jobs,
+    epoch_multiplier, json_path, resume, log). Returns its summary with the
+    card's own protocol table beside it under `card`.
+    """
+    entry = registry.get(name)
+    module = recipe(name)
+    if not hasattr(module, "protocol"):
+        having = [n for n in registry.names() if hasattr(recipe(n), "protocol")]
+        raise ValueError(f"Expected an entry whose recipe has a benchmark protocol ({', '.join(having)}). "
+                         f"Received: {name!r} (recipe zoo/{entry.recipe}.py re-evaluates a stored model only)")
+    summary = module.protocol(data_root=data_root, **entry.args, **kwargs)
+    folder = os.path.join(saved_models_dir(), name)
+    card = info(name).get("metrics", {}).get("protocol_table") if os.path.isfile(
+        os.path.join(folder, "metadata.json")) else None
+    return {**summary, "card": card}
+
+
 def package(name, run_dir, root=None):
     """Write an entry from a run folder that a recipe's own `main` wrote (elsewhere, e.g. on a GPU machine).
 
