@@ -17,7 +17,11 @@ call (plus each loop's first, tracing, call). `--full` runs it
 all (and then also reports RMSE and LL).
 
     python benchmarks/uci_reference.py bostonHousing --split 0 --configs 2 --passes 100 \\
-        --compare benchmarks/results/uci_bostonHousing.json --json benchmarks/results/uci_reference_bostonHousing.json
+        --vectorized --json benchmarks/results/uci_reference_bostonHousing.json
+
+`--vectorized` times the library's protocol on the same splits in the same
+run (the ratio's two sides under the same machine load); `--compare` takes
+it from an earlier `benchmarks/uci.py` JSON instead.
 """
 
 import argparse
@@ -106,7 +110,12 @@ def main(argv=None):
     parser.add_argument("--validation-samples", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--compare", default=None, help="a benchmarks/uci.py JSON: report the speed ratio")
+    parser.add_argument("--epoch-multiplier", type=int, default=10, help="epochs = this x n_epochs")
+    parser.add_argument("--vectorized", action="store_true",
+                        help="also time the vectorized protocol (tfvb.models.mc_dropout_grid) on the same splits "
+                             "in this run, and report the ratio")
+    parser.add_argument("--compare", default=None,
+                        help="a benchmarks/uci.py JSON: report the ratio against its seconds per split")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     if args.full:
@@ -118,24 +127,37 @@ def main(argv=None):
     set_cpu_threads(args.threads)  # no-op when TensorFlow already started (e.g. under pytest)
     from tfvb.data import uci
 
-    records = []
+    records, vectorized = [], []
     start = time.perf_counter()
     for k in args.split:
         data = uci(args.folder, split=k)
-        print(f"{data.name} split {k}", flush=True)
+        epochs = args.epochs if args.epochs is not None else args.epoch_multiplier * data.n_epochs
+        print(f"{data.name} split {k}, {epochs} epochs", flush=True)
+        if args.vectorized:
+            from tfvb.models.mc_dropout_grid import protocol_split
+
+            record = protocol_split(args.folder, k, samples=args.samples, validation_samples=args.validation_samples,
+                                    epochs=epochs)
+            vectorized.append(record["seconds"])
+            print(f"  vectorized protocol: {record['seconds']:.1f}s", flush=True)
         records.append(run_split(data, args.configs, args.passes, args.samples, args.validation_samples,
-                                 args.epochs, seed=1000 * k, log=lambda s: print(s, flush=True)))
+                                 epochs, seed=1000 * k, log=lambda s: print(s, flush=True)))
     summary = {
         "dataset": data.name,
         "mode": "full" if args.configs is None and args.passes is None else "measured part, extrapolated",
         "splits": args.split,
         "estimated_seconds_per_split": float(np.mean([r["estimated_protocol_seconds"] for r in records])),
         "measured_seconds": time.perf_counter() - start,
-        "samples": args.samples, "validation_samples": args.validation_samples,
+        "samples": args.samples, "validation_samples": args.validation_samples, "epochs": epochs,
+        "threads": args.threads,
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         "per_split": records,
     }
-    if args.compare:
+    if vectorized:
+        summary["vectorized_seconds_per_split"] = float(np.mean(vectorized))
+        summary["vectorized_measured"] = "in this run, on the same splits, before the reference"
+        summary["speedup"] = summary["estimated_seconds_per_split"] / summary["vectorized_seconds_per_split"]
+    elif args.compare:
         with open(args.compare) as f:
             fast = json.load(f)
         summary["vectorized_seconds_per_split"] = fast["seconds_per_split"]

@@ -241,3 +241,17 @@ def test_selection_from_a_record_retrains_the_same_final_networks(tmp_path):
     with pytest.raises(ValueError, match="variance_scale"):
         grid_search_split(data, selection=dict(record, tuned={k: v for k, v in record["tuned"].items()
                                                              if k != "variance_scale"}), **kw)
+
+
+def test_reference_timing_measures_both_sides_in_one_run(tmp_path):
+    folder = make_folder(str(tmp_path / "toy"))
+    out = str(tmp_path / "ref.json")
+    s = _load_benchmark("uci_reference").main([folder, "--configs", "1", "--passes", "5", "--epochs", "2",
+                                               "--samples", "50", "--validation-samples", "20", "--threads", "1",
+                                               "--vectorized", "--json", out])
+    assert s["epochs"] == 2 and s["vectorized_seconds_per_split"] > 0
+    assert s["speedup"] == pytest.approx(s["estimated_seconds_per_split"] / s["vectorized_seconds_per_split"])
+    record = s["per_split"][0]
+    assert record["configs_trained"] == 1 and len(record["fit_seconds"]) == 2  # one grid point + the retrain
+    with open(out) as f:
+        assert json.load(f)["speedup"] == s["speedup"]
