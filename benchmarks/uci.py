@@ -26,9 +26,10 @@ itself is `tfvb.evaluate.uci_benchmark.uci_benchmark`, which
 `tfvb zoo benchmark mc_dropout_uci_<name> --protocol` also calls.
 
 Variants: `faithful` (the protocol as published; the JSON's `tuned` entry adds
-a noise-variance factor chosen on the validation rows) and `heteroscedastic`
+a noise-variance factor chosen on the validation rows), `heteroscedastic`
 (the network predicts its noise variance; grid: dropout rate x prior
-lengthscale in {1e-2, 1e-1, 1}).
+lengthscale in {1e-2, 1e-1, 1}) and `concrete` (heteroscedastic with concrete
+dropout: per-layer dropout rates learned from 0.1; grid: the lengthscales).
 """
 
 import argparse
@@ -41,7 +42,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", help="a UCI folder in the benchmark layout (or its name under the data root)")
     parser.add_argument("--splits", type=int, default=None, help="run the first N splits (default: all)")
-    parser.add_argument("--variant", choices=("faithful", "heteroscedastic"), default="faithful")
+    parser.add_argument("--variant", choices=("faithful", "heteroscedastic", "concrete"), default="faithful")
     parser.add_argument("--samples", type=int, default=10_000, help="MC passes T on the test rows")
     parser.add_argument("--validation-samples", type=int, default=1000, help="MC passes on the validation rows")
     parser.add_argument("--epoch-multiplier", type=int, default=10,

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfvb.models import MCDropoutClassifier, MCDropoutRegressor
 from tfvb.models.mc_dropout_grid import MCDropoutGrid
@@ -229,3 +230,111 @@ def test_constant_feature_is_centred_not_scaled():
     u = model.predict_uncertainty(probe, samples=t, seed=0)
     se = np.sqrt((u["epistemic"] + scores["epistemic"][0]) / t)
     assert np.all(np.abs(u["mean"] - scores["mean"][0]) < 5 * se + 1e-6)
+
+
+# -- concrete dropout -----------------------------------------------------------
+def _concrete(p=0.3, temperature=0.1, **kwargs):
+    model = MCDropoutRegressor(hidden_units=(8,), dropout_rate=p, heteroscedastic=True, concrete=True,
+                               temperature=temperature, num_examples=100, seed=0, **kwargs)
+    model.build((None, 3))
+    return model
+
+
+def test_concrete_masks_keep_the_mean_and_drop_at_rate_p():
+    model = _concrete(p=0.3)
+    u = np.random.default_rng(0).uniform(size=(200_000, 1)).astype("float32")
+    mask = model._mask(np.ones_like(u), u, 0).numpy()
+    # A relaxed Bernoulli of temperature 0.1: dropped (below half the kept value) with probability exactly p.
+    assert np.mean(mask < 0.5 / 0.7) == pytest.approx(0.3, abs=0.005)
+    assert mask.mean() == pytest.approx(1.0, abs=0.02)
+    # At a low temperature the masks are the fixed-rate model's hard masks from the same uniforms.
+    hard = MCDropoutRegressor(hidden_units=(8,), dropout_rate=0.3, heteroscedastic=True, seed=0)
+    hard.build((None, 3))
+    cold = _concrete(p=0.3, temperature=1e-3)._mask(np.ones_like(u), u, 0).numpy()
+    # (only uniforms within ~temperature of the threshold 1 - p differ: well under 1%)
+    assert np.mean(np.abs(cold - hard._mask(np.ones_like(u), u, 0).numpy()) > 0.01) < 0.005
+
+
+def test_concrete_kl_term_matches_the_formula():
+    model = _concrete(p=0.2, lengthscale=0.5)
+    rng = np.random.default_rng(1)
+    for layer in model.hidden + [model.head]:
+        layer.kernel.assign(rng.normal(size=layer.kernel.shape).astype("float32"))
+    model.dropout_logits.assign(np.log([0.2 / 0.8, 0.4 / 0.6]).astype("float32"))
+    np.testing.assert_allclose(model.dropout_rates, [0.2, 0.4], rtol=1e-6)
+    expected = 0.0
+    for layer, p in zip(model.hidden + [model.head], [0.2, 0.4]):
+        w = layer.kernel.numpy().astype(np.float64)
+        k = w.shape[0]
+        expected += 0.5**2 * np.sum(w**2) / (2 * 100 * (1 - p)) + k / 100 * (p * np.log(p) + (1 - p) * np.log(1 - p))
+    assert float(model._l2()) == pytest.approx(expected, rel=1e-4)  # float32, eps 1e-7 in the logs
+    np.testing.assert_allclose(model.weight_decay, 0.25 / (2 * 100 * (1 - np.array([0.2, 0.4]))), rtol=1e-6)
+
+
+def test_concrete_rates_shrink_with_more_data():
+    """Gal et al.'s observation: the learned rate falls as N grows (the KL weighs 1/N)."""
+    rates = {}
+    for n in (40, 4000):
+        rng = np.random.default_rng(0)
+        x = rng.uniform(-1, 1, size=(n, 1))
+        y = np.sin(3 * x[:, 0]) + 0.1 * rng.normal(size=n)
+        keras.utils.set_random_seed(0)
+        model = MCDropoutRegressor(hidden_units=(32,), dropout_rate=0.1, heteroscedastic=True, concrete=True, seed=0)
+        model.compile(keras.optimizers.Adam(1e-2))
+        model.adapt(x, y)
+        reps = max(1, 400 * 32 // n)  # 400 steps for both
+        model.fit(np.tile(x, (reps, 1)), np.tile(y, reps), batch_size=32, epochs=1, verbose=0)
+        rates[n] = model.dropout_rates
+    assert rates[40][-1] > 3 * rates[4000][-1], rates
+    assert np.all(rates[4000] < 0.1), rates
+
+
+def test_concrete_passes_equal_a_loop_and_survive_saving(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3))
+    y = x[:, 0] + 0.1 * rng.normal(size=64)
+    model = MCDropoutRegressor(hidden_units=(16,), dropout_rate=0.2, heteroscedastic=True, concrete=True, seed=0)
+    model.compile(keras.optimizers.Adam(1e-2))
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0)
+    assert not np.allclose(model.dropout_rates, 0.2)
+    u = model.predict_uncertainty(x[:5], samples=20, seed=3)
+    loop = np.stack([model(x[:5], seed=(3, t)).numpy()[:, 0] for t in range(20)])
+    np.testing.assert_allclose(u["mean"], loop.mean(0), rtol=1e-5, atol=1e-6)
+    path = str(tmp_path / "concrete.keras")
+    model.save(path)
+    again = keras.saving.load_model(path)
+    assert again.concrete and again.temperature == 0.1
+    np.testing.assert_allclose(again.dropout_rates, model.dropout_rates, rtol=1e-6)
+    np.testing.assert_allclose(again.predict_uncertainty(x[:5], samples=20, seed=3)["mean"], u["mean"], rtol=1e-6)
+
+
+def test_concrete_needs_a_likelihood_objective():
+    with pytest.raises(ValueError, match="heteroscedastic=True with concrete=True"):
+        MCDropoutRegressor(concrete=True)
+    with pytest.raises(ValueError, match="temperature"):
+        MCDropoutRegressor(heteroscedastic=True, concrete=True, temperature=0.0)
+    clf = MCDropoutClassifier(3, hidden_units=(8,), concrete=True, num_examples=10)
+    clf.build((None, 4))
+    assert clf.dropout_rates.shape == (2,)
+
+
+def test_concrete_grid_learns_rates_and_exports_an_equivalent_regressor():
+    x, y = sine_data(120)
+    grid = MCDropoutGrid(1, [0.1, 0.1], [1.0, 1.0], hidden_units=(16,), lengthscale=[1e-2, 1.0],
+                         heteroscedastic=True, concrete=True, seed=0).fit(x, y, epochs=40, batch_size=32)
+    rates = grid.learned_dropout_rates
+    assert rates.shape == (2, 2) and not np.allclose(rates, 0.1)
+    model = grid.regressor(1)
+    assert model.concrete and model.lengthscale == 1.0
+    np.testing.assert_allclose(model.dropout_rates, rates[1], rtol=1e-5)
+    # The grid's objective terms are the model's: weight decay over (1 - p) plus the dropout entropy.
+    reg = grid._regularizer(tf.constant(grid.lengthscales**2 / (2 * 120), tf.float32), tf.constant(1 / 120))
+    assert float(reg[1]) == pytest.approx(float(model._l2()), rel=1e-4)
+    probe = np.linspace(-2, 2, 9)[:, None]
+    t = 3000
+    scores = grid.mc_scores(probe, truth(probe[:, 0]), samples=t)
+    u = model.predict_uncertainty(probe, samples=t, seed=0)
+    se = np.sqrt((u["epistemic"] + scores["epistemic"][1]) / t)
+    assert np.all(np.abs(u["mean"] - scores["mean"][1]) < 5 * se + 1e-6)
+    with pytest.raises(ValueError, match="heteroscedastic=True"):
+        MCDropoutGrid(1, [0.1], [1.0], concrete=True)

@@ -255,3 +255,15 @@ def test_reference_timing_measures_both_sides_in_one_run(tmp_path):
     assert record["configs_trained"] == 1 and len(record["fit_seconds"]) == 2  # one grid point + the retrain
     with open(out) as f:
         assert json.load(f)["speedup"] == s["speedup"]
+
+
+def test_concrete_variant_runs_the_protocol_over_lengthscales(tmp_path):
+    folder = make_folder(str(tmp_path / "toy"))
+    out = str(tmp_path / "concrete.json")
+    s = _toy_protocol(folder, out, "--splits", "1", "--variant", "concrete")
+    assert s["protocol"]["dropout_rates"] == [0.1] and s["protocol"]["taus"] is None
+    record = s["per_split"][0]
+    assert len(record["validation_ll"]) == 3  # one network per prior lengthscale
+    assert record["lengthscale"] in (1e-2, 1e-1, 1.0) and record["tau"] is None
+    rates = record["learned_dropout_rates"]
+    assert len(rates) == 2 and all(0.0 < r < 1.0 for r in rates)

@@ -31,7 +31,7 @@ __all__ = ["uci_benchmark", "protocol_settings", "HETEROSCEDASTIC_LENGTHSCALES"]
 
 #: Prior lengthscales of the heteroscedastic variant's grid (dropout rate x lengthscale).
 HETEROSCEDASTIC_LENGTHSCALES = (1e-2, 1e-1, 1.0)
-VARIANTS = ("faithful", "heteroscedastic")
+VARIANTS = ("faithful", "heteroscedastic", "concrete")
 
 
 def protocol_settings(data, variant="faithful", samples=10_000, validation_samples=1000, epoch_multiplier=10,
@@ -39,7 +39,11 @@ def protocol_settings(data, variant="faithful", samples=10_000, validation_sampl
     """The settings a run's records depend on (a resumed run must match them)."""
     if variant not in VARIANTS:
         raise ValueError(f"Expected `variant` in {VARIANTS}. Received: variant={variant!r}")
-    heteroscedastic = variant == "heteroscedastic"
+    from tfvb.models.mc_dropout_grid import CONCRETE_INITIAL_RATE
+
+    heteroscedastic = variant in ("heteroscedastic", "concrete")
+    if dropout_rates is None and variant == "concrete":
+        dropout_rates = (CONCRETE_INITIAL_RATE,)
     if epochs is None:
         epochs = _checks.positive_int("epoch_multiplier", epoch_multiplier) * data.n_epochs
         multiplier = int(epoch_multiplier)
@@ -140,8 +144,10 @@ def uci_benchmark(folder, splits=None, jobs=1, json_path=None, resume=False, var
         json_path: write the summary here, atomically, after every split.
         resume: keep the splits already in `json_path` (same settings) and run only the others.
         variant: "faithful" (the published protocol; `tuned` adds a noise-variance
-            factor chosen on the validation rows) or "heteroscedastic" (grid:
-            dropout rate x lengthscale in HETEROSCEDASTIC_LENGTHSCALES).
+            factor chosen on the validation rows), "heteroscedastic" (grid:
+            dropout rate x lengthscale in HETEROSCEDASTIC_LENGTHSCALES) or
+            "concrete" (heteroscedastic with learned per-layer dropout rates
+            from 0.1; grid: the lengthscales).
         samples, validation_samples: MC passes on the test and validation rows.
         epoch_multiplier: epochs = this x the folder's n_epochs (10: the protocol
             as written; 100: the setting of Gal's published table).
@@ -172,9 +178,10 @@ def uci_benchmark(folder, splits=None, jobs=1, json_path=None, resume=False, var
 
     records = run_protocol(
         folder, splits=splits, jobs=jobs, done=done, on_split=write, log=log,
-        heteroscedastic=variant == "heteroscedastic", samples=protocol["samples"],
+        heteroscedastic=variant in ("heteroscedastic", "concrete"), concrete=variant == "concrete",
+        samples=protocol["samples"],
         validation_samples=protocol["validation_samples"], epochs=protocol["epochs"],
-        dropout_rates=dropout_rates, taus=taus, lengthscales=tuple(protocol["lengthscales"]), seed=seed,
+        dropout_rates=protocol["dropout_rates"], taus=taus, lengthscales=tuple(protocol["lengthscales"]), seed=seed,
     )
     result = summary(records)
     if json_path:

@@ -20,6 +20,19 @@ References:
     Learning of Bayesian Neural Networks. ICML 2015.
     Kendall, Gal. What Uncertainties Do We Need in Bayesian Deep Learning for
     Computer Vision? NeurIPS 2017 (the heteroscedastic output).
+    Gal, Hron, Kendall. Concrete Dropout. NeurIPS 2017 (learned dropout rates).
+
+Concrete dropout (`concrete=True`) learns one dropout rate p_l per layer by
+gradient descent on the ELBO: masks are relaxed Bernoulli draws of temperature
+t (0.1), 1 - z with z = sigmoid((logit p + log u - log(1 - u)) / t), u ~ U(0, 1),
+and the KL term per layer of input width K is
+
+    l^2 ||W||^2 / (2 N (1 - p)) + (K / N) (p log p + (1 - p) log(1 - p)),
+
+the per-example negative ELBO of the paper (its code's weight and dropout
+regularizers l^2 / N and 2 / N, halved for a data term that is the negative
+log-likelihood itself). Its data term must be a likelihood, so it applies to the
+heteroscedastic regressor and the classifier.
 """
 
 import math
@@ -37,6 +50,7 @@ __all__ = ["MCDropoutRegressor", "MCDropoutClassifier"]
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # Elements of one chunk of T stacked passes (T_chunk * N * width): bounds the memory of predict_uncertainty.
 _CHUNK_ELEMENTS = 1 << 23
+_EPS = 1e-7  # inside the logs of concrete dropout, as in the paper's code
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
@@ -63,10 +77,18 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
     normalizes_inputs = True
 
     def __init__(self, hidden_units=(50,), dropout_rate=0.05, lengthscale=1e-2, num_examples=None,
-                 seed=None, **kwargs):
+                 seed=None, concrete=False, temperature=0.1, **kwargs):
         super().__init__(**kwargs)
         self.hidden_units = _checks.int_tuple("hidden_units", hidden_units)
         self.dropout_rate = _checks.open_unit_interval("dropout_rate", dropout_rate)
+        self.concrete = bool(concrete)
+        self.temperature = _checks.positive_float("temperature", temperature)
+        if self.concrete and not self.likelihood_objective:
+            raise ValueError(
+                "Expected heteroscedastic=True with concrete=True: concrete dropout learns p from the ELBO, "
+                "and the homoscedastic objective (Gal's protocol: tau in the targets' units, targets "
+                "standardized) is not on its scale. Received: concrete=True, heteroscedastic=False"
+            )
         self.lengthscale = _checks.positive_float("lengthscale", lengthscale)
         self.num_examples = None if num_examples is None else _checks.positive_int("num_examples", num_examples)
         self.seed = seed
@@ -78,6 +100,8 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
 
     # -- subclass hooks -------------------------------------------------------
     output_units = 1
+    #: The data term is the per-example negative log-likelihood (concrete dropout needs it).
+    likelihood_objective = True
 
     def objective(self, raw, y):
         """Per-example data term (normalized units) and the tracker values."""
@@ -98,6 +122,10 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
             layer.build((None, width))
             width = layer.units
         self.head.build((None, width))
+        if self.concrete:
+            logit = math.log(self.dropout_rate) - math.log1p(-self.dropout_rate)
+            self.dropout_logits = self.add_weight(
+                shape=(len(self.hidden) + 1,), initializer=keras.initializers.Constant(logit), name="dropout_logits")
         self.build_targets()
 
     def build_targets(self):
@@ -173,19 +201,53 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
         return super().fit(x, y, *args, **kwargs)
 
     # -- the stochastic network -------------------------------------------------
-    @property
-    def weight_decay(self):
-        """lambda = l^2 (1 - p) / (2 N tau), the L2 coefficient of every kernel."""
+    def _require_num_examples(self):
         if self.num_examples is None:
             raise ValueError(
                 "Expected `num_examples` (N in the weight decay) to be set. Received: num_examples=None; "
                 "pass it to the constructor or call `model.adapt(x, y)`"
             )
+
+    @property
+    def dropout_rates(self):
+        """Dropout rate of each dense layer's input (numpy): learned with `concrete`, else p everywhere."""
+        if self.concrete and self.built:
+            return 1.0 / (1.0 + np.exp(-keras.ops.convert_to_numpy(self.dropout_logits).astype(np.float64)))
+        return np.full(len(self.hidden) + 1, self.dropout_rate)
+
+    @property
+    def weight_decay(self):
+        """The L2 coefficient of the kernels: lambda = l^2 (1 - p) / (2 N tau) (with `concrete`, per
+        layer: l^2 / (2 N (1 - p_l)) at the current rates)."""
+        self._require_num_examples()
+        if self.concrete:
+            return self.lengthscale**2 / (2.0 * self.num_examples * (1.0 - self.dropout_rates))
         return self.lengthscale**2 * (1.0 - self.dropout_rate) / (2.0 * self.num_examples * self.noise_precision())
 
     def _l2(self):
         # Kernels only, as in Gal's published code; the biases are not decayed.
-        return self.weight_decay * tf.add_n([tf.reduce_sum(tf.square(l.kernel)) for l in self.hidden + [self.head]])
+        kernels = [l.kernel for l in self.hidden + [self.head]]
+        if not self.concrete:
+            return self.weight_decay * tf.add_n([tf.reduce_sum(tf.square(w)) for w in kernels])
+        self._require_num_examples()
+        p = tf.sigmoid(tf.cast(self.dropout_logits, self.compute_dtype))
+        n = float(self.num_examples)
+        total = 0.0
+        for i, w in enumerate(kernels):
+            entropy = p[i] * tf.math.log(p[i] + _EPS) + (1.0 - p[i]) * tf.math.log(1.0 - p[i] + _EPS)
+            total += (self.lengthscale**2 / (2.0 * n) * tf.reduce_sum(tf.square(w)) / (1.0 - p[i])
+                      + float(w.shape[0]) / n * entropy)
+        return total
+
+    def _mask(self, h, u, i):
+        """Dropout on the input of dense layer i, from uniforms u shaped like h (rescaled by 1 / (1 - p))."""
+        if not self.concrete:
+            keep = 1.0 - self.dropout_rate
+            return tf.where(u < keep, h / keep, tf.zeros_like(h))
+        p = tf.sigmoid(tf.cast(self.dropout_logits[i], h.dtype))
+        drop = tf.sigmoid((tf.math.log(p + _EPS) - tf.math.log(1.0 - p + _EPS) + tf.math.log(u + _EPS)
+                           - tf.math.log(1.0 - u + _EPS)) / self.temperature)
+        return h * (1.0 - drop) / (1.0 - p)
 
     def _layers_with_noise(self, h, noises):
         for layer, noise in zip(self.hidden + [self.head], noises):
@@ -200,15 +262,14 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
         generators agree) and keeps its own rows, so each example gets the mask
         it would get on one device instead of repeating another replica's.
         """
-        keep = 1.0 - self.dropout_rate
         offset, total = (0, tf.shape(x)[0]) if batch_slice is None else batch_slice
 
-        def noise(h):
+        def noise(h, i):
             u = keras.random.uniform(tf.stack([total, tf.shape(h)[1]]), seed=self.seed_generator, dtype=h.dtype)
-            u = u[offset:offset + tf.shape(h)[0]]
-            return tf.where(u < keep, h / keep, tf.zeros_like(h))
+            return self._mask(h, u[offset:offset + tf.shape(h)[0]], i)
 
-        return self._layers_with_noise(self._normalize(x), [noise] * (len(self.hidden) + 1))
+        noises = [lambda h, i=i: noise(h, i) for i in range(len(self.hidden) + 1)]
+        return self._layers_with_noise(self._normalize(x), noises)
 
     def _seeded_passes(self, x, seeds):
         """Passes t = 0..T-1 with dropout noise from the stateless seed pairs `seeds` (T, 2): (T, N, units)."""
@@ -230,8 +291,7 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
             # network then runs on all T passes in one batched matmul per layer.
             uniforms = tf.map_fn(draw, seeds, fn_output_signature=(tf.TensorSpec(None, x.dtype),) * len(widths),
                                  parallel_iterations=64)
-        keep = 1.0 - self.dropout_rate
-        noises = [lambda h, u=u: tf.where(u < keep, h / keep, tf.zeros_like(h)) for u in uniforms]
+        noises = [lambda h, u=u, i=i: self._mask(h, u, i) for i, u in enumerate(uniforms)]
         return self._layers_with_noise(x[tf.newaxis], noises)
 
     def call(self, inputs, training=None, seed=None):
@@ -323,6 +383,8 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
             "lengthscale": self.lengthscale,
             "num_examples": self.num_examples,
             "seed": self.seed,
+            "concrete": self.concrete,
+            "temperature": self.temperature,
         }
 
 
@@ -354,6 +416,10 @@ class MCDropoutRegressor(_MCDropoutMLP):
         heteroscedastic: predict a per-input noise variance.
         output_dim: number of targets.
         seed: seed of the dropout noise.
+        concrete: learn one dropout rate per layer (concrete dropout, Gal et
+            al. 2017), starting from `dropout_rate`; needs heteroscedastic=True.
+            `model.dropout_rates` reads them.
+        temperature: the relaxed masks' temperature with `concrete`.
 
     Metrics: `loss` (objective), `rmse` and `nll` (one stochastic pass, original units).
 
@@ -369,11 +435,16 @@ class MCDropoutRegressor(_MCDropoutMLP):
     sample_names = ("mean", "variance")
 
     def __init__(self, hidden_units=(50,), dropout_rate=0.05, tau=1.0, lengthscale=1e-2, num_examples=None,
-                 heteroscedastic=False, output_dim=1, seed=None, **kwargs):
+                 heteroscedastic=False, output_dim=1, seed=None, concrete=False, temperature=0.1, **kwargs):
         self.tau = _checks.positive_float("tau", tau)
         self.heteroscedastic = bool(heteroscedastic)
         self.output_dim = _checks.positive_int("output_dim", output_dim)
-        super().__init__(hidden_units, dropout_rate, lengthscale, num_examples, seed, **kwargs)
+        super().__init__(hidden_units, dropout_rate, lengthscale, num_examples, seed, concrete, temperature,
+                         **kwargs)
+
+    @property
+    def likelihood_objective(self):
+        return self.heteroscedastic
 
     @property
     def output_units(self):
@@ -456,7 +527,8 @@ class MCDropoutClassifier(_MCDropoutMLP):
 
     Args:
         num_classes: number of classes (labels 0..C-1, or one-hot targets).
-        hidden_units, dropout_rate, lengthscale, num_examples, seed: as in `MCDropoutRegressor`.
+        hidden_units, dropout_rate, lengthscale, num_examples, seed, concrete, temperature: as in
+            `MCDropoutRegressor`.
 
     Metrics: `loss`, `accuracy`, `nll` (one stochastic pass).
 
@@ -472,11 +544,12 @@ class MCDropoutClassifier(_MCDropoutMLP):
     normalizes_inputs = False
 
     def __init__(self, num_classes, hidden_units=(50,), dropout_rate=0.05, lengthscale=1e-2, num_examples=None,
-                 seed=None, **kwargs):
+                 seed=None, concrete=False, temperature=0.1, **kwargs):
         self.num_classes = _checks.positive_int("num_classes", num_classes)
         if self.num_classes < 2:
             raise ValueError(f"Expected `num_classes` >= 2. Received: num_classes={num_classes!r}")
-        super().__init__(hidden_units, dropout_rate, lengthscale, num_examples, seed, **kwargs)
+        super().__init__(hidden_units, dropout_rate, lengthscale, num_examples, seed, concrete, temperature,
+                         **kwargs)
 
     @property
     def output_units(self):

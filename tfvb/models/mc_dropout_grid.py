@@ -39,6 +39,7 @@ from tfvb import _checks
 __all__ = ["MCDropoutGrid", "grid_search_split", "protocol_split", "run_protocol"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_EPS = 1e-7  # inside concrete dropout's logs, as in MCDropoutRegressor
 _CHUNK_ELEMENTS = 1 << 23
 
 
@@ -61,11 +62,20 @@ class MCDropoutGrid:
             lambda_g drops tau_g, as in `MCDropoutRegressor`).
         learning_rate: Adam step size (Keras' default 1e-3, as in the protocol).
         seed: seed of the initialization, shuffling and dropout noise.
+        concrete: learn each network's per-layer dropout rates (concrete
+            dropout, as `MCDropoutRegressor(concrete=True)`), starting from
+            `dropout_rates`; needs heteroscedastic=True.
+        temperature: the relaxed masks' temperature with `concrete`.
     """
 
     def __init__(self, input_dim, dropout_rates, taus, hidden_units=(50,), lengthscale=1e-2,
-                 heteroscedastic=False, learning_rate=1e-3, seed=0):
+                 heteroscedastic=False, learning_rate=1e-3, seed=0, concrete=False, temperature=0.1):
         self.input_dim = _checks.positive_int("input_dim", input_dim)
+        self.concrete = bool(concrete)
+        self.temperature = _checks.positive_float("temperature", temperature)
+        if self.concrete and not heteroscedastic:
+            raise ValueError("Expected heteroscedastic=True with concrete=True (the ELBO's scale needs a "
+                             "likelihood data term). Received: heteroscedastic=False")
         self.size = len(np.ravel(dropout_rates))
         if self.size == 0:
             raise ValueError("Expected at least one network. Received: dropout_rates=[]")
@@ -76,7 +86,8 @@ class MCDropoutGrid:
         self.kernels = [tf.Variable(tf.zeros((self.size, a, b)), name=f"kernel_{i}")
                         for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))]
         self.biases = [tf.Variable(tf.zeros((self.size, b)), name=f"bias_{i}") for i, b in enumerate(widths[1:])]
-        self.variables = self.kernels + self.biases
+        self._logits = tf.Variable(tf.zeros((self.size, len(self.kernels))), name="dropout_logits")
+        self.variables = self.kernels + self.biases + ([self._logits] if self.concrete else [])
         self._adam_m = [tf.Variable(tf.zeros_like(v)) for v in self.variables]
         self._adam_v = [tf.Variable(tf.zeros_like(v)) for v in self.variables]
         self._iterations = tf.Variable(0.0)
@@ -112,6 +123,8 @@ class MCDropoutGrid:
         self._iterations.assign(0.0)
         self._rate.assign(self.dropout_rates.astype("float32"))
         self._keep.assign((1.0 - self.dropout_rates).astype("float32"))
+        logits = np.log(self.dropout_rates) - np.log1p(-self.dropout_rates)
+        self._logits.assign(np.repeat(logits[:, None], len(self.kernels), axis=1).astype("float32"))
         state = self.seed_generator.state
         state.assign(np.array([seed, 0]).astype(state.dtype))
         self.num_examples = None
@@ -157,10 +170,21 @@ class MCDropoutGrid:
         xn, yn = (x - self.x_mean) / self.x_scale, (y - self.y_mean) / self.y_scale
         self.num_examples = n
         tau = np.ones(self.size) if self.heteroscedastic else self.taus
-        decay = self.lengthscales**2 * (1 - self.dropout_rates) / (2.0 * n * tau)
+        if self.concrete:  # l^2 / (2 N (1 - p_l)) per layer, the (1 - p_l) applied in the step
+            decay = self.lengthscales**2 / (2.0 * n)
+        else:
+            decay = self.lengthscales**2 * (1 - self.dropout_rates) / (2.0 * n * tau)
         self._run(tf.constant(xn, tf.float32), tf.constant(yn, tf.float32), tf.constant(self.groups),
-                  tf.constant(decay, tf.float32), tf.constant(epochs), batch_size)
+                  tf.constant(decay, tf.float32), tf.constant(1.0 / n, tf.float32), tf.constant(epochs), batch_size)
         return self
+
+    @property
+    def learned_dropout_rates(self):
+        """(G, layers) dropout rates: learned with `concrete`, else each network's fixed p."""
+        return 1.0 / (1.0 + np.exp(-self._logits.numpy().astype(np.float64)))
+
+    def _concrete_rates(self, i):
+        return tf.sigmoid(self._logits[:, i])
 
     def _forward(self, h):
         """h (G, M, d) normalized inputs -> raw outputs (G, M, out), fresh dropout masks.
@@ -172,13 +196,19 @@ class MCDropoutGrid:
         """
         for i, (w, b) in enumerate(zip(self.kernels, self.biases)):
             u = keras.random.uniform(tf.shape(h)[1:], seed=self.seed_generator)
-            h = h * (tf.cast(u[None] >= self._rate[:, None, None], h.dtype) / self._keep[:, None, None])
+            if self.concrete:
+                p = self._concrete_rates(i)[:, None, None]
+                drop = tf.sigmoid((tf.math.log(p + _EPS) - tf.math.log(1.0 - p + _EPS) + tf.math.log(u[None] + _EPS)
+                                   - tf.math.log(1.0 - u[None] + _EPS)) / self.temperature)
+                h = h * (1.0 - drop) / (1.0 - p)
+            else:
+                h = h * (tf.cast(u[None] >= self._rate[:, None, None], h.dtype) / self._keep[:, None, None])
             h = tf.matmul(h, w) + b[:, None, :]
             if i < len(self.kernels) - 1:
                 h = tf.nn.relu(h)
         return h
 
-    def _step(self, xn, yn, groups, decay, idx):
+    def _step(self, xn, yn, groups, decay, inv_n, idx):
         xb = tf.gather(tf.gather(xn, idx, batch_dims=1), groups)
         yb = tf.gather(tf.gather(yn, idx, batch_dims=1), groups)
         with tf.GradientTape() as tape:
@@ -188,9 +218,19 @@ class MCDropoutGrid:
                 data = tf.reduce_mean(0.5 * tf.square(yb - raw[..., 0]) * tf.exp(-logvar) + 0.5 * logvar, axis=1)
             else:
                 data = tf.reduce_mean(tf.square(yb - raw[..., 0]), axis=1)
-            l2 = tf.add_n([tf.reduce_sum(tf.square(w), axis=[1, 2]) for w in self.kernels])
-            loss = tf.reduce_sum(data + decay * l2)
+            loss = tf.reduce_sum(data + self._regularizer(decay, inv_n))
         self._adam(tape.gradient(loss, self.variables))
+
+    def _regularizer(self, decay, inv_n):
+        """(G,) weight-decay (and with `concrete`, dropout-entropy) terms of the objectives."""
+        if not self.concrete:
+            return decay * tf.add_n([tf.reduce_sum(tf.square(w), axis=[1, 2]) for w in self.kernels])
+        reg = 0.0
+        for i, w in enumerate(self.kernels):
+            p = self._concrete_rates(i)
+            entropy = p * tf.math.log(p + _EPS) + (1.0 - p) * tf.math.log(1.0 - p + _EPS)
+            reg += decay * tf.reduce_sum(tf.square(w), axis=[1, 2]) / (1.0 - p) + float(w.shape[1]) * inv_n * entropy
+        return reg
 
     def _adam(self, grads):
         # Keras' Adam update (beta 0.9, 0.999, epsilon 1e-7), on slots that `reset` can zero in place.
@@ -201,16 +241,16 @@ class MCDropoutGrid:
             v.assign_add((tf.square(g) - v) * 0.001)
             var.assign_sub(alpha * m / (tf.sqrt(v) + 1e-7))
 
-    def _run_epochs(self, xn, yn, groups, decay, epochs, batch_size):
+    def _run_epochs(self, xn, yn, groups, decay, inv_n, epochs, batch_size):
         # Full batches, then the remainder, as Keras' fit does.
         n_sets, n = xn.shape[0], xn.shape[1]
         full, rest = divmod(n, batch_size)
         for _ in tf.range(epochs):
             order = tf.argsort(keras.random.uniform((n_sets, n), seed=self.seed_generator), axis=1)
             for s in tf.range(full):
-                self._step(xn, yn, groups, decay, tf.slice(order, [0, s * batch_size], [n_sets, batch_size]))
+                self._step(xn, yn, groups, decay, inv_n, tf.slice(order, [0, s * batch_size], [n_sets, batch_size]))
             if rest:
-                self._step(xn, yn, groups, decay, order[:, full * batch_size:])
+                self._step(xn, yn, groups, decay, inv_n, order[:, full * batch_size:])
 
     def _mc_chunk(self, xg, yg, y_mean, y_scale, tau, scales, t):
         """t passes: logsumexp over them of log N(y; f, c var) per scale c, and sums of f, f^2."""
@@ -280,12 +320,15 @@ class MCDropoutGrid:
         model = MCDropoutRegressor(
             hidden_units=self.hidden_units, dropout_rate=float(self.dropout_rates[g]), tau=float(self.taus[g]),
             lengthscale=float(self.lengthscales[g]), num_examples=self.num_examples,
-            heteroscedastic=self.heteroscedastic, seed=self.seed,
+            heteroscedastic=self.heteroscedastic, seed=self.seed, concrete=self.concrete,
+            temperature=self.temperature,
         )
         model.build((None, self.input_dim))
         for layer, w, b in zip(model.hidden + [model.head], self.kernels, self.biases):
             layer.kernel.assign(w[g])
             layer.bias.assign(b[g])
+        if self.concrete:
+            model.dropout_logits.assign(self._logits[g])
         s = self.groups[g]
         model.x_mean.assign(self.x_mean[s, 0].astype("float32"))
         model.x_scale.assign(self.x_scale[s, 0].astype("float32"))
@@ -299,13 +342,16 @@ class MCDropoutGrid:
         return model
 
 
+#: Starting dropout rate of concrete dropout (the paper's code initializes p at 0.1).
+CONCRETE_INITIAL_RATE = 0.1
+
 #: Factors c on the predictive noise variance tried on the validation rows by the tuned variant.
 VARIANCE_SCALES = tuple(float(c) for c in 2.0 ** np.linspace(-2, 2, 17))
 
 
 def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_samples=1000, epochs=None,
                       batch_size=128, dropout_rates=None, taus=None, lengthscales=(1e-2,),
-                      variance_scales=VARIANCE_SCALES, seed=0, cache=None, selection=None):
+                      variance_scales=VARIANCE_SCALES, seed=0, cache=None, selection=None, concrete=False):
     """Gal's updated UCI protocol on one split, every grid point trained at once.
 
     The first 80% of the training rows train one network per (p, tau) of the
@@ -321,6 +367,9 @@ def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_sa
         dropout_rates, taus: default the folder's grid.
         lengthscales: prior lengthscales (the heteroscedastic grid's second axis).
         cache: a dict kept across calls (splits) to reuse grids and their traced loops.
+        concrete: learn the dropout rates (concrete dropout; needs
+            heteroscedastic): the grid is then over the prior lengthscales, and
+            `dropout_rates` (default CONCRETE_INITIAL_RATE) are starting points.
         selection: a record this function returned for the same split and
             settings: its chosen pair, tuned pair and noise factor are taken
             instead of running the grid, and only the final networks are
@@ -332,7 +381,9 @@ def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_sa
         final `MCDropoutGrid`, and the index in it of the faithful choice.
     """
     start = time.perf_counter()
-    rates = data.dropout_rates if dropout_rates is None else tuple(dropout_rates)
+    if dropout_rates is None:
+        dropout_rates = (CONCRETE_INITIAL_RATE,) if concrete else data.dropout_rates
+    rates = tuple(dropout_rates)
     taus = data.tau_values if taus is None else tuple(taus)
     second = lengthscales if heteroscedastic else taus
     pairs = list(itertools.product(rates, second))
@@ -346,11 +397,11 @@ def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_sa
     unit = int(np.flatnonzero(scales == 1.0)[0])
 
     def make(idx, s):
-        key = (len(idx), data.x_train.shape[1], data.n_hidden, heteroscedastic)
+        key = (len(idx), data.x_train.shape[1], data.n_hidden, heteroscedastic, concrete)
         if cache is not None and key in cache:
             return cache[key].reset(p[idx], tau[idx], ls[idx], s)
         grid = MCDropoutGrid(data.x_train.shape[1], p[idx], tau[idx], hidden_units=(data.n_hidden,),
-                             lengthscale=ls[idx], heteroscedastic=heteroscedastic, seed=s)
+                             lengthscale=ls[idx], heteroscedastic=heteroscedastic, seed=s, concrete=concrete)
         if cache is not None:
             cache[key] = grid
         return grid
@@ -388,6 +439,8 @@ def grid_search_split(data, heteroscedastic=False, samples=10_000, validation_sa
                   "rmse": float(test["rmse"][j]), "ll": float(test["ll"][j, 1])},
         "seconds": time.perf_counter() - start,
     }
+    if concrete:
+        record["learned_dropout_rates"] = final.learned_dropout_rates[i].round(6).tolist()
     return record, final, i
 
 
@@ -434,7 +487,7 @@ def _init_worker(threads):
 
 
 def protocol_split(folder, split, heteroscedastic=False, samples=10_000, validation_samples=1000, epochs=None,
-                   dropout_rates=None, taus=None, lengthscales=(1e-2,), seed=0, cache=None):
+                   dropout_rates=None, taus=None, lengthscales=(1e-2,), seed=0, cache=None, concrete=False):
     """`grid_search_split` on split `split` of a UCI folder, seeded by (seed, split); returns its record.
 
     The seed of split k is `seed + 1000 k`, so a split's result does not depend
@@ -446,7 +499,7 @@ def protocol_split(folder, split, heteroscedastic=False, samples=10_000, validat
     record, _, _ = grid_search_split(
         data, heteroscedastic=heteroscedastic, samples=samples, validation_samples=validation_samples,
         epochs=epochs, dropout_rates=dropout_rates, taus=taus, lengthscales=lengthscales,
-        seed=seed + 1000 * split, cache=_WORKER_CACHE if cache is None else cache,
+        seed=seed + 1000 * split, cache=_WORKER_CACHE if cache is None else cache, concrete=concrete,
     )
     record["epochs"] = 10 * data.n_epochs if epochs is None else int(epochs)
     return record
@@ -468,7 +521,7 @@ def run_protocol(folder, splits=None, jobs=1, done=(), on_split=None, log=None, 
             split, e.g. to save them, so an interruption loses at most the
             splits in progress.
         log: called with a line of text per finished split.
-        **kwargs: `protocol_split`'s options (heteroscedastic, samples,
+        **kwargs: `protocol_split`'s options (heteroscedastic, concrete, samples,
             validation_samples, epochs, dropout_rates, taus, lengthscales, seed).
 
     Returns:
