@@ -35,7 +35,7 @@ def _case(family, mnist_sample):
                                               "learning_rate": 1e-2}, seed=1)
         else:
             hm = tuning.IWAEHyperModel(eval_k=20, space={"k": [1, 5], "latent_dim": 4, "units": 16, "num_layers": 1,
-                                                           "learning_rate": 3e-3}, seed=1)
+                                                           "learning_rate": 1e-2}, seed=1)
         return hm, {"x": train, "batch_size": 32}, (val,)
     if family == "bnn":
         train, val = _images(mnist_sample)
@@ -60,6 +60,7 @@ def _objective_value(hm, model, val):
 
 @pytest.mark.parametrize("family", ["cvae", "iwae", "bnn", "bnn_regressor", "mc_dropout"])
 def test_random_search_runs_and_reloads_the_best_model(family, mnist_sample, tmp_path):
+    keras.utils.set_random_seed(0)  # fit's shuffling: one epoch at lr 1e-2 otherwise varies run to run
     hm, fit_kwargs, val = _case(family, mnist_sample)
     tuner = keras_tuner.RandomSearch(hm, objective=hm.objective, max_trials=2, seed=0, overwrite=True,
                                      directory=str(tmp_path), project_name=family)
