@@ -5,6 +5,8 @@ Reads the JSON summaries `benchmarks/uci.py` wrote to benchmarks/results/:
     uci_<dataset>.json            faithful protocol, 10 x n_epochs (the protocol's text)
     uci_<dataset>_100x.json       faithful protocol, 100 x n_epochs (the setting of Gal's table)
     uci_<dataset>_improved.json   heteroscedastic variant (10 x)
+    uci_<dataset>_concrete.json   concrete-dropout variant (10 x)
+    uci_reference_<dataset>.json  the speed ratio (`benchmarks/uci_reference.py --vectorized`)
 
 and prints (and with --out writes) a markdown table of RMSE and test LL,
 mean +- standard error over the splits run, with Gal's table
@@ -24,7 +26,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ("bostonHousing", "wine-quality-red", "kin8nm", "power-plant", "naval-propulsion-plant",
             "protein-tertiary-structure")
-RUNS = (("10x", ""), ("100x", "_100x"), ("heteroscedastic 10x", "_improved"))
+RUNS = (("10x", ""), ("100x", "_100x"), ("heteroscedastic 10x", "_improved"), ("concrete 10x", "_concrete"))
 
 
 
@@ -117,6 +119,28 @@ def markdown(table):
     return "\n".join(lines) + "\n"
 
 
+def speed(results_dir):
+    """Markdown lines of the speed ratios in uci_reference_<dataset>.json, where measured."""
+    lines = []
+    for name in DATASETS:
+        path = os.path.join(results_dir, f"uci_reference_{name}.json")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            r = json.load(f)
+        if "speedup" not in r:
+            continue
+        where = r.get("vectorized_measured", "vectorized time from an earlier benchmarks/uci.py run")
+        lines.append(f"| {name} | {r.get('epochs', '10 x n_epochs')} | {r['vectorized_seconds_per_split']:.0f} "
+                     f"| {r['estimated_seconds_per_split']:.0f} ({r['mode']}) | {r['speedup']:.0f}x | {where} |")
+    if not lines:
+        return ""
+    return ("\nSpeed: the protocol on one split, vectorized grid vs one configuration at a time with a Python "
+            "loop of T predictions (`benchmarks/uci_reference.py`):\n\n"
+            "| data | epochs | vectorized s/split | reference s/split | ratio | measured |\n|---|---|---|---|---|---|\n"
+            + "\n".join(lines) + "\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--results", default=os.path.join(HERE, "results"), help="folder of uci_*.json")
@@ -125,7 +149,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     with open(args.reference) as f:
         reference = json.load(f)["runs"]
-    text = markdown(rows(args.results, reference))
+    text = markdown(rows(args.results, reference)) + speed(args.results)
     print(text)
     if args.out:
         with open(args.out, "w") as f:

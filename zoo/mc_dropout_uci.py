@@ -46,7 +46,7 @@ def _folder(dataset, data_root):
 def _protocol_table(name):
     tables = {}
     for variant, suffix in (("faithful_10x_epochs", ""), ("faithful_100x_epochs", "_100x"),
-                            ("heteroscedastic_10x_epochs", "_improved")):
+                            ("heteroscedastic_10x_epochs", "_improved"), ("concrete_10x_epochs", "_concrete")):
         path = os.path.join(REPO, "benchmarks", "results", f"uci_{name}{suffix}.json")
         if os.path.exists(path):
             with open(path) as f:
