@@ -53,6 +53,20 @@ _CHUNK_ELEMENTS = 1 << 23
 _EPS = 1e-7  # inside the logs of concrete dropout, as in the paper's code
 
 
+def concrete_dropout(h, p, u, temperature):
+    """h * (1 - z) / (1 - p): z the relaxed Bernoulli(p) drop of uniforms u at `temperature` (broadcasting)."""
+    drop = tf.sigmoid((tf.math.log(p + _EPS) - tf.math.log(1.0 - p + _EPS) + tf.math.log(u + _EPS)
+                       - tf.math.log(1.0 - u + _EPS)) / temperature)
+    return h * (1.0 - drop) / (1.0 - p)
+
+
+def concrete_kl(squared_norm, p, fan_in, decay, inv_n):
+    """One layer's concrete-dropout KL per example: decay ||W||^2 / (1 - p) + (K / N)(p log p + (1 - p) log(1 - p)),
+    with decay = l^2 / (2 N), K = fan_in and 1 / N = inv_n."""
+    entropy = p * tf.math.log(p + _EPS) + (1.0 - p) * tf.math.log(1.0 - p + _EPS)
+    return decay * squared_norm / (1.0 - p) + fan_in * inv_n * entropy
+
+
 @keras.saving.register_keras_serializable(package="tfvb")
 class RootMean(keras.metrics.Mean):
     """sqrt of a running mean: the RMSE when fed squared errors."""
@@ -232,22 +246,15 @@ class _MCDropoutMLP(SavesSeedState, keras.Model):
         self._require_num_examples()
         p = tf.sigmoid(tf.cast(self.dropout_logits, self.compute_dtype))
         n = float(self.num_examples)
-        total = 0.0
-        for i, w in enumerate(kernels):
-            entropy = p[i] * tf.math.log(p[i] + _EPS) + (1.0 - p[i]) * tf.math.log(1.0 - p[i] + _EPS)
-            total += (self.lengthscale**2 / (2.0 * n) * tf.reduce_sum(tf.square(w)) / (1.0 - p[i])
-                      + float(w.shape[0]) / n * entropy)
-        return total
+        return tf.add_n([concrete_kl(tf.reduce_sum(tf.square(w)), p[i], float(w.shape[0]),
+                                     self.lengthscale**2 / (2.0 * n), 1.0 / n) for i, w in enumerate(kernels)])
 
     def _mask(self, h, u, i):
         """Dropout on the input of dense layer i, from uniforms u shaped like h (rescaled by 1 / (1 - p))."""
         if not self.concrete:
             keep = 1.0 - self.dropout_rate
             return tf.where(u < keep, h / keep, tf.zeros_like(h))
-        p = tf.sigmoid(tf.cast(self.dropout_logits[i], h.dtype))
-        drop = tf.sigmoid((tf.math.log(p + _EPS) - tf.math.log(1.0 - p + _EPS) + tf.math.log(u + _EPS)
-                           - tf.math.log(1.0 - u + _EPS)) / self.temperature)
-        return h * (1.0 - drop) / (1.0 - p)
+        return concrete_dropout(h, tf.sigmoid(tf.cast(self.dropout_logits[i], h.dtype)), u, self.temperature)
 
     def _layers_with_noise(self, h, noises):
         for layer, noise in zip(self.hidden + [self.head], noises):

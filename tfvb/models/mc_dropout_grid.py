@@ -35,11 +35,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks
+from tfvb.models.mc_dropout import concrete_dropout, concrete_kl
 
 __all__ = ["MCDropoutGrid", "grid_search_split", "protocol_split", "run_protocol"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-_EPS = 1e-7  # inside concrete dropout's logs, as in MCDropoutRegressor
 _CHUNK_ELEMENTS = 1 << 23
 
 
@@ -197,10 +197,7 @@ class MCDropoutGrid:
         for i, (w, b) in enumerate(zip(self.kernels, self.biases)):
             u = keras.random.uniform(tf.shape(h)[1:], seed=self.seed_generator)
             if self.concrete:
-                p = self._concrete_rates(i)[:, None, None]
-                drop = tf.sigmoid((tf.math.log(p + _EPS) - tf.math.log(1.0 - p + _EPS) + tf.math.log(u[None] + _EPS)
-                                   - tf.math.log(1.0 - u[None] + _EPS)) / self.temperature)
-                h = h * (1.0 - drop) / (1.0 - p)
+                h = concrete_dropout(h, self._concrete_rates(i)[:, None, None], u[None], self.temperature)
             else:
                 h = h * (tf.cast(u[None] >= self._rate[:, None, None], h.dtype) / self._keep[:, None, None])
             h = tf.matmul(h, w) + b[:, None, :]
@@ -225,12 +222,8 @@ class MCDropoutGrid:
         """(G,) weight-decay (and with `concrete`, dropout-entropy) terms of the objectives."""
         if not self.concrete:
             return decay * tf.add_n([tf.reduce_sum(tf.square(w), axis=[1, 2]) for w in self.kernels])
-        reg = 0.0
-        for i, w in enumerate(self.kernels):
-            p = self._concrete_rates(i)
-            entropy = p * tf.math.log(p + _EPS) + (1.0 - p) * tf.math.log(1.0 - p + _EPS)
-            reg += decay * tf.reduce_sum(tf.square(w), axis=[1, 2]) / (1.0 - p) + float(w.shape[1]) * inv_n * entropy
-        return reg
+        return tf.add_n([concrete_kl(tf.reduce_sum(tf.square(w), axis=[1, 2]), self._concrete_rates(i),
+                                     float(w.shape[1]), decay, inv_n) for i, w in enumerate(self.kernels)])
 
     def _adam(self, grads):
         # Keras' Adam update (beta 0.9, 0.999, epsilon 1e-7), on slots that `reset` can zero in place.
