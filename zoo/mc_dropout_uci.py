@@ -55,20 +55,18 @@ def _protocol_table(name):
     return tables
 
 
-def _protocol_selection(name, epochs, seed, samples, validation_samples, data):
-    """Split 0's record of the protocol run with these settings (benchmarks/results), or None."""
+def _protocol_selection(name, epoch_multiplier, seed, samples, validation_samples, data):
+    """(split 0's record, its file) of the protocol run with these settings in benchmarks/results, or (None, None)."""
+    from tfvb.evaluate.uci_benchmark import protocol_settings, read_previous
+
     path = os.path.join(REPO, "benchmarks", "results", f"uci_{name}_100x.json")
-    if not os.path.exists(path):
+    wanted = protocol_settings(data, samples=samples, validation_samples=validation_samples,
+                               epoch_multiplier=epoch_multiplier, seed=seed)
+    try:
+        records, _ = read_previous(path, wanted)
+    except ValueError:  # another run's settings (or not a summary): run the grid search here
         return None, None
-    with open(path) as f:
-        run = json.load(f)
-    protocol = run.get("protocol", {})
-    wanted = {"variant": "faithful", "epochs": epochs, "seed": seed, "samples": samples,
-              "validation_samples": validation_samples, "batch_size": 128,
-              "dropout_rates": list(data.dropout_rates), "taus": list(data.tau_values), "lengthscales": [0.01]}
-    if any(protocol.get(k) != v for k, v in wanted.items()):
-        return None, None
-    split0 = [r for r in run.get("per_split", []) if r.get("split") == 0]
+    split0 = [r for r in records if r.get("split") == 0]
     return (split0[0], os.path.relpath(path, REPO)) if split0 else (None, None)
 
 
@@ -104,7 +102,7 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=100, re
         samples, validation_samples = 200, 50
     selection, source = None, None
     if reuse_selection and not quick:
-        selection, source = _protocol_selection(name, epochs, seed, samples, validation_samples, data)
+        selection, source = _protocol_selection(name, epoch_multiplier, seed, samples, validation_samples, data)
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     split_record, final, index = grid_search_split(
