@@ -4,8 +4,8 @@ Reads the JSON summaries `benchmarks/uci.py` wrote to benchmarks/results/:
 
     uci_<dataset>.json            faithful protocol, 10 x n_epochs (the protocol's text)
     uci_<dataset>_100x.json       faithful protocol, 100 x n_epochs (the setting of Gal's table)
-    uci_<dataset>_improved.json   heteroscedastic variant (10 x)
-    uci_<dataset>_concrete.json   concrete-dropout variant (10 x)
+    uci_<dataset>_improved.json   heteroscedastic variant (10 x); _heteroscedastic_100x at 100 x
+    uci_<dataset>_concrete.json   concrete-dropout variant (10 x); _concrete_100x at 100 x
     uci_reference_<dataset>.json  the speed ratio (`benchmarks/uci_reference.py --vectorized`)
 
 and prints (and with --out writes) a markdown table of RMSE and test LL,
@@ -26,7 +26,6 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ("bostonHousing", "wine-quality-red", "kin8nm", "power-plant", "naval-propulsion-plant",
             "protein-tertiary-structure")
-RUNS = (("10x", ""), ("100x", "_100x"), ("heteroscedastic 10x", "_improved"), ("concrete 10x", "_concrete"))
 
 
 
@@ -69,12 +68,14 @@ def verdict(value, anchor, higher_is_better):
 def rows(results_dir, reference):
     sys.path.insert(0, os.path.dirname(HERE))
     from tfvb.data.uci import MC_DROPOUT_ANCHORS
+    from tfvb.evaluate.uci_benchmark import RESULT_FILES, result_file
 
     out = []
     for name in DATASETS:
         anchor = MC_DROPOUT_ANCHORS.get(name, {})
-        for label, suffix in RUNS:
-            path = os.path.join(results_dir, f"uci_{name}{suffix}.json")
+        for variant, multiplier, _ in RESULT_FILES:
+            label = f"{multiplier}x" if variant == "faithful" else f"{variant} {multiplier}x"
+            path = os.path.join(results_dir, result_file(name, variant, multiplier))
             if not os.path.exists(path):
                 continue
             with open(path) as f:
@@ -86,8 +87,7 @@ def rows(results_dir, reference):
                 "anchor": anchor, "rmse_within": verdict(s["rmse"][0], anchor.get("rmse"), higher_is_better=False),
                 "ll_within": verdict(s["ll"][0], anchor.get("ll"), higher_is_better=True),
             }
-            multiplier = "100" if label == "100x" else "10" if label == "10x" else None
-            ref = reference.get(name, {}).get(multiplier) if multiplier else None
+            ref = reference.get(name, {}).get(str(multiplier)) if variant == "faithful" else None
             if ref:
                 for key in ("rmse", "ll"):
                     if key in ref:

@@ -222,6 +222,23 @@ def test_report_pairs_splits_and_checks_the_published_standard_error(tmp_path):
     assert "| bostonHousing | 100x | 5 |" in report.markdown([row])
 
 
+def test_result_files_name_each_variant_and_epoch_setting(tmp_path):
+    from tfvb.evaluate.uci_benchmark import RESULT_FILES, result_file
+
+    names = [result_file("kin8nm", v, m) for v, m, _ in RESULT_FILES]
+    assert len(set(names)) == len(names)
+    assert result_file("kin8nm", "faithful", 100) == "uci_kin8nm_100x.json"
+    with pytest.raises(ValueError, match=r"Received: \('faithful', 50\)"):
+        result_file("kin8nm", "faithful", 50)
+    report = _load_benchmark("uci_report")
+    summary = {"per_split": [{"split": 0, "rmse": 3.0, "ll": -2.3}], "rmse": [3.0, 0.0], "ll": [-2.3, 0.0],
+               "seconds": 1.0, "tuned": {"rmse": [3.0, 0.0], "ll": [-2.3, 0.0]}}
+    for variant, multiplier in (("faithful", 10), ("concrete", 100)):
+        with open(tmp_path / result_file("bostonHousing", variant, multiplier), "w") as f:
+            json.dump(summary, f)
+    assert [r["run"] for r in report.rows(str(tmp_path), {})] == ["10x", "concrete 100x"]
+
+
 def test_selection_from_a_record_retrains_the_same_final_networks(tmp_path):
     """The zoo reuses a protocol run's choice on split 0: only the final fit runs, with the same result."""
     from tfvb.models.mc_dropout_grid import grid_search_split

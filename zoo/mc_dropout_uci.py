@@ -44,22 +44,24 @@ def _folder(dataset, data_root):
 
 
 def _protocol_table(name):
+    from tfvb.evaluate.uci_benchmark import RESULT_FILES, result_file
+
     tables = {}
-    for variant, suffix in (("faithful_10x_epochs", ""), ("faithful_100x_epochs", "_100x"),
-                            ("heteroscedastic_10x_epochs", "_improved"), ("concrete_10x_epochs", "_concrete")):
-        path = os.path.join(REPO, "benchmarks", "results", f"uci_{name}{suffix}.json")
+    for variant, multiplier, _ in RESULT_FILES:
+        path = os.path.join(REPO, "benchmarks", "results", result_file(name, variant, multiplier))
         if os.path.exists(path):
             with open(path) as f:
                 s = json.load(f)
-            tables[variant] = {k: s[k] for k in ("splits_run", "rmse", "ll", "tuned", "seconds") if k in s}
+            tables[f"{variant}_{multiplier}x_epochs"] = {
+                k: s[k] for k in ("splits_run", "rmse", "ll", "tuned", "seconds") if k in s}
     return tables
 
 
 def _protocol_selection(name, epoch_multiplier, seed, samples, validation_samples, data):
     """(split 0's record, its file) of the protocol run with these settings in benchmarks/results, or (None, None)."""
-    from tfvb.evaluate.uci_benchmark import protocol_settings, read_previous
+    from tfvb.evaluate.uci_benchmark import protocol_settings, read_previous, result_file
 
-    path = os.path.join(REPO, "benchmarks", "results", f"uci_{name}_100x.json")
+    path = os.path.join(REPO, "benchmarks", "results", result_file(name, "faithful", int(epoch_multiplier)))
     wanted = protocol_settings(data, samples=samples, validation_samples=validation_samples,
                                epoch_multiplier=epoch_multiplier, seed=seed)
     try:

@@ -27,11 +27,31 @@ import time
 from tfvb import _checks
 from tfvb.evaluate.regression import mean_and_standard_error
 
-__all__ = ["uci_benchmark", "protocol_settings", "HETEROSCEDASTIC_LENGTHSCALES"]
+__all__ = ["uci_benchmark", "protocol_settings", "result_file", "RESULT_FILES", "HETEROSCEDASTIC_LENGTHSCALES"]
 
 #: Prior lengthscales of the heteroscedastic variant's grid (dropout rate x lengthscale).
 HETEROSCEDASTIC_LENGTHSCALES = (1e-2, 1e-1, 1.0)
 VARIANTS = ("faithful", "heteroscedastic", "concrete")
+
+#: (variant, epoch multiplier, file-name suffix) of the runs kept in benchmarks/results as
+#: `uci_<dataset><suffix>.json`; read by the table (`benchmarks/uci_report.py`) and the zoo cards.
+RESULT_FILES = (
+    ("faithful", 10, ""),
+    ("faithful", 100, "_100x"),
+    ("heteroscedastic", 10, "_improved"),
+    ("heteroscedastic", 100, "_heteroscedastic_100x"),
+    ("concrete", 10, "_concrete"),
+    ("concrete", 100, "_concrete_100x"),
+)
+
+
+def result_file(dataset, variant="faithful", epoch_multiplier=10):
+    """The file name under benchmarks/results of a `variant` run at `epoch_multiplier` x n_epochs."""
+    for v, m, suffix in RESULT_FILES:
+        if (v, m) == (variant, epoch_multiplier):
+            return f"uci_{dataset}{suffix}.json"
+    raise ValueError(f"Expected (variant, epoch_multiplier) in {[(v, m) for v, m, _ in RESULT_FILES]}. "
+                     f"Received: ({variant!r}, {epoch_multiplier!r})")
 
 
 def protocol_settings(data, variant="faithful", samples=10_000, validation_samples=1000, epoch_multiplier=10,
