@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from test_uci import BOSTON, needs_boston
 from tfvb import cli, zoo
 from tfvb.zoo import store
 
@@ -158,3 +159,17 @@ def test_cli_benchmark_protocol_runs_gals_protocol_and_resumes(capsys, tmp_path)
     assert "mc_dropout_uci_boston" in capsys.readouterr().err
     assert cli.main(["zoo", "benchmark", "mc_dropout_uci_boston", "--splits", "2"]) == 2
     assert "Expected --protocol" in capsys.readouterr().err
+
+
+@needs_boston
+def test_mc_dropout_recipe_reuses_only_a_matching_kept_protocol_run():
+    """Split 0's grid choice comes from the kept 100 x run; a multiplier with no kept run trains its own grid."""
+    from tfvb.data import uci
+
+    recipe = zoo.recipe("mc_dropout_uci_boston")
+    data = uci(BOSTON, split=0)
+    record, source = recipe._protocol_selection("bostonHousing", 100, 0, 10_000, 1000, data)
+    assert record["split"] == 0 and source == os.path.join("benchmarks", "results", "uci_bostonHousing_100x.json")
+    assert recipe._protocol_selection("bostonHousing", 100, 1, 10_000, 1000, data) == (None, None)  # other seed
+    assert recipe._protocol_selection("bostonHousing", 50, 0, 10_000, 1000, data) == (None, None)  # none kept
+

@@ -59,8 +59,10 @@ def _protocol_table(name):
 
 def _protocol_selection(name, epoch_multiplier, seed, samples, validation_samples, data):
     """(split 0's record, its file) of the protocol run with these settings in benchmarks/results, or (None, None)."""
-    from tfvb.evaluate.uci_benchmark import protocol_settings, read_previous, result_file
+    from tfvb.evaluate.uci_benchmark import RESULT_FILES, protocol_settings, read_previous, result_file
 
+    if ("faithful", int(epoch_multiplier)) not in [(v, m) for v, m, _ in RESULT_FILES]:
+        return None, None  # no run at this multiplier is kept: run the grid search here
     path = os.path.join(REPO, "benchmarks", "results", result_file(name, "faithful", int(epoch_multiplier)))
     wanted = protocol_settings(data, samples=samples, validation_samples=validation_samples,
                                epoch_multiplier=epoch_multiplier, seed=seed)
@@ -77,8 +79,9 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=100, re
 
     `epoch_multiplier` x the folder's n_epochs epochs: 100 is the setting of
     Gal's published table (his repository's `*_100_xepochs_*` runs), 10 the
-    protocol as written. With `reuse_selection`, when
-    `benchmarks/results/uci_<dataset>_100x.json` holds split 0 of a protocol
+    protocol as written. With `reuse_selection`, when the faithful run kept at
+    this multiplier (`benchmarks/results/uci_<dataset>_100x.json` at 100 x, see
+    `tfvb.evaluate.uci_benchmark.RESULT_FILES`) holds split 0 of a protocol
     run with the same settings, its grid-search choice is taken and only the
     final networks are trained (the same networks and seeds as in that run);
     otherwise the grid search runs here. `quick=True` shrinks the epochs, the
