@@ -1,35 +1,45 @@
 """tfvb: a TensorFlow/Keras 3 model zoo for variational Bayes.
 
-Submodules: `models`, `layers`, `priors`, `objectives`, `evaluate`, `data`,
-`callbacks`, `zoo`, `tuning`, `plots`, `cli`.
+Submodules (each imported on first use, so `tfvb --help` starts without
+TensorFlow): `models`, `layers`, `priors`, `objectives`, `evaluate`, `data`,
+`callbacks`, `zoo`, `tuning`, `plots`, `uncertainty`, `paths`, `cli`.
 """
 
+import importlib as _importlib
 import os as _os
 
 # tfvb's models use TensorFlow ops in their train steps and tfp distributions.
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-__version__ = "0.1.0"
+from tfvb.version import __version__  # noqa: E402,F401
 
 #: The package name under which every tfvb class is registered with Keras.
 #: It is baked into every saved `.keras` file: never change it.
 SERIALIZATION_PACKAGE = "tfvb"
 
-import keras as _keras  # noqa: E402
+_SUBMODULES = ("callbacks", "cli", "data", "demo", "evaluate", "layers", "models", "objectives", "paths", "plots",
+               "priors", "tuning", "uncertainty", "zoo")
 
-if _keras.backend.backend() != "tensorflow":
-    raise ImportError(
-        "tfvb needs Keras 3 on the TensorFlow backend. "
-        f"Received: KERAS_BACKEND={_keras.backend.backend()!r}"
-    )
 
-from tfvb import callbacks, data, evaluate, layers, models, objectives, zoo  # noqa: E402,F401
+def _check_backend():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ImportError(
+            "tfvb needs Keras 3 on the TensorFlow backend. "
+            f"Received: KERAS_BACKEND={keras.backend.backend()!r}"
+        )
 
 
 def __getattr__(name):
-    # Heavier or optional modules load on first use.
-    if name in ("plots", "tuning", "cli", "priors", "uncertainty"):
-        import importlib
-
-        return importlib.import_module(f"tfvb.{name}")
+    if name in _SUBMODULES:
+        if name not in ("cli", "paths"):
+            _check_backend()
+        module = _importlib.import_module(f"tfvb.{name}")
+        globals()[name] = module
+        return module
     raise AttributeError(f"module 'tfvb' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

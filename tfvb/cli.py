@@ -11,9 +11,8 @@ def _zoo_list(args):
 
     for name in zoo.list_models(args.pattern):
         entry = zoo.registry.get(name)
-        folder = os.path.join(zoo.saved_models_dir(), name)
-        state = "trained" if os.path.isfile(os.path.join(folder, "metadata.json")) else "not trained"
-        print(f"{name:28s} {entry.family:14s} {state:12s} {entry.summary}")
+        state = "trained" if zoo.is_trained(name) else "not trained"
+        print(f"{name:24s} {entry.family:11s} {entry.dataset:27s} {state:12s} {entry.summary}")
     return 0
 
 
@@ -26,10 +25,20 @@ def _zoo_info(args):
     return 0
 
 
+def _threads(n):
+    if n is not None:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+
+
 def _zoo_train(args):
     from tfvb import zoo
+    from tfvb.zoo import driver
 
-    meta = zoo.train(args.name, seed=args.seed, quick=args.quick, root=args.root, data_root=args.data_root)
+    _threads(args.threads)
+    meta = driver.train(args.name, seed=args.seed, quick=args.quick, root=args.root, data_root=args.data_root)
     print(json.dumps(meta["metrics"], indent=2))
     print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} "
           f"in {meta['recipe']['wall_time_s']} s")
@@ -41,9 +50,9 @@ def _fmt_pair(pair):
 
 
 def _zoo_protocol(args):
-    from tfvb import zoo
+    from tfvb.zoo import driver
 
-    s = zoo.benchmark_protocol(args.name, data_root=args.data_root, splits=args.splits, jobs=args.jobs,
+    s = driver.benchmark_protocol(args.name, data_root=args.data_root, splits=args.splits, jobs=args.jobs,
                                epoch_multiplier=args.epoch_multiplier, json_path=args.json, resume=args.resume,
                                log=lambda line: print(line, flush=True))
     card = (s.get("card") or {}).get(f"faithful_{args.epoch_multiplier}x_epochs") or {}
@@ -60,14 +69,14 @@ def _zoo_protocol(args):
 
 
 def _zoo_benchmark(args):
-    from tfvb import zoo
+    from tfvb.zoo import driver
 
     if args.protocol:
         return _zoo_protocol(args)
     if args.resume or args.splits is not None or args.jobs != 1 or args.epoch_multiplier != 100:
         raise ValueError("Expected --protocol with --splits, --jobs, --epoch-multiplier or --resume. "
                          "Received: those options without --protocol")
-    result = zoo.benchmark(args.name, limit=args.limit, data_root=args.data_root)
+    result = driver.benchmark(args.name, limit=args.limit, data_root=args.data_root)
     print(f"golden batch: max |difference| = {result['golden_max_abs_diff']:.3g}")
     print(f"{'metric':32s} {'card':>12s} {'measured':>12s}")
     for k, v in result["metrics"].items():
@@ -82,8 +91,9 @@ def _zoo_benchmark(args):
 
 def _zoo_package(args):
     from tfvb import zoo
+    from tfvb.zoo import driver
 
-    meta = zoo.package(args.name, args.run_dir, root=args.root)
+    meta = driver.package(args.name, args.run_dir, root=args.root)
     print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} ({len(meta['files'])} files)")
     return 0
 
@@ -116,6 +126,8 @@ def build_parser():
     p.add_argument("--quick", action="store_true", help="a tiny run, to check the recipe works")
     p.add_argument("--root", default=None, help="where to write (default: saved_models/)")
     p.add_argument("--data-root", default=None, help="folder holding mnist/ and uci/ (default: ../shared/data)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="TensorFlow threads (two recipes with --threads 1 each use both cores of a 2-core machine)")
     p.set_defaults(func=_zoo_train)
 
     p = zoo.add_parser("benchmark", help="re-evaluate a stored model and compare with its card")

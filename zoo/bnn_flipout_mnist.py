@@ -30,6 +30,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+from tfvb import paths  # noqa: E402
 
 NAME = "bnn_flipout_mnist"
 EPOCHS = 20
@@ -49,8 +50,8 @@ ANCHORS = {
 
 
 def data_root_of(data_root=None):
-    """`data_root`, else $TFVB_SHARED_DATA, else ../shared/data next to the repository."""
-    return data_root or os.environ.get("TFVB_SHARED_DATA") or os.path.join(os.path.dirname(HERE), "..", "shared", "data")
+    """`data_root`, else the shared data sets (`tfvb.paths.shared_data_dir`)."""
+    return data_root or paths.shared_data_dir()
 
 
 def load_data(data_root=None, quick=False):
@@ -133,12 +134,12 @@ def train_mnist_bnn(name, layer, seed=0, quick=False, data_root=None, epochs=EPO
     return model, record
 
 
-def train(seed=0, quick=False, data_root=None):
+def train(seed=0, quick=False, data_root=None, dataset="mnist"):
     """Train the zoo entry; returns (built, compiled, trained model, record)."""
     return train_mnist_bnn(NAME, "flipout", seed=seed, quick=quick, data_root=data_root)
 
 
-def benchmark(model, limit=None, data_root=None):
+def benchmark(model, limit=None, data_root=None, dataset="mnist"):
     """Re-measure the card's metrics on the held-out digits and Fashion-MNIST (the first `limit` of each)."""
     _, held, ood = load_data(data_root)
     held = (held[0][:limit], held[1][:limit])

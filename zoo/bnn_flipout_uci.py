@@ -30,6 +30,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+from tfvb import paths  # noqa: E402
 
 DATASETS = ("bostonHousing", "kin8nm", "naval-propulsion-plant", "power-plant",
             "protein-tertiary-structure", "wine-quality-red")
@@ -53,8 +54,8 @@ ANCHORS = {
 
 
 def data_root_of(data_root=None):
-    """`data_root`, else $TFVB_SHARED_DATA, else ../shared/data next to the repository."""
-    return data_root or os.environ.get("TFVB_SHARED_DATA") or os.path.join(os.path.dirname(HERE), "..", "shared", "data")
+    """`data_root`, else the shared data sets (`tfvb.paths.shared_data_dir`)."""
+    return data_root or paths.shared_data_dir()
 
 
 def _normalizer(a):

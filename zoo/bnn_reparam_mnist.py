@@ -24,7 +24,7 @@ def _flipout_recipe():
     return module
 
 
-def train(seed=0, quick=False, data_root=None):
+def train(seed=0, quick=False, data_root=None, dataset="mnist"):
     """Train the zoo entry; returns (built, compiled, trained model, record)."""
     return _flipout_recipe().train_mnist_bnn(NAME, "reparameterization", seed=seed, quick=quick, data_root=data_root)
 
@@ -33,5 +33,5 @@ if __name__ == "__main__":
     _flipout_recipe().main(train, NAME)
 
 
-def benchmark(model, limit=None, data_root=None):
+def benchmark(model, limit=None, data_root=None, dataset="mnist"):
     return _flipout_recipe().benchmark(model, limit=limit, data_root=data_root)

@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+from tfvb import paths
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: Zoo entry name -> UCI folder name.
@@ -39,7 +41,7 @@ VALIDATION_SAMPLES = 1000
 
 def _folder(dataset, data_root):
     name = ENTRIES.get(dataset, ENTRIES.get(f"mc_dropout_uci_{dataset}", dataset))
-    root = data_root or os.environ.get("TFVB_SHARED_DATA") or os.path.join(os.path.dirname(REPO), "shared", "data")
+    root = data_root or paths.shared_data_dir()
     return name, os.path.join(root, "uci", name)
 
 

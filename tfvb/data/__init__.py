@@ -14,6 +14,8 @@ _EXPORTS = {
     "fashion_mnist_arrays": "images",
     "mnist_sample": "images",
     "image_dataset": "images",
+    "image_dataset_epoch": "images",
+    "EpochCounter": "images",
     "uci": "uci",
     "UCIData": "uci",
     "list_uci": "uci",

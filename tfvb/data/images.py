@@ -15,6 +15,7 @@ evaluation uses one fixed-seed draw, so scores are comparable across runs.
 import os
 from importlib import resources
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -109,7 +110,8 @@ def binarize_dynamic(dataset, seed=0):
 
     Each element gets its own seed from `tf.data.Dataset.random(...,
     rerandomize_each_iteration=True)`: different draws every epoch, the same
-    sequence for the same `seed`.
+    sequence for the same `seed`. (`image_dataset` draws from the epoch and
+    example index instead, which makes resumed runs exact.)
     """
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     zipped = tf.data.Dataset.zip((dataset, seeds))
@@ -123,31 +125,96 @@ def binarize_dynamic(dataset, seed=0):
     return zipped.map(draw, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+class EpochCounter(keras.callbacks.Callback):
+    """The epoch an `image_dataset` draws its shuffle and binarization for.
+
+    A Keras callback: `fit` sets it at the start of every epoch (tfvb models
+    add it themselves when given an `image_dataset`), so the order and the
+    binarization of epoch e depend only on (seed, e). A run resumed at epoch e
+    by a backup callback therefore sees exactly the data an uninterrupted run
+    sees.
+    """
+
+    def __init__(self):
+        super().__init__()
+        with tf.init_scope(), tf.device("/CPU:0"):
+            self.variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="tfvb_data_epoch")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
+
+
 def image_dataset(images, labels=None, batch_size=128, binarize="dynamic", shuffle=True, seed=0,
                   drop_remainder=False):
     """A batched `tf.data.Dataset` of images (and labels) ready for `model.fit`.
 
+    The order (with `shuffle`) and the binarization (with "dynamic") of an
+    epoch are functions of `seed` and the epoch number, which `fit` of every
+    tfvb model sets: two runs with one seed see the same data, and a run
+    resumed by `tfvb.callbacks.BackupAndRestore` continues exactly. Each new
+    pass over the dataset takes the next epoch number; `fit` of a tfvb model
+    sets it before every epoch, so a resumed run continues with the right
+    epoch's data. With a Keras model of your own, add
+    `tfvb.data.image_dataset_epoch(ds)` to `fit`'s callbacks for the same.
+
     Args:
         images: float array (N, H, W[, C]) in [0, 1] or uint8.
         labels: optional labels; when given, elements are (image, label).
+        batch_size: images per batch.
         binarize: "dynamic" (re-drawn each epoch), "fixed" (one seeded draw) or None (grey values).
-        shuffle: reshuffle every epoch with `seed`.
+        shuffle: a new order every epoch.
+        seed: seed of the order and the draws.
+        drop_remainder: drop a last, smaller batch.
     """
     _checks.one_of("binarize", binarize, {"dynamic", "fixed", None})
     batch_size = _checks.positive_int("batch_size", batch_size)
     images = _to_float(images)
     if len(images) == 0:
         raise ValueError("Expected a non-empty set of images. Received: 0 images")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if len(labels) != len(images):
+            raise ValueError(f"Expected one label per image. Received: {len(images)} images and "
+                             f"{len(labels)} labels")
     if binarize == "fixed":
         images = binarize_fixed(images, seed)
     else:
         _check_grey(images)
-    ds = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, np.asarray(labels)))
-    if shuffle:
-        ds = ds.shuffle(min(len(images), 10_000), seed=seed, reshuffle_each_iteration=True)
-    if binarize == "dynamic":
-        ds = binarize_dynamic(ds, seed=seed + 1)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    if not shuffle and binarize != "dynamic":
+        ds = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
+        return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    counter = EpochCounter()
+    n, key = len(images), np.int64(seed) * 1_000_003 + 17
+    pixels = tf.constant(images)
+    targets = None if labels is None else tf.constant(labels)
+
+    def element(i, epoch):
+        x = tf.gather(pixels, i)
+        if binarize == "dynamic":
+            u = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([key, epoch * n + i]), dtype=x.dtype)
+            x = tf.cast(u < x, x.dtype)
+        return x if targets is None else (x, tf.gather(targets, i))
+
+    def one_epoch(_):
+        # Each pass over the data takes the next epoch number; `fit` (through the counter) sets it
+        # before every epoch, which is what makes a resumed run exact.
+        epoch = counter.variable.assign_add(1, read_value=True) - 1
+        order = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([np.int64(seed), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).map(lambda i: element(i, epoch),
+                                                             num_parallel_calls=tf.data.AUTOTUNE)
+
+    ds = tf.data.Dataset.range(1).flat_map(one_epoch)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n // batch_size if drop_remainder else -(-n // batch_size)))
+    ds.tfvb_epoch_counter = counter
+    return ds
+
+
+def image_dataset_epoch(dataset):
+    """The callback that tells an `image_dataset` which epoch `fit` is in (None for other datasets)."""
+    return getattr(dataset, "tfvb_epoch_counter", None)
 
 
 def mnist(split="train", data_dir=None, batch_size=128, binarize="dynamic", shuffle=None, seed=0):

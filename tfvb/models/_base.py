@@ -79,6 +79,25 @@ def require_examples(x, method="fit"):
         raise ValueError(f"Expected at least one example for `{method}`. Received: x.shape={tuple(shape)}")
 
 
+def fit_kwargs(x, kwargs):
+    """`fit`'s keyword arguments adjusted for tfvb's data pipeline.
+
+    The epoch counter of a `tfvb.data.image_dataset` goes first among the
+    callbacks: it tells the dataset which epoch to draw its order and
+    binarization for, so a resumed run sees the data an uninterrupted one
+    sees. A dataset is never shuffled by Keras (it would only warn).
+    """
+    kwargs = dict(kwargs)
+    callbacks = list(kwargs.get("callbacks") or [])
+    counter = getattr(x, "tfvb_epoch_counter", None)
+    if counter is not None and counter not in callbacks:
+        callbacks.insert(0, counter)
+    kwargs["callbacks"] = callbacks
+    if isinstance(x, tf.data.Dataset):
+        kwargs.setdefault("shuffle", False)
+    return kwargs
+
+
 class StepCounter(keras.callbacks.Callback):
     """Counts epochs and steps of a `fit`; `check()` raises when epochs ran without a single step."""
 

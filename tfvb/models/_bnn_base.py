@@ -269,6 +269,7 @@ class BNNBase(_base.SavesSeedState, keras.Model):
             shape = self._input_shape_of(x)
             if shape is not None:
                 self.build(shape)
+        kwargs = _base.fit_kwargs(x, kwargs)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):

@@ -179,7 +179,8 @@ class LatentVariableModel(_base.SavesSeedState, keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         _base.require_examples(x, "fit")
         counter = _base.StepCounter()
-        kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [counter]
+        kwargs = _base.fit_kwargs(x, kwargs)
+        kwargs["callbacks"].append(counter)
         history = super().fit(x, y, *args, **kwargs)
         counter.check()  # a dataset of unknown size may still turn out empty
         return history

@@ -13,19 +13,20 @@ import fnmatch
 @dataclasses.dataclass(frozen=True)
 class Entry:
     name: str
-    recipe: str  # module in zoo/ with train(...) and evaluate(...)
-    family: str
+    recipe: str  # module in zoo/ with train(...) and benchmark(...)
+    family: str  # "vae", "bnn" (classifiers) or "regression"
     summary: str
+    dataset: str  # "mnist", "fashion_mnist", or a UCI folder name such as "bostonHousing"
     args: dict = dataclasses.field(default_factory=dict)  # extra keyword arguments for the recipe
 
 
 REGISTRY = {}
 
 
-def register(name, recipe, family, summary, **args):
+def register(name, recipe, family, summary, dataset, **args):
     if name in REGISTRY:
         raise ValueError(f"Zoo entry {name!r} is registered twice")
-    REGISTRY[name] = Entry(name, recipe, family, summary, dict(args))
+    REGISTRY[name] = Entry(name, recipe, family, summary, dataset, dict(args))
 
 
 def get(name):
@@ -41,24 +42,30 @@ def names(pattern=None):
 
 
 # -- the entries ----------------------------------------------------------------------------------
-register("cvae_mnist", "cvae_mnist", "vae", "Convolutional VAE, 2-D latent (its manifold can be drawn), MNIST")
-register("cvae_mnist_l16", "cvae_mnist_l16", "vae", "Convolutional VAE, 16-D latent, MNIST")
-register("vae_mnist", "vae_mnist", "vae", "Burda et al.'s one-layer MLP VAE (IWAE with k=1), MNIST")
-register("iwae_mnist", "iwae_mnist", "vae", "Burda et al.'s one-layer MLP IWAE, k=50, MNIST")
-register("cvae_fashion_mnist", "cvae_fashion_mnist", "vae", "Convolutional VAE, 16-D latent, Fashion-MNIST (60k)")
-register("bnn_flipout_mnist", "bnn_flipout_mnist", "bnn", "Flipout LeNet-5 Bayesian classifier, MNIST (acc, NLL, ECE, OOD)")
-register("bnn_reparam_mnist", "bnn_reparam_mnist", "bnn", "Bayes-by-Backprop (reparameterization) LeNet-5, MNIST")
+_BURDA = "Burda et al.'s"
+register("vae_mnist", "vae_mnist", "vae", f"{_BURDA} one-stochastic-layer MLP VAE (IWAE with k=1)", "mnist")
+register("iwae_mnist", "vae_mnist", "vae", f"{_BURDA} one-stochastic-layer MLP IWAE, k=50", "mnist", k=50)
+register("iwae_mnist_dreg", "vae_mnist", "vae", f"{_BURDA} one-layer IWAE, k=50, trained with DReG gradients",
+         "mnist", k=50, gradient="dreg")
+register("vae2_mnist", "vae_mnist", "vae", f"{_BURDA} two-stochastic-layer MLP VAE (k=1)", "mnist",
+         stochastic_layers=2)
+register("iwae2_mnist", "vae_mnist", "vae", f"{_BURDA} two-stochastic-layer MLP IWAE, k=50", "mnist", k=50,
+         stochastic_layers=2)
+register("cvae_mnist", "cvae_mnist", "vae", "Convolutional VAE, 2-D latent (its manifold can be drawn)", "mnist")
+register("cvae_mnist_l16", "cvae_mnist", "vae", "Convolutional VAE, 16-D latent", "mnist", latent_dim=16)
+register("vae_fashion_mnist", "fashion_mnist", "vae", f"{_BURDA} one-layer MLP VAE on the 60k Fashion-MNIST "
+         "training images", "fashion_mnist", k=1)
+register("iwae_fashion_mnist", "fashion_mnist", "vae", f"{_BURDA} one-layer MLP IWAE on the 60k Fashion-MNIST "
+         "training images", "fashion_mnist", k=10)
+register("cvae_fashion_mnist", "fashion_mnist", "vae", "Convolutional VAE, 16-D latent, 60k Fashion-MNIST",
+         "fashion_mnist", architecture="conv")
+register("bnn_flipout_mnist", "bnn_flipout_mnist", "bnn", "Flipout LeNet-5 Bayesian classifier (acc, NLL, ECE, OOD)",
+         "mnist")
+register("bnn_reparam_mnist", "bnn_reparam_mnist", "bnn", "Bayes-by-Backprop (reparameterization) LeNet-5", "mnist")
 register("bnn_flipout_uci_boston", "bnn_flipout_uci", "regression", "Flipout BNN regressor, UCI Boston housing",
-         dataset="bostonHousing")
-register("mc_dropout_uci_boston", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), bostonHousing",
-         dataset="bostonHousing")
-register("mc_dropout_uci_wine", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), wine-quality-red",
-         dataset="wine-quality-red")
-register("mc_dropout_uci_kin8nm", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), kin8nm",
-         dataset="kin8nm")
-register("mc_dropout_uci_power", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), power-plant",
-         dataset="power-plant")
-register("mc_dropout_uci_naval", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), naval-propulsion-plant",
-         dataset="naval-propulsion-plant")
-register("mc_dropout_uci_protein", "mc_dropout_uci", "regression", "MC-dropout regressor (Gal's UCI protocol), protein-tertiary-structure",
-         dataset="protein-tertiary-structure")
+         "bostonHousing")
+for _short, _folder in [("boston", "bostonHousing"), ("wine", "wine-quality-red"), ("kin8nm", "kin8nm"),
+                        ("power", "power-plant"), ("naval", "naval-propulsion-plant"),
+                        ("protein", "protein-tertiary-structure")]:
+    register(f"mc_dropout_uci_{_short}", "mc_dropout_uci", "regression",
+             f"MC-dropout regressor (Gal's UCI protocol), {_folder}", _folder)

@@ -1,17 +1,25 @@
 """Writing and verifying zoo artifacts: model.keras, serving/, golden.npz, metadata.json.
 
-Writes go to a temporary folder renamed into place at the end, so an
-interrupted run never leaves a half-written entry. Every file's sha256 is
-recorded and checked before anything is loaded.
+Writers never clobber each other or the entry in place: each writes into a
+staging folder of its own, holds an exclusive lock on the entry while it
+swaps the new folder in, and keeps the old one (as `.<name>.previous`) until
+the new one is in place. A crash at any moment therefore leaves either the
+old entry or the new one, and readers find whichever is complete
+(`entry_folder`). Every file's sha256 is recorded and checked before
+anything is loaded.
 """
 
+import contextlib
 import datetime
+import fcntl
 import hashlib
+import importlib
 import json
 import os
 import platform
 import shutil
 import sys
+import tempfile
 
 import numpy as np
 
@@ -47,9 +55,9 @@ def versions():
     import tensorflow as tf
     import tensorflow_probability as tfp
 
-    import tfvb
+    from tfvb.version import __version__
 
-    return {"tfvb": tfvb.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+    return {"tfvb": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
             "tensorflow_probability": tfp.__version__, "python": platform.python_version()}
 
 
@@ -65,12 +73,65 @@ def golden_outputs(model, inputs):
     return np.asarray(model(inputs, training=False))
 
 
+def register_model_classes():
+    """Import every tfvb model module, so Keras knows their classes before a .keras file is read."""
+    for module in ("vae", "iwae", "bnn", "mc_dropout"):
+        importlib.import_module(f"tfvb.models.{module}")
+
+
+def check_finite_weights(model):
+    """Refuse a model whose weights hold NaN or inf (a diverged run): it must not be saved or reported."""
+    arrays = ((w.path, np.asarray(w)) for w in model.weights)
+    bad = [path for path, a in arrays if a.dtype.kind == "f" and not np.all(np.isfinite(a))]
+    if bad:
+        raise ValueError(f"Expected finite weights. Received NaN or inf in {len(bad)} variable(s): "
+                         f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} (the run diverged)")
+
+
+def entry_folder(root, name):
+    """The complete folder of an entry: `root/name`, or the previous version kept by an interrupted swap."""
+    final = os.path.join(root, name)
+    previous = os.path.join(root, f".{name}.previous")
+    if not os.path.isdir(final) and os.path.isfile(os.path.join(previous, META_FILE)):
+        return previous
+    return final
+
+
+@contextlib.contextmanager
+def _entry_lock(root, name):
+    with open(os.path.join(root, f".{name}.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _swap_in(root, name, staged):
+    """Replace root/name by `staged`; the old entry stays complete until the new one is in place."""
+    final = os.path.join(root, name)
+    previous = os.path.join(root, f".{name}.previous")
+    with _entry_lock(root, name):
+        if os.path.isdir(final):
+            shutil.rmtree(previous, ignore_errors=True)
+            os.replace(final, previous)
+        os.replace(staged, final)
+        shutil.rmtree(previous, ignore_errors=True)
+
+
 def write_entry(root, name, model, metadata, golden_inputs):
     """Write an entry's artifacts into root/name atomically; return the metadata written."""
-    final = os.path.join(root, name)
-    tmp = final + ".partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    check_finite_weights(model)
+    os.makedirs(root, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=root, prefix=f".{name}.staging-")
+    os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the entry from other users of an installed zoo
+    try:
+        return _write_staged(root, name, tmp, model, metadata, golden_inputs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_staged(root, name, tmp, model, metadata, golden_inputs):
     model.save(os.path.join(tmp, MODEL_FILE))
     golden_inputs = np.asarray(golden_inputs, np.float32)
     # Computed before export: Keras derives a default serving signature from a model's last call.
@@ -83,16 +144,18 @@ def write_entry(root, name, model, metadata, golden_inputs):
         **metadata,
         "versions": versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+        "command": " ".join([os.path.basename(sys.argv[0])] + [_portable(a) for a in sys.argv[1:]]),
         "files": _files(tmp),
     }
     with open(os.path.join(tmp, META_FILE), "w") as f:
         json.dump(metadata, f, indent=2, sort_keys=False, default=_json_default)
         f.write("\n")
-    if os.path.exists(final):
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    _swap_in(root, name, tmp)
     return metadata
+
+
+def _portable(arg):
+    return os.path.basename(arg) if os.path.isabs(arg) else arg
 
 
 def _json_default(obj):

@@ -1,4 +1,4 @@
-"""Keras callbacks for variational training."""
+"""KL warm-up: anneal the KL weight `beta` of a tfvb model over the first epochs."""
 
 import keras
 

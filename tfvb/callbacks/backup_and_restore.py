@@ -1,0 +1,201 @@
+"""Back up the training state atomically at every epoch; resume an interrupted `fit` where it stopped.
+
+Layout of `backup_dir`:
+
+    epoch-000012/      weights.weights.h5 (model, optimizer, seed states),
+                       tracked.npz (arrays of tracked callbacks), state.json
+    epoch-000011/      the previous good backup
+    LATEST             the name of the newest complete backup
+
+A backup is written into a fresh temporary folder, flushed to disk, renamed
+into place and only then named in `LATEST` (itself replaced atomically).
+`state.json` records the sha256 of the files beside it. A kill at any moment
+therefore leaves the previous backup intact; a backup that does not verify is
+skipped in favour of the one before it.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+
+import keras
+import numpy as np
+
+from tfvb import _checks
+
+_LATEST, _STATE, _WEIGHTS, _ARRAYS = "LATEST", "state.json", "weights.weights.h5", "tracked.npz"
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_file(path):
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _write_atomic(path, text):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class BackupAndRestore(keras.callbacks.Callback):
+    """Resumable training that survives a kill at any moment, including during a backup.
+
+    Like `keras.callbacks.BackupAndRestore`, it saves the model (weights,
+    optimizer state and tfvb's seed states) at the end of every epoch and, when
+    `fit` starts with a backup present, resumes after the last saved epoch.
+    Unlike it, every backup is written atomically and the previous one is kept
+    until the next is complete, so a torn write can never break a resume; the
+    metrics of every epoch so far are kept (`history`, the whole run's curve
+    even after restarts); and callbacks passed in `track` (for example
+    `tfvb.callbacks.EarlyStopping`) have their state saved and restored too.
+
+    Put it last in the `callbacks` list, after the callbacks it tracks.
+
+    Args:
+        backup_dir: a folder used by this run only.
+        track: callbacks with `get_state() -> (dict, list of arrays)` and
+            `set_state(dict, arrays)` to back up with the model.
+        keep: number of complete backups kept (at least 2: the newest and a
+            fallback).
+        delete_on_end: remove `backup_dir` when `fit` returns normally.
+
+    Attributes:
+        history: {metric: [value per epoch]} for every epoch of the run,
+            including those before a restart.
+        restored_epoch: the number of epochs restored at the last start (0: none).
+
+    Example:
+        >>> backup = tfvb.callbacks.BackupAndRestore("run/backup")
+        >>> model.fit(ds, epochs=100, callbacks=[backup])   # killed, then run again: continues
+    """
+
+    def __init__(self, backup_dir, track=(), keep=2, delete_on_end=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError(f"Expected `backup_dir` to be a folder path. Received: backup_dir={backup_dir!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.track = list(track)
+        for cb in self.track:
+            if not (callable(getattr(cb, "get_state", None)) and callable(getattr(cb, "set_state", None))):
+                raise ValueError("Expected callbacks with get_state()/set_state() in `track`. "
+                                 f"Received: {type(cb).__name__}")
+        self.keep = _checks.positive_int("keep", keep)
+        if self.keep < 2:
+            raise ValueError(f"Expected `keep` >= 2 (the newest backup and a fallback). Received: keep={keep}")
+        self.delete_on_end = bool(delete_on_end)
+        self.history = {}
+        self.restored_epoch = 0
+
+    # -- restore ------------------------------------------------------------------------------------
+    def _candidates(self):
+        if not os.path.isdir(self.backup_dir):
+            return []
+        names = sorted((n for n in os.listdir(self.backup_dir) if n.startswith("epoch-") and "." not in n),
+                       reverse=True)
+        latest = os.path.join(self.backup_dir, _LATEST)
+        if os.path.isfile(latest):
+            with open(latest) as f:
+                first = f.read().strip()
+            if first in names:
+                names.remove(first)
+                names.insert(0, first)
+        return [os.path.join(self.backup_dir, n) for n in names]
+
+    def _read(self, folder):
+        """The state of a complete, verified backup, or None."""
+        try:
+            with open(os.path.join(folder, _STATE)) as f:
+                state = json.load(f)
+            for name, digest in state["files"].items():
+                if _sha256(os.path.join(folder, name)) != digest:
+                    return None
+            return state
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def on_train_begin(self, logs=None):
+        self.history, self.restored_epoch = {}, 0
+        for folder in self._candidates():
+            state = self._read(folder)
+            if state is None:
+                warnings.warn(f"tfvb BackupAndRestore: skipping incomplete or corrupt backup {folder}", stacklevel=2)
+                continue
+            self._restore(folder, state)
+            return
+
+    def _restore(self, folder, state):
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(folder, _WEIGHTS))
+        arrays = {}
+        if os.path.isfile(os.path.join(folder, _ARRAYS)):
+            with np.load(os.path.join(folder, _ARRAYS)) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        for i, cb in enumerate(self.track):
+            count = state["tracked"][i]["arrays"]
+            cb.set_state(state["tracked"][i]["scalars"], [arrays[f"t{i}_{j}"] for j in range(count)])
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.restored_epoch = int(state["epoch"])
+        self.model._initial_epoch = self.restored_epoch
+
+    # -- back up ------------------------------------------------------------------------------------
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self._save(epoch + 1)
+
+    def _save(self, epochs_done):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch-{epochs_done:06d}"
+        tmp = tempfile.mkdtemp(dir=self.backup_dir, prefix=f"{name}.tmp-")
+        self.model.save_weights(os.path.join(tmp, _WEIGHTS))
+        tracked, arrays = [], {}
+        for i, cb in enumerate(self.track):
+            scalars, values = cb.get_state()
+            tracked.append({"scalars": scalars, "arrays": len(values)})
+            arrays.update({f"t{i}_{j}": v for j, v in enumerate(values)})
+        if arrays:
+            np.savez(os.path.join(tmp, _ARRAYS), **arrays)
+        files = {}
+        for fname in sorted(os.listdir(tmp)):
+            _fsync_file(os.path.join(tmp, fname))
+            files[fname] = _sha256(os.path.join(tmp, fname))
+        state = {"epoch": epochs_done, "history": self.history, "tracked": tracked, "files": files}
+        with open(os.path.join(tmp, _STATE), "w") as f:
+            json.dump(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        final = os.path.join(self.backup_dir, name)
+        if os.path.isdir(final):  # the same epoch backed up again (a re-run of a restored epoch)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _write_atomic(os.path.join(self.backup_dir, _LATEST), name + "\n")
+        self._prune(keep_name=name)
+
+    def _prune(self, keep_name):
+        entries = sorted(os.listdir(self.backup_dir))
+        complete = [n for n in entries if n.startswith("epoch-") and "." not in n]
+        for n in complete[:-self.keep]:
+            if n != keep_name:
+                shutil.rmtree(os.path.join(self.backup_dir, n), ignore_errors=True)
+        for n in entries:  # temporary folders of writes that were killed
+            if ".tmp-" in n:
+                shutil.rmtree(os.path.join(self.backup_dir, n), ignore_errors=True)
+
+    def on_train_end(self, logs=None):
+        if self.delete_on_end:  # not reached when fit raises: the backup stays for the resume
+            shutil.rmtree(self.backup_dir, ignore_errors=True)

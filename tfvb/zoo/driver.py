@@ -1,0 +1,120 @@
+"""The zoo's recipe driver: train, re-benchmark and package entries (needs a source checkout).
+
+Each entry's recipe is a module in the checkout's `zoo/` folder (or
+`$TFVB_ZOO_RECIPES`) with `train(seed, quick, data_root, dataset, **args)`
+returning `(model, record)` and `benchmark(model, limit, data_root, dataset, **args)`
+returning the card's metrics re-measured. The driver writes what the recipe
+returns; nothing in `metadata.json` is typed by hand.
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+
+from tfvb import paths, zoo
+from tfvb.zoo import registry, store
+
+
+def recipe(name):
+    """The recipe module of an entry (zoo/<recipe>.py), imported from its file."""
+    entry = registry.get(name)
+    where = paths.recipes_dir()
+    path = os.path.join(where, entry.recipe + ".py") if where else None
+    if path is None or not os.path.isfile(path):
+        raise FileNotFoundError(f"Expected the recipe of {name!r} at {path or 'zoo/' + entry.recipe + '.py'}. "
+                                "Received: no such file (training and benchmarking need a tfvb source "
+                                "checkout; set TFVB_ZOO_RECIPES to its zoo/ folder)")
+    if where not in sys.path:  # recipes share helpers such as zoo/_vae_recipe.py
+        sys.path.insert(0, where)
+    spec = importlib.util.spec_from_file_location(f"tfvb_zoo_recipe_{entry.recipe}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def train(name, seed=0, quick=False, root=None, data_root=None):
+    """Run an entry's recipe and write its artifacts; returns the metadata written."""
+    entry = registry.get(name)
+    module = recipe(name)
+    start = time.time()
+    model, record = module.train(seed=seed, quick=quick, data_root=data_root, dataset=entry.dataset, **entry.args)
+    seconds = time.time() - start
+    golden_inputs = record.pop("golden_inputs")
+    run_dir = record.pop("run_dir", None)
+    record.setdefault("recipe", {})
+    record["recipe"].update({"script": f"zoo/{entry.recipe}.py", "args": entry.args, "seed": seed,
+                             "quick": quick, "wall_time_s": round(seconds, 1), "machine": store.machine(),
+                             "threads": _threads()})
+    meta = store.write_entry(root or zoo.saved_models_dir(), name, model, record, golden_inputs)
+    if run_dir:  # the run's resumable state is no longer needed (and must not be reused by a later run)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return meta
+
+
+def _threads():
+    import tensorflow as tf
+
+    return {"intra_op": tf.config.threading.get_intra_op_parallelism_threads() or "all cores",
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads() or "all cores"}
+
+
+def benchmark(name, limit=None, data_root=None):
+    """Re-evaluate a stored model with its recipe's `benchmark` and compare with its card.
+
+    Returns {"metric": {"stored": x, "measured": y}} plus the golden-batch drift.
+    """
+    entry = registry.get(name)
+    model = zoo.load(name)
+    out = {"golden_max_abs_diff": zoo.golden_check(name, model)}
+    stored = zoo.info(name).get("metrics", {})
+    module = recipe(name)
+    measured = module.benchmark(model, limit=limit, data_root=data_root, dataset=entry.dataset, **entry.args)
+    out["metrics"] = {k: {"stored": stored.get(k), "measured": v} for k, v in measured.items()}
+    return out
+
+
+def benchmark_protocol(name, data_root=None, **kwargs):
+    """Run the whole benchmark protocol of an entry's recipe (e.g. Gal's UCI protocol, every split).
+
+    Only entries whose recipe defines `protocol` have one (the `mc_dropout_uci_*`
+    entries: `tfvb.evaluate.uci_benchmark`); `kwargs` go to it (splits, jobs,
+    epoch_multiplier, json_path, resume, log). Returns its summary with the
+    card's own protocol table beside it under `card`.
+    """
+    entry = registry.get(name)
+    module = recipe(name)
+    if not hasattr(module, "protocol"):
+        having = [n for n in registry.names() if hasattr(recipe(n), "protocol")]
+        raise ValueError(f"Expected an entry whose recipe has a benchmark protocol ({', '.join(having)}). "
+                         f"Received: {name!r} (recipe zoo/{entry.recipe}.py re-evaluates a stored model only)")
+    summary = module.protocol(data_root=data_root, dataset=entry.dataset, **entry.args, **kwargs)
+    card = zoo.info(name).get("metrics", {}).get("protocol_table") if zoo.is_trained(name) else None
+    return {**summary, "card": card}
+
+
+def package(name, run_dir, root=None):
+    """Write an entry from a run folder that a recipe's own `main` wrote (elsewhere, e.g. on a GPU machine).
+
+    The folder holds what the recipe's code produced: `model.keras`,
+    `record.json` (its metrics and description) and `golden_inputs.npy`.
+    The metadata is still the recipe's record; nothing is typed by hand.
+    """
+    import keras
+
+    entry = registry.get(name)
+    store.register_model_classes()
+    with open(os.path.join(run_dir, "record.json")) as f:
+        record = json.load(f)
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), safe_mode=True)
+    golden = record.pop("golden_inputs")
+    golden = np.load(os.path.join(run_dir, golden)) if isinstance(golden, str) else np.asarray(golden, np.float32)
+    wall = record.pop("wall_seconds", record.get("train_seconds"))
+    record["recipe"] = {"script": f"zoo/{entry.recipe}.py", "args": entry.args, "seed": record.get("seed"),
+                        "quick": False, "wall_time_s": None if wall is None else round(wall, 1),
+                        "machine": store.machine(), "packaged_from": os.path.basename(os.path.abspath(run_dir))}
+    return store.write_entry(root or zoo.saved_models_dir(), name, model, record, golden)
