@@ -33,7 +33,7 @@ def _check_backend():
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        if name not in ("cli", "paths"):
+        if name not in ("cli", "paths", "zoo", "demo"):  # these import Keras only when they need it
             _check_backend()
         module = _importlib.import_module(f"tfvb.{name}")
         globals()[name] = module

@@ -1,9 +1,18 @@
-"""The `tfvb` command line: `tfvb zoo list|info|train|benchmark` and `tfvb demo`."""
+"""The `tfvb` command line: `tfvb zoo list|info|train|benchmark|package`, `tfvb demo`, `tfvb --version`.
+
+TensorFlow is imported only by the commands that need it (not by `--help`,
+`--version`, `zoo list` or `zoo info`), and its start-up chatter on a CPU-only
+machine (CUDA probes, oneDNN notices) is kept off the terminal; set
+`TFVB_VERBOSE=1` to see it.
+"""
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+
+from tfvb.version import __version__
 
 
 def _zoo_list(args):
@@ -25,19 +34,52 @@ def _zoo_info(args):
     return 0
 
 
-def _threads(n):
-    if n is not None:
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Point file descriptor 2 at /dev/null (TensorFlow's C++ start-up logs bypass Python's sys.stderr)."""
+    if os.environ.get("TFVB_VERBOSE"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _start_tensorflow(threads=None):
+    """Import TensorFlow and start its runtime quietly, with `threads` intra/inter-op threads if given."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_silenced():
         import tensorflow as tf
 
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
+        if threads is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        tf.config.list_logical_devices()
+        import keras  # noqa: F401
+        import tensorflow_probability  # noqa: F401
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
 
 
 def _zoo_train(args):
     from tfvb import zoo
     from tfvb.zoo import driver
 
-    _threads(args.threads)
+    _start_tensorflow(args.threads)
     meta = driver.train(args.name, seed=args.seed, quick=args.quick, root=args.root, data_root=args.data_root)
     print(json.dumps(meta["metrics"], indent=2))
     print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} "
@@ -52,6 +94,7 @@ def _fmt_pair(pair):
 def _zoo_protocol(args):
     from tfvb.zoo import driver
 
+    _start_tensorflow()
     s = driver.benchmark_protocol(args.name, data_root=args.data_root, splits=args.splits, jobs=args.jobs,
                                epoch_multiplier=args.epoch_multiplier, json_path=args.json, resume=args.resume,
                                log=lambda line: print(line, flush=True))
@@ -76,29 +119,36 @@ def _zoo_benchmark(args):
     if args.resume or args.splits is not None or args.jobs != 1 or args.epoch_multiplier != 100:
         raise ValueError("Expected --protocol with --splits, --jobs, --epoch-multiplier or --resume. "
                          "Received: those options without --protocol")
+    _start_tensorflow()
     result = driver.benchmark(args.name, limit=args.limit, data_root=args.data_root)
     print(f"golden batch: max |difference| = {result['golden_max_abs_diff']:.3g}")
-    print(f"{'metric':32s} {'card':>12s} {'measured':>12s}")
+    print(f"{'metric':32s} {'card':>12s} {'measured':>12s}  verdict")
     for k, v in result["metrics"].items():
-        stored = "" if v["stored"] is None else f"{v['stored']:.4g}" if isinstance(v["stored"], float) else str(v["stored"])
-        measured = f"{v['measured']:.4g}" if isinstance(v["measured"], float) else str(v["measured"])
-        print(f"{k:32s} {stored:>12s} {measured:>12s}")
+        print(f"{k:32s} {_cell(v['stored']):>12s} {_cell(v['measured']):>12s}  {v.get('verdict', '')}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2, default=str)
     return 0
 
 
+def _cell(value):
+    if value is None:
+        return "—"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _zoo_package(args):
     from tfvb import zoo
     from tfvb.zoo import driver
 
+    _start_tensorflow()
     meta = driver.package(args.name, args.run_dir, root=args.root)
     print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} ({len(meta['files'])} files)")
     return 0
 
 
 def _demo(args):
+    _start_tensorflow(args.threads)
     from tfvb.demo import run_demo
 
     report = run_demo(args.out, names=args.models)
@@ -108,6 +158,7 @@ def _demo(args):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfvb", description="tfvb: a Keras 3 model zoo for variational Bayes")
+    parser.add_argument("--version", action="version", version=f"tfvb {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     zoo = sub.add_parser("zoo", help="the model zoo").add_subparsers(dest="zoo_command", required=True)
 
@@ -124,24 +175,25 @@ def build_parser():
     p.add_argument("name")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a tiny run, to check the recipe works")
-    p.add_argument("--root", default=None, help="where to write (default: saved_models/)")
+    p.add_argument("--root", default=None, help="where to write (default: the zoo folder tfvb reads)")
     p.add_argument("--data-root", default=None, help="folder holding mnist/ and uci/ (default: ../shared/data)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=_positive_int, default=None,
                    help="TensorFlow threads (two recipes with --threads 1 each use both cores of a 2-core machine)")
     p.set_defaults(func=_zoo_train)
 
     p = zoo.add_parser("benchmark", help="re-evaluate a stored model and compare with its card")
     p.add_argument("name")
-    p.add_argument("--limit", type=int, default=None, help="evaluate on the first N held-out examples only")
+    p.add_argument("--limit", type=_positive_int, default=None,
+                   help="evaluate on the first N held-out examples only")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", default=None, help="also write the comparison (with --protocol: the summary, "
                                                 "after every split) here")
     p.add_argument("--protocol", action="store_true",
                    help="run the entry's whole benchmark protocol (mc_dropout_uci_*: Gal's UCI protocol on "
                         "every split) instead of re-evaluating the stored model")
-    p.add_argument("--splits", type=int, default=None, help="with --protocol: the first N splits")
-    p.add_argument("--jobs", type=int, default=1, help="with --protocol: worker processes")
-    p.add_argument("--epoch-multiplier", type=int, default=100,
+    p.add_argument("--splits", type=_positive_int, default=None, help="with --protocol: the first N splits")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="with --protocol: worker processes")
+    p.add_argument("--epoch-multiplier", type=_positive_int, default=100,
                    help="with --protocol: epochs = this x n_epochs (100: Gal's table; 10: the protocol's text)")
     p.add_argument("--resume", action="store_true", help="with --protocol and --json: keep the splits there")
     p.set_defaults(func=_zoo_benchmark)
@@ -155,6 +207,7 @@ def build_parser():
     p = sub.add_parser("demo", help="pictures and a report from the pretrained zoo models (no training)")
     p.add_argument("--out", default="demo", help="output folder")
     p.add_argument("--models", nargs="*", default=None, help="zoo names (default: every trained entry)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="TensorFlow threads")
     p.set_defaults(func=_demo)
     return parser
 
@@ -163,7 +216,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as e:
+    except (KeyError, ValueError, OSError, RuntimeError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"tfvb: error: {message}", file=sys.stderr)
         return 2

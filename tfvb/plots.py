@@ -1,4 +1,5 @@
-"""Pictures of generative models: sample grids, reconstructions, latent manifolds, interpolations.
+"""Pictures of generative models: sample grids, reconstructions, latent manifolds, interpolations,
+learning curves.
 
 Every function writes a PNG (matplotlib's Agg backend, no display needed) and returns its path.
 """
@@ -67,3 +68,37 @@ def interpolations(model, images, path, pairs=4, steps=10, title=None):
     z = np.concatenate([(1 - t) * mean[2 * i] + t * mean[2 * i + 1] for i in range(pairs)]).astype(np.float32)
     decoded = 1.0 / (1.0 + np.exp(-model.decode(z).numpy()))
     return _save(_grid(decoded, pairs, steps), path, title or f"{model.name}: latent interpolations")
+
+
+def learning_curve(history, path, title=None, metric="loss"):
+    """Training and validation `metric` per epoch (a zoo card's `training.history`), best epoch marked.
+
+    The learning rate, when recorded, is drawn on a second axis.
+    """
+    train = np.asarray(history[metric], np.float64)
+    val = np.asarray(history.get(f"val_{metric}", []), np.float64)
+    epochs = np.arange(1, len(train) + 1)
+    fig, ax = plt.subplots(figsize=(6, 3.4), dpi=100)
+    ax.plot(epochs, train, label=f"train {metric}", color="tab:blue", linewidth=1)
+    if val.size:
+        ax.plot(epochs[:val.size], val, label=f"validation {metric}", color="tab:orange", linewidth=1)
+        best = int(np.argmin(val))
+        ax.axvline(best + 1, color="gray", linestyle=":", linewidth=1)
+        ax.annotate(f"best epoch {best + 1}: {val[best]:.1f}", (best + 1, val[best]), fontsize=7,
+                    xytext=(-90, 25), textcoords="offset points", arrowprops={"arrowstyle": "->", "lw": 0.5})
+    low = np.nanmin(np.concatenate([train, val])) if val.size else np.nanmin(train)
+    ax.set_ylim(low - 2, np.nanpercentile(np.concatenate([train, val]), 90) + 5)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{metric} (nats per image)")
+    if "learning_rate" in history:
+        ax2 = ax.twinx()
+        ax2.semilogy(epochs[:len(history["learning_rate"])], history["learning_rate"], color="tab:green",
+                     linewidth=0.8, alpha=0.6)
+        ax2.set_ylabel("learning rate", color="tab:green", fontsize=8)
+        ax2.tick_params(axis="y", labelsize=7, colors="tab:green")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(title or "learning curve", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return str(path)

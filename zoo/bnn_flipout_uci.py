@@ -122,7 +122,7 @@ def train(seed=0, quick=False, data_root=None, dataset="bostonHousing", splits=S
     mx, sx, my, sy = norm
     record = {
         "constructor": constructor,
-        "data": (f"UCI {dataset} ({folder}): standard splits 0..{n_eval - 1} of {first.n_splits}, train/test rows "
+        "data": (f"UCI {dataset} (the shared data sets, uci/{dataset}): standard splits 0..{n_eval - 1} of {first.n_splits}, train/test rows "
                  f"from index_train_K/index_test_K; model trained on split 0's {first.x_train.shape[0]} training rows"
                  + (" (QUICK: first 128 train / 64 test rows)" if quick else "")
                  + "; inputs and target normalized with the training split's mean/std"),

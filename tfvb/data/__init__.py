@@ -13,6 +13,7 @@ _EXPORTS = {
     "mnist_arrays": "images",
     "fashion_mnist_arrays": "images",
     "mnist_sample": "images",
+    "fashion_mnist_sample": "images",
     "image_dataset": "images",
     "image_dataset_epoch": "images",
     "EpochCounter": "images",

@@ -87,7 +87,9 @@ def expected_calibration_error(probs, labels, num_bins=15):
 def reliability_diagram(probs, labels, num_bins=15, path=None, title=None):
     """Reliability diagram: accuracy against confidence per bin, with the ECE in the legend.
 
-    Uses matplotlib's object API (no pyplot state, no display needed).
+    Each non-empty bin is labelled with its number of examples, so a reader
+    sees which bars rest on a handful of points. Uses matplotlib's object API
+    (no pyplot state, no display needed).
 
     Args:
         probs, labels, num_bins: as in `expected_calibration_error`.
@@ -110,12 +112,16 @@ def reliability_diagram(probs, labels, num_bins=15, path=None, title=None):
     gap = np.where(bins["count"] > 0, np.nan_to_num(bins["confidence"]) - acc, 0.0)
     ax.bar(centers, gap, bottom=acc, width=width, edgecolor="tab:red", color="tab:red", alpha=0.3, label="gap")
     ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    for x, a, n in zip(centers, acc, bins["count"]):
+        if n:
+            ax.text(x, 0.015, str(int(n)), ha="center", va="bottom", fontsize=6, rotation=90,
+                    color="white" if a > 0.1 else "black")
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.05)
     ax.set_xlabel("confidence")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("accuracy (bar labels: examples per bin)")
     if title:
-        ax.set_title(title)
+        ax.set_title(f"{title} (n={int(np.sum(bins['count']))})", fontsize=10)
     ax.legend(loc="upper left")
     fig.tight_layout()
     if path is not None:

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from tfvb import _checks, paths
+from tfvb import paths
 from tfvb.zoo import registry, store
 from tfvb.zoo.registry import REGISTRY, register  # noqa: F401
 from tfvb.zoo.store import ArtifactError  # noqa: F401
@@ -69,6 +69,8 @@ def load(name, format="keras", compile=True):
     """
     import keras
     import tensorflow as tf
+
+    from tfvb import _checks
 
     _checks.one_of("format", format, {"keras", "savedmodel"})
     where = folder(name)

@@ -1,4 +1,4 @@
-"""Human-readable model cards for the terminal and the demo report."""
+"""Human-readable model cards for the terminal."""
 
 import json
 
@@ -12,31 +12,35 @@ def _fmt(v):
 
 
 def text_card(info):
-    """A terminal card: what the model is, its data, recipe, metrics, anchors and files."""
+    """A terminal card: what the model is, its data, recipe and budget, metrics, anchors and files."""
     recipe = info.get("recipe", {})
+    training = info.get("training", {})
+    threads = (recipe.get("threads") or {}).get("intra_op")
+    budget = f"wall={recipe.get('wall_time_s')}s on {recipe.get('machine', {}).get('cpus')} CPUs"
+    if threads:
+        budget += f" ({threads} thread{'s' if threads != 1 else ''})"
     lines = [
-        f"{info['name']}  ({info.get('class', '?')}, {info.get('family', '?')})",
+        f"{info['name']}  ({info.get('class', '?')}, {info.get('family', '?')}, {info.get('dataset', '?')})",
         f"  {info.get('summary', '')}",
         f"  data:     {info.get('data', '?')}",
-        f"  recipe:   {recipe.get('script', '?')} seed={recipe.get('seed')} epochs={info.get('epochs')} "
-        f"batch={info.get('batch_size')} wall={recipe.get('wall_time_s')}s on {recipe.get('machine', {}).get('cpus')} CPUs",
-        f"  versions: {_fmt(info.get('versions', {}))}",
-        "  metrics:",
+        f"  recipe:   {recipe.get('script', '?')} args={_fmt(recipe.get('args', {}))} seed={recipe.get('seed')} "
+        f"epochs={info.get('epochs')} batch={info.get('batch_size')} {budget}",
     ]
+    if training.get("rule"):
+        lines.append(f"  training: {training['rule']}; best epoch {training.get('best_epoch')} of "
+                     f"{training.get('epochs_run')}")
+    lines += [f"  versions: {_fmt(info.get('versions', {}))}", "  metrics:"]
     lines += [f"    {k:32s} {_fmt(v)}" for k, v in info.get("metrics", {}).items() if not isinstance(v, (dict, list))]
     anchors = info.get("anchors") or {}
     if anchors:
         lines.append("  published anchors:")
-        lines += [f"    {k:32s} {_fmt(v)}" for k, v in anchors.items()]
+        for k, v in anchors.items():
+            if k == "table":
+                lines += [f"    {row.get('model', '?'):32s} NLL {row.get('nll')} ({row.get('source')}; "
+                          f"{row.get('data')})" for row in v]
+            else:
+                lines.append(f"    {k:32s} {_fmt(v)}")
     if info.get("notes"):
         lines.append(f"  notes: {info['notes']}")
     lines.append(f"  files: {len(info.get('files', {}))} checksummed (sha256)")
     return "\n".join(lines)
-
-
-def markdown_table(rows, columns):
-    """rows: list of dicts; columns: list of (key, header)."""
-    out = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        out.append("| " + " | ".join(_fmt(row.get(k, "")) for k, _ in columns) + " |")
-    return "\n".join(out)

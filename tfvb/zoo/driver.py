@@ -74,8 +74,38 @@ def benchmark(name, limit=None, data_root=None):
     stored = zoo.info(name).get("metrics", {})
     module = recipe(name)
     measured = module.benchmark(model, limit=limit, data_root=data_root, dataset=entry.dataset, **entry.args)
-    out["metrics"] = {k: {"stored": stored.get(k), "measured": v} for k, v in measured.items()}
+    out["metrics"] = {k: {"stored": stored.get(k), "measured": v, "verdict": verdict(k, stored, measured)}
+                      for k, v in measured.items() if not isinstance(v, (dict, list))}
     return out
+
+
+def _se_key(key, metrics):
+    for candidate in (f"{key}_se", key.replace("_log_likelihood", "_se"), key.replace("_nll", "_se")):
+        if candidate != key and isinstance(metrics.get(candidate), (int, float)):
+            return candidate
+    return None
+
+
+def verdict(key, stored, measured):
+    """Does a re-measured metric agree with the card? Compared on the same images when the card keeps
+    per-image values, else within two standard errors (both sides'), else no verdict."""
+    s, m = stored.get(key), measured.get(key)
+    if not isinstance(s, (int, float)) or not isinstance(m, (int, float)) or key.endswith("_se"):
+        return ""
+    per_image = (stored.get("per_image") or {}).get(key)
+    n = measured.get("log_likelihood_images")
+    if per_image and n and n <= len(per_image):
+        same = float(np.mean(per_image[:n]))
+        ok = abs(m - same) <= 0.01 + 1e-3 * abs(same)
+        return f"{'matches' if ok else 'DIFFERS from'} the card on the same {n} images ({same:.3f})"
+    se_key = _se_key(key, measured) or _se_key(key, stored)
+    if se_key is None:
+        return ""
+    se = float(np.hypot(measured.get(se_key) or 0.0, stored.get(se_key) or 0.0))
+    if se <= 0:
+        return ""
+    z = abs(m - s) / se
+    return f"within 2 standard errors ({z:.1f})" if z <= 2 else f"DIFFERS by {z:.1f} standard errors"
 
 
 def benchmark_protocol(name, data_root=None, **kwargs):
