@@ -13,6 +13,7 @@ from test_uci import BOSTON, needs_boston
 from tfvb import cli, zoo
 from tfvb.zoo import driver, store
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = [n for n in zoo.list_models() if zoo.is_trained(n)]
 
 
@@ -173,3 +174,15 @@ def test_mc_dropout_recipe_reuses_only_a_matching_kept_protocol_run():
     assert recipe._protocol_selection("bostonHousing", 100, 1, 10_000, 1000, data) == (None, None)  # other seed
     assert recipe._protocol_selection("bostonHousing", 50, 0, 10_000, 1000, data) == (None, None)  # none kept
 
+
+
+def test_readme_zoo_table_is_generated_from_the_metadata():
+    """The README's results table is what scripts/zoo_table.py builds from the cards (no hand-typed numbers)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("zoo_table", os.path.join(REPO, "scripts", "zoo_table.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    assert f"{module.BEGIN}\n{module.vae_table()}\n{module.END}" in readme
