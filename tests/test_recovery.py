@@ -1,0 +1,217 @@
+"""Interrupted work recovers: torn backups, killed trainings, crashed or concurrent zoo writers."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from tfvb import callbacks, data
+from tfvb.callbacks import backup_and_restore
+from tfvb.models import IWAE
+from tfvb.zoo import store
+
+WORKERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_workers")
+EPOCHS = 5
+
+
+class Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.at = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise RuntimeError("interrupted")
+
+
+def _run(images, backup_dir, *more, epochs=EPOCHS):
+    """A small IWAE on the README's pipeline (dynamic binarization, shuffling) with early stopping tracked."""
+    keras.utils.set_random_seed(0)
+    model = IWAE(k=2, latent_dim=2, hidden_units=(8,), seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    train = data.image_dataset(images[:256], batch_size=64, seed=3)
+    val = data.image_dataset(images[256:320], binarize="fixed", shuffle=False)
+    stop = callbacks.EarlyStopping(patience=2, restore_best_weights=True)
+    schedule = callbacks.ReduceLROnPlateau(factor=0.5, patience=1)
+    backup = callbacks.BackupAndRestore(backup_dir, track=[stop, schedule])
+    model.fit(train, validation_data=val, epochs=epochs, verbose=0, callbacks=[stop, schedule, *more, backup])
+    return model, backup
+
+
+@pytest.fixture(scope="module")
+def straight(mnist_sample, tmp_path_factory):
+    return _run(mnist_sample[0], str(tmp_path_factory.mktemp("straight") / "backup"))
+
+
+def _assert_same(a, b):
+    for u, v in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_resume_with_the_image_pipeline_is_exact(mnist_sample, straight, tmp_path):
+    folder = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _run(mnist_sample[0], folder, Interrupt(3))
+    model, backup = _run(mnist_sample[0], folder)
+    assert backup.restored_epoch == 3
+    _assert_same(straight[0], model)
+    assert backup.history == straight[1].history  # the whole run's curve, across the restart
+
+
+def test_a_backup_torn_mid_write_falls_back_to_the_previous_one(mnist_sample, straight, tmp_path, monkeypatch):
+    folder = str(tmp_path / "backup")
+    real_save = backup_and_restore.BackupAndRestore._save
+
+    def dies_while_writing(self, epochs_done):
+        if epochs_done == 3:  # the process "dies" after the weights, before the backup is complete
+            os.makedirs(os.path.join(self.backup_dir, "epoch-000003.tmp-x"))
+            self.model.save_weights(os.path.join(self.backup_dir, "epoch-000003.tmp-x", "weights.weights.h5"))
+            raise RuntimeError("killed during the backup")
+        return real_save(self, epochs_done)
+
+    monkeypatch.setattr(backup_and_restore.BackupAndRestore, "_save", dies_while_writing)
+    with pytest.raises(RuntimeError, match="killed during the backup"):
+        _run(mnist_sample[0], folder)
+    monkeypatch.setattr(backup_and_restore.BackupAndRestore, "_save", real_save)
+    model, backup = _run(mnist_sample[0], folder)
+    assert backup.restored_epoch == 2
+    _assert_same(straight[0], model)
+
+
+def test_a_corrupt_newest_backup_is_skipped_with_a_warning(mnist_sample, straight, tmp_path):
+    folder = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _run(mnist_sample[0], folder, Interrupt(4))
+    newest = os.path.join(folder, "epoch-000004", "weights.weights.h5")
+    with open(newest, "r+b") as f:  # a disk that lost the end of the file
+        f.truncate(os.path.getsize(newest) // 2)
+    with pytest.warns(UserWarning, match="skipping incomplete or corrupt backup"):
+        model, backup = _run(mnist_sample[0], folder)
+    assert backup.restored_epoch == 3
+    _assert_same(straight[0], model)
+
+
+def test_backup_arguments_are_checked():
+    with pytest.raises(ValueError, match="Expected `backup_dir` to be a folder path"):
+        callbacks.BackupAndRestore("")
+    with pytest.raises(ValueError, match="Expected `keep` >= 2"):
+        callbacks.BackupAndRestore("x", keep=1)
+    with pytest.raises(ValueError, match="get_state"):
+        callbacks.BackupAndRestore("x", track=[keras.callbacks.EarlyStopping()])
+
+
+@pytest.mark.slow
+def test_training_killed_at_random_moments_ends_where_an_uninterrupted_run_ends(tmp_path):
+    """SIGKILL at random times (during steps and during backups) four times, then let it finish."""
+    worker = os.path.join(WORKERS, "killable_training.py")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+
+    def run(backup, out, kill_after=None):
+        proc = subprocess.Popen([sys.executable, worker, str(backup), str(out)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if kill_after is None:
+            assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-2000:]
+            return
+        marker = os.path.join(out, "started")
+        while not os.path.exists(marker) and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(kill_after)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    run(tmp_path / "a" / "backup", tmp_path / "a")
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        run(tmp_path / "b" / "backup", tmp_path / "b", kill_after=float(rng.uniform(0.5, 4.0)))
+        if os.path.exists(tmp_path / "b" / "final.npz"):
+            break
+    run(tmp_path / "b" / "backup", tmp_path / "b")
+    assert int((tmp_path / "b" / "restored_epoch").read_text()) > 0  # the last start resumed a backup
+    with np.load(tmp_path / "a" / "final.npz") as a, np.load(tmp_path / "b" / "final.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+# -- zoo writers -------------------------------------------------------------------------------------
+def _tiny_model(seed):
+    model = IWAE(k=1, latent_dim=2, hidden_units=(4,), seed=seed)
+    model.compile(optimizer=keras.optimizers.Adam())
+    return model
+
+
+def _golden():
+    return np.zeros((2, 28, 28, 1), np.float32)
+
+
+def _loads_consistently(root, name):
+    folder = store.entry_folder(str(root), name)
+    meta = store.read_metadata(folder)
+    store.verify(folder, meta)  # every file matches the checksums written with it
+    return meta
+
+
+def test_a_crash_between_the_swap_steps_leaves_the_old_entry_loadable(tmp_path, monkeypatch):
+    store.write_entry(str(tmp_path), "entry", _tiny_model(1), {"tag": "old"}, _golden())
+    real_replace = os.replace
+    calls = []
+
+    def crash_on_second_rename(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:  # the old entry is moved aside; the new one is not in place yet
+            raise OSError("killed")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", crash_on_second_rename)
+    with pytest.raises(OSError, match="killed"):
+        store.write_entry(str(tmp_path), "entry", _tiny_model(2), {"tag": "new"}, _golden())
+    monkeypatch.setattr(store.os, "replace", real_replace)
+    assert not (tmp_path / "entry").exists()
+    assert _loads_consistently(tmp_path, "entry")["tag"] == "old"
+    store.write_entry(str(tmp_path), "entry", _tiny_model(3), {"tag": "newer"}, _golden())
+    assert _loads_consistently(tmp_path, "entry")["tag"] == "newer"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["entry"]
+
+
+def test_concurrent_writers_of_one_entry_never_mix_their_files(tmp_path, monkeypatch):
+    barrier = threading.Barrier(2, timeout=60)
+    real_files = store._files
+
+    def both_staged_at_once(folder):
+        barrier.wait()  # both writers hold a complete staging folder before either swaps
+        return real_files(folder)
+
+    monkeypatch.setattr(store, "_files", both_staged_at_once)
+    models = [_tiny_model(1), _tiny_model(2)]
+    errors = []
+
+    def write(i):
+        try:
+            store.write_entry(str(tmp_path), "entry", models[i], {"tag": f"writer {i}"}, _golden())
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _loads_consistently(tmp_path, "entry")["tag"] in ("writer 0", "writer 1")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["entry"]
+
+
+def test_non_finite_weights_are_never_written(tmp_path):
+    model = _tiny_model(1)
+    model.decoder.layers[-2].kernel.assign(np.full(model.decoder.layers[-2].kernel.shape, np.nan, np.float32))
+    with pytest.raises(ValueError, match="Expected finite weights. Received NaN or inf"):
+        store.write_entry(str(tmp_path), "entry", model, {}, _golden())
+    assert not (tmp_path / "entry").exists()
