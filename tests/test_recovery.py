@@ -215,3 +215,13 @@ def test_non_finite_weights_are_never_written(tmp_path):
     with pytest.raises(ValueError, match="Expected finite weights. Received NaN or inf"):
         store.write_entry(str(tmp_path), "entry", model, {}, _golden())
     assert not (tmp_path / "entry").exists()
+
+
+def test_wall_clock_adds_up_over_restarts():
+    clock = callbacks.WallClock()
+    clock.set_state({"seconds": 5.0}, [])
+    clock.on_train_begin()  # a restored run starts from the backed-up total, not from zero
+    clock.on_epoch_begin(0)
+    logs = {}
+    clock.on_epoch_end(0, logs)
+    assert clock.seconds == 5.0 + logs["epoch_seconds"] and clock.get_state()[0]["seconds"] == clock.seconds

@@ -3,8 +3,10 @@
 import keras
 import numpy as np
 
+from tfvb.callbacks._restorable import RestorableState
 
-class EarlyStopping(keras.callbacks.EarlyStopping):
+
+class EarlyStopping(RestorableState, keras.callbacks.EarlyStopping):
     """`keras.callbacks.EarlyStopping` whose state can be backed up.
 
     Its state (best value and epoch, best weights, patience counter) is saved
@@ -21,17 +23,6 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         >>> model.fit(train, validation_data=val, epochs=1000, callbacks=[stop, backup])
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._pending_state = None
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if self._pending_state is not None:
-            self._apply(self._pending_state)
-            self._pending_state = None
-
-    # -- state for BackupAndRestore ---------------------------------------------------------------
     def get_state(self):
         """(JSON-able scalars, list of arrays) describing where the run stands."""
         best = None if self.best is None else float(self.best)
@@ -39,13 +30,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
                    "stopped_epoch": int(self.stopped_epoch)}
         return scalars, [np.asarray(w) for w in (self.best_weights or [])]
 
-    def set_state(self, scalars, arrays):
-        # Applied now and again after `on_train_begin`, which resets the counters.
-        self._pending_state = (scalars, arrays)
-        self._apply(self._pending_state)
-
-    def _apply(self, state):
-        scalars, arrays = state
+    def _apply_state(self, scalars, arrays):
         self.wait, self.best_epoch = scalars["wait"], scalars["best_epoch"]
         self.stopped_epoch = scalars["stopped_epoch"]
         self.best = scalars["best"]

@@ -2,8 +2,10 @@
 
 import keras
 
+from tfvb.callbacks._restorable import RestorableState
 
-class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+
+class ReduceLROnPlateau(RestorableState, keras.callbacks.ReduceLROnPlateau):
     """`keras.callbacks.ReduceLROnPlateau` whose counters can be backed up.
 
     The learning rate itself is an optimizer variable (saved with the
@@ -19,24 +21,9 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         ...           callbacks=[schedule, tfvb.callbacks.BackupAndRestore("run", track=[schedule])])
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._pending_state = None
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if self._pending_state is not None:
-            self._apply(self._pending_state)
-            self._pending_state = None
-
     def get_state(self):
         return {"wait": int(self.wait), "best": float(self.best), "cooldown_counter": int(self.cooldown_counter)}, []
 
-    def set_state(self, scalars, arrays):
-        # Applied now and again after `on_train_begin`, which resets the counters.
-        self._pending_state = scalars
-        self._apply(scalars)
-
-    def _apply(self, scalars):
+    def _apply_state(self, scalars, arrays):
         self.wait, self.best = scalars["wait"], scalars["best"]
         self.cooldown_counter = scalars["cooldown_counter"]

@@ -4,8 +4,10 @@ import time
 
 import keras
 
+from tfvb.callbacks._restorable import RestorableState
 
-class WallClock(keras.callbacks.Callback):
+
+class WallClock(RestorableState, keras.callbacks.Callback):
     """Seconds spent in `fit`'s epochs, summed over every restart of a resumed run.
 
     Back it up with `tfvb.callbacks.BackupAndRestore(..., track=[clock])`;
@@ -16,12 +18,11 @@ class WallClock(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.seconds = 0.0
-        self._pending = None
         self._start = None
 
     def on_train_begin(self, logs=None):
-        self.seconds = self._pending if self._pending is not None else 0.0
-        self._pending = None
+        self.seconds = 0.0
+        super().on_train_begin(logs)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -35,5 +36,5 @@ class WallClock(keras.callbacks.Callback):
     def get_state(self):
         return {"seconds": self.seconds}, []
 
-    def set_state(self, scalars, arrays):
-        self.seconds = self._pending = float(scalars["seconds"])
+    def _apply_state(self, scalars, arrays):
+        self.seconds = float(scalars["seconds"])
