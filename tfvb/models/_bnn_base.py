@@ -76,8 +76,9 @@ def _num_examples_of(x, validation_split):
 class BNNBase(randomness.SavesSeedState, keras.Model):
     """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
 
-    def __init__(self, hidden_units, layer, prior, num_examples, activation, kl_weighting,
-                 kl_warmup_steps, train_samples, posterior_sigma_init, seed, **kwargs):
+    def __init__(self, *, hidden_units, layer="flipout", prior=None, num_examples=None, activation="relu",
+                 kl_weighting="uniform", kl_warmup_steps=0, train_samples=1, posterior_sigma_init=0.01, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.hidden_units = _checks.int_tuple("hidden_units", hidden_units, allow_empty=True)
         self.layer = _checks.one_of("layer", layer, set(DENSE_LAYERS))
