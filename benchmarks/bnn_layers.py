@@ -33,10 +33,11 @@ import tensorflow as tf  # noqa: E402
 
 def load_data(n, data_root):
     """The first n MNIST training images of the zoo's 10k file, or random images when absent."""
-    root = data_root or os.environ.get("TFVB_SHARED_DATA") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
-    folder = os.path.join(root, "mnist")
-    if os.path.exists(os.path.join(folder, "mnist10k-images-idx3-ubyte.gz")):
+    from tfvb import paths
+
+    root = data_root or paths.shared_data_dir(required=False)
+    folder = os.path.join(root, "mnist") if root else ""
+    if root and os.path.exists(os.path.join(folder, "mnist10k-images-idx3-ubyte.gz")):
         from tfvb.data import mnist_arrays
 
         x, y = mnist_arrays("mnist10k", data_dir=folder)

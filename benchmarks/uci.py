@@ -2,28 +2,29 @@
 
 For each split: train one network per (dropout rate, tau) of the folder's grid
 on the first 80% of the training rows (1 hidden layer of n_hidden ReLU units,
-batch 128, 10 x n_epochs epochs, lengthscale 1e-2), pick the pair with the best
+batch 128, 100 x n_epochs epochs, lengthscale 1e-2), pick the pair with the best
 validation log-likelihood, retrain it on the whole training split, and report
 test RMSE and test log-likelihood from T MC passes; mean +- standard error over
-the splits. The grid's networks train together (`tfvb.models.mc_dropout_grid`).
+the splits. The grid's networks train together (`tfvb.uci_protocol.MCDropoutGrid`).
 Test scores use T = 10,000 passes as Gal's code does; the grid's validation
 log-likelihoods use 1,000 (`--validation-samples`; Gal's code uses 10,000),
-which is most of the run time saved on the larger data sets.
+which is most of the run time saved on the larger data sets. Every default
+is the protocol's (`tfvb.uci_protocol.settings`).
 
-    python benchmarks/uci.py ../shared/data/uci/bostonHousing --json benchmarks/results/uci_bostonHousing.json
+    python benchmarks/uci.py bostonHousing --json benchmarks/results/uci_bostonHousing_100x.json
     python benchmarks/uci.py FOLDER --splits 5 --variant heteroscedastic --json OUT
-    python benchmarks/uci.py FOLDER --epoch-multiplier 100 --jobs 2 --resume --json OUT
+    python benchmarks/uci.py FOLDER --epoch-multiplier 10 --jobs 2 --resume --json OUT
 
-Epochs: the protocol's text says 10 x n_epochs (`--epoch-multiplier 10`, the
-default). Gal's published grid-search table was produced with 100 x n_epochs:
-its repository's result files for it are named `*_100_xepochs_1_hidden_layers.txt`
-(e.g. power-plant 4.01 +- 0.04 / -2.80 +- 0.01, wine 0.62 +- 0.01 / -0.93 +- 0.01),
-while its 10 x runs give e.g. Boston 3.18 / -2.68. Use 100 to compare with the table.
+Epochs: Gal's published grid-search table was produced with 100 x n_epochs
+(the default): its repository's result files for it are named
+`*_100_xepochs_1_hidden_layers.txt` (e.g. power-plant 4.01 +- 0.04 / -2.80 +-
+0.01, wine 0.62 +- 0.01 / -0.93 +- 0.01). The protocol's text says 10 x
+n_epochs (`--epoch-multiplier 10`), whose runs give e.g. Boston 3.18 / -2.68.
 
 Interruptions: with --json the summary is rewritten (atomically) after every
 split; `--resume` keeps the splits already there and runs the rest. The run
-itself is `tfvb.evaluate.uci_benchmark.uci_benchmark`, which
-`tfvb zoo benchmark mc_dropout_uci_<name> --protocol` also calls.
+itself is `tfvb.uci_protocol.uci_benchmark` (also `tfvb.evaluate.uci_benchmark`),
+which `tfvb zoo benchmark mc_dropout_uci_<name> --protocol` also calls.
 
 Variants: `faithful` (the protocol as published; the JSON's `tuned` entry adds
 a noise-variance factor chosen on the validation rows), `heteroscedastic`
@@ -39,15 +40,19 @@ import sys
 
 
 def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tfvb.uci_protocol import settings
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", help="a UCI folder in the benchmark layout (or its name under the data root)")
     parser.add_argument("--splits", type=int, default=None, help="run the first N splits (default: all)")
-    parser.add_argument("--variant", choices=("faithful", "heteroscedastic", "concrete"), default="faithful")
-    parser.add_argument("--samples", type=int, default=10_000, help="MC passes T on the test rows")
-    parser.add_argument("--validation-samples", type=int, default=1000, help="MC passes on the validation rows")
-    parser.add_argument("--epoch-multiplier", type=int, default=10,
-                        help="epochs = this x n_epochs (10: the protocol as described; 100: the setting of "
-                             "Gal's published grid-search table)")
+    parser.add_argument("--variant", choices=settings.VARIANTS, default="faithful")
+    parser.add_argument("--samples", type=int, default=settings.SAMPLES, help="MC passes T on the test rows")
+    parser.add_argument("--validation-samples", type=int, default=settings.VALIDATION_SAMPLES,
+                        help="MC passes on the validation rows")
+    parser.add_argument("--epoch-multiplier", type=int, default=settings.EPOCH_MULTIPLIER,
+                        help="epochs = this x n_epochs (100: the setting of Gal's published grid-search table; "
+                             "10: the protocol as described)")
     parser.add_argument("--epochs", type=int, default=None, help="override the epochs (for smoke tests)")
     parser.add_argument("--dropout-rates", type=float, nargs="+", default=None, help="override the grid")
     parser.add_argument("--taus", type=float, nargs="+", default=None, help="override the grid")
@@ -62,11 +67,9 @@ def main(argv=None):
     if args.resume and not args.json:
         parser.error("--resume needs --json (the file to resume from)")
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tfvb.models.mc_dropout_grid import set_cpu_threads
+    from tfvb.uci_protocol import set_cpu_threads, uci_benchmark
 
     set_cpu_threads(args.threads)  # no-op when TensorFlow already started (e.g. under pytest)
-    from tfvb.evaluate.uci_benchmark import uci_benchmark
 
     try:
         summary = uci_benchmark(

@@ -49,25 +49,30 @@ def predict_loop(model, x, passes, total):
     return np.stack(out), first + (total - 1) * steady
 
 
-def run_split(data, configs=None, passes=None, samples=10_000, validation_samples=1000, epochs=None, seed=0,
+def run_split(data, configs=None, passes=None, samples=None, validation_samples=None, epochs=None, seed=0,
               log=print):
+    """The reference protocol on one split; `samples`, `validation_samples`, `epochs`: None for the protocol's."""
     import keras
 
     from tfvb.evaluate import mc_test_log_likelihood, rmse
     from tfvb.models import MCDropoutRegressor
+    from tfvb.uci_protocol import settings
 
-    epochs = 10 * data.n_epochs if epochs is None else epochs
+    samples = settings.SAMPLES if samples is None else samples
+    validation_samples = settings.VALIDATION_SAMPLES if validation_samples is None else validation_samples
+    epochs = settings.EPOCH_MULTIPLIER * data.n_epochs if epochs is None else epochs
     grid = list(itertools.product(data.dropout_rates, data.tau_values))
     chosen = grid if configs is None else grid[:configs]
-    n_fit = int(0.8 * len(data.x_train))
+    n_fit = int(settings.TRAIN_FRACTION * len(data.x_train))
     x_fit, y_fit = data.x_train[:n_fit], data.y_train[:n_fit]
     x_val, y_val = data.x_train[n_fit:], data.y_train[n_fit:]
 
     def train(x, y, p, tau, s):
-        model = MCDropoutRegressor(hidden_units=(data.n_hidden,), dropout_rate=p, tau=tau, lengthscale=1e-2, seed=s)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model = MCDropoutRegressor(hidden_units=(data.n_hidden,), dropout_rate=p, tau=tau,
+                                   lengthscale=settings.LENGTHSCALE, seed=s)
+        model.compile(optimizer=keras.optimizers.Adam(settings.LEARNING_RATE))
         start = time.perf_counter()
-        model.fit(x, y, batch_size=128, epochs=epochs, verbose=0)
+        model.fit(x, y, batch_size=settings.BATCH_SIZE, epochs=epochs, verbose=0)
         return model, time.perf_counter() - start
 
     fit_seconds, predict_seconds, val_ll = [], [], []
@@ -100,19 +105,23 @@ def run_split(data, configs=None, passes=None, samples=10_000, validation_sample
 
 
 def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tfvb.uci_protocol import settings
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder")
     parser.add_argument("--split", type=int, nargs="+", default=[0])
     parser.add_argument("--configs", type=int, default=None, help="train only the first K grid points")
     parser.add_argument("--passes", type=int, default=None, help="time only P predict calls per set")
     parser.add_argument("--full", action="store_true", help="run everything (ignores --configs/--passes)")
-    parser.add_argument("--samples", type=int, default=10_000)
-    parser.add_argument("--validation-samples", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=settings.SAMPLES)
+    parser.add_argument("--validation-samples", type=int, default=settings.VALIDATION_SAMPLES)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--epoch-multiplier", type=int, default=10, help="epochs = this x n_epochs")
+    parser.add_argument("--epoch-multiplier", type=int, default=settings.EPOCH_MULTIPLIER,
+                        help="epochs = this x n_epochs")
     parser.add_argument("--vectorized", action="store_true",
-                        help="also time the vectorized protocol (tfvb.models.mc_dropout_grid) on the same splits "
+                        help="also time the vectorized protocol (tfvb.uci_protocol) on the same splits "
                              "in this run, and report the ratio")
     parser.add_argument("--compare", default=None,
                         help="a benchmarks/uci.py JSON: report the ratio against its seconds per split")
@@ -121,23 +130,22 @@ def main(argv=None):
     if args.full:
         args.configs = args.passes = None
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tfvb.models.mc_dropout_grid import set_cpu_threads
+    from tfvb.uci_protocol import Protocol, protocol_split, set_cpu_threads
 
     set_cpu_threads(args.threads)  # no-op when TensorFlow already started (e.g. under pytest)
-    from tfvb.data import uci
+    from tfvb.data import UCIFolder
 
+    folder = UCIFolder(args.folder)
     records, vectorized = [], []
     start = time.perf_counter()
     for k in args.split:
-        data = uci(args.folder, split=k)
+        data = folder.split(k)
         epochs = args.epochs if args.epochs is not None else args.epoch_multiplier * data.n_epochs
         print(f"{data.name} split {k}, {epochs} epochs", flush=True)
         if args.vectorized:
-            from tfvb.models.mc_dropout_grid import protocol_split
-
-            record = protocol_split(args.folder, k, samples=args.samples, validation_samples=args.validation_samples,
-                                    epochs=epochs)
+            protocol = Protocol.of(folder, samples=args.samples, validation_samples=args.validation_samples,
+                                   epochs=epochs)
+            record = protocol_split(data, protocol)
             vectorized.append(record["seconds"])
             print(f"  vectorized protocol: {record['seconds']:.1f}s", flush=True)
         records.append(run_split(data, args.configs, args.passes, args.samples, args.validation_samples,

@@ -10,7 +10,7 @@ Reads the JSON summaries `benchmarks/uci.py` wrote to benchmarks/results/:
 
 and prints (and with --out writes) a markdown table of RMSE and test LL,
 mean +- standard error over the splits run, with Gal's table
-(`tfvb.data.uci.MC_DROPOUT_ANCHORS`), whether each of our numbers lies within
+(`tfvb.uci_protocol.MC_DROPOUT_ANCHORS`), whether each of our numbers lies within
 the table's standard error of it, the `tuned` variant (noise variance chosen on the
 validation rows), and the paired difference to Gal's own per-split results
 (benchmarks/reference/gal_dropout_uci_per_split.json) on the splits both ran.
@@ -67,8 +67,7 @@ def verdict(value, anchor, higher_is_better):
 
 def rows(results_dir, reference):
     sys.path.insert(0, os.path.dirname(HERE))
-    from tfvb.data.uci import MC_DROPOUT_ANCHORS
-    from tfvb.evaluate.uci_benchmark import RESULT_FILES, result_file
+    from tfvb.uci_protocol import MC_DROPOUT_ANCHORS, RESULT_FILES, result_file
 
     out = []
     for name in DATASETS:

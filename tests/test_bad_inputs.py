@@ -322,7 +322,7 @@ CASES = [
     Case("bad sizes and options", "negative_beta", lambda e: CVAE(beta=-1.0), ValueError,
          "Expected `beta` to be a non-negative finite number", "Received: beta=-1.0"),
     Case("bad sizes and options", "unknown_kl_estimator", lambda e: CVAE(kl="exact"), ValueError,
-         r"Expected `kl` to be one of \['analytic', 'mc'\]", "Received: kl='exact'"),
+         r"Expected `kl` to be one of \['analytic', 'sample'\]", "Received: kl='exact'"),
     Case("bad sizes and options", "unknown_bnn_layer", lambda e: bnn_regressor(layer="dropout"), ValueError,
          r"Expected `layer` to be one of \['flipout', 'local_reparameterization', 'reparameterization'\]",
          "Received: layer='dropout'"),

@@ -265,3 +265,14 @@ def test_bad_inputs():
         reg.predict_uncertainty(np.ones((4, 5), "float32"))
     with pytest.raises(ValueError, match=r"Expected targets of shape \(batch,\) or \(batch, 1\)"):
         reg.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), verbose=0)
+
+
+def test_image_shape_is_the_one_name_and_input_shape_still_reads():
+    """`image_shape`, as in the VAEs; files saved with `input_shape` (the zoo's) and old calls still work."""
+    model = BNNClassifier(10, hidden_units=(8,), image_shape=(14, 14, 1), seed=0)
+    config = model.get_config()
+    assert config["image_shape"] == (14, 14, 1) and "input_shape" not in config
+    old = {k: v for k, v in config.items() if k != "image_shape"}
+    assert BNNClassifier.from_config({**old, "input_shape": [14, 14, 1]}).image_shape == (14, 14, 1)
+    with pytest.warns(DeprecationWarning, match="use `image_shape`"):
+        assert BNNClassifier(10, hidden_units=(8,), input_shape=(14, 14, 1)).image_shape == (14, 14, 1)

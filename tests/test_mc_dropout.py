@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfvb.models import MCDropoutClassifier, MCDropoutRegressor
-from tfvb.models.mc_dropout_grid import MCDropoutGrid
+from tfvb.uci_protocol import MCDropoutGrid
 from tfvb.uncertainty import regression_uncertainty
 
 
@@ -49,7 +49,7 @@ def test_vectorized_passes_equal_a_loop_with_the_same_seeds(fitted):
     x = np.linspace(-3, 3, 7)[:, None]
     t = 16
     loop = np.stack([model(x, seed=(5, i)).numpy()[:, 0] for i in range(t)])
-    samples = model.sample_predictions(x, samples=t, seed=5)["mean"][..., 0]
+    samples = model.predict_samples(x, samples=t, seed=5)["mean"]
     np.testing.assert_allclose(samples, loop, rtol=1e-5, atol=1e-3)
     u = model.predict_uncertainty(x, samples=t, seed=5)
     ref = regression_uncertainty(loop, 1 / model.tau)
@@ -59,8 +59,8 @@ def test_vectorized_passes_equal_a_loop_with_the_same_seeds(fitted):
     np.testing.assert_array_equal(model.predict_uncertainty(x, 8, seed=2)["mean"],
                                   model.predict_uncertainty(x, 8, seed=2)["mean"])
     assert not np.array_equal(model(x).numpy(), model(x).numpy())
-    first, second = model.sample_predictions(x, 4)["mean"], model.sample_predictions(x, 4)["mean"]
-    assert not np.any(np.all(first[1:] == second[:-1], axis=(1, 2)))
+    first, second = model.predict_samples(x, 4)["mean"], model.predict_samples(x, 4)["mean"]
+    assert not np.any(np.all(first[1:] == second[:-1], axis=1))
 
 
 def test_normalization_round_trips_through_keras_file(fitted, tmp_path):
@@ -205,7 +205,7 @@ def test_grid_exports_an_equivalent_regressor():
 
 
 def test_grid_rejects_bad_arguments():
-    with pytest.raises(ValueError, match=r"open interval \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"`dropout_rate\[i\]` to be a number in the open interval \(0, 1\)"):
         MCDropoutGrid(2, [0.0], [1.0])
     with pytest.raises(ValueError, match="dropout rates and taus"):
         MCDropoutGrid(2, [0.1, 0.2], [1.0])
@@ -261,7 +261,7 @@ def test_concrete_kl_term_matches_the_formula():
     for layer in model.hidden + [model.head]:
         layer.kernel.assign(rng.normal(size=layer.kernel.shape).astype("float32"))
     model.dropout_logits.assign(np.log([0.2 / 0.8, 0.4 / 0.6]).astype("float32"))
-    np.testing.assert_allclose(model.dropout_rates, [0.2, 0.4], rtol=1e-6)
+    np.testing.assert_allclose(model.layer_dropout_rates, [0.2, 0.4], rtol=1e-6)
     expected = 0.0
     for layer, p in zip(model.hidden + [model.head], [0.2, 0.4]):
         w = layer.kernel.numpy().astype(np.float64)
@@ -284,7 +284,7 @@ def test_concrete_rates_shrink_with_more_data():
         model.adapt(x, y)
         reps = max(1, 400 * 32 // n)  # 400 steps for both
         model.fit(np.tile(x, (reps, 1)), np.tile(y, reps), batch_size=32, epochs=1, verbose=0)
-        rates[n] = model.dropout_rates
+        rates[n] = model.layer_dropout_rates
     assert rates[40][-1] > 3 * rates[4000][-1], rates
     assert np.all(rates[4000] < 0.1), rates
 
@@ -296,7 +296,7 @@ def test_concrete_passes_equal_a_loop_and_survive_saving(tmp_path):
     model = MCDropoutRegressor(hidden_units=(16,), dropout_rate=0.2, heteroscedastic=True, concrete=True, seed=0)
     model.compile(keras.optimizers.Adam(1e-2))
     model.fit(x, y, batch_size=16, epochs=3, verbose=0)
-    assert not np.allclose(model.dropout_rates, 0.2)
+    assert not np.allclose(model.layer_dropout_rates, 0.2)
     u = model.predict_uncertainty(x[:5], samples=20, seed=3)
     loop = np.stack([model(x[:5], seed=(3, t)).numpy()[:, 0] for t in range(20)])
     np.testing.assert_allclose(u["mean"], loop.mean(0), rtol=1e-5, atol=1e-6)
@@ -304,7 +304,7 @@ def test_concrete_passes_equal_a_loop_and_survive_saving(tmp_path):
     model.save(path)
     again = keras.saving.load_model(path)
     assert again.concrete and again.temperature == 0.1
-    np.testing.assert_allclose(again.dropout_rates, model.dropout_rates, rtol=1e-6)
+    np.testing.assert_allclose(again.layer_dropout_rates, model.layer_dropout_rates, rtol=1e-6)
     np.testing.assert_allclose(again.predict_uncertainty(x[:5], samples=20, seed=3)["mean"], u["mean"], rtol=1e-6)
 
 
@@ -315,20 +315,22 @@ def test_concrete_needs_a_likelihood_objective():
         MCDropoutRegressor(heteroscedastic=True, concrete=True, temperature=0.0)
     clf = MCDropoutClassifier(3, hidden_units=(8,), concrete=True, num_examples=10)
     clf.build((None, 4))
-    assert clf.dropout_rates.shape == (2,)
+    assert clf.layer_dropout_rates.shape == (2,)
+    with pytest.warns(DeprecationWarning, match="layer_dropout_rates"):
+        assert clf.dropout_rates.shape == (2,)  # the former name, kept for code written against it
 
 
 def test_concrete_grid_learns_rates_and_exports_an_equivalent_regressor():
     x, y = sine_data(120)
     grid = MCDropoutGrid(1, [0.1, 0.1], [1.0, 1.0], hidden_units=(16,), lengthscale=[1e-2, 1.0],
                          heteroscedastic=True, concrete=True, seed=0).fit(x, y, epochs=40, batch_size=32)
-    rates = grid.learned_dropout_rates
+    rates = grid.layer_dropout_rates
     assert rates.shape == (2, 2) and not np.allclose(rates, 0.1)
     model = grid.regressor(1)
     assert model.concrete and model.lengthscale == 1.0
-    np.testing.assert_allclose(model.dropout_rates, rates[1], rtol=1e-5)
+    np.testing.assert_allclose(model.layer_dropout_rates, rates[1], rtol=1e-5)
     # The grid's objective terms are the model's: weight decay over (1 - p) plus the dropout entropy.
-    reg = grid._regularizer(tf.constant(grid.lengthscales**2 / (2 * 120), tf.float32), tf.constant(1 / 120))
+    reg = grid._regularizer(tf.constant(grid.lengthscale**2 / (2 * 120), tf.float32), tf.constant(1 / 120))
     assert float(reg[1]) == pytest.approx(float(model._l2()), rel=1e-4)
     probe = np.linspace(-2, 2, 9)[:, None]
     t = 3000

@@ -57,6 +57,31 @@ def test_reads_a_folder_in_the_layout(tmp_path):
     assert list_uci(str(tmp_path)) == ["toy"]
 
 
+def test_a_folder_is_read_once_and_gives_each_split(tmp_path):
+    from tfvb.data import UCIFolder
+
+    path = make_folder(str(tmp_path / "toy"))
+    expected = [uci(path, split=k) for k in range(2)]
+    folder = UCIFolder(path)
+    assert (folder.name, folder.n_splits, folder.n_epochs, folder.dropout_rates) == ("toy", 2, 2, (0.01, 0.1))
+    os.remove(os.path.join(path, "data.txt"))  # from now on a split reads only its row indices
+    for k in range(2):
+        d = folder.split(k)
+        assert d.split == k
+        for key in ("x_train", "y_train", "x_test", "y_test"):
+            np.testing.assert_array_equal(getattr(d, key), getattr(expected[k], key))
+
+
+def test_function_names_are_not_shadowed_by_their_modules():
+    """`tfvb.data.uci` and `tfvb.evaluate.uci_benchmark` stay callable whatever was imported before."""
+    import tfvb
+    import tfvb.data.uci_folder  # noqa: F401
+    import tfvb.uci_protocol.benchmark  # noqa: F401
+
+    assert callable(tfvb.data.uci) and callable(tfvb.evaluate.uci_benchmark)
+    assert tfvb.evaluate.uci_benchmark is tfvb.uci_protocol.uci_benchmark
+
+
 @needs_boston
 def test_boston_split_and_constants():
     d = uci(BOSTON, split=3)
@@ -223,7 +248,7 @@ def test_report_pairs_splits_and_checks_the_published_standard_error(tmp_path):
 
 
 def test_result_files_name_each_variant_and_epoch_setting(tmp_path):
-    from tfvb.evaluate.uci_benchmark import RESULT_FILES, result_file
+    from tfvb.uci_protocol import RESULT_FILES, result_file
 
     names = [result_file("kin8nm", v, m) for v, m, _ in RESULT_FILES]
     assert len(set(names)) == len(names)
@@ -241,12 +266,12 @@ def test_result_files_name_each_variant_and_epoch_setting(tmp_path):
 
 def test_selection_from_a_record_retrains_the_same_final_networks(tmp_path):
     """The zoo reuses a protocol run's choice on split 0: only the final fit runs, with the same result."""
-    from tfvb.models.mc_dropout_grid import grid_search_split
+    from tfvb.uci_protocol import Protocol, grid_search_split
 
     data = uci(make_folder(str(tmp_path / "toy"), rows=120), split=0)
-    kw = dict(samples=100, validation_samples=30, epochs=4, seed=3)
-    record, final, i = grid_search_split(data, **kw)
-    again, final_again, j = grid_search_split(data, selection=json.loads(json.dumps(record)), **kw)
+    protocol = Protocol.of(data, samples=100, validation_samples=30, epochs=4, seed=3)
+    record, final, i = grid_search_split(data, protocol)
+    again, final_again, j = grid_search_split(data, protocol, selection=json.loads(json.dumps(record)))
     for key in ("dropout_rate", "tau", "rmse", "ll", "validation_ll"):
         assert again[key] == pytest.approx(record[key], rel=1e-5), key
     assert again["tuned"] == pytest.approx(record["tuned"], rel=1e-5)
@@ -254,10 +279,10 @@ def test_selection_from_a_record_retrains_the_same_final_networks(tmp_path):
 
     outside = dict(record, tau=3.0)
     with pytest.raises(ValueError, match=r"chosen pair .* a point of the grid .* Received: \(0\.\d+, 3\.0\)"):
-        grid_search_split(data, selection=outside, **kw)
+        grid_search_split(data, protocol, selection=outside)
     with pytest.raises(ValueError, match="variance_scale"):
-        grid_search_split(data, selection=dict(record, tuned={k: v for k, v in record["tuned"].items()
-                                                             if k != "variance_scale"}), **kw)
+        grid_search_split(data, protocol, selection=dict(record, tuned={k: v for k, v in record["tuned"].items()
+                                                                       if k != "variance_scale"}))
 
 
 def test_reference_timing_measures_both_sides_in_one_run(tmp_path):

@@ -107,3 +107,15 @@ def finite_array(name, value):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"Expected `{name}` to be finite. Received {bad} NaN or inf values.")
     return arr
+
+
+def renamed(kwargs, old, new, value):
+    """`value` of the argument `new`, or the one passed under its former name `old` (popped from
+    `kwargs`, with a DeprecationWarning)."""
+    if old not in kwargs:
+        return value
+    import warnings
+
+    former = kwargs.pop(old)
+    warnings.warn(f"`{old}` is deprecated: use `{new}`.", DeprecationWarning, stacklevel=3)
+    return former

@@ -3,8 +3,9 @@
 - The zoo's artifacts ship inside the package (`tfvb/zoo/saved_models/`), so an
   installed wheel loads every entry offline, from any folder.
   `$TFVB_SAVED_MODELS` points the zoo at another folder of entries.
-- The zoo's recipes, the benchmarks and the shared data sets belong to a source
-  checkout: `checkout_root()` finds it (None for an installed wheel).
+- The zoo's recipes, the benchmarks (and their kept results) and the shared
+  data sets belong to a source checkout: `checkout_root()` finds it (None for
+  an installed wheel).
   `$TFVB_ZOO_RECIPES` and `$TFVB_SHARED_DATA` override them.
 - Run folders (resumable training state) go under `$TFVB_RUNS`, else
   `runs/` of the checkout, else `~/.cache/tfvb/runs`.
@@ -55,6 +56,12 @@ def shared_data_dir(required=True):
             f"beside a tfvb checkout. Received: {'no checkout' if root is None else candidate + ' does not exist'}"
         )
     return candidate
+
+
+def benchmark_results_dir():
+    """The kept benchmark runs (`benchmarks/results/` of a checkout), or None when there is no checkout."""
+    root = checkout_root()
+    return os.path.join(root, "benchmarks", "results") if root else None
 
 
 def runs_dir():

@@ -6,7 +6,8 @@ split of the training rows, all grid points trained together), retrains the
 chosen pair on the whole training split and returns it as an
 `MCDropoutRegressor` that predicts in the targets' original units. Its test
 scores are measured again on the returned model; the record carries the whole
-protocol's table from `benchmarks/results/uci_<dataset>.json` when it exists.
+protocol's table from `benchmarks/results/uci_<dataset>*.json` when they exist.
+The protocol and its defaults are `tfvb.uci_protocol`'s.
 
     model, record = train("bostonHousing")            # or train("boston")
     model.predict_uncertainty(x, samples=10_000, seed=0)["mean"]
@@ -24,8 +25,6 @@ import numpy as np
 
 from tfvb import paths
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 #: Zoo entry name -> UCI folder name.
 ENTRIES = {
     "mc_dropout_uci_boston": "bostonHousing",
@@ -35,10 +34,6 @@ ENTRIES = {
     "mc_dropout_uci_protein": "protein-tertiary-structure",
     "mc_dropout_uci_wine": "wine-quality-red",
 }
-SAMPLES = 10_000
-VALIDATION_SAMPLES = 1000
-
-
 def _folder(dataset, data_root):
     name = ENTRIES.get(dataset, ENTRIES.get(f"mc_dropout_uci_{dataset}", dataset))
     root = data_root or paths.shared_data_dir()
@@ -46,12 +41,13 @@ def _folder(dataset, data_root):
 
 
 def _protocol_table(name):
-    from tfvb.evaluate.uci_benchmark import RESULT_FILES, result_file
+    from tfvb.uci_protocol.results import RESULT_FILES, result_file
 
     tables = {}
+    where = paths.benchmark_results_dir()
     for variant, multiplier, _ in RESULT_FILES:
-        path = os.path.join(REPO, "benchmarks", "results", result_file(name, variant, multiplier))
-        if os.path.exists(path):
+        path = os.path.join(where, result_file(name, variant, multiplier)) if where else None
+        if path and os.path.exists(path):
             with open(path) as f:
                 s = json.load(f)
             tables[f"{variant}_{multiplier}x_epochs"] = {
@@ -61,29 +57,32 @@ def _protocol_table(name):
 
 def _protocol_selection(name, epoch_multiplier, seed, samples, validation_samples, data):
     """(split 0's record, its file) of the protocol run with these settings in benchmarks/results, or (None, None)."""
-    from tfvb.evaluate.uci_benchmark import RESULT_FILES, protocol_settings, read_previous, result_file
+    from tfvb.uci_protocol.results import RESULT_FILES, read_previous, result_file
+    from tfvb.uci_protocol.settings import Protocol
 
-    if ("faithful", int(epoch_multiplier)) not in [(v, m) for v, m, _ in RESULT_FILES]:
+    where = paths.benchmark_results_dir()
+    if where is None or ("faithful", int(epoch_multiplier)) not in [(v, m) for v, m, _ in RESULT_FILES]:
         return None, None  # no run at this multiplier is kept: run the grid search here
-    path = os.path.join(REPO, "benchmarks", "results", result_file(name, "faithful", int(epoch_multiplier)))
-    wanted = protocol_settings(data, samples=samples, validation_samples=validation_samples,
-                               epoch_multiplier=epoch_multiplier, seed=seed)
+    path = os.path.join(where, result_file(name, "faithful", int(epoch_multiplier)))
+    wanted = Protocol.of(data, samples=samples, validation_samples=validation_samples,
+                         epoch_multiplier=epoch_multiplier, seed=seed)
     try:
         records, _ = read_previous(path, wanted)
     except ValueError:  # another run's settings (or not a summary): run the grid search here
         return None, None
     split0 = [r for r in records if r.get("split") == 0]
-    return (split0[0], os.path.relpath(path, REPO)) if split0 else (None, None)
+    return (split0[0], os.path.relpath(path, paths.checkout_root())) if split0 else (None, None)
 
 
-def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=100, reuse_selection=True):
+def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=None, reuse_selection=True):
     """Train the zoo entry for `dataset` (folder name, entry name or short name) on split 0.
 
-    `epoch_multiplier` x the folder's n_epochs epochs: 100 is the setting of
-    Gal's published table (his repository's `*_100_xepochs_*` runs), 10 the
-    protocol as written. With `reuse_selection`, when the faithful run kept at
-    this multiplier (`benchmarks/results/uci_<dataset>_100x.json` at 100 x, see
-    `tfvb.evaluate.uci_benchmark.RESULT_FILES`) holds split 0 of a protocol
+    `epoch_multiplier` x the folder's n_epochs epochs (default the protocol's,
+    100: the setting of Gal's published table, his repository's
+    `*_100_xepochs_*` runs; 10 is the protocol as written). With
+    `reuse_selection`, when the faithful run kept at this multiplier
+    (`benchmarks/results/uci_<dataset>_100x.json` at 100 x, see
+    `tfvb.uci_protocol.RESULT_FILES`) holds split 0 of a protocol
     run with the same settings, its grid-search choice is taken and only the
     final networks are trained (the same networks and seeds as in that run);
     otherwise the grid search runs here. `quick=True` shrinks the epochs, the
@@ -92,33 +91,31 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=100, re
     """
     import keras
 
-    from tfvb import _checks
     from tfvb.data import uci
-    from tfvb.data.uci import MC_DROPOUT_ANCHORS
     from tfvb.evaluate import regression_scores
-    from tfvb.models.mc_dropout_grid import grid_search_split
+    from tfvb.uci_protocol import MC_DROPOUT_ANCHORS, Protocol, grid_search_split, settings
 
     name, folder = _folder(dataset, data_root)
     data = uci(folder, split=0)
-    epochs = _checks.positive_int("epoch_multiplier", epoch_multiplier) * data.n_epochs
-    grid = {}
-    samples, validation_samples = SAMPLES, VALIDATION_SAMPLES
+    epoch_multiplier = settings.EPOCH_MULTIPLIER if epoch_multiplier is None else epoch_multiplier
+    grid, epochs = {}, None
+    samples, validation_samples = settings.SAMPLES, settings.VALIDATION_SAMPLES
     if quick:
         epochs = 2 if len(data.x_train) > 5000 else 10
         grid = {"dropout_rates": data.dropout_rates[1:3], "taus": data.tau_values[:1]}
         samples, validation_samples = 200, 50
+    protocol = Protocol.of(data, samples=samples, validation_samples=validation_samples,
+                           epoch_multiplier=epoch_multiplier, epochs=epochs, seed=seed, **grid)
     selection, source = None, None
     if reuse_selection and not quick:
         selection, source = _protocol_selection(name, epoch_multiplier, seed, samples, validation_samples, data)
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    split_record, final, index = grid_search_split(
-        data, samples=samples, validation_samples=validation_samples, epochs=epochs, seed=seed,
-        selection=selection, **grid)
+    split_record, final, index = grid_search_split(data, protocol, selection=selection)
     train_seconds = time.perf_counter() - start
     model = final.regressor(index)
-    s = model.sample_predictions(data.x_test, samples=samples, seed=seed)
-    scores = regression_scores(data.y_test, s["mean"][..., 0], tau=model.tau)
+    s = model.predict_samples(data.x_test, samples=samples, seed=seed)
+    scores = regression_scores(data.y_test, s["mean"], tau=model.tau)
     record = {
         "constructor": {k: v for k, v in model.get_config().items()
                         if k in ("hidden_units", "dropout_rate", "tau", "lengthscale", "num_examples",
@@ -131,8 +128,8 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=100, re
             f"{list(grid.get('taus', data.tau_values))}; inputs and target standardized with the "
             f"training rows' statistics, stored in the model (it predicts in original units)."
         ),
-        "epochs": epochs,
-        "epoch_multiplier": None if quick else int(epoch_multiplier),
+        "epochs": protocol.epochs,
+        "epoch_multiplier": protocol.epoch_multiplier,
         "batch_size": 128,
         "seed": seed,
         "selection": (
@@ -156,7 +153,7 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=100, re
             "MC dropout (Gal & Ghahramani 2016), Gal's updated UCI protocol: 1 hidden layer of "
             f"{data.n_hidden} ReLU units, dropout before every dense layer and kept on at prediction, "
             "weight decay l^2 (1-p)/(2 N tau) with l = 1e-2, Adam 1e-3, batch 128. The 12 grid networks "
-            f"trained together as one batched model (tfvb.models.mc_dropout_grid); validation LL from "
+            f"trained together as one batched model (tfvb.uci_protocol.MCDropoutGrid); validation LL from "
             f"{validation_samples} MC passes, test scores from {samples}. Predictions are stochastic: "
             "compare golden outputs with `model.predict_uncertainty(x, samples=1000, seed=0)`, which is "
             "deterministic, not with `model.predict`." + (" QUICK smoke run, not the entry." if quick else "")
@@ -165,19 +162,20 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=100, re
     return model, record
 
 
-def protocol(dataset="bostonHousing", data_root=None, splits=None, jobs=1, epoch_multiplier=100, json_path=None,
+def protocol(dataset="bostonHousing", data_root=None, splits=None, jobs=1, epoch_multiplier=None, json_path=None,
              resume=False, seed=0, log=None):
-    """Gal's whole UCI protocol on the entry's data set (`tfvb.evaluate.uci_benchmark`): its summary.
+    """Gal's whole UCI protocol on the entry's data set (`tfvb.uci_protocol.uci_benchmark`): its summary.
 
-    The settings are the ones this recipe trains with (T = 10,000 test passes,
-    1,000 on the validation rows, `epoch_multiplier` x n_epochs epochs), so
-    the protocol's split 0 repeats the entry's own grid search.
+    The settings are the protocol's defaults, the ones this recipe trains
+    with (T = 10,000 test passes, 1,000 on the validation rows, 100 x
+    n_epochs epochs unless `epoch_multiplier` says otherwise), so the
+    protocol's split 0 repeats the entry's own grid search.
     """
-    from tfvb.evaluate.uci_benchmark import uci_benchmark
+    from tfvb.uci_protocol import settings, uci_benchmark
 
     _, folder = _folder(dataset, data_root)
+    epoch_multiplier = settings.EPOCH_MULTIPLIER if epoch_multiplier is None else epoch_multiplier
     return uci_benchmark(folder, splits=splits, jobs=jobs, json_path=json_path, resume=resume,
-                         samples=SAMPLES, validation_samples=VALIDATION_SAMPLES,
                          epoch_multiplier=epoch_multiplier, seed=seed, log=log)
 
 
@@ -189,7 +187,6 @@ def benchmark(model, limit=None, data_root=None, dataset="bostonHousing"):
     _, folder = _folder(dataset, data_root)
     d = uci(folder, split=0)
     x, y = d.x_test[:limit], d.y_test[:limit]
-    s = model.sample_predictions(x, samples=1000, seed=0)
-    tau = None if "variance" in s else float(model.tau)
-    scores = regression_scores(y, s["mean"], tau=tau, var_samples=s.get("variance"))
+    s = model.predict_samples(x, samples=1000, seed=0)
+    scores = regression_scores(y, s["mean"], var_samples=s["variance"])
     return {"test_rmse": float(scores["rmse"]), "test_ll": float(scores["ll"])}

@@ -17,9 +17,11 @@ _EXPORTS = {
     "image_dataset": "images",
     "image_dataset_epoch": "images",
     "EpochCounter": "images",
-    "uci": "uci",
-    "UCIData": "uci",
-    "list_uci": "uci",
+    "uci": "uci_folder",
+    "UCIData": "uci_folder",
+    "UCIFolder": "uci_folder",
+    "list_uci": "uci_folder",
+    "default_uci_root": "uci_folder",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

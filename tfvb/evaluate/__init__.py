@@ -1,4 +1,8 @@
-"""Evaluation: likelihood estimates, active units, calibration, regression scores, the UCI benchmark run."""
+"""Evaluation: likelihood estimates, active units, calibration, regression scores.
+
+`uci_benchmark` is the documented entry point of Gal's UCI protocol, whose
+code lives in its own package (`tfvb.uci_protocol`).
+"""
 
 from tfvb._lazy import lazy_exports
 
@@ -16,7 +20,7 @@ _EXPORTS = {
     "mc_test_log_likelihood": "regression",
     "regression_scores": "regression",
     "mean_and_standard_error": "regression",
-    "uci_benchmark": "uci_benchmark",
+    "uci_benchmark": "tfvb.uci_protocol.benchmark",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

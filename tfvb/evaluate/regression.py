@@ -26,14 +26,12 @@ References:
 import math
 
 import numpy as np
+import tensorflow as tf
 
-from tfvb import _checks
+from tfvb import _checks, gaussian, objectives
 
 __all__ = ["rmse", "gaussian_test_log_likelihood", "mc_test_log_likelihood", "regression_scores",
            "mean_and_standard_error"]
-
-_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-
 
 def _array(name, value):
     arr = np.asarray(_checks.finite_array(name, value), dtype=np.float64)
@@ -55,10 +53,9 @@ def _targets(y_true, pred_shape, name):
     return y
 
 
-def _logsumexp(a, axis):
-    m = np.max(a, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.log(np.sum(np.exp(a - m), axis=axis)) + np.squeeze(m, axis=axis)
+def _log_density(y, mean, variance):
+    """`tfvb.gaussian.log_density` in float64, on numpy arrays."""
+    return gaussian.log_density(*(tf.constant(a, tf.float64) for a in (y, mean, variance))).numpy()
 
 
 def _per_point(logp):
@@ -97,8 +94,7 @@ def gaussian_test_log_likelihood(y_true, mean, variance, per_example=False):
     variance = np.broadcast_to(_array("variance", variance), mean.shape)
     if variance.min() <= 0:
         raise ValueError(f"Expected `variance` > 0. Received: min={variance.min():.4g}")
-    logp = -0.5 * (y - mean) ** 2 / variance - 0.5 * np.log(variance) - _HALF_LOG_2PI
-    ll = _per_point(logp)
+    ll = _per_point(_log_density(y, mean, variance))
     return ll if per_example else float(ll.mean())
 
 
@@ -129,10 +125,10 @@ def mc_test_log_likelihood(y_true, mean_samples, tau=None, var_samples=None, per
         if var.min() <= 0:
             raise ValueError(f"Expected `var_samples` > 0. Received: min={var.min():.4g}")
     y = _targets(y_true, f.shape[1:], "mean_samples[0]")
-    logp = -0.5 * (y - f) ** 2 / var - 0.5 * np.log(var) - _HALF_LOG_2PI
+    logp = _log_density(y, f, var)
     if logp.ndim == 3:
         logp = logp.sum(axis=2)
-    ll = _logsumexp(logp, axis=0) - math.log(f.shape[0])
+    ll = objectives.log_mean_exp(logp, axis=0).numpy()
     return ll if per_example else float(ll.mean())
 
 

@@ -24,9 +24,8 @@ import math
 import keras
 import tensorflow as tf
 
-from tfvb import _checks
+from tfvb import _checks, randomness
 from tfvb import priors as priors_lib
-from tfvb.models import _base
 
 KL_MODES = ("auto", "analytic", "sample")
 #: The smallest `posterior_sigma_init`: below it softplus(rho) underflows in float32 (KL = inf).
@@ -51,7 +50,7 @@ def check_posterior_sigma_init(value):
     return sigma
 
 
-class VariationalLayer(_base.SavesSeedState, keras.layers.Layer):
+class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
     """Base class of tfvb's Bayesian layers (not used directly)."""
 
     def __init__(
@@ -127,12 +126,7 @@ class VariationalLayer(_base.SavesSeedState, keras.layers.Layer):
     # ---- randomness --------------------------------------------------------------
     def _seeds(self, seed, n):
         """`n` independent stateless seeds, shape (n, 2)."""
-        if seed is None:
-            base = self.seed_generator.next()
-        elif isinstance(seed, int) and not isinstance(seed, bool):
-            base = tf.constant([seed, 0], tf.int64)
-        else:
-            base = tf.convert_to_tensor(seed)
+        base = self.seed_generator.next() if seed is None else randomness.seed_tensor(seed)
         return tf.random.experimental.stateless_split(tf.cast(base, tf.int64), n)
 
     def _normal(self, shape, seed):
@@ -147,20 +141,12 @@ class VariationalLayer(_base.SavesSeedState, keras.layers.Layer):
     def _per_example(draw, shape, seed, batch_slice=None):
         """`draw(shape, seed)` for noise with one row per example (axis 0), distribution-aware.
 
-        Under tf.distribute every replica has the same seed: with `batch_slice`
-        = `_base.replica_batch_slice(batch)` (offset, global size), draw for the
-        global batch and keep this replica's rows, so each example gets the
-        noise it would get on one device instead of repeating another
-        replica's. The model computes the slice once, before any layer runs:
-        the all-gather inside it would switch replica threads in the middle of
-        a layer call, and layers' `add_loss` lists are shared by the replicas.
+        With `batch_slice` (offset, global size) under tf.distribute, the
+        noise of the global batch is drawn and this replica's rows kept
+        (`tfvb.randomness.per_example`). The model computes the slice once,
+        before any layer runs: layers' `add_loss` lists are shared by the replicas.
         """
-        if batch_slice is None:
-            return draw(shape, seed)
-        shape = tf.convert_to_tensor(shape, tf.int32)
-        offset, total = batch_slice
-        noise = draw(tf.concat([[total], shape[1:]], 0), seed)
-        return tf.gather(noise, tf.range(offset, offset + shape[0]), axis=0)
+        return randomness.per_example(lambda s: draw(s, seed), shape, batch_slice)
 
     # ---- stochastic passes shared by subclasses ---------------------------------
     def _reparameterization(self, x, seed, scale):

@@ -29,22 +29,6 @@ def global_batch_size(local_batch_size):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, local_batch_size)
 
 
-def replica_batch_slice(local_batch_size):
-    """(offset, global size): where this replica's examples sit in the step's global batch.
-
-    MirroredStrategy and MultiWorkerMirroredStrategy hand replica r the r-th
-    contiguous slice of the global batch, so noise drawn for the global batch
-    and sliced at `offset` is the noise one device would give these examples.
-    """
-    local_batch_size = tf.cast(local_batch_size, tf.int32)
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return tf.constant(0, tf.int32), local_batch_size
-    sizes = context.all_gather(tf.reshape(local_batch_size, [1]), axis=0)
-    replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
-    return tf.reduce_sum(sizes[:replica]), tf.reduce_sum(sizes)
-
-
 def average_loss(per_example_loss, sample_weight=None):
     """Sum over this replica's examples / size of the global batch (all replicas), weighted when given.
 
@@ -137,29 +121,3 @@ def _multi_worker():
     in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
         in_multi_worker_mode and in_multi_worker_mode())
-
-
-_SEED_KEY = "seed_generator_state_"
-
-
-class SavesSeedState:
-    """Mixin for a Layer or Model: its own `SeedGenerator` states are saved with its weights.
-
-    Keras saves no SeedGenerator state (`save_weights`, `.keras`,
-    `BackupAndRestore`), so a resumed run would replay the noise of step 0.
-    The states are stored under extra keys; files written without them
-    still load (the generators then keep their current state).
-    """
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        for i, generator in enumerate(self._seed_generators):
-            store[f"{_SEED_KEY}{i}"] = generator.state
-
-    def load_own_variables(self, store):
-        keys = list(store.keys())
-        seeds = {k for k in keys if str(k).startswith(_SEED_KEY)}
-        super().load_own_variables({k: store[k] for k in keys if k not in seeds})
-        for i, generator in enumerate(self._seed_generators):
-            if f"{_SEED_KEY}{i}" in seeds:
-                generator.state.assign(store[f"{_SEED_KEY}{i}"])

@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvb import _checks
+from tfvb import _checks, randomness
 from tfvb import priors as priors_lib
 from tfvb.layers._variational import check_posterior_sigma_init
 from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
@@ -73,11 +73,12 @@ def _num_examples_of(x, validation_split):
     return None
 
 
-class BNNBase(_base.SavesSeedState, keras.Model):
+class BNNBase(randomness.SavesSeedState, keras.Model):
     """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
 
-    def __init__(self, hidden_units, layer, prior, num_examples, activation, kl_weighting,
-                 kl_warmup_steps, train_samples, posterior_sigma_init, seed, **kwargs):
+    def __init__(self, *, hidden_units, layer="flipout", prior=None, num_examples=None, activation="relu",
+                 kl_weighting="uniform", kl_warmup_steps=0, train_samples=1, posterior_sigma_init=0.01, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.hidden_units = _checks.int_tuple("hidden_units", hidden_units, allow_empty=True)
         self.layer = _checks.one_of("layer", layer, set(DENSE_LAYERS))
@@ -157,7 +158,7 @@ class BNNBase(_base.SavesSeedState, keras.Model):
         """Per-layer [2] seeds from a call seed (None: the layers' own generators)."""
         if seed is None:
             return [None] * len(self._bayesian_layers)
-        base = tf.cast(tf.convert_to_tensor([seed, 0] if isinstance(seed, int) else seed), tf.int64)
+        base = randomness.seed_tensor(seed)
         return [tf.random.experimental.stateless_fold_in(base, i) for i in range(len(self._bayesian_layers))]
 
     # ---- the objective ------------------------------------------------------------
@@ -192,7 +193,7 @@ class BNNBase(_base.SavesSeedState, keras.Model):
         nll, kl, outputs = [], [], []
         # Under tf.distribute: where this replica's examples sit in the global batch, for the
         # layers' per-example noise (computed once, before any layer runs).
-        batch_slice = _base.replica_batch_slice(tf.shape(x)[0]) if replicas_in_sync() > 1 else None
+        batch_slice = randomness.replica_batch_slice(tf.shape(x)[0]) if replicas_in_sync() > 1 else None
         for _ in range(self.train_samples):
             out = self._forward(x, training=True, batch_slice=batch_slice)
             kl.append(self._collect_kl())
@@ -297,7 +298,7 @@ class BNNBase(_base.SavesSeedState, keras.Model):
         if seed is None:
             # One base seed per call: sample t is the same network for every chunk.
             seed = self.seed_generator.next()
-        base = tf.cast(tf.convert_to_tensor([seed, 0] if isinstance(seed, int) else seed), tf.int64)
+        base = randomness.seed_tensor(seed)
         fns = self.__dict__.setdefault("_vectorized_fns", {})
         if samples not in fns:
             def draw(x, s):

@@ -9,22 +9,14 @@ train/test steps, metrics, sampling, importance weights and export.
 import keras
 import tensorflow as tf
 
-from tfvb import _checks, objectives
+from tfvb import _checks, objectives, randomness
 from tfvb.models import _base
 
 # Guards against exp overflow/underflow of a runaway or collapsed posterior scale.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 
 
-def standard_normal(shape, generator, seed=None):
-    """N(0, 1) noise: from the model's SeedGenerator, or stateless from an int or int tensor `seed`."""
-    if seed is None:
-        return keras.random.normal(shape, seed=generator)
-    seed = tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
-    return tf.random.stateless_normal(shape, seed=seed)
-
-
-class LatentVariableModel(_base.SavesSeedState, keras.Model):
+class LatentVariableModel(randomness.SavesSeedState, keras.Model):
     """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
 
     Args:
@@ -95,7 +87,7 @@ class LatentVariableModel(_base.SavesSeedState, keras.Model):
         return tf.reshape(logits, tf.concat([lead, self.image_shape], axis=0))
 
     def sample_prior(self, n, seed=None):
-        return standard_normal((n, self.latent_dim), self.seed_generator, seed)
+        return randomness.normal((n, self.latent_dim), self.seed_generator, seed)
 
     def sample(self, n, seed=None):
         """`n` images drawn from the model: Bernoulli means sigmoid(decode(z)), z ~ p(z)."""
@@ -104,22 +96,17 @@ class LatentVariableModel(_base.SavesSeedState, keras.Model):
 
     def stateless_sample_logits(self, n, seed):
         """Logits of `n` model samples from an integer tensor `seed` (for serving)."""
-        z = tf.random.stateless_normal(tf.stack([n, self.latent_dim]), seed=tf.stack([seed, 0]))
+        z = tf.random.stateless_normal(tf.stack([n, self.latent_dim]), seed=randomness.seed_tensor(seed))
         return self.decode(z)
 
     def reparameterize(self, mean, logvar, k=None, seed=None):
         """z = mean + exp(logvar / 2) * eps; with `k`, k samples stacked on a new leading axis."""
         shape = tf.shape(mean)
         sample_shape = tf.zeros([0], tf.int32) if k is None else tf.reshape(tf.cast(k, tf.int32), [1])
-        if _base.replicas_in_sync() == 1:
-            eps = standard_normal(tf.concat([sample_shape, shape], 0), self.seed_generator, seed)
-        else:
-            # Draw for the global batch and keep this replica's rows: each example gets the
-            # noise it would get on one device (a replica drawing only its own rows would
-            # repeat the other replicas' draws).
-            offset, total = _base.replica_batch_slice(shape[0])
-            eps = standard_normal(tf.concat([sample_shape, [total], shape[1:]], 0), self.seed_generator, seed)
-            eps = tf.gather(eps, tf.range(offset, offset + shape[0]), axis=0 if k is None else 1)
+        # Under tf.distribute each example gets the noise it would get on one device.
+        batch_slice = randomness.replica_batch_slice(shape[0]) if _base.replicas_in_sync() > 1 else None
+        eps = randomness.per_example(lambda s: randomness.normal(s, self.seed_generator, seed),
+                                     tf.concat([sample_shape, shape], 0), batch_slice, axis=0 if k is None else 1)
         return mean + tf.exp(0.5 * logvar) * eps
 
     def log_weight_parts(self, x, k, seed=None, stop_q_gradient=False):

@@ -50,7 +50,7 @@ class BNNClassifier(BNNBase):
         architecture: "mlp", or "lenet" (two Bayesian 5x5 convolutions with
             6 and 16 filters and 2x2 max pooling before the dense layers;
             "flipout" or "reparameterization" only).
-        input_shape: shape of one input (default 28x28x1 images).
+        image_shape: shape of one input image (default 28x28x1; formerly `input_shape`).
         activation: hidden activation.
         kl_weighting: "uniform" or "blundell" (see `tfvb.models._bnn_base`).
         kl_warmup_steps: steps of linear KL warm-up (0: none).
@@ -71,23 +71,25 @@ class BNNClassifier(BNNBase):
     """
 
     def __init__(self, num_classes, hidden_units=(400, 400), layer="flipout", prior=None, num_examples=None,
-                 architecture="mlp", input_shape=(28, 28, 1), activation="relu", kl_weighting="uniform",
+                 architecture="mlp", image_shape=(28, 28, 1), activation="relu", kl_weighting="uniform",
                  kl_warmup_steps=0, train_samples=1, posterior_sigma_init=0.01, seed=None, **kwargs):
-        super().__init__(hidden_units, layer, prior, num_examples, activation, kl_weighting,
-                         kl_warmup_steps, train_samples, posterior_sigma_init, seed, **kwargs)
+        image_shape = _checks.renamed(kwargs, "input_shape", "image_shape", image_shape)
+        super().__init__(hidden_units=hidden_units, layer=layer, prior=prior, num_examples=num_examples,
+                         activation=activation, kl_weighting=kl_weighting, kl_warmup_steps=kl_warmup_steps,
+                         train_samples=train_samples, posterior_sigma_init=posterior_sigma_init, seed=seed, **kwargs)
         self.num_classes = _checks.positive_int("num_classes", num_classes)
         if self.num_classes < 2:
             raise ValueError(f"Expected `num_classes` to be at least 2. Received: num_classes={num_classes!r}")
         self.architecture = _checks.one_of("architecture", architecture, {"mlp", "lenet"})
-        self.image_shape = _checks.int_tuple("input_shape", input_shape)
+        self.image_shape = _checks.int_tuple("image_shape", image_shape)
         self.conv_layers = []
         if architecture == "lenet":
             if self.layer not in CONV_LAYERS:
                 raise ValueError(f"Expected `layer` to be one of {sorted(CONV_LAYERS)} for architecture='lenet'. "
                                  f"Received: layer={layer!r}")
             if len(self.image_shape) != 3:
-                raise ValueError(f"Expected an image `input_shape` (height, width, channels) for "
-                                 f"architecture='lenet'. Received: input_shape={input_shape!r}")
+                raise ValueError(f"Expected an `image_shape` (height, width, channels) for "
+                                 f"architecture='lenet'. Received: image_shape={image_shape!r}")
             conv = CONV_LAYERS[self.layer]
             self.conv_layers = [self._bayesian(conv, 6, 5, padding="same", activation=activation),
                                 self._bayesian(conv, 16, 5, activation=activation)]
@@ -199,7 +201,14 @@ class BNNClassifier(BNNBase):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "architecture": self.architecture,
-                "input_shape": self.image_shape}
+                "image_shape": self.image_shape}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if "input_shape" in config:  # files saved before the argument was named `image_shape`
+            config["image_shape"] = config.pop("input_shape")
+        return super().from_config(config, custom_objects)
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
@@ -240,8 +249,9 @@ class BNNRegressor(BNNBase):
     def __init__(self, hidden_units=(50,), layer="flipout", prior=None, num_examples=None, noise="homoscedastic",
                  input_dim=None, output_dim=1, activation="relu", kl_weighting="uniform", kl_warmup_steps=0,
                  train_samples=1, posterior_sigma_init=0.01, seed=None, **kwargs):
-        super().__init__(hidden_units, layer, prior, num_examples, activation, kl_weighting,
-                         kl_warmup_steps, train_samples, posterior_sigma_init, seed, **kwargs)
+        super().__init__(hidden_units=hidden_units, layer=layer, prior=prior, num_examples=num_examples,
+                         activation=activation, kl_weighting=kl_weighting, kl_warmup_steps=kl_warmup_steps,
+                         train_samples=train_samples, posterior_sigma_init=posterior_sigma_init, seed=seed, **kwargs)
         self.noise = _checks.one_of("noise", noise, {"homoscedastic", "heteroscedastic"})
         self.input_dim = None if input_dim is None else _checks.positive_int("input_dim", input_dim)
         self.output_dim = _checks.positive_int("output_dim", output_dim)

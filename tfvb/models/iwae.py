@@ -3,9 +3,9 @@
 import keras
 import tensorflow as tf
 
-from tfvb import _checks, objectives
+from tfvb import _checks, objectives, randomness
 from tfvb.models import _base
-from tfvb.models._vae_base import LOGVAR_MAX, LOGVAR_MIN, LatentVariableModel, standard_normal
+from tfvb.models._vae_base import LOGVAR_MAX, LOGVAR_MIN, LatentVariableModel
 from tfvb.models.networks import conv_decoder, conv_encoder, mlp
 
 
@@ -117,7 +117,7 @@ class IWAE(LatentVariableModel):
     def sample_prior(self, n, seed=None):
         if self.stochastic_layers == 1:
             return super().sample_prior(n, seed)
-        z2 = standard_normal((n, self.top_latent_dim), self.seed_generator, seed)
+        z2 = randomness.normal((n, self.top_latent_dim), self.seed_generator, seed)
         mean, logvar = _split_gaussian(self.decoder_2(z2))
         return self.reparameterize(mean, logvar, seed=None if seed is None else seed + 1)
 

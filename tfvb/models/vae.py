@@ -1,5 +1,7 @@
 """The convolutional variational autoencoder (CVAE)."""
 
+import warnings
+
 import keras
 
 from tfvb import _checks, objectives
@@ -18,15 +20,16 @@ class CVAE(LatentVariableModel):
 
     The train step maximizes ELBO = E_q[log p(x|z)] - beta * KL(q(z|x) || p(z))
     with one reparameterized sample, using either estimator of Kingma & Welling:
-    `kl="analytic"` (estimator B: closed-form Gaussian KL) or `kl="mc"`
-    (estimator A: log p(x|z) + log p(z) - log q(z|x) at the sampled z).
+    `kl="analytic"` (estimator B: closed-form Gaussian KL) or `kl="sample"`
+    (estimator A: log p(x|z) + log p(z) - log q(z|x) at the sampled z; the
+    word `tfvb.layers` use too, formerly "mc").
     The default networks are those of the TensorFlow CVAE tutorial.
 
     Args:
         latent_dim: size of z.
         filters: channels of the encoder's stride-2 convolutions (decoder mirrors them).
         image_shape: (H, W, C), H and W divisible by 2 ** len(filters).
-        kl: "analytic" or "mc".
+        kl: "analytic" or "sample" ("mc" is a deprecated spelling of "sample").
         beta: weight of the KL term (anneal with `tfvb.callbacks.KLWarmup`).
         seed: seed for the reparameterization noise.
 
@@ -49,13 +52,22 @@ class CVAE(LatentVariableModel):
                  seed=None, **kwargs):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim, beta=beta, seed=seed, **kwargs)
         self.filters = _checks.int_tuple("filters", filters)
-        self.kl = _checks.one_of("kl", kl, {"analytic", "mc"})
+        if kl == "mc":
+            warnings.warn('kl="mc" is deprecated: use kl="sample".', DeprecationWarning, stacklevel=2)
+            kl = "sample"
+        self.kl = _checks.one_of("kl", kl, {"analytic", "sample"})
         self.encoder = conv_encoder(self.image_shape, self.latent_dim, self.filters)
         self.decoder = conv_decoder(self.latent_dim, self.image_shape, self.filters)
         self.build((None,) + self.image_shape)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kl": self.kl}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if config.get("kl") == "mc":  # files saved before the estimator was named "sample"
+            config = {**config, "kl": "sample"}
+        return super().from_config(config, custom_objects)
 
     def per_example_terms(self, x, training):
         mean, logvar = self.encode(x)

@@ -13,7 +13,7 @@ class _BNNHyperModel(HyperModel):
     objective = keras_tuner.Objective("val_elbo", direction="max")
 
     def __init__(self, layer="flipout", num_examples=None, space=None, objective=None, seed=None, **kwargs):
-        super().__init__(space, objective, seed, **kwargs)
+        super().__init__(space=space, objective=objective, seed=seed, **kwargs)
         self.layer = layer
         self.num_examples = num_examples
 
@@ -57,20 +57,22 @@ class BNNClassifierHyperModel(_BNNHyperModel):
     """`BNNClassifier`: see `_BNNHyperModel.default_space`; ranked by val_elbo.
 
     Args:
-        num_classes, input_shape, layer, num_examples: passed to every model.
+        num_classes, image_shape, layer, num_examples: passed to every model.
         space, objective, seed: as in `CVAEHyperModel`.
     """
 
-    def __init__(self, num_classes, input_shape=(28, 28, 1), layer="flipout", num_examples=None, space=None,
+    def __init__(self, num_classes, image_shape=(28, 28, 1), layer="flipout", num_examples=None, space=None,
                  objective=None, seed=None, **kwargs):
-        super().__init__(layer, num_examples, space, objective, seed, **kwargs)
+        image_shape = _checks.renamed(kwargs, "input_shape", "image_shape", image_shape)
+        super().__init__(layer=layer, num_examples=num_examples, space=space, objective=objective, seed=seed,
+                         **kwargs)
         self.num_classes = _checks.positive_int("num_classes", num_classes)
-        self.input_shape = _checks.int_tuple("input_shape", input_shape)
+        self.image_shape = _checks.int_tuple("image_shape", image_shape)
 
     def build(self, hp):
         from tfvb.models import BNNClassifier
 
-        model = BNNClassifier(self.num_classes, input_shape=self.input_shape, **self.common_args(hp))
+        model = BNNClassifier(self.num_classes, image_shape=self.image_shape, **self.common_args(hp))
         return self.compile(hp, model)
 
 
@@ -86,7 +88,8 @@ class BNNRegressorHyperModel(_BNNHyperModel):
 
     def __init__(self, input_dim, layer="flipout", num_examples=None, space=None, objective=None, seed=None,
                  **kwargs):
-        super().__init__(layer, num_examples, space, objective, seed, **kwargs)
+        super().__init__(layer=layer, num_examples=num_examples, space=space, objective=objective, seed=seed,
+                         **kwargs)
         self.input_dim = _checks.positive_int("input_dim", input_dim)
 
     def build(self, hp):

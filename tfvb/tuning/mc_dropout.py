@@ -18,7 +18,7 @@ class MCDropoutHyperModel(HyperModel):
     objective = keras_tuner.Objective("val_nll", direction="min")
 
     def __init__(self, input_dim, num_examples=None, space=None, objective=None, seed=None, **kwargs):
-        super().__init__(space, objective, seed, **kwargs)
+        super().__init__(space=space, objective=objective, seed=seed, **kwargs)
         self.input_dim = _checks.positive_int("input_dim", input_dim)
         self.num_examples = num_examples
 

@@ -20,7 +20,7 @@ class CVAEHyperModel(HyperModel):
     objective = keras_tuner.Objective("val_elbo", direction="max")
 
     def __init__(self, image_shape=(28, 28, 1), space=None, objective=None, seed=None, **kwargs):
-        super().__init__(space, objective, seed, **kwargs)
+        super().__init__(space=space, objective=objective, seed=seed, **kwargs)
         self.image_shape = _checks.int_tuple("image_shape", image_shape)
 
     @classmethod
@@ -88,7 +88,7 @@ class IWAEHyperModel(CVAEHyperModel):
     objective = keras_tuner.Objective("val_log_likelihood", direction="max")
 
     def __init__(self, image_shape=(28, 28, 1), eval_k=100, space=None, objective=None, seed=None, **kwargs):
-        super().__init__(image_shape, space, objective, seed, **kwargs)
+        super().__init__(image_shape=image_shape, space=space, objective=objective, seed=seed, **kwargs)
         self.eval_k = _checks.positive_int("eval_k", eval_k)
 
     @classmethod

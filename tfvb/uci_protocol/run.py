@@ -1,0 +1,89 @@
+"""Running the protocol over the splits of a folder: in this process or in a pool of worker processes.
+
+The folder is read once (`tfvb.data.UCIFolder`); each split's arrays go to
+the process that runs it. A grid's step is many small ops, dispatch-bound on
+a CPU: one TensorFlow thread per worker process, one process per core, does
+about twice the work of one process on two cores.
+
+Example:
+    >>> folder = tfvb.data.UCIFolder("bostonHousing")
+    >>> records = run_protocol(folder, Protocol.of(folder, epochs=400, samples=1000), splits=2)
+"""
+
+import os
+
+import tensorflow as tf
+
+from tfvb import _checks
+from tfvb.data import UCIFolder
+from tfvb.uci_protocol.search import grid_search_split
+
+__all__ = ["protocol_split", "iter_protocol", "run_protocol", "set_cpu_threads"]
+
+# Grids kept across the splits a process runs, so their traced loops are reused.
+_WORKER_CACHE = {}
+
+
+def set_cpu_threads(intra_op, inter_op=1):
+    """Set TensorFlow's thread pools; False (and nothing changed) when TensorFlow has already started.
+
+    One inter-op thread avoids the scheduling overhead of a grid's many small ops.
+    """
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+        return True
+    except RuntimeError:
+        return False
+
+
+def _init_worker(threads):
+    """Process-pool initializer: set TensorFlow's threads before it starts in the worker."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    set_cpu_threads(threads)
+
+
+def protocol_split(data, protocol, cache=None):
+    """The record of `grid_search_split` on one split (a `UCIData`), with its epochs."""
+    record, _, _ = grid_search_split(data, protocol, cache=_WORKER_CACHE if cache is None else cache)
+    record["epochs"] = protocol.epochs
+    return record
+
+
+def _folder(folder):
+    return folder if isinstance(folder, UCIFolder) else UCIFolder(folder)
+
+
+def iter_protocol(folder, protocol, splits, jobs=1):
+    """Run `protocol` on the given split indices of `folder`; yield each split's record as it finishes.
+
+    Args:
+        folder: a `UCIFolder` (or its path or name).
+        protocol: a `Protocol`.
+        splits: the split indices to run.
+        jobs: worker processes, each running whole splits with one TensorFlow thread.
+    """
+    folder = _folder(folder)
+    splits = [int(k) for k in splits]
+    jobs = _checks.positive_int("jobs", jobs)
+    if jobs == 1 or len(splits) <= 1:
+        for k in splits:
+            yield protocol_split(folder.split(k), protocol)
+        return
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(
+            max_workers=min(jobs, len(splits)), mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker, initargs=(1,)) as pool:
+        futures = [pool.submit(protocol_split, folder.split(k), protocol) for k in splits]
+        for future in concurrent.futures.as_completed(futures):
+            yield future.result()
+
+
+def run_protocol(folder, protocol, splits=None, jobs=1):
+    """Gal's protocol on the first `splits` splits of `folder` (default all); the records, in split order."""
+    folder = _folder(folder)
+    n = folder.n_splits if splits is None else min(_checks.positive_int("splits", splits), folder.n_splits)
+    records = {r["split"]: r for r in iter_protocol(folder, protocol, range(n), jobs)}
+    return [records[k] for k in range(n)]
