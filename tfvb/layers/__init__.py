@@ -8,6 +8,9 @@ _EXPORTS = {
     "DenseLocalReparameterization": "dense",
     "Conv2DReparameterization": "conv",
     "Conv2DFlipout": "conv",
+    "Conv2DLocalReparameterization": "conv",
+    "Conv2DTransposeReparameterization": "conv_transpose",
+    "Conv2DTransposeFlipout": "conv_transpose",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -17,6 +17,13 @@ without it they come from the layer's own `keras.random.SeedGenerator`.
 Subclasses supply the linear operation (`_linear`, `_linear_per_sample`),
 the shape of Flipout's sign vectors (`_sign_shape`), and the stochastic
 pass `_sample`.
+
+Mixed precision (`keras.mixed_precision.set_global_policy("mixed_float16")`
+or "mixed_bfloat16"): mu and rho stay in the variable dtype (float32) and are
+never autocast; the KL and every Gaussian draw are computed there too, so a
+sampled KL sees the very kernel of the forward pass and the noise is the
+noise a float32 run draws. Only the forward algebra (the convolutions and
+matrix products, signs, output noise) runs in the compute dtype.
 """
 
 import math
@@ -85,14 +92,16 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
 
     # ---- posterior ---------------------------------------------------------------
     def _add_posterior(self, kernel_shape, bias_size):
+        # autocast=False: under a mixed policy the posterior and its KL stay in float32
+        # (a float16 KL summed over a layer's weights overflows); the forward casts explicitly.
         self.kernel_loc = self.add_weight(
-            name="kernel_loc", shape=kernel_shape, initializer=self.kernel_initializer
+            name="kernel_loc", shape=kernel_shape, initializer=self.kernel_initializer, autocast=False
         )
         # rho = softplus^-1(sigma_init): a small initial sigma lets training start
         # from a near-deterministic network (Blundell et al., 2015).
         rho = inverse_softplus(self.posterior_sigma_init)
         self.kernel_rho = self.add_weight(
-            name="kernel_rho", shape=kernel_shape, initializer=keras.initializers.Constant(rho)
+            name="kernel_rho", shape=kernel_shape, initializer=keras.initializers.Constant(rho), autocast=False
         )
         self.bias = None
         if self.use_bias:
@@ -116,12 +125,16 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         return self._kl(self.kernel_scale, kernel_sample, seed)
 
     def _kl(self, scale, kernel_sample=None, seed=None):
-        loc = self.kernel_loc
+        loc = tf.convert_to_tensor(self.kernel_loc)
         if self.uses_analytic_kl:
             return tf.reduce_sum(self.prior.kl_divergence(loc, scale))
         if kernel_sample is None:
             kernel_sample = loc + scale * self._normal(tf.shape(loc), self._seeds(seed, 1)[0])
         return tf.reduce_sum(self.prior.sample_kl(kernel_sample, loc, scale))
+
+    def _compute(self, t):
+        """`t` in the compute dtype (a no-op unless a mixed-precision policy is set)."""
+        return tf.cast(t, self.compute_dtype)
 
     # ---- randomness --------------------------------------------------------------
     def _seeds(self, seed, n):
@@ -130,7 +143,8 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         return tf.random.experimental.stateless_split(tf.cast(base, tf.int64), n)
 
     def _normal(self, shape, seed):
-        return tf.random.stateless_normal(shape, seed, dtype=self.compute_dtype)
+        """N(0, 1) draws in the variable dtype: under mixed precision the same numbers as in float32."""
+        return tf.random.stateless_normal(shape, seed, dtype=self.variable_dtype)
 
     def _rademacher(self, shape, seed):
         """Independent signs, exactly +1 or -1."""
@@ -152,7 +166,7 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
     def _reparameterization(self, x, seed, scale):
         """One kernel draw W = mu + sigma * eps shared by the batch (Blundell et al., 2015)."""
         kernel = self.kernel_loc + scale * self._normal(tf.shape(self.kernel_loc), self._seeds(seed, 1)[0])
-        return self._linear(x, kernel), kernel
+        return self._linear(x, self._compute(kernel)), kernel
 
     def _flipout(self, x, seed, scale, batch_slice=None):
         """Shared perturbation dW, decorrelated per example by random signs (Wen et al., 2018).
@@ -164,15 +178,48 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         s = self._seeds(seed, 3)
         delta = scale * self._normal(tf.shape(self.kernel_loc), s[0])
         perturbation = self._linear(
-            x * self._per_example(self._rademacher, self._sign_shape(x), s[1], batch_slice), delta)
+            x * self._per_example(self._rademacher, self._sign_shape(x), s[1], batch_slice), self._compute(delta))
         sign_out = self._per_example(self._rademacher, self._sign_shape(perturbation), s[2], batch_slice)
-        return self._linear(x, self.kernel_loc) + perturbation * sign_out, self.kernel_loc + delta
+        mean = self._linear(x, self._compute(self.kernel_loc))
+        return mean + perturbation * sign_out, self.kernel_loc + delta
 
     def _independent_samples(self, x, num_samples, seed):
         """T independent kernel draws applied in one batched op."""
         shape = tf.concat([[num_samples], tf.shape(self.kernel_loc)], axis=0)
         kernels = self.kernel_loc + self.kernel_scale * self._normal(shape, self._seeds(seed, 1)[0])
-        return self._linear_per_sample(x, kernels)
+        return self._linear_per_sample(x, self._compute(kernels))
+
+    # ---- local reparameterization (Kingma et al., 2015), shared by dense and conv ----
+    def _output_moments(self, x, scale):
+        """Mean and variance of the pre-activations given x: linear(x, mu), linear(x^2, sigma^2)."""
+        mean = self._linear(x, self._compute(self.kernel_loc))
+        # The floor keeps sqrt differentiable where an input is exactly zero; under float16
+        # it is the smallest normal number (sigma^2 of a small sigma underflows there).
+        floor = 6.2e-5 if self.compute_dtype == "float16" else 1e-12
+        var = self._linear(tf.square(x), self._compute(tf.square(scale))) + floor
+        return mean, var
+
+    def _local_sample(self, x, seed, scale, batch_slice=None):
+        mean, var = self._output_moments(x, scale)
+        eps = self._per_example(self._normal, tf.shape(mean), self._seeds(seed, 1)[0], batch_slice)
+        return mean + tf.sqrt(var) * self._compute(eps), None
+
+    def _local_sample_many(self, x, num_samples, seed, sample_axis):
+        """T draws of the pre-activations: x shared (rank r) or per sample (rank r + 1, T leading).
+
+        The kernel is shared by the samples, so per-sample inputs fold T into the batch.
+        """
+        if sample_axis:
+            lead = tf.shape(x)[:2]
+            x = tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+        mean, var = self._output_moments(x, self.kernel_scale)
+        if sample_axis:
+            mean = tf.reshape(mean, tf.concat([lead, tf.shape(mean)[1:]], 0))
+            var = tf.reshape(var, tf.shape(mean))
+            shape = tf.shape(mean)
+        else:
+            shape = tf.concat([[num_samples], tf.shape(mean)], 0)
+        return mean + tf.sqrt(var) * self._compute(self._normal(shape, self._seeds(seed, 1)[0]))
 
     # ---- call --------------------------------------------------------------------
     def call(self, inputs, training=None, num_samples=None, seed=None, batch_slice=None):
@@ -185,9 +232,9 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
             outputs, kernel = self._sample(inputs, seed, scale, batch_slice)
             self.add_loss(self._kl(scale, kernel_sample=kernel))
         else:
-            outputs = self._linear(inputs, self.kernel_loc)
+            outputs = self._linear(inputs, self._compute(self.kernel_loc))
         if self.use_bias:
-            outputs = outputs + self.bias
+            outputs = outputs + self._compute(self.bias)
         return self.activation(outputs)
 
     def _sample_many(self, x, num_samples, seed):

@@ -1,12 +1,14 @@
-"""Bayesian 2-D convolutions: reparameterization and Flipout (channels_last).
+"""Bayesian 2-D convolutions: reparameterization, Flipout, local reparameterization (channels_last).
 
 The kernel K of shape (kh, kw, in_channels, filters) has a Gaussian
 posterior N(mu, softplus(rho)^2) and a prior from `tfvb.priors`:
 
-    Conv2DReparameterization   y = conv(x, mu + sigma o eps)       one draw per batch
-    Conv2DFlipout              y = conv(x, mu) + conv(x o s, sigma o eps) o r
-                               s (per example, input channel), r (per example,
-                               filter) uniform on {-1, +1}, broadcast over space
+    Conv2DReparameterization        y = conv(x, mu + sigma o eps)       one draw per batch
+    Conv2DFlipout                   y = conv(x, mu) + conv(x o s, sigma o eps) o r
+                                    s (per example, input channel), r (per example,
+                                    filter) uniform on {-1, +1}, broadcast over space
+    Conv2DLocalReparameterization   y ~ N(conv(x, mu), conv(x^2, sigma^2))
+                                    independently per example, pixel and filter
 
 Flipout's signs act per channel, not per pixel: example n then sees the
 kernel mu + dK o (s_n r_n^T), a proper weight perturbation with the same
@@ -21,6 +23,8 @@ References:
     Wen, Vicol, Ba, Tran, Grosse. Flipout: Efficient Pseudo-Independent
     Weight Perturbations on Mini-Batches. ICLR 2018.
     Blundell et al. Weight Uncertainty in Neural Networks. ICML 2015.
+    Kingma, Salimans, Welling. Variational Dropout and the Local
+    Reparameterization Trick. NeurIPS 2015.
 """
 
 import keras
@@ -29,10 +33,11 @@ import tensorflow as tf
 from tfvb import _checks
 from tfvb.layers._variational import VariationalLayer
 
-__all__ = ["Conv2DReparameterization", "Conv2DFlipout"]
+__all__ = ["Conv2DReparameterization", "Conv2DFlipout", "Conv2DLocalReparameterization"]
 
 
-def _pair(name, value):
+def pair(name, value):
+    """An integer or a pair of integers as a pair (Keras' `kernel_size`, `strides`, ...)."""
     out = _checks.int_tuple(name, value)
     if len(out) == 1:
         out = out * 2
@@ -53,10 +58,10 @@ class _VariationalConv2D(VariationalLayer):
             bias_initializer=bias_initializer, seed=seed, **kwargs,
         )
         self.filters = _checks.positive_int("filters", filters)
-        self.kernel_size = _pair("kernel_size", kernel_size)
-        self.strides = _pair("strides", strides)
+        self.kernel_size = pair("kernel_size", kernel_size)
+        self.strides = pair("strides", strides)
         self.padding = _checks.one_of("padding", str(padding).lower(), {"valid", "same"})
-        self.dilation_rate = _pair("dilation_rate", dilation_rate)
+        self.dilation_rate = pair("dilation_rate", dilation_rate)
 
     def build(self, input_shape):
         if len(input_shape) != 4 or input_shape[-1] is None:
@@ -167,3 +172,39 @@ class Conv2DFlipout(_VariationalConv2D):
 
     def _sample(self, x, seed, scale, batch_slice=None):
         return self._flipout(x, seed, scale, batch_slice)
+
+
+@keras.saving.register_keras_serializable(package="tfvb")
+class Conv2DLocalReparameterization(_VariationalConv2D):
+    """2-D convolution with the local reparameterization trick: sample the output, not the kernel.
+
+        y_n ~ N(conv(x_n, mu), conv(x_n^2, sigma^2))   independently per example, pixel and filter
+
+    The mean and variance are exact for each output given x (each output is
+    a sum of independent Gaussian weights times inputs), at the cost of one
+    convolution more than the mean pass, with noise independent across
+    examples. Pixels that share weights are treated as independent, which
+    is what makes the estimator cheap: an approximation for convolutions
+    (the marginal of each output is exact, their joint is not). A sampled
+    KL (kl="sample") uses a separate kernel draw. Arguments as in
+    `Conv2DReparameterization`.
+
+    Example:
+        >>> conv = Conv2DLocalReparameterization(16, 3, activation="relu", seed=0)
+        >>> y = conv(tf.ones((2, 28, 28, 1)), training=True)
+
+    References:
+        Kingma, Salimans, Welling. Variational Dropout and the Local
+        Reparameterization Trick. NeurIPS 2015.
+    """
+
+    def _sample(self, x, seed, scale, batch_slice=None):
+        return self._local_sample(x, seed, scale, batch_slice)
+
+    def _sample_many(self, x, num_samples, seed):
+        if x.shape.rank not in (4, 5):
+            raise ValueError(
+                "Expected inputs of shape (batch, height, width, channels) or (num_samples, batch, "
+                f"height, width, channels) with `num_samples`. Received: inputs.shape={tuple(x.shape)}"
+            )
+        return self._local_sample_many(x, num_samples, seed, sample_axis=x.shape.rank == 5)

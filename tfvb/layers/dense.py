@@ -165,16 +165,8 @@ class DenseLocalReparameterization(_VariationalDense):
         Reparameterization Trick. NeurIPS 2015.
     """
 
-    def _moments(self, x, scale):
-        mean = self._linear(x, self.kernel_loc)
-        # A floor keeps sqrt differentiable where an input is exactly zero.
-        var = self._linear(tf.square(x), tf.square(scale)) + 1e-12
-        return mean, var
-
     def _sample(self, x, seed, scale, batch_slice=None):
-        mean, var = self._moments(x, scale)
-        eps = self._per_example(self._normal, tf.shape(mean), self._seeds(seed, 1)[0], batch_slice)
-        return mean + tf.sqrt(var) * eps, None
+        return self._local_sample(x, seed, scale, batch_slice)
 
     def _sample_many(self, x, num_samples, seed):
         if x.shape.rank not in (2, 3):
@@ -182,6 +174,4 @@ class DenseLocalReparameterization(_VariationalDense):
                 f"Expected inputs of shape (batch, features) or (num_samples, batch, features) with "
                 f"`num_samples`. Received: inputs.shape={tuple(x.shape)}"
             )
-        mean, var = self._moments(x, self.kernel_scale)
-        shape = tf.shape(mean) if x.shape.rank == 3 else tf.concat([[num_samples], tf.shape(mean)], 0)
-        return mean + tf.sqrt(var) * self._normal(shape, self._seeds(seed, 1)[0])
+        return self._local_sample_many(x, num_samples, seed, sample_axis=x.shape.rank == 3)
