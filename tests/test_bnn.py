@@ -204,10 +204,11 @@ def test_regressor_fits_and_epistemic_variance_grows_away_from_data():
     [
         lambda: _classifier(layer="flipout", prior=MIXTURE),
         lambda: _classifier(layer="reparameterization", architecture="lenet", hidden_units=(8,)),
+        lambda: _classifier(layer="local_reparameterization", architecture="lenet", hidden_units=(8,)),
         lambda: BNNRegressor(hidden_units=(8,), noise="heteroscedastic", layer="local_reparameterization", seed=1),
         lambda: BNNRegressor(hidden_units=(8,), prior=MIXTURE, kl_weighting="blundell", seed=1),
     ],
-    ids=["mlp-mixture", "lenet", "regressor-hetero", "regressor-homo-mixture"],
+    ids=["mlp-mixture", "lenet", "lenet-local", "regressor-hetero", "regressor-homo-mixture"],
 )
 def test_keras_round_trip(tmp_path, make):
     model = make()
@@ -235,7 +236,6 @@ def test_keras_round_trip(tmp_path, make):
     [
         (lambda: BNNClassifier(1), "Expected `num_classes` to be at least 2. Received: num_classes=1"),
         (lambda: BNNClassifier(10, layer="dropout"), "Expected `layer` to be one of"),
-        (lambda: BNNClassifier(10, architecture="lenet", layer="local_reparameterization"), "for architecture='lenet'"),
         (lambda: BNNClassifier(10, kl_weighting="linear"), "Expected `kl_weighting` to be one of"),
         (lambda: BNNClassifier(10, num_examples=0), "Received: num_examples=0"),
         (lambda: BNNClassifier(10, kl_warmup_steps=-1), "Received: kl_warmup_steps=-1"),

@@ -149,10 +149,12 @@ class BNNBase(randomness.SavesSeedState, keras.Model):
             units = dense.units
 
     def _dense_forward(self, h, seeds, **kwargs):
-        """Run `self.dense_layers` in order, each with the next seed of `seeds`."""
+        """Run `self.dense_layers` in order, each with the next seed of `seeds`; outputs in float32."""
         for dense in self.dense_layers:
             h = dense(h, seed=next(seeds), **kwargs)
-        return h
+        # Under mixed precision the layers compute in float16/bfloat16; the softmax, the likelihood
+        # and the metrics take the head's outputs in the variable dtype (float32).
+        return tf.cast(h, self.variable_dtype)
 
     def _layer_seeds(self, seed):
         """Per-layer [2] seeds from a call seed (None: the layers' own generators)."""

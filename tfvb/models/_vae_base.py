@@ -76,15 +76,20 @@ class LatentVariableModel(randomness.SavesSeedState, keras.Model):
     def encode(self, x):
         """Mean and log-variance of q(z|x), each (batch, latent_dim)."""
         x = _checks.image_batch(x, self.image_shape)
-        mean, logvar = tf.split(self.encoder(x), 2, axis=-1)
+        mean, logvar = tf.split(self.to_variable_dtype(self.encoder(x)), 2, axis=-1)
         return mean, tf.clip_by_value(logvar, LOGVAR_MIN, LOGVAR_MAX)
 
     def decode(self, z):
         """Bernoulli logits of p(x|z); `z` is (..., latent_dim), leading axes kept."""
-        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
+        z = self.to_variable_dtype(tf.convert_to_tensor(z))
         lead = tf.shape(z)[:-1]
-        logits = self.decoder(tf.reshape(z, [-1, self.latent_dim]))
+        logits = self.to_variable_dtype(self.decoder(tf.reshape(z, [-1, self.latent_dim])))
         return tf.reshape(logits, tf.concat([lead, self.image_shape], axis=0))
+
+    def to_variable_dtype(self, t):
+        """A network's output in the variable dtype: under mixed precision the networks compute in
+        float16/bfloat16, while the noise, the densities and the bounds stay in float32."""
+        return tf.cast(t, self.variable_dtype)
 
     def sample_prior(self, n, seed=None):
         return randomness.normal((n, self.latent_dim), self.seed_generator, seed)

@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvb import _checks, uncertainty
-from tfvb.layers.conv import Conv2DFlipout, Conv2DReparameterization
+from tfvb.layers.conv import Conv2DFlipout, Conv2DLocalReparameterization, Conv2DReparameterization
 from tfvb.models._base import update_trackers
 from tfvb.models._bnn_base import DENSE_LAYERS, BNNBase, blundell_kl_weights
 
@@ -25,7 +25,8 @@ tfd = tfp.distributions
 
 __all__ = ["BNNClassifier", "BNNRegressor", "blundell_kl_weights"]
 
-CONV_LAYERS = {"flipout": Conv2DFlipout, "reparameterization": Conv2DReparameterization}
+CONV_LAYERS = {"flipout": Conv2DFlipout, "reparameterization": Conv2DReparameterization,
+               "local_reparameterization": Conv2DLocalReparameterization}
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
@@ -48,8 +49,8 @@ class BNNClassifier(BNNBase):
         prior: a `tfvb.priors` prior for every weight (None: `Normal(1.0)`).
         num_examples: training-set size N; learned by `fit` from arrays.
         architecture: "mlp", or "lenet" (two Bayesian 5x5 convolutions with
-            6 and 16 filters and 2x2 max pooling before the dense layers;
-            "flipout" or "reparameterization" only).
+            6 and 16 filters and 2x2 max pooling before the dense layers, of
+            the same estimator as `layer`).
         image_shape: shape of one input image (default 28x28x1; formerly `input_shape`).
         activation: hidden activation.
         kl_weighting: "uniform" or "blundell" (see `tfvb.models._bnn_base`).
@@ -84,9 +85,6 @@ class BNNClassifier(BNNBase):
         self.image_shape = _checks.int_tuple("image_shape", image_shape)
         self.conv_layers = []
         if architecture == "lenet":
-            if self.layer not in CONV_LAYERS:
-                raise ValueError(f"Expected `layer` to be one of {sorted(CONV_LAYERS)} for architecture='lenet'. "
-                                 f"Received: layer={layer!r}")
             if len(self.image_shape) != 3:
                 raise ValueError(f"Expected an `image_shape` (height, width, channels) for "
                                  f"architecture='lenet'. Received: image_shape={image_shape!r}")
@@ -261,7 +259,8 @@ class BNNRegressor(BNNBase):
         self.dense_layers.append(self._bayesian(dense, heads * self.output_dim))
         self.noise_log_std = None
         if self.noise == "homoscedastic":
-            self.noise_log_std = self.add_weight(shape=(self.output_dim,), initializer="zeros", name="noise_log_std")
+            self.noise_log_std = self.add_weight(shape=(self.output_dim,), initializer="zeros", name="noise_log_std",
+                                                 autocast=False)  # the likelihood stays in float32
         self.rmse_tracker = keras.metrics.RootMeanSquaredError(name="rmse")
         if self.input_dim is not None:
             self.build((None, self.input_dim))

@@ -118,20 +118,20 @@ class IWAE(LatentVariableModel):
         if self.stochastic_layers == 1:
             return super().sample_prior(n, seed)
         z2 = randomness.normal((n, self.top_latent_dim), self.seed_generator, seed)
-        mean, logvar = _split_gaussian(self.decoder_2(z2))
+        mean, logvar = _split_gaussian(self._flat(self.decoder_2, z2))
         return self.reparameterize(mean, logvar, seed=None if seed is None else seed + 1)
 
     def stateless_sample_logits(self, n, seed):
         if self.stochastic_layers == 1:
             return super().stateless_sample_logits(n, seed)
         z2 = tf.random.stateless_normal(tf.stack([n, self.top_latent_dim]), seed=tf.stack([seed, 0]))
-        mean, logvar = _split_gaussian(self.decoder_2(z2))
+        mean, logvar = _split_gaussian(self._flat(self.decoder_2, z2))
         z1 = mean + tf.exp(0.5 * logvar) * tf.random.stateless_normal(tf.shape(mean), seed=tf.stack([seed, 1]))
         return self.decode(z1)
 
     def _flat(self, net, z):
         lead = tf.shape(z)[:-1]
-        out = net(tf.reshape(z, [-1, z.shape[-1]]))
+        out = self.to_variable_dtype(net(tf.reshape(z, [-1, z.shape[-1]])))
         return tf.reshape(out, tf.concat([lead, tf.shape(out)[-1:]], axis=0))
 
     def log_weight_parts(self, x, k, seed=None, stop_q_gradient=False):

@@ -1,0 +1,202 @@
+"""Mixed precision: every tfvb layer and model trains and predicts under mixed_float16 / mixed_bfloat16.
+
+What must hold: variables, KL terms and losses in float32, the forward pass
+in the compute dtype, loss scaling under float16, no NaN, and the same
+numbers as float32 up to the rounding of the compute dtype.
+
+Tolerances. Mixed precision rounds each operand of the forward pass to the
+compute dtype, with unit roundoff u = 2^-11 (float16) or 2^-8 (bfloat16);
+the noise is drawn in float32 from the same seeds, so float32 and mixed runs
+differ by rounding only. A dot product of rounded operands has a relative
+error of about u per term, which averages over the terms (random rounding),
+so a layer's output and the loss (a smooth function of the outputs) carry a
+relative error of order u per layer. We allow 4 u per layer the signal
+crosses (`_tol`), and compare losses relative to their magnitude and
+weights relative to how far training moved them from their start.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfvb.models  # noqa: F401  (registers the model classes before the layers module)
+from tfvb import layers
+from tfvb.models import CVAE, IWAE, BNNClassifier, BNNRegressor
+
+POLICIES = ["mixed_float16", "mixed_bfloat16"]
+UNIT_ROUNDOFF = {"mixed_float16": 2.0**-11, "mixed_bfloat16": 2.0**-8}
+COMPUTE = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+
+
+def _tol(policy, depth):
+    return 4 * depth * UNIT_ROUNDOFF[policy]
+
+
+@pytest.fixture
+def policy(request):
+    """Set a global dtype policy for the test; restore the previous one afterwards."""
+    previous = keras.mixed_precision.global_policy()
+    yield lambda name: keras.mixed_precision.set_global_policy(name)
+    keras.mixed_precision.set_global_policy(previous)
+
+
+# ---- layers --------------------------------------------------------------------------------
+LAYERS = [
+    (layers.DenseReparameterization, (16, 30), dict(units=8)),
+    (layers.DenseFlipout, (16, 30), dict(units=8)),
+    (layers.DenseLocalReparameterization, (16, 30), dict(units=8)),
+    (layers.Conv2DReparameterization, (4, 8, 8, 3), dict(filters=5, kernel_size=3)),
+    (layers.Conv2DFlipout, (4, 8, 8, 3), dict(filters=5, kernel_size=3)),
+    (layers.Conv2DLocalReparameterization, (4, 8, 8, 3), dict(filters=5, kernel_size=3)),
+    (layers.Conv2DTransposeReparameterization, (4, 4, 4, 3), dict(filters=5, kernel_size=3, strides=2)),
+    (layers.Conv2DTransposeFlipout, (4, 4, 4, 3), dict(filters=5, kernel_size=3, strides=2)),
+]
+
+
+@pytest.mark.parametrize("name", POLICIES)
+@pytest.mark.parametrize("cls, shape, kwargs", LAYERS, ids=[c.__name__ for c, _, _ in LAYERS])
+def test_layer_computes_in_the_compute_dtype_and_keeps_the_kl_in_float32(policy, name, cls, shape, kwargs):
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    reference = cls(**kwargs, posterior_sigma_init=0.1, seed=4)
+    want = {"mean": reference(x), "sample": reference(x, training=True)}
+    want_kl = reference.losses[0]
+    want["samples"] = reference(x, num_samples=3, seed=1)
+    policy(name)
+    layer = cls(**kwargs, posterior_sigma_init=0.1, seed=4)
+    layer.build(shape)
+    for a, b in zip(layer.weights, reference.weights):
+        a.assign(b)
+    assert layer.kernel_loc.dtype == "float32" and layer.kernel_rho.dtype == "float32"
+    got = {"mean": layer(x), "sample": layer(x, training=True)}
+    kl = layer.losses[0]
+    got["samples"] = layer(x, num_samples=3, seed=1)
+    assert kl.dtype == "float32"
+    np.testing.assert_allclose(kl.numpy(), want_kl.numpy(), rtol=1e-6)
+    scale = float(tf.reduce_max(tf.abs(want["mean"])))
+    for key, value in got.items():
+        assert value.dtype == COMPUTE[name], key
+        value = tf.cast(value, "float32").numpy()
+        assert np.isfinite(value).all()
+        # One layer: 4 u relative to the output scale (the same noise is drawn in float32).
+        np.testing.assert_allclose(value, want[key].numpy(), atol=_tol(name, 1) * 2 * scale, rtol=0, err_msg=key)
+
+
+# ---- models: a few steps against float32 --------------------------------------------------
+def _images(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 28, 28, 1)).astype("float32"), rng.integers(0, 10, n)
+
+
+def _bnn_mlp():
+    return BNNClassifier(10, hidden_units=(32,), layer="flipout", num_examples=64, seed=0), 2
+
+
+def _bnn_lenet():
+    return BNNClassifier(10, architecture="lenet", hidden_units=(16,), layer="local_reparameterization",
+                         num_examples=64, seed=0), 4
+
+
+def _bnn_regressor():
+    return BNNRegressor(hidden_units=(16,), layer="reparameterization", input_dim=5, num_examples=64, seed=0), 2
+
+
+def _cvae():
+    return CVAE(latent_dim=2, filters=(4, 8), seed=0), 8
+
+
+def _iwae2():
+    return IWAE(k=3, latent_dim=4, hidden_units=(16,), stochastic_layers=2, latent_dim_1=6,
+                hidden_units_2=(8,), seed=0), 8
+
+
+MODELS = {"bnn-mlp-flipout": _bnn_mlp, "bnn-lenet-local": _bnn_lenet, "bnn-regressor": _bnn_regressor,
+          "cvae": _cvae, "iwae-2-layers": _iwae2}
+
+
+def _data(key):
+    if key == "bnn-regressor":
+        rng = np.random.default_rng(1)
+        x = rng.normal(size=(64, 5)).astype("float32")
+        return x, (x @ rng.normal(size=5)).astype("float32")
+    x, y = _images()
+    if key.startswith("bnn"):
+        return x, y
+    return (x > 0.5).astype("float32"), None
+
+
+def _steps(model, x, y, steps, optimizer):
+    model.compile(optimizer=optimizer)
+    losses = []
+    for i in range(steps):
+        batch = (x[16 * i:16 * (i + 1)],) if y is None else (x[16 * i:16 * (i + 1)], y[16 * i:16 * (i + 1)])
+        losses.append(float(model.train_on_batch(*batch, return_dict=True)["loss"]))
+    return np.array(losses)
+
+
+@pytest.mark.parametrize("name", POLICIES)
+@pytest.mark.parametrize("key", list(MODELS))
+def test_a_few_steps_match_float32(policy, name, key):
+    x, y = _data(key)
+    reference, depth = MODELS[key]()
+    start = [w.numpy().copy() for w in reference.weights]
+    want = _steps(reference, x, y, 3, keras.optimizers.SGD(0.05))
+    policy(name)
+    model, _ = MODELS[key]()
+    assert model.compute_dtype == COMPUTE[name] and model.variable_dtype == "float32"
+    for w, value in zip(model.weights, start):
+        w.assign(value)
+    # An explicit loss scale that float16 gradients of these losses cannot overflow, so no step is
+    # skipped and the runs stay comparable (the default dynamic scale is tested below).
+    optimizer = keras.optimizers.SGD(0.05)
+    if name == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=2.0**8)
+    got = _steps(model, x, y, 3, optimizer)
+    if name == "mixed_float16":
+        assert float(optimizer.dynamic_scale) == 2.0**8  # never halved: no step skipped
+    assert np.isfinite(got).all() and all(w.dtype == "float32" for w in model.trainable_weights)
+    tol = _tol(name, depth)
+    # Each step's loss: a smooth function of the outputs, so relative error ~ depth x u. (Single
+    # gradient entries are not compared: where a gradient is a sum with heavy cancellation, and where
+    # max pooling or ReLU switches on a rounded tie, its relative error is far above u by design.)
+    np.testing.assert_allclose(got, want, rtol=tol)
+    # The trained networks predict alike: posterior-mean outputs (probabilities, means, pixels).
+    out32, out = reference.predict(x[:16], verbose=0), model.predict(x[:16], verbose=0)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, out32, atol=tol * max(1.0, np.abs(out32).max()))
+
+
+def test_default_loss_scaling_trains_every_model_without_nan(policy):
+    # compile() wraps the optimizer in Keras' dynamic LossScaleOptimizer under mixed_float16.
+    policy("mixed_float16")
+    for key, make in MODELS.items():
+        model, _ = make()
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer), key
+        x, y = _data(key)
+        history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+        assert np.isfinite(history.history["loss"]).all(), key
+        assert all(np.isfinite(w.numpy()).all() for w in model.weights), key
+        assert all(w.dtype == "float32" for w in model.trainable_weights), key
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_predictions_match_float32(policy, name):
+    x, y = _images(32)
+    reference = BNNClassifier(10, architecture="lenet", hidden_units=(16,), layer="flipout", seed=0,
+                              posterior_sigma_init=0.05)
+    want = reference.predict_uncertainty(x, samples=20, seed=2)
+    weights = [w.numpy() for w in reference.weights]
+    policy(name)
+    model = BNNClassifier(10, architecture="lenet", hidden_units=(16,), layer="flipout", seed=0,
+                          posterior_sigma_init=0.05)
+    model.set_weights(weights)
+    got = model.predict_uncertainty(x, samples=20, seed=2)
+    assert model.predict(x, verbose=0).dtype == np.float32
+    tol = _tol(name, 4)
+    np.testing.assert_allclose(got["mean"], want["mean"], atol=tol)
+    np.testing.assert_allclose(got["entropy"], want["entropy"], atol=tol * np.log(10))
+    vae = CVAE(latent_dim=2, filters=(4, 8), seed=0)
+    mean, logvar = vae.encode(x)
+    assert mean.dtype == logvar.dtype == vae.decode(mean).dtype == "float32"
+    assert np.isfinite(vae.sample(4, seed=1).numpy()).all()
