@@ -5,8 +5,10 @@ files load after `import tfvb`.
 """
 
 from tfvb.models.bnn import BNNClassifier, BNNRegressor
+from tfvb.models.ensemble import DeepEnsemble
 from tfvb.models.iwae import IWAE
 from tfvb.models.mc_dropout import MCDropoutClassifier, MCDropoutRegressor
 from tfvb.models.vae import CVAE
 
-__all__ = ["BNNClassifier", "BNNRegressor", "CVAE", "IWAE", "MCDropoutClassifier", "MCDropoutRegressor"]
+__all__ = ["BNNClassifier", "BNNRegressor", "CVAE", "DeepEnsemble", "IWAE", "MCDropoutClassifier",
+           "MCDropoutRegressor"]

@@ -1,0 +1,137 @@
+"""What a wrapped Keras network predicts, and how its outputs become a predictive distribution.
+
+`tfvb.bayesianize` and `DeepEnsemble` take networks written for plain Keras:
+their outputs are class logits, class probabilities, or regression means.
+The task comes from the loss the network is compiled with (a (sparse)
+categorical cross-entropy means classification, anything else regression,
+as in Keras' own conventions), the output kind from the loss's `from_logits`
+or, for an uncompiled network, from a softmax on its last layer.
+
+Classification, T stochastic outputs per input (weight draws or members):
+
+    p_t = softmax(logits_t) or probabilities_t,   p = (1/T) sum_t p_t
+    combined output = log p (as logits) or p (as probabilities)
+
+so a combined prediction is of the same kind as a single network's.
+"""
+
+import keras
+import tensorflow as tf
+
+__all__ = ["TASKS", "OUTPUTS", "infer", "probabilities", "combine", "class_nll", "correct", "per_example_loss"]
+
+TASKS = ("classification", "regression")
+OUTPUTS = ("logits", "probabilities", "values")
+_CLASSIFICATION_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
+_BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
+
+
+def _loss_name(loss):
+    if isinstance(loss, str):
+        return loss
+    if isinstance(loss, keras.losses.Loss):
+        fn = getattr(loss, "fn", None)
+        return getattr(fn, "__name__", None) or loss.name
+    return getattr(loss, "__name__", None)
+
+
+def _from_logits(loss):
+    return bool(getattr(loss, "from_logits", False)) if isinstance(loss, keras.losses.Loss) else False
+
+
+def _softmax_head(model):
+    activation = getattr(model.layers[-1], "activation", None) if getattr(model, "layers", None) else None
+    return getattr(activation, "__name__", None) == "softmax"
+
+
+def infer(loss, task=None, model=None):
+    """(task, outputs): "classification" with "logits"/"probabilities", or "regression" with "values".
+
+    Args:
+        loss: the loss the network is (or will be) trained with, or None.
+        task: "classification", "regression" or None (from the loss).
+        model: the network, read for a softmax head when the loss does not say.
+    """
+    if isinstance(loss, (list, tuple, dict)):
+        raise ValueError(f"Expected one loss for a network with one output. Received: loss={loss!r}")
+    name = _loss_name(loss)
+    if task is None:
+        if loss is None:
+            raise ValueError("Expected `task` ('classification' or 'regression') or a network compiled with its "
+                             "loss (a (sparse) categorical cross-entropy means classification, any other loss "
+                             "regression). Received: task=None and no loss")
+        if name in _BINARY_LOSSES:
+            raise ValueError(f"Expected a (sparse) categorical cross-entropy for classification. Received: "
+                             f"loss={name!r} (binary outputs: give the network a 2-unit softmax or logits head, or "
+                             "pass task='regression' explicitly)")
+        task = "classification" if name in _CLASSIFICATION_LOSSES else "regression"
+    if task not in TASKS:
+        raise ValueError(f"Expected `task` to be one of {list(TASKS)} or None. Received: task={task!r}")
+    if task == "regression":
+        return task, "values"
+    softmax = model is not None and _softmax_head(model)
+    if name in _CLASSIFICATION_LOSSES:
+        kind = "logits" if _from_logits(loss) else "probabilities"
+        if kind == "logits" and softmax:
+            raise ValueError("Expected logits from a network trained with from_logits=True. Received: a network "
+                             "whose last layer applies a softmax")
+        return task, kind
+    return task, "probabilities" if softmax else "logits"
+
+
+def probabilities(outputs, kind):
+    """Class probabilities from a network's outputs (float32); probabilities are renormalized."""
+    outputs = tf.cast(outputs, tf.float32)
+    if kind == "logits":
+        return tf.nn.softmax(outputs)
+    outputs = tf.maximum(outputs, 0.0)
+    return outputs / tf.reduce_sum(outputs, axis=-1, keepdims=True)
+
+
+def combine(stack, task, kind):
+    """One prediction from T stacked outputs (T, N, ...), of the kind a single network returns."""
+    if task == "regression":
+        return tf.reduce_mean(tf.cast(stack, tf.float32), axis=0)
+    mean = tf.reduce_mean(probabilities(stack, kind), axis=0)
+    return tf.math.log(tf.maximum(mean, 1e-37)) if kind == "logits" else mean
+
+
+def _labels(y, probs):
+    y = tf.convert_to_tensor(y)
+    if y.dtype.is_floating and y.shape.rank == probs.shape.rank:  # one-hot or soft labels
+        return tf.cast(y, probs.dtype), True
+    if y.shape.rank == probs.shape.rank:  # sparse labels of shape (N, 1)
+        y = y[..., 0]
+    return tf.cast(y, tf.int32), False
+
+
+def class_nll(probs, y):
+    """Per-example -log p(y | x) for integer or one-hot labels y."""
+    y, dense = _labels(y, probs)
+    logp = tf.math.log(tf.maximum(probs, 1e-37))
+    if dense:
+        return -tf.reduce_sum(y * logp, axis=-1)
+    return -tf.gather(logp, y, axis=-1, batch_dims=y.shape.rank)
+
+
+def correct(probs, y):
+    """Per-example 1.0 where the argmax class is the label (integer or one-hot), else 0.0."""
+    y, dense = _labels(y, probs)
+    labels = tf.argmax(y, -1, output_type=tf.int32) if dense else y
+    return tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), labels), tf.float32)
+
+
+def per_example_loss(loss_fn, y, outputs):
+    """A Keras loss (object or function) evaluated per example: trailing axes averaged."""
+    outputs = tf.cast(outputs, tf.float32)
+    y = tf.convert_to_tensor(y)
+    if y.shape.rank == outputs.shape.rank - 1:  # (N,) targets or labels for (N, D) outputs
+        y = y[..., tf.newaxis]
+    if isinstance(loss_fn, keras.losses.Loss):
+        values = loss_fn.call(y, outputs)
+    else:
+        values = loss_fn(y, outputs)
+    values = tf.convert_to_tensor(values)
+    if values.shape.rank and values.shape.rank > 1:
+        values = tf.reduce_mean(values, axis=list(range(1, values.shape.rank)))
+    return values

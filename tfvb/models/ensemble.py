@@ -1,0 +1,340 @@
+"""Deep ensembles: n networks trained from different initialisations and data orders, averaged.
+
+    p(y | x) = (1/n) sum_m p(y | x, theta_m)
+
+Each member theta_m minimizes its own loss from its own random
+initialisation, seeing the training data in its own random order
+(Lakshminarayanan et al., 2017); the spread of the members is the
+epistemic uncertainty. The members are the Monte Carlo samples of
+`predict_uncertainty`, which reports the names every tfvb predictive model
+reports (`mean`, `entropy`, `mutual_information`, `variation_ratio` for
+classification; `mean`, `variance`, `epistemic`, `aleatoric` for
+regression), so an ensemble compares with a BNN or MC dropout as is.
+
+References:
+    Lakshminarayanan, Pritzel, Blundell. Simple and Scalable Predictive
+    Uncertainty Estimation using Deep Ensembles. NeurIPS 2017.
+    Ovadia et al. Can You Trust Your Model's Uncertainty? Evaluating
+    Predictive Uncertainty Under Dataset Shift. NeurIPS 2019.
+"""
+
+import inspect
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvb import _checks, uncertainty
+from tfvb.models import _base, _task
+
+__all__ = ["DeepEnsemble"]
+
+
+def _member_seed(seed, index):
+    """A 32-bit seed for member `index` of the ensemble seeded `seed` (no overlap between ensembles)."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+class _MemberBatches(keras.utils.PyDataset):
+    """Array data as batches of n per-member minibatches: x (B, n, ...), y (B, n, ...).
+
+    Member m visits the examples in its own order, drawn afresh each epoch
+    from (seed, epoch, m), as independent training runs would.
+    """
+
+    def __init__(self, arrays, n, batch_size, seed, epoch=0):
+        super().__init__()
+        self.arrays = arrays
+        self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, epoch
+        self.size = len(arrays[0])
+        self._shuffle()
+
+    def _shuffle(self):
+        self.orders = np.stack([np.random.default_rng([self.seed, self.epoch, m]).permutation(self.size)
+                                for m in range(self.n)], axis=1)  # (size, n)
+
+    def __len__(self):
+        return math.ceil(self.size / self.batch_size)
+
+    def __getitem__(self, i):
+        rows = self.orders[i * self.batch_size:(i + 1) * self.batch_size]  # (B, n)
+        return tuple(a[rows] for a in self.arrays)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._shuffle()
+
+
+@keras.saving.register_keras_serializable(package="tfvb")
+class DeepEnsemble(keras.Model):
+    """A deep ensemble of Keras networks, trained by one `fit` and averaged in prediction.
+
+    `fit` trains every member in each step of one compiled graph: member m
+    gets its own minibatch from its own shuffle of the data (array inputs;
+    a `tf.data.Dataset` is shared by all members), its own loss, and its
+    own optimizer state (one optimizer over all members' weights: Adam,
+    SGD, RMSprop act per weight, so this is n independent runs; under
+    mixed_float16 the loss scale is shared). `model(x)` returns the
+    ensemble's prediction in the members' output kind (logits: log of the
+    mean probabilities; probabilities: their mean; regression: the mean).
+
+    Args:
+        members: a function `build()` or `build(i)` returning a built Keras
+            model (called n times, after `keras.utils.set_random_seed` with a
+            seed drawn from (seed, i), so the initialisations differ and are
+            reproducible), or a list of built models.
+        n: the number of members when `members` is a function.
+        seed: seed of the members' initialisations and data orders.
+        task: "classification", "regression" or None (from the compiled loss:
+            a (sparse) categorical cross-entropy means classification).
+
+    Compile it like one of its members (`optimizer`, `loss`, `metrics`); a
+    list of compiled models compiles the ensemble with the first member's
+    loss, metrics and a fresh optimizer of the same configuration.
+    Training logs report the members' mean `loss` and metrics; `evaluate`
+    adds the ensemble's own `ensemble_nll` and `ensemble_accuracy`
+    (classification) or `ensemble_rmse` (regression).
+
+    Example:
+        >>> def lenet():
+        ...     return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(6, 5, activation="relu"),
+        ...                              keras.layers.Flatten(), keras.layers.Dense(10)])
+        >>> ensemble = tfvb.models.DeepEnsemble(lenet, n=5, seed=0)
+        >>> ensemble.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> ensemble.fit(x_train, y_train, epochs=5, batch_size=128)        # all five members, one fit
+        >>> u = ensemble.predict_uncertainty(x_test)      # mean, entropy, mutual_information, variation_ratio
+
+    References:
+        Lakshminarayanan, Pritzel, Blundell. Simple and Scalable Predictive
+        Uncertainty Estimation using Deep Ensembles. NeurIPS 2017.
+    """
+
+    def __init__(self, members, n=5, seed=0, task=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"Expected `seed` to be an integer. Received: seed={seed!r}")
+        self.seed = seed
+        if callable(members) and not isinstance(members, keras.Model):
+            n = _checks.positive_int("n", n)
+            members = [self._build_member(members, i) for i in range(n)]
+        members = list(members) if isinstance(members, (list, tuple)) else None
+        if not members or not all(isinstance(m, keras.Model) for m in members):
+            raise ValueError("Expected `members` to be a function returning a keras.Model or a non-empty list of "
+                             f"keras.Models. Received: members={members!r}")
+        self.members = members
+        self.n = len(members)
+        shapes = {tuple(m.inputs[0].shape[1:]) if getattr(m, "inputs", None) else None for m in members}
+        if len(shapes) != 1 or None in shapes or any(len(getattr(m, "inputs", [])) != 1 for m in members):
+            raise ValueError("Expected built members with one input of one shape (e.g. a Sequential starting with "
+                             f"keras.Input). Received input shapes: {sorted(map(str, shapes))}")
+        self.member_input_shape = shapes.pop()
+        self.task = None if task is None else _checks.one_of("task", task, set(_task.TASKS))
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.ensemble_trackers = {"ensemble_nll": keras.metrics.Mean(name="ensemble_nll"),
+                                  "ensemble_accuracy": keras.metrics.Mean(name="ensemble_accuracy"),
+                                  "ensemble_rmse": keras.metrics.RootMeanSquaredError(name="ensemble_rmse")}
+        self.build((None,) + self.member_input_shape)
+        if all(getattr(m, "compiled", False) and m.loss is not None for m in members):
+            first = members[0]
+            optimizer = first.optimizer.__class__.from_config(first.optimizer.get_config())
+            self.compile(optimizer=optimizer, loss=first.loss, metrics=first.get_compile_config().get("metrics"))
+
+    def _build_member(self, build, index):
+        keras.utils.set_random_seed(_member_seed(self.seed, index))
+        takes_index = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                          for p in inspect.signature(build).parameters.values())
+        return build(index) if takes_index else build()
+
+    def build(self, input_shape):
+        self.built = True
+
+    # ---- what the members predict: from the compiled loss ------------------------------------------
+    @property
+    def task_and_outputs(self):
+        """("classification", "logits"|"probabilities") or ("regression", "values"), from the loss."""
+        loss = self.loss if self.compiled else None
+        if loss is None:
+            loss = getattr(self.members[0], "loss", None)
+        key = (id(loss), self.task)
+        cached = self.__dict__.get("_task_cache")
+        if cached is None or cached[0] != key:
+            resolved = _task.infer(None if loss is None else keras.losses.get(loss), task=self.task,
+                                   model=self.members[0])
+            cached = self.__dict__["_task_cache"] = (key, resolved)
+        return cached[1]
+
+    @property
+    def member_loss(self):
+        if not self.compiled or self.loss is None:
+            raise ValueError("Expected a DeepEnsemble compiled with the members' loss, e.g. compile(optimizer, "
+                             "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)). Received: "
+                             f"loss={getattr(self, 'loss', None)!r}")
+        return keras.losses.get(self.loss)
+
+    @property
+    def metrics(self):
+        own = [self.loss_tracker, *self.ensemble_trackers.values()]
+        # Keras' own loss tracker (also named "loss") is replaced by the members' mean loss.
+        return own + [m for m in super().metrics if m.name != "loss" and not any(m is o for o in own)]
+
+    # ---- the members' forward passes --------------------------------------------------------------
+    def _member_outputs(self, x, training=False):
+        return [tf.cast(member(x, training=training), tf.float32) for member in self.members]
+
+    def call(self, inputs, training=None):
+        """The ensemble's prediction, of the members' output kind (see the class docstring)."""
+        stack = tf.stack(self._member_outputs(inputs, training=training))
+        return _task.combine(stack, *self.task_and_outputs)
+
+    def _is_per_member(self, x):
+        return tf.convert_to_tensor(x).shape.rank == len(self.member_input_shape) + 2
+
+    def _loss(self, member, y, outputs, sample_weight):
+        values = _task.per_example_loss(self.member_loss, y, outputs)
+        loss = _base.average_loss(values, sample_weight)
+        regularization = member.losses  # weight regularizers and add_loss terms of this member only
+        return loss + tf.add_n(regularization) / _base.replicas_in_sync() if regularization else loss
+
+    def train_step(self, data):
+        x, y, sample_weight = _base.unpack_batch(data)
+        per_member = self._is_per_member(x)
+        pick = (lambda t, m: None if t is None else t[:, m]) if per_member else (lambda t, m: t)
+        with tf.GradientTape() as tape:
+            losses, seen = [], []
+            for m, member in enumerate(self.members):
+                xm, ym, wm = pick(x, m), pick(y, m), pick(sample_weight, m)
+                out = tf.cast(member(xm, training=True), tf.float32)
+                losses.append(self._loss(member, ym, out, wm))
+                seen.append((ym, out, wm))
+            # Each member's weights receive the gradient of its own loss only.
+            total = tf.add_n(losses)
+            scaled = self.optimizer.scale_loss(total)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        self.loss_tracker.update_state(total / self.n)
+        for ym, out, wm in seen:
+            self.compute_metrics(None, ym, out, wm)
+        return {k: v for k, v in self.get_metrics_result().items() if not k.startswith("ensemble_")}
+
+    def test_step(self, data):
+        x, y, sample_weight = _base.unpack_batch(data)
+        outputs = self._member_outputs(x)
+        for member, out in zip(self.members, outputs):
+            self.loss_tracker.update_state(self._loss(member, y, out, sample_weight))
+            self.compute_metrics(None, y, out, sample_weight)
+        stack = tf.stack(outputs)
+        task, kind = self.task_and_outputs
+        if task == "classification":
+            probs = tf.reduce_mean(_task.probabilities(stack, kind), axis=0)
+            self.ensemble_trackers["ensemble_nll"].update_state(_task.class_nll(probs, y), sample_weight)
+            self.ensemble_trackers["ensemble_accuracy"].update_state(_task.correct(probs, y), sample_weight)
+            own = ("ensemble_nll", "ensemble_accuracy")
+        else:
+            mean = tf.reduce_mean(stack, axis=0)
+            self.ensemble_trackers["ensemble_rmse"].update_state(
+                tf.reshape(tf.cast(y, tf.float32), tf.shape(mean)), mean, sample_weight)
+            own = ("ensemble_rmse",)
+        return {k: v for k, v in self.get_metrics_result().items() if not k.startswith("ensemble_") or k in own}
+
+    # ---- fit: per-member data orders -------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        """`keras.Model.fit` for all members at once; array inputs give each member its own data order.
+
+        With arrays, `validation_split` holds out the last rows (as Keras
+        does) and `sample_weight` follows its rows; `shuffle=False` makes all
+        members see the data in the given order.
+        """
+        _base.require_examples(x, "fit")
+        self.member_loss  # noqa: B018  (raises before any step when there is no loss to train with)
+        arrays = x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset)
+        if arrays and kwargs.get("shuffle", True) is not False:
+            data = [np.asarray(x), np.asarray(y)]
+            weights = kwargs.pop("sample_weight", None)
+            if weights is not None:
+                data.append(np.asarray(weights))
+            split = kwargs.pop("validation_split", 0.0) or 0.0
+            if split:
+                cut = int(math.floor(len(data[0]) * (1.0 - split)))
+                kwargs.setdefault("validation_data", tuple(a[cut:] for a in data))
+                data = [a[:cut] for a in data]
+            kwargs.pop("shuffle", None)
+            batches = _MemberBatches(data, self.n, batch_size or 32, self.seed, kwargs.get("initial_epoch", 0))
+            return super().fit(batches, epochs=epochs, **kwargs)
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    # ---- predictive uncertainty ------------------------------------------------------------------
+    def predict_samples(self, x, samples=None, batch_size=256):
+        """The members' predictions stacked: class probabilities (n, N, C), or regression means (n, N[, D])."""
+        if samples is not None and samples != self.n:
+            raise ValueError(f"Expected `samples` to be None or the number of members {self.n} (an ensemble's "
+                             f"samples are its members). Received: samples={samples!r}")
+        batch_size = _checks.positive_int("batch_size", batch_size)
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == len(self.member_input_shape) and self.member_input_shape[-1] == 1:
+            x = x[..., None]
+        if len(x) == 0 or tuple(x.shape[1:]) != self.member_input_shape:
+            raise ValueError(f"Expected inputs of shape {(None,) + self.member_input_shape} with at least one "
+                             f"example. Received: inputs.shape={x.shape}")
+        fn = self.__dict__.get("_stack_fn")
+        if fn is None:
+            fn = self.__dict__["_stack_fn"] = tf.function(
+                lambda batch: tf.stack(self._member_outputs(batch)), autograph=False, reduce_retracing=True)
+        stack = tf.concat([fn(tf.constant(x[i:i + batch_size])) for i in range(0, len(x), batch_size)], axis=1)
+        task, kind = self.task_and_outputs
+        if task == "classification":
+            return _task.probabilities(stack, kind).numpy()
+        return stack.numpy()
+
+    def predict_uncertainty(self, x, samples=None, batch_size=256):
+        """Gal's measures over the members (`tfvb.uncertainty`), as the Bayesian models report them.
+
+        Args:
+            x: inputs of the members' input shape.
+            samples: None, or the number of members (the members are the samples).
+            batch_size: inputs per call of all members.
+
+        Returns:
+            classification: `mean`, `entropy`, `expected_entropy`, `mutual_information`,
+            `variation_ratio`, `prediction`; regression: `mean`, `variance`, `epistemic`,
+            `aleatoric` (0: the members predict means only), `std`.
+        """
+        stack = self.predict_samples(x, samples, batch_size)
+        if self.task_and_outputs[0] == "classification":
+            return uncertainty.classification_uncertainty(stack)
+        if stack.ndim == 3 and stack.shape[-1] == 1:
+            stack = stack[..., 0]
+        return uncertainty.regression_uncertainty(stack)
+
+    def golden_outputs(self, x):
+        """The ensemble's mean prediction (probabilities or means): deterministic, for the zoo."""
+        return self.predict_uncertainty(x)["mean"]
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
+        """Export a SavedModel with endpoints `serve` (the ensemble's prediction) and `members`
+        (the members' class probabilities or means, stacked on a leading axis)."""
+        if format != "tf_saved_model":
+            return super().export(filepath, format=format, verbose=verbose, **kwargs)
+        archive = keras.export.ExportArchive()
+        archive.track(self)
+        spec = [tf.TensorSpec((None,) + self.member_input_shape, tf.float32)]
+        task, kind = self.task_and_outputs
+
+        def members(x):
+            stack = tf.stack(self._member_outputs(x))
+            return _task.probabilities(stack, kind) if task == "classification" else stack
+
+        archive.add_endpoint("serve", lambda x: self(x, training=False), input_signature=spec)
+        archive.add_endpoint("members", members, input_signature=spec)
+        archive.write_out(filepath, verbose=bool(verbose))
+        return filepath
+
+    def get_config(self):
+        return {**super().get_config(), "members": [keras.saving.serialize_keras_object(m) for m in self.members],
+                "n": self.n, "seed": self.seed, "task": self.task}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["members"] = [keras.saving.deserialize_keras_object(m) for m in config["members"]]
+        return cls(**config)
