@@ -4,7 +4,8 @@ Submodules (each imported on first use, so `tfvb --help` starts without
 TensorFlow): `models`, `layers`, `priors`, `objectives`, `evaluate`, `data`,
 `callbacks`, `zoo`, `tuning`, `plots`, `uncertainty`, `paths`, `cli`,
 `uci_protocol` (Gal's UCI protocol), `dropout` and `gaussian` (MC dropout's
-formulas), `randomness` (seeds and per-example noise).
+formulas), `randomness` (seeds and per-example noise); and the function
+`tfvb.bayesianize(model, ...)` (a trained Keras model -> a BNN).
 """
 
 import importlib as _importlib
@@ -33,7 +34,17 @@ def _check_backend():
         )
 
 
+#: Functions exported at the top level: name -> the (private) module defining it. The module is not
+#: named after the function, so `tfvb.bayesianize` stays the function once the module is imported.
+_FUNCTIONS = {"bayesianize": "_bayesianize"}
+
+
 def __getattr__(name):
+    if name in _FUNCTIONS:
+        _check_backend()
+        function = getattr(_importlib.import_module(f"tfvb.{_FUNCTIONS[name]}"), name)
+        globals()[name] = function
+        return function
     if name in _SUBMODULES:
         if name not in ("cli", "paths", "zoo", "demo"):  # these import Keras only when they need it
             _check_backend()
@@ -44,4 +55,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_FUNCTIONS))

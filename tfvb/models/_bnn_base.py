@@ -92,7 +92,9 @@ class BNNBase(randomness.SavesSeedState, keras.Model):
             )
         self.kl_warmup_steps = kl_warmup_steps
         self.train_samples = _checks.positive_int("train_samples", train_samples)
-        self.posterior_sigma_init = check_posterior_sigma_init(posterior_sigma_init)
+        # None: the subclass initialises the posterior scales itself (tfvb.bayesianize's MOPED scales).
+        self.posterior_sigma_init = (None if posterior_sigma_init is None
+                                     else check_posterior_sigma_init(posterior_sigma_init))
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
         self.seed = seed

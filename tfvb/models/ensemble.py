@@ -266,9 +266,8 @@ class DeepEnsemble(keras.Model):
     # ---- predictive uncertainty ------------------------------------------------------------------
     def predict_samples(self, x, samples=None, batch_size=256):
         """The members' predictions stacked: class probabilities (n, N, C), or regression means (n, N[, D])."""
-        if samples is not None and samples != self.n:
-            raise ValueError(f"Expected `samples` to be None or the number of members {self.n} (an ensemble's "
-                             f"samples are its members). Received: samples={samples!r}")
+        if samples is not None:
+            _checks.positive_int("samples", samples)  # accepted for the common interface: the members are the samples
         batch_size = _checks.positive_int("batch_size", batch_size)
         x = np.asarray(x, dtype=np.float32)
         if x.ndim == len(self.member_input_shape) and self.member_input_shape[-1] == 1:
@@ -291,7 +290,8 @@ class DeepEnsemble(keras.Model):
 
         Args:
             x: inputs of the members' input shape.
-            samples: None, or the number of members (the members are the samples).
+            samples: accepted (a positive integer or None) so that code written for the Bayesian
+                models runs unchanged, and not used: the n members are the samples.
             batch_size: inputs per call of all members.
 
         Returns:
