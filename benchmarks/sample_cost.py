@@ -14,13 +14,15 @@ and two ways to get the samples:
     loop         T calls of a compiled single stochastic pass (tf.function(model(x, training=True)),
                  model(x) for MC dropout, each member for the ensemble), stacked, then the same summary
 
-Each (model, T, way) runs in a fresh process, so its peak memory is its own:
-`peak_mb` is the process's high-water resident memory minus its resident
-memory once the model is built (the model itself, TensorFlow's runtime and
-the data are not counted). Times are the median of `--repeats` calls after
-one warm-up call (T = 1000: one timed call); `latency_s` is the time of one
-predict_uncertainty on the batch, `samples_per_s` is T x N / latency. The
-ensemble stops at T = 100 members (1000 LeNets is not an ensemble anyone trains).
+Each (model, T) runs in a fresh process. `peak_mb` is the process's
+high-water resident memory after the first call of a way, minus its resident
+memory once the model is built (the model, TensorFlow's runtime and the data
+are not counted); the loop runs first, so the vectorized call's peak is
+exact when above the loop's (else reported as "<= the loop's"). Times are
+the median of `--repeats` calls of each way, interleaved (T = 1000: one
+call each), after the first calls; `latency_s` is the time of one T-sample
+prediction on the batch, `samples_per_s` is T x N / latency. The ensemble
+stops at T = 100 members (1000 LeNets is not an ensemble anyone trains).
 
 Usage (a few minutes on 2 loaded cores):
     python benchmarks/sample_cost.py --json benchmarks/results/sample_cost.json
@@ -79,50 +81,44 @@ def _model(name, samples):
     return model
 
 
-def run_one(name, samples, way, batch, repeats):
-    """Time one (model, T, way) in this process; returns its measurements."""
+def run_pair(name, samples, batch, repeats):
+    """Both ways for one (model, T) in this process: memory from the first call of each, times interleaved."""
     import numpy as np
     import tensorflow as tf
 
+    from _timing import interleaved
     from tfvb.uncertainty import classification_uncertainty
 
     model = _model(name, samples)
     x = np.random.default_rng(0).random((batch, 28, 28, 1), dtype=np.float32)
-    if way == "vectorized":
-        def fn():
-            return model.predict_uncertainty(x, samples=samples)
+    if name == "ensemble":
+        steps = [tf.function(lambda x, m=m: tf.nn.softmax(m(x))) for m in model.members]
+    elif name == "mc_dropout":
+        steps = [tf.function(lambda x: model(x))] * samples
     else:
-        if name == "ensemble":
-            steps = [tf.function(lambda x, m=m: tf.nn.softmax(m(x))) for m in model.members]
-        elif name == "mc_dropout":
-            steps = [tf.function(lambda x: model(x))] * samples
-        else:
-            steps = [tf.function(lambda x: model(x, training=True))] * samples
-        x_tensor = tf.constant(x)
-
-        def fn():
-            return classification_uncertainty(np.stack([step(x_tensor).numpy() for step in steps]))
-
-    base = _rss_mb("VmRSS")
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(1 if samples >= 1000 else repeats):
+        steps = [tf.function(lambda x: model(x, training=True))] * samples
+    x_tensor = tf.constant(x)
+    ways = {"loop": lambda: classification_uncertainty(np.stack([step(x_tensor).numpy() for step in steps])),
+            "vectorized": lambda: model.predict_uncertainty(x, samples=samples)}
+    base, peak, first = _rss_mb("VmRSS"), {}, {}
+    for way in ("loop", "vectorized"):  # the lighter first: the high-water mark only grows
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    latency = statistics.median(times)
-    return {"model": name, "samples": samples, "way": way, "batch": batch, "latency_s": latency,
-            "all_s": times, "first_call_s": first, "samples_per_s": samples * batch / latency,
-            "peak_mb": _rss_mb("VmHWM") - base}
+        ways[way]()
+        first[way] = time.perf_counter() - start
+        peak[way] = _rss_mb("VmHWM") - base
+    medians, times = interleaved(ways, repeats=1 if samples >= 1000 else repeats, warmup=0)
+    return [{"model": name, "samples": samples, "way": way, "batch": batch, "latency_s": medians[way],
+             "all_s": times[way], "first_call_s": first[way], "samples_per_s": samples * batch / medians[way],
+             # The vectorized call's peak is only known when above the loop's (it ran second).
+             "peak_mb": peak[way], "peak_at_most": way == "vectorized" and peak[way] <= peak["loop"]}
+            for way in WAYS]
 
 
-def _child(name, samples, way, args):
-    cmd = [sys.executable, os.path.abspath(__file__), "--one", f"{name},{samples},{way}", "--batch", str(args.batch),
+def _child(name, samples, args):
+    cmd = [sys.executable, os.path.abspath(__file__), "--one", f"{name},{samples}", "--batch", str(args.batch),
            "--repeats", str(args.repeats), "--threads", str(args.threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    lines = [line for line in out.stdout.splitlines() if line.startswith("[")]
     if out.returncode or not lines:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
     return json.loads(lines[-1])
@@ -140,7 +136,7 @@ def table(rows):
                 continue
             lines.append(f"| {name} | {t} | {v['latency_s']:.3f} | {lo['latency_s']:.3f} | "
                          f"{lo['latency_s'] / v['latency_s']:.2f} | {v['samples_per_s']:,.0f} | "
-                         f"{v['peak_mb']:.0f} | {lo['peak_mb']:.0f} |")
+                         f"{'<= ' if v['peak_at_most'] else ''}{v['peak_mb']:.0f} | {lo['peak_mb']:.0f} |")
     return "\n".join(lines)
 
 
@@ -161,8 +157,8 @@ def main(argv=None):
         if args.threads:
             tf.config.threading.set_intra_op_parallelism_threads(args.threads)
             tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        name, samples, way = args.one.split(",")
-        print(json.dumps(run_one(name, int(samples), way, args.batch, args.repeats)))
+        name, samples = args.one.split(",")
+        print(json.dumps(run_pair(name, int(samples), args.batch, args.repeats)))
         return None
 
     from _timing import write_json
@@ -173,10 +169,9 @@ def main(argv=None):
         for t in (int(s) for s in args.samples.split(",")):
             if name == "ensemble" and t > MAX_ENSEMBLE:
                 continue
-            for way in WAYS:
-                row = _child(name, t, way, args)
+            for row in _child(name, t, args):
                 rows.append(row)
-                print(f"{name:10s} T={t:5d} {way:10s} {row['latency_s']:8.3f} s  "
+                print(f"{name:10s} T={t:5d} {row['way']:10s} {row['latency_s']:8.3f} s  "
                       f"{row['samples_per_s']:12,.0f} samples/s  peak {row['peak_mb']:7.1f} MB", flush=True)
     import tensorflow as tf
 

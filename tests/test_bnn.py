@@ -139,6 +139,20 @@ def test_predict_uncertainty_is_vectorized_reproducible_and_sane():
     assert not np.allclose(a["mean"], c["mean"])
 
 
+def test_draws_in_groups_are_the_same_networks_for_any_batch(monkeypatch):
+    from tfvb.models import _bnn_base
+
+    # Widest activation 16 (hidden_units=(16,)): groups of 4 draws per vectorized call.
+    monkeypatch.setattr(_bnn_base, "MAX_ACTIVATION_ELEMENTS", _bnn_base.REFERENCE_BATCH * 16 * 4)
+    x, _ = _images(10)
+    model = _classifier(layer="flipout", posterior_sigma_init=0.3)
+    a = model.predict_samples(x, samples=10, seed=3)
+    np.testing.assert_allclose(model.predict_samples(x, samples=10, seed=3, batch_size=3), a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict_samples(x, samples=4, seed=3), a[:4], rtol=1e-5, atol=1e-6)
+    gaps = [np.abs(a[i] - a[j]).max() for i in range(10) for j in range(i)]
+    assert min(gaps) > 1e-3  # ten different networks: the groups draw with different seeds
+
+
 def test_vectorized_predictive_matches_a_loop_of_stochastic_passes():
     # The mean probabilities of T vectorized draws and of T separate model(x, training=True) calls
     # estimate the same predictive: their difference is within 4 standard errors per entry

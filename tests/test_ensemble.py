@@ -152,7 +152,7 @@ def test_keras_round_trip(tmp_path):
         (lambda: DeepEnsemble([]), "Expected `members` to be a function returning a keras.Model"),
         (lambda: DeepEnsemble([_net(), keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])]),
          "Expected built members with one input of one shape"),
-        (lambda: DeepEnsemble(_net, seed="a"), "Expected `seed` to be an integer. Received: seed='a'"),
+        (lambda: DeepEnsemble(_net, seed="a"), "Expected `seed` to be a non-negative integer. Received: seed='a'"),
         (lambda: DeepEnsemble(_net, task="ranking"), "Expected `task` to be one of"),
     ],
 )

@@ -50,6 +50,8 @@ DENSE_LAYERS = {
 KL_WEIGHTINGS = ("uniform", "blundell")
 #: Default bound on the floats in one activation of a vectorized T-sample call (T x batch x width): 128 MiB.
 MAX_ACTIVATION_ELEMENTS = 1 << 25
+#: The batch a group of weight draws is sized for (see `BNNBase._sample_outputs`).
+REFERENCE_BATCH = 256
 
 
 def blundell_kl_weights(num_batches):
@@ -293,9 +295,20 @@ class BNNBase(randomness.SavesSeedState, keras.Model):
 
     # ---- T weight draws in one call ------------------------------------------------
     def _sample_outputs(self, x, samples, batch_size, seed):
+        """The outputs of T weight draws on every input, (T, N, ...), in vectorized calls of bounded memory.
+
+        The draws come in groups of a size fixed by the model alone (as many as keep the widest
+        activation of a call on REFERENCE_BATCH inputs near MAX_ACTIVATION_ELEMENTS floats), one seed
+        per group: draw t is the same network for every chunk of inputs and for every call with the
+        same seed, whatever the batch. Inputs are chunked so that a call stays within the bound. (A
+        group per call keeps batches whole: shrinking the batch to fit all T draws at once made
+        T = 1000 LeNet draws 4x slower than a loop of T calls, from per-op overhead on tiny batches.)
+        """
         samples = _checks.positive_int("samples", samples)
+        widest = self._widest_activation()
+        group = max(1, min(samples, MAX_ACTIVATION_ELEMENTS // (REFERENCE_BATCH * widest)))
         if batch_size is None:
-            batch_size = max(1, MAX_ACTIVATION_ELEMENTS // (samples * self._widest_activation()))
+            batch_size = max(1, MAX_ACTIVATION_ELEMENTS // (group * widest))
         batch_size = _checks.positive_int("batch_size", batch_size)
         if x.shape[0] == 0:
             raise ValueError(f"Expected at least one input. Received: inputs.shape={tuple(x.shape)}")
@@ -304,13 +317,19 @@ class BNNBase(randomness.SavesSeedState, keras.Model):
             seed = self.seed_generator.next()
         base = randomness.seed_tensor(seed)
         fns = self.__dict__.setdefault("_vectorized_fns", {})
-        if samples not in fns:
-            def draw(x, s):
-                return self._forward(x, training=False, num_samples=samples, seed=s)
+        groups = []
+        for first in range(0, samples, group):
+            draws = min(group, samples - first)
+            # The first group keeps the call's seed: with T <= group the draws are those of one call.
+            key = base if first == 0 else tf.random.experimental.stateless_fold_in(base, first // group)
+            if draws not in fns:
+                def draw(x, s, draws=draws):
+                    return self._forward(x, training=False, num_samples=draws, seed=s)
 
-            fns[samples] = tf.function(draw, autograph=False, reduce_retracing=True)
-        outs = [fns[samples](x[i:i + batch_size], base) for i in range(0, int(x.shape[0]), batch_size)]
-        return tf.concat(outs, axis=1)
+                fns[draws] = tf.function(draw, autograph=False, reduce_retracing=True)
+            outs = [fns[draws](x[i:i + batch_size], key) for i in range(0, int(x.shape[0]), batch_size)]
+            groups.append(tf.concat(outs, axis=1))
+        return tf.concat(groups, axis=0)
 
     def _widest_activation(self):
         """Floats per example in the largest activation of one pass (for the default chunk size)."""
