@@ -19,14 +19,12 @@ import numpy as np
 
 from tfvb import _checks
 from tfvb import priors as priors_lib
-# tfvb.models first: tfvb.layers._variational imports tfvb.models._base (a cycle until the seed state
-# moves to a low-level module), which only resolves when the models package is initialised first.
-from tfvb.models import _task  # isort: skip
-from tfvb.models.bayesian_network import BayesianNetwork  # isort: skip
-from tfvb.layers._variational import check_posterior_sigma_init  # noqa: E402
-from tfvb.layers.conv import Conv2DFlipout, Conv2DLocalReparameterization, Conv2DReparameterization  # noqa: E402
-from tfvb.layers.conv_transpose import Conv2DTransposeFlipout, Conv2DTransposeReparameterization  # noqa: E402
-from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization  # noqa: E402
+from tfvb.layers._variational import check_posterior_sigma_init
+from tfvb.layers.conv import Conv2DFlipout, Conv2DLocalReparameterization, Conv2DReparameterization
+from tfvb.layers.conv_transpose import Conv2DTransposeFlipout, Conv2DTransposeReparameterization
+from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
+from tfvb.models import _task
+from tfvb.models.bayesian_network import BayesianNetwork
 
 __all__ = ["bayesianize", "SUPPORTED_LAYERS"]
 

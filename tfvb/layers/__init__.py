@@ -13,13 +13,4 @@ _EXPORTS = {
     "Conv2DTransposeFlipout": "conv_transpose",
 }
 __all__ = sorted(_EXPORTS)
-_layer_getattr = lazy_exports(__name__, _EXPORTS)
-
-
-def __getattr__(name):
-    # The layers' base imports tfvb.models._base (seed state), whose package imports the layers:
-    # initialise the models package first, so `tfvb.layers.DenseFlipout` works in a fresh process.
-    # (Drop this once the seed state lives in a module below the layers.)
-    if name in _EXPORTS:
-        import tfvb.models  # noqa: F401
-    return _layer_getattr(name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

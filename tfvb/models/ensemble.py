@@ -264,7 +264,7 @@ class DeepEnsemble(keras.Model):
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     # ---- predictive uncertainty ------------------------------------------------------------------
-    def predict_samples(self, x, samples=None, batch_size=256):
+    def predict_samples(self, x, samples=None, batch_size=256, seed=None):
         """The members' predictions stacked: class probabilities (n, N, C), or regression means (n, N[, D])."""
         if samples is not None:
             _checks.positive_int("samples", samples)  # accepted for the common interface: the members are the samples
@@ -289,21 +289,22 @@ class DeepEnsemble(keras.Model):
             return _task.probabilities(stack, kind).numpy()
         return stack.numpy()
 
-    def predict_uncertainty(self, x, samples=None, batch_size=256):
+    def predict_uncertainty(self, x, samples=None, batch_size=256, seed=None):
         """Gal's measures over the members (`tfvb.uncertainty`), as the Bayesian models report them.
 
         Args:
             x: inputs of the members' input shape.
             samples: accepted (a positive integer or None) so that code written for the Bayesian
                 models runs unchanged, and not used: the n members are the samples.
-            batch_size: inputs per call of all members.
+            batch_size: inputs per call of each member.
+            seed: accepted for the same reason; an ensemble's prediction is deterministic.
 
         Returns:
             classification: `mean`, `entropy`, `expected_entropy`, `mutual_information`,
             `variation_ratio`, `prediction`; regression: `mean`, `variance`, `epistemic`,
             `aleatoric` (0: the members predict means only), `std`.
         """
-        stack = self.predict_samples(x, samples, batch_size)
+        stack = self.predict_samples(x, samples, batch_size, seed)
         if self.task_and_outputs[0] == "classification":
             return uncertainty.classification_uncertainty(stack)
         if stack.ndim == 3 and stack.shape[-1] == 1:
