@@ -22,7 +22,7 @@ import tensorflow as tf
 
 import tfvb.models  # noqa: F401  (registers the model classes before the layers module)
 from tfvb import layers
-from tfvb.models import CVAE, IWAE, BNNClassifier, BNNRegressor
+from tfvb.models import CVAE, IWAE, BNNClassifier, BNNRegressor, MCDropoutClassifier, MCDropoutRegressor
 
 POLICIES = ["mixed_float16", "mixed_bfloat16"]
 UNIT_ROUNDOFF = {"mixed_float16": 2.0**-11, "mixed_bfloat16": 2.0**-8}
@@ -116,17 +116,28 @@ def _iwae2():
 LEARNING_RATES = {"cvae": 1e-3, "iwae-2-layers": 1e-3}
 
 
+def _mc_dropout_classifier():
+    return MCDropoutClassifier(10, hidden_units=(32,), dropout_rate=0.1, num_examples=64, seed=0), 2
+
+
+def _mc_dropout_regressor():
+    # Heteroscedastic with learned (concrete) rates: the float32 pieces all in one model.
+    return MCDropoutRegressor(hidden_units=(16,), dropout_rate=0.1, heteroscedastic=True, concrete=True,
+                              num_examples=64, seed=0), 2
+
+
 MODELS = {"bnn-mlp-flipout": _bnn_mlp, "bnn-lenet-local": _bnn_lenet, "bnn-regressor": _bnn_regressor,
-          "cvae": _cvae, "iwae-2-layers": _iwae2}
+          "cvae": _cvae, "iwae-2-layers": _iwae2, "mc-dropout-classifier": _mc_dropout_classifier,
+          "mc-dropout-regressor": _mc_dropout_regressor}
 
 
 def _data(key):
-    if key == "bnn-regressor":
+    if key in ("bnn-regressor", "mc-dropout-regressor"):
         rng = np.random.default_rng(1)
         x = rng.normal(size=(64, 5)).astype("float32")
         return x, (x @ rng.normal(size=5)).astype("float32")
     x, y = _images()
-    if key.startswith("bnn"):
+    if key.startswith("bnn") or key.startswith("mc-dropout"):
         return x, y
     return (x > 0.5).astype("float32"), None
 
@@ -144,11 +155,15 @@ def test_a_few_steps_match_float32(policy, name, key):
     x, y = _data(key)
     keras.utils.set_random_seed(0)
     reference, depth = MODELS[key]()
+    if hasattr(reference, "adapt"):  # MC dropout learns its normalization (and builds) from the data
+        reference.adapt(x, y)
     start = [w.numpy().copy() for w in reference.weights]
     rate = LEARNING_RATES.get(key, 0.05)
     want = _steps(reference, x, y, 3, keras.optimizers.SGD(rate))
     policy(name)
     model, _ = MODELS[key]()
+    if hasattr(model, "adapt"):
+        model.adapt(x, y)
     assert model.compute_dtype == COMPUTE[name] and model.variable_dtype == "float32"
     for w, value in zip(model.weights, start):
         w.assign(value)

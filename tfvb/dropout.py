@@ -50,14 +50,19 @@ def bernoulli_dropout(h, u, rate):
     float64 p gives the float32 keep probability nearest to 1 - p).
     """
     keep = tf.cast(1.0 - rate, h.dtype)
-    return h * (tf.cast(u >= tf.cast(rate, h.dtype), h.dtype) / keep)
+    # The draw is compared in the uniforms' precision (float32 under mixed precision too).
+    return h * (tf.cast(u >= tf.cast(rate, u.dtype), h.dtype) / keep)
 
 
 def concrete_dropout(h, rate, u, temperature):
-    """h * (1 - z) / (1 - p): z the relaxed Bernoulli(p) drop of uniforms u at `temperature` (broadcasting)."""
+    """h * (1 - z) / (1 - p): z the relaxed Bernoulli(p) drop of uniforms u at `temperature` (broadcasting).
+
+    z and 1 - p are computed in the precision of `rate` and `u` (float32 under mixed precision: the logs
+    of small rates underflow in float16), then applied to h in h's dtype.
+    """
     drop = tf.sigmoid((tf.math.log(rate + EPSILON) - tf.math.log(1.0 - rate + EPSILON) + tf.math.log(u + EPSILON)
                        - tf.math.log(1.0 - u + EPSILON)) / temperature)
-    return h * (1.0 - drop) / (1.0 - rate)
+    return h * tf.cast(1.0 - drop, h.dtype) / tf.cast(1.0 - rate, h.dtype)
 
 
 def weight_decay(lengthscale, dropout_rate, num_examples, tau=1.0):

@@ -46,6 +46,10 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
 
     def __init__(self, *, output_units, hidden_units=(50,), dropout_rate=0.05, lengthscale=1e-2, num_examples=None,
                  seed=None, concrete=False, temperature=0.1, **kwargs):
+        # Under mixed precision the model's own inputs, normalization, noise, dropout rates and
+        # likelihood stay in float32 (rounding raw UCI features to float16 before standardizing them
+        # would erase their spread); its Dense layers compute in the policy's dtype.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.output_units = _checks.positive_int("output_units", output_units)
         self.hidden_units = _checks.int_tuple("hidden_units", hidden_units)
@@ -93,9 +97,12 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
     def build(self, input_shape):
         # The weights' order is the layout of saved files: x_mean, x_scale, adapted, [dropout_logits], targets.
         self.input_dim = int(np.prod(input_shape[1:]))
-        self.x_mean = self.add_weight(shape=(self.input_dim,), initializer="zeros", trainable=False, name="x_mean")
-        self.x_scale = self.add_weight(shape=(self.input_dim,), initializer="ones", trainable=False, name="x_scale")
-        self.adapted = self.add_weight(shape=(), initializer="zeros", trainable=False, name="adapted")
+        # autocast=False: float32 under mixed precision too (see __init__).
+        self.x_mean = self.add_weight(shape=(self.input_dim,), initializer="zeros", trainable=False, name="x_mean",
+                                      autocast=False)
+        self.x_scale = self.add_weight(shape=(self.input_dim,), initializer="ones", trainable=False, name="x_scale",
+                                       autocast=False)
+        self.adapted = self.add_weight(shape=(), initializer="zeros", trainable=False, name="adapted", autocast=False)
         width = self.input_dim
         for layer in self.hidden:
             layer.build((None, width))
@@ -104,7 +111,8 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
         if self.concrete:
             logit = float(dropout.dropout_logit(self.dropout_rate))
             self.dropout_logits = self.add_weight(
-                shape=(len(self.hidden) + 1,), initializer=keras.initializers.Constant(logit), name="dropout_logits")
+                shape=(len(self.hidden) + 1,), initializer=keras.initializers.Constant(logit), name="dropout_logits",
+                autocast=False)
         self.build_targets()
 
     def build_from_config(self, config):
@@ -124,7 +132,9 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
         x = tf.convert_to_tensor(x)
         if x.shape.rank is None or x.shape.rank < 2:
             raise ValueError(f"Expected `inputs` of shape (batch, features...). Received: inputs.shape={x.shape}")
-        x = tf.cast(tf.reshape(x, (-1, int(np.prod(x.shape[1:])))), self.compute_dtype)
+        # float32 whatever the dtype policy: the normalization and the noise stay in float32, the
+        # layers cast to their compute dtype (mixed precision).
+        x = tf.cast(tf.reshape(x, (-1, int(np.prod(x.shape[1:])))), tf.float32)
         if self.built and x.shape[-1] != self.input_dim:
             raise ValueError(
                 f"Expected `inputs` with {self.input_dim} features. Received: inputs.shape={x.shape}"
@@ -204,7 +214,7 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
         if not self.concrete:
             return self.weight_decay * tf.add_n([tf.reduce_sum(tf.square(w)) for w in kernels])
         self._require_num_examples()
-        p = tf.sigmoid(tf.cast(self.dropout_logits, self.compute_dtype))
+        p = tf.sigmoid(tf.cast(self.dropout_logits, tf.float32))
         n = float(self.num_examples)
         decay = dropout.concrete_weight_decay(self.lengthscale, n)
         return tf.add_n([dropout.concrete_kl(tf.reduce_sum(tf.square(w)), p[i], float(w.shape[0]), decay, 1.0 / n)
@@ -214,7 +224,7 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
     def _mask(self, h, u, i):
         """Dropout on the input of dense layer i, from uniforms u shaped like h."""
         if self.concrete:
-            rate = tf.sigmoid(tf.cast(self.dropout_logits[i], h.dtype))
+            rate = tf.sigmoid(tf.cast(self.dropout_logits[i], u.dtype))
             return dropout.concrete_dropout(h, rate, u, self.temperature)
         # Kept where u < 1 - p: the concrete relaxation's convention (it drops as u -> 1), which the
         # masks of saved models follow. 1 - u is exact for float32 uniforms (multiples of 2^-23).
@@ -223,7 +233,7 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
     def _layers_with_noise(self, h, noises):
         for layer, noise in zip(self.hidden + [self.head], noises):
             h = layer(noise(h))
-        return h
+        return tf.cast(h, tf.float32)  # raw outputs, likelihoods and losses in float32
 
     def _one_pass(self, x, batch_slice=None):
         """One stochastic pass from the model's SeedGenerator: raw outputs (N, units).
@@ -232,7 +242,7 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
         """
         def noise(h, i):
             u = randomness.per_example(
-                lambda shape: keras.random.uniform(shape, seed=self.seed_generator, dtype=h.dtype),
+                lambda shape: keras.random.uniform(shape, seed=self.seed_generator, dtype="float32"),
                 tf.shape(h), batch_slice)
             return self._mask(h, u, i)
 

@@ -108,8 +108,8 @@ class MCDropoutRegressor(MCDropoutBase):
 
     def build_targets(self):
         d = self.output_dim
-        self.y_mean = self.add_weight(shape=(d,), initializer="zeros", trainable=False, name="y_mean")
-        self.y_scale = self.add_weight(shape=(d,), initializer="ones", trainable=False, name="y_scale")
+        self.y_mean = self.add_weight(shape=(d,), initializer="zeros", trainable=False, name="y_mean", autocast=False)
+        self.y_scale = self.add_weight(shape=(d,), initializer="ones", trainable=False, name="y_scale", autocast=False)
 
     def check_targets(self, y, n):
         y = super().check_targets(y, n).reshape(n, -1)
@@ -123,7 +123,7 @@ class MCDropoutRegressor(MCDropoutBase):
         self.y_scale.assign(scale.astype("float32"))
 
     def prepare_targets(self, y):
-        y = tf.cast(tf.convert_to_tensor(y), self.compute_dtype)
+        y = tf.cast(tf.convert_to_tensor(y), tf.float32)
         if y.shape.rank not in (1, 2) or (y.shape.rank == 2 and y.shape[-1] not in (None, self.output_dim)):
             raise ValueError(f"Expected targets of shape (batch,) or (batch, {self.output_dim}). Received: {y.shape}")
         return tf.reshape(y, (-1, self.output_dim))
@@ -220,14 +220,14 @@ class MCDropoutClassifier(MCDropoutBase):
     def prepare_targets(self, y):
         y = tf.convert_to_tensor(y)
         if y.shape.rank == 2 and y.shape[-1] == self.num_classes:
-            return tf.cast(y, self.compute_dtype)
+            return tf.cast(y, tf.float32)
         if y.shape.rank == 2 and y.shape[-1] == 1:
             y = y[:, 0]
         if y.shape.rank != 1:
             raise ValueError(
                 f"Expected labels of shape (batch,) or one-hot (batch, {self.num_classes}). Received: {y.shape}"
             )
-        return tf.one_hot(tf.cast(y, tf.int32), self.num_classes, dtype=self.compute_dtype)
+        return tf.one_hot(tf.cast(y, tf.int32), self.num_classes, dtype=tf.float32)
 
     def objective(self, raw, y):
         nll = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=raw)
