@@ -145,3 +145,15 @@ def test_dreg_is_unbiased_with_lower_encoder_variance(lg):
     se = np.sqrt(g_iwae.var(0, ddof=1) / n + g_dreg.var(0, ddof=1) / n)
     assert np.all(np.abs(g_iwae.mean(0) - g_dreg.mean(0)) < 4 * se), (g_iwae.mean(0), g_dreg.mean(0), se)
     assert np.all(g_dreg.var(0) < 0.7 * g_iwae.var(0)), (g_dreg.var(0), g_iwae.var(0))
+
+
+def test_jackknife_of_float32_weights_at_k5000_matches_float64(rng):
+    """K L_K - (K - 1) L_{K-1} cancels ~5,000-fold: float32 arithmetic would be off by nats."""
+    log_w = (-100.0 + 3.0 * rng.normal(size=(5000, 4))).astype(np.float32)
+    exact = np.asarray(objectives.jackknife_bound(log_w.astype(np.float64), order=1, axis=0))
+    got = objectives.jackknife_bound(log_w, order=1, axis=0)
+    assert got.dtype == tf.float32
+    loo = [np.logaddexp.reduce(np.delete(log_w[:, 0].astype(np.float64), i)) - np.log(4999) for i in range(5000)]
+    by_hand = 5000 * (np.logaddexp.reduce(log_w[:, 0].astype(np.float64)) - np.log(5000)) - 4999 * np.mean(loo)
+    np.testing.assert_allclose(exact[0], by_hand, atol=1e-6)
+    np.testing.assert_allclose(got.numpy(), exact, atol=1e-3)

@@ -170,6 +170,10 @@ def jackknife_bound(log_w, order=1, axis=0, max_subsets=1000, seed=0):
     j >= 2, when there are more than `max_subsets` subsets, a fixed-seed
     random sample of them is averaged (unbiased for the same quantity).
 
+    The combination is computed in float64 whatever the input dtype: its
+    coefficients grow like K^m and alternate in sign, so in float32 the
+    cancellation of K L_K - (K - 1) L_{K-1} costs nats at K = 5000.
+
     Args:
         log_w: log importance weights; the K samples lie along `axis`.
         order: the jackknife order m >= 0 (0 gives the IWAE bound).
@@ -187,7 +191,8 @@ def jackknife_bound(log_w, order=1, axis=0, max_subsets=1000, seed=0):
     log_w = tf.convert_to_tensor(log_w)
     if isinstance(order, bool) or not isinstance(order, int) or order < 0:
         raise ValueError(f"Expected `order` to be a non-negative integer. Received: order={order!r}")
-    log_w = tf.experimental.numpy.moveaxis(log_w, axis, -1)
+    dtype = log_w.dtype
+    log_w = tf.experimental.numpy.moveaxis(tf.cast(log_w, tf.float64), axis, -1)
     k = log_w.shape[-1]
     if k is None:
         raise ValueError("Expected the number of samples K (the size of `axis`) to be known statically.")
@@ -204,7 +209,7 @@ def jackknife_bound(log_w, order=1, axis=0, max_subsets=1000, seed=0):
         else:
             bound = _subset_bound(log_w, k, j, max_subsets, seed + j)
         total = total + tf.cast(c, log_w.dtype) * bound
-    return total
+    return tf.cast(total, dtype)
 
 
 def check_k(k):
