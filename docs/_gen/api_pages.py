@@ -1,0 +1,108 @@
+"""Writes the API reference (api/*.md) from the package itself, at build time (mkdocs-gen-files).
+
+One page per public submodule of `tfvb` (the names `tfvb.__getattr__` serves), listing every
+public name: the module's `__all__`, or, for a module without one, the functions and classes
+defined in it or its submodules. Each name is documented where it is defined (mkdocstrings reads
+the source with griffe) under the name users type (`tfvb.layers.DenseFlipout`), so a class that
+moves between files, or a new export, needs no edit here. A public name that is not a module
+(e.g. a function served by `tfvb.__getattr__`) goes on the top-level page.
+"""
+
+import importlib
+import inspect
+
+import mkdocs_gen_files
+
+import tfvb
+
+# Documented elsewhere: the command line has its own page (docs/_gen/cli_page.py), which also shows
+# `tfvb.demo.run_demo`; the demo's report sections are its internals.
+ELSEWHERE = {"cli", "demo"}
+
+
+def first_line(obj):
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def defining_path(obj):
+    """`package.module.Qualname` where `obj` is defined (a callable module: the function inside it)."""
+    if inspect.ismodule(obj):
+        inner = getattr(obj, obj.__name__.rsplit(".", 1)[-1], None)
+        if inner is None or inspect.ismodule(inner):
+            return obj.__name__
+        obj = inner
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def public_names(module):
+    names = getattr(module, "__all__", None)
+    if names is not None:
+        return list(names)
+    prefix = module.__name__
+    return [name for name, obj in vars(module).items()
+            if not name.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj))
+            and (obj.__module__ == prefix or obj.__module__.startswith(prefix + "."))]
+
+
+def entry(public, obj, level=2):
+    return (f"::: {defining_path(obj)}\n"
+            f"    options:\n"
+            f"      heading: \"{public}\"\n"
+            f"      toc_label: \"{public.rsplit('.', 1)[-1]}\"\n"
+            f"      heading_level: {level}\n")
+
+
+def module_page(name, module):
+    lines = [f"# tfvb.{name}\n", f"::: tfvb.{name}\n    options:\n      show_root_heading: false\n"
+             "      members: false\n"]
+    for public in public_names(module):
+        lines.append(entry(f"tfvb.{name}.{public}", getattr(module, public)))
+    return "\n".join(lines)
+
+
+def top_level_page(functions):
+    lines = ["# tfvb\n", "::: tfvb\n    options:\n      show_root_heading: false\n      members: false\n",
+             f"`tfvb.__version__` is `{tfvb.__version__!r}`. "
+             f"`tfvb.SERIALIZATION_PACKAGE` (`{tfvb.SERIALIZATION_PACKAGE!r}`) is the package name every tfvb class "
+             "is registered under with Keras; it is stored in every saved `.keras` file.\n"]
+    for public, obj in functions:
+        lines.append(entry(f"tfvb.{public}", obj))
+    return "\n".join(lines)
+
+
+def main():
+    modules, functions = [], []
+    # Import the models first: `tfvb.layers` reached before `tfvb.models` hits an import cycle on some
+    # versions of the package (layers -> models._base -> models -> layers); the order does not change the pages.
+    importlib.import_module("tfvb.models")
+    for name in sorted(tfvb._SUBMODULES):
+        if name in ELSEWHERE:
+            continue
+        obj = getattr(tfvb, name)
+        if inspect.ismodule(obj):
+            modules.append((name, obj))
+        else:
+            functions.append((name, obj))
+
+    index = ["# API reference\n",
+             "Generated from the docstrings at build time: every public name of every public module. "
+             "Names are shown as you type them (`tfvb.layers.DenseFlipout`); the source file is where they "
+             "are defined.\n", "| module | what |", "|---|---|", "| [`tfvb`](tfvb.md) | "
+             f"{first_line(tfvb)} |"]
+    summary = ["* [Overview](index.md)", "* [tfvb](tfvb.md)"]
+    with mkdocs_gen_files.open("api/tfvb.md", "w") as f:
+        f.write(top_level_page(functions))
+    for name, module in modules:
+        with mkdocs_gen_files.open(f"api/{name}.md", "w") as f:
+            f.write(module_page(name, module))
+        index.append(f"| [`tfvb.{name}`]({name}.md) | {first_line(module)} |")
+        summary.append(f"* [tfvb.{name}]({name}.md)")
+    index.append("\nThe command line (`tfvb zoo ...`, `tfvb demo`) is described in [Command line](../cli.md).\n")
+    with mkdocs_gen_files.open("api/index.md", "w") as f:
+        f.write("\n".join(index) + "\n")
+    with mkdocs_gen_files.open("api/SUMMARY.md", "w") as f:
+        f.write("\n".join(summary) + "\n")
+
+
+main()
