@@ -16,10 +16,13 @@ and local reparameterization decorrelate the examples of a batch, so the
 gradient variance falls roughly like 1/batch.
 
 Example:
+    >>> x = np.random.default_rng(0).normal(size=(8, 20)).astype("float32")
     >>> layer = DenseFlipout(64, activation="relu", prior=tfvb.priors.Normal(1.0), seed=0)
     >>> y = layer(x, training=True)            # one stochastic pass, KL in layer.losses
     >>> y_mean = layer(x)                      # posterior mean weights
     >>> y_t = layer(x, num_samples=100)        # (100, batch, 64), independent draws
+    >>> y_t.shape
+    TensorShape([100, 8, 64])
 
 References:
     Blundell, Cornebise, Kavukcuoglu, Wierstra. Weight Uncertainty in Neural
