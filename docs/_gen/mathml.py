@@ -3,8 +3,9 @@
 `pymdownx.arithmatex` (generic mode) marks math as `<span class="arithmatex">\\(...\\)</span>` and
 `<div class="arithmatex">\\[...\\]</div>`; this hook replaces each with MathML from `latex2mathml`.
 Browsers draw MathML themselves, so the site needs no JavaScript math renderer and no network: it
-renders the same offline, from `file://`, or behind a firewall. A formula latex2mathml cannot read
-fails the build (with the page and the formula), like a broken link.
+renders the same offline, from `file://`, or behind a firewall. A formula latex2mathml cannot read,
+or one with a command it would print as text (an unknown `\\foo`), fails the build with the page and
+the formula, like a broken link.
 """
 
 import html
@@ -22,11 +23,19 @@ class MathError(ValueError):
     pass
 
 
+_UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")  # latex2mathml writes a command it does not know as text
+
+
 def to_mathml(latex, display):
     try:
-        return convert(latex.strip(), display="block" if display else "inline")
+        mathml = convert(latex.strip(), display="block" if display else "inline")
     except Exception as e:  # latex2mathml raises several exception types for unreadable input
-        raise MathError(f"Expected LaTeX that latex2mathml can convert. Received: {latex!r} ({e})") from e
+        raise MathError(f"Expected LaTeX that latex2mathml can convert. Received: {latex!r} "
+                        f"({type(e).__name__} {e})") from e
+    unknown = _UNKNOWN_COMMAND.search(mathml)
+    if unknown:
+        raise MathError(f"Expected LaTeX commands that latex2mathml knows. Received: {unknown.group(1)} in {latex!r}")
+    return mathml
 
 
 def render(text):

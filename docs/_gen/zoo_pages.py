@@ -10,8 +10,6 @@ as not trained.
 import os
 import sys
 
-import mkdocs_gen_files
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import zoo_cards  # noqa: E402
@@ -145,6 +143,8 @@ def headline(info):
 
 
 def main():
+    import mkdocs_gen_files
+
     trained, untrained = [], []
     for name in zoo.list_models():
         (trained if zoo.is_trained(name) else untrained).append(name)
@@ -181,4 +181,5 @@ def main():
         f.write("\n".join(summary) + "\n")
 
 
-main()
+if __name__ == "<run_path>":  # run by mkdocs-gen-files (runpy.run_path); tests import the functions
+    main()
