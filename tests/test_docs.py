@@ -134,7 +134,7 @@ def test_math_becomes_mathml_and_bad_latex_fails_the_build():
 
 def test_grouped_args_are_documented_one_name_each():
     pytest.importorskip("griffe", reason="the docs extra (pip install -e .[docs]) is not installed")
-    from griffe_grouped_args import expand
+    from griffe_house_style import expand
 
     text = ("Summary.\n\nArgs:\n    k: samples.\n    a, b,\n        c: shared\n        text.\n\n"
             "Returns:\n    x, y: not an argument.\n")

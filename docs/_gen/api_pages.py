@@ -53,16 +53,32 @@ def entry(public, obj, level=2):
             f"      heading_level: {level}\n")
 
 
+def defining_module(obj):
+    return defining_path(obj).rsplit(".", 1)[0]
+
+
 def module_page(name, module):
+    """The package's docstring, then each defining module's docstring with the public names it defines."""
     lines = [f"# tfvb.{name}\n", f"::: tfvb.{name}\n    options:\n      show_root_heading: false\n"
-             "      members: false\n"]
+             "      show_root_toc_entry: false\n      members: false\n"]
+    groups = {}
     for public in public_names(module):
-        lines.append(entry(f"tfvb.{name}.{public}", getattr(module, public)))
+        obj = getattr(module, public)
+        groups.setdefault(defining_module(obj), []).append((public, obj))
+    for where, names in groups.items():
+        level = 2
+        if where != module.__name__ and len(groups) > 1:
+            # The module's own docstring holds what its names share (e.g. the estimators of tfvb.layers.dense).
+            lines.append(f"## `{where}`\n")
+            lines.append(f"::: {where}\n    options:\n      show_root_heading: false\n      show_root_toc_entry: false\n      members: false\n")
+            level = 3
+        for public, obj in names:
+            lines.append(entry(f"tfvb.{name}.{public}", obj, level))
     return "\n".join(lines)
 
 
 def top_level_page(functions):
-    lines = ["# tfvb\n", "::: tfvb\n    options:\n      show_root_heading: false\n      members: false\n",
+    lines = ["# tfvb\n", "::: tfvb\n    options:\n      show_root_heading: false\n      show_root_toc_entry: false\n      members: false\n",
              f"`tfvb.__version__` is `{tfvb.__version__!r}`. "
              f"`tfvb.SERIALIZATION_PACKAGE` (`{tfvb.SERIALIZATION_PACKAGE!r}`) is the package name every tfvb class "
              "is registered under with Keras; it is stored in every saved `.keras` file.\n"]

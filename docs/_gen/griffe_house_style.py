@@ -1,4 +1,8 @@
-"""Griffe extension: an `Args:` item naming several parameters ("a, b: as in `f`") documents each of them.
+"""Griffe extension: docstrings in tfvb's house style, read as griffe's Google style reads them.
+
+- An `Args:` item naming several parameters ("a, b: as in `f`") documents each of them.
+- An `Example:` section is an examples section (its `>>>` lines shown as a Python session), as
+  `Examples:` is; griffe would otherwise render it as an admonition of Markdown text.
 
 tfvb's docstrings group parameters that share a description (`image_shape, beta, seed: as in CVAE`).
 Google style has one name per item, so without this griffe reports "a, b" as a parameter missing from
@@ -10,6 +14,7 @@ import re
 
 import griffe
 
+_EXAMPLE = re.compile(r"^(\s*)Example:\s*$", re.M)
 _SECTION = re.compile(r"^(\s*)(Args|Arguments|Parameters|Params):\s*$")
 _GROUPED = re.compile(r"^(\s+)([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)+)\s*:(\s.*|)$")
 _NAMES_GO_ON = re.compile(r"^\s+[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*\s*,\s*$")  # "a, b," wrapped before its colon
@@ -57,7 +62,7 @@ def expand(text):
     return "\n".join(out)
 
 
-class GroupedArgs(griffe.Extension):
+class HouseStyle(griffe.Extension):
     def on_instance(self, *, obj, **kwargs):
-        if obj.docstring is not None and "," in obj.docstring.value:
-            obj.docstring.value = expand(obj.docstring.value)
+        if obj.docstring is not None:
+            obj.docstring.value = _EXAMPLE.sub(r"\1Examples:", expand(obj.docstring.value))
