@@ -19,6 +19,7 @@ print(tf.config.list_logical_devices("CPU"))
 import keras
 import tfvb
 
+keras.utils.set_random_seed(0)
 images, _ = tfvb.data.mnist_sample()
 x = tfvb.data.binarize_fixed(images[:1200], seed=0)
 

@@ -49,7 +49,7 @@ print("-ELBO on the same 500 digits after 2 more epochs on 1,500 others:",
 serving = tfvb.zoo.load("cvae_mnist_l16", format="savedmodel")   # the SavedModel export (tf.saved_model.load)
 print(sorted(serving.signatures))
 posterior = serving.encode(tf.constant(held_out[:4]))
-print({k: v.shape for k, v in posterior.items()})
+print({k: tuple(v.shape) for k, v in sorted(posterior.items())})
 print("decoded:", serving.decode(posterior["mean"]).shape)
 # --8<-- [end:serve]
 
