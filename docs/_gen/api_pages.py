@@ -65,7 +65,8 @@ def module_page(name, module):
     for public in public_names(module):
         obj = getattr(module, public)
         groups.setdefault(defining_module(obj), []).append((public, obj))
-    for where, names in groups.items():
+    # The package's own names first, then each submodule's in the order `__all__` (or the source) has them.
+    for where, names in sorted(groups.items(), key=lambda item: item[0] != module.__name__):
         level = 2
         if where != module.__name__ and len(groups) > 1:
             # The module's own docstring holds what its names share (e.g. the estimators of tfvb.layers.dense).
