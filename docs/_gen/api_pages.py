@@ -10,6 +10,8 @@ moves between files, or a new export, needs no edit here. A public name that is 
 
 import importlib
 import inspect
+import re
+import sys
 
 import mkdocs_gen_files
 
@@ -25,14 +27,25 @@ def first_line(obj):
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
-def defining_path(obj):
-    """`package.module.Qualname` where `obj` is defined (a callable module: the function inside it)."""
+def defining_path(obj, public=None, package=None):
+    """`package.module.Qualname` where `obj` is defined (a callable module: the function inside it).
+
+    A constant (a number, a dict) has no `__module__`: it is found as the assignment `public = ...`
+    in the package or one of its imported submodules.
+    """
     if inspect.ismodule(obj):
         inner = getattr(obj, obj.__name__.rsplit(".", 1)[-1], None)
         if inner is None or inspect.ismodule(inner):
             return obj.__name__
         obj = inner
-    return f"{obj.__module__}.{obj.__qualname__}"
+    if hasattr(obj, "__module__") and hasattr(obj, "__qualname__"):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    assignment = re.compile(rf"^{re.escape(public)}\s*(:[^=]*)?=", re.M)
+    for name in sorted(n for n in sys.modules if n == package or n.startswith(package + ".")):
+        source = inspect.getsource(sys.modules[name]) if getattr(sys.modules[name], "__file__", None) else ""
+        if getattr(sys.modules[name], public, None) is obj and assignment.search(source):
+            return f"{name}.{public}"
+    raise ValueError(f"Expected to find where {package}.{public} is assigned. Received: no module assigns it")
 
 
 def public_names(module):
@@ -45,16 +58,16 @@ def public_names(module):
             and (obj.__module__ == prefix or obj.__module__.startswith(prefix + "."))]
 
 
-def entry(public, obj, level=2):
-    return (f"::: {defining_path(obj)}\n"
+def entry(public, obj, level=2, package=None):
+    return (f"::: {defining_path(obj, public.rsplit('.', 1)[-1], package)}\n"
             f"    options:\n"
             f"      heading: \"{public}\"\n"
             f"      toc_label: \"{public.rsplit('.', 1)[-1]}\"\n"
             f"      heading_level: {level}\n")
 
 
-def defining_module(obj):
-    return defining_path(obj).rsplit(".", 1)[0]
+def defining_module(obj, public, package):
+    return defining_path(obj, public, package).rsplit(".", 1)[0]
 
 
 def module_page(name, module):
@@ -64,7 +77,7 @@ def module_page(name, module):
     groups = {}
     for public in public_names(module):
         obj = getattr(module, public)
-        groups.setdefault(defining_module(obj), []).append((public, obj))
+        groups.setdefault(defining_module(obj, public, module.__name__), []).append((public, obj))
     # The package's own names first, then each submodule's in the order `__all__` (or the source) has them.
     for where, names in sorted(groups.items(), key=lambda item: item[0] != module.__name__):
         level = 2
@@ -74,7 +87,7 @@ def module_page(name, module):
             lines.append(f"::: {where}\n    options:\n      show_root_heading: false\n      show_root_toc_entry: false\n      members: false\n")
             level = 3
         for public, obj in names:
-            lines.append(entry(f"tfvb.{name}.{public}", obj, level))
+            lines.append(entry(f"tfvb.{name}.{public}", obj, level, module.__name__))
     return "\n".join(lines)
 
 
@@ -84,7 +97,7 @@ def top_level_page(functions):
              f"`tfvb.SERIALIZATION_PACKAGE` (`{tfvb.SERIALIZATION_PACKAGE!r}`) is the package name every tfvb class "
              "is registered under with Keras; it is stored in every saved `.keras` file.\n"]
     for public, obj in functions:
-        lines.append(entry(f"tfvb.{public}", obj))
+        lines.append(entry(f"tfvb.{public}", obj, package="tfvb"))
     return "\n".join(lines)
 
 

@@ -31,11 +31,11 @@ for epoch in (0, 9, 19, 29):
 # --8<-- [end:train]
 
 # --8<-- [start:estimators]
-vae_a = tfvb.models.CVAE(latent_dim=2, kl="mc", seed=1)       # estimator A: the KL sampled with z
+vae_a = tfvb.models.CVAE(latent_dim=2, kl="sample", seed=1)   # estimator A: the KL sampled with z
 vae_a.compile(optimizer=keras.optimizers.Adam(1e-3))
 vae_a.set_weights(vae.get_weights())                          # the same trained network
 batch = held_out[:100]
-for name, model in [("A (kl='mc')", vae_a), ("B (kl='analytic')", vae)]:
+for name, model in [("A (kl='sample')", vae_a), ("B (kl='analytic')", vae)]:
     elbos = [model.test_on_batch(batch, return_dict=True)["elbo"] for _ in range(50)]
     print(f"estimator {name:18s} ELBO {np.mean(elbos):8.2f} nats, standard deviation over 50 draws {np.std(elbos):.3f}")
 # --8<-- [end:estimators]
