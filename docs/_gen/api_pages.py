@@ -8,7 +8,6 @@ moves between files, or a new export, needs no edit here. A public name that is 
 (e.g. a function served by `tfvb.__getattr__`) goes on the top-level page.
 """
 
-import importlib
 import inspect
 import re
 import sys
@@ -103,9 +102,6 @@ def top_level_page(functions):
 
 def main():
     modules, functions = [], []
-    # Import the models first: `tfvb.layers` reached before `tfvb.models` hits an import cycle on some
-    # versions of the package (layers -> models._base -> models -> layers); the order does not change the pages.
-    importlib.import_module("tfvb.models")
     for name in sorted(tfvb._SUBMODULES):
         if name in ELSEWHERE:
             continue

@@ -108,7 +108,7 @@ def page(name, info, pictures):
     constructor = "".join(f"\n    {k}={v!r}," for k, v in (info.get("constructor") or {}).items())
     anchors = info.get("anchors") or {}
     lines = [f"# {name}\n", f"{text(entry.summary)}.\n",
-             f"| class | family | data set | load it |", "|---|---|---|---|",
+             "| class | family | data set | load it |", "|---|---|---|---|",
              f"| `{info.get('class', '?')}` | {entry.family} | {entry.dataset} | `tfvb.zoo.load(\"{name}\")` |", "",
              "## What it is\n", f"{text(info.get('notes') or entry.summary)}\n",
              "Its constructor arguments (the model `tfvb.zoo.load` returns is built with them):\n",

@@ -133,7 +133,6 @@ def _regression(name, info, add):
     anchors = zoo_cards.published(info.get("anchors"))
     points = [(variant.replace("_", " "), rmse, ll) for variant, _, rmse, ll in runs]
     if not points:
-        m = info.get("metrics") or {}
         rmse, ll = zoo_cards.ours(info, "rmse"), zoo_cards.ours(info, "ll")
         if rmse and ll:
             points = [(name, rmse[:2], ll[:2])]

@@ -5,7 +5,6 @@ folder. docs/tutorials/zoo.md explains it part by part.
 """
 
 # --8<-- [start:list]
-import numpy as np
 import keras
 import tensorflow as tf
 import tfvb
