@@ -102,7 +102,8 @@ def top_level_page(functions):
 
 def main():
     modules, functions = [], []
-    for name in sorted(tfvb._SUBMODULES):
+    # The names `tfvb.__getattr__` serves: submodules, and functions such as `tfvb.bayesianize`.
+    for name in sorted(set(tfvb._SUBMODULES) | set(getattr(tfvb, "_FUNCTIONS", ()))):
         if name in ELSEWHERE:
             continue
         obj = getattr(tfvb, name)

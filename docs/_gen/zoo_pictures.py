@@ -89,7 +89,7 @@ def _draw_all(name, info, folder):
 def _vae(name, info, add):
     from tfvb import data, plots, zoo
 
-    model = zoo.load(name, compile=False)
+    model = zoo.load(name)  # compiled, as the demo loads it (an ensemble reads its task from the loss)
     images = data.fashion_mnist_sample()[0] if info.get("dataset") == "fashion_mnist" else data.mnist_sample()[0]
     plots.sample_grid(model, add("2_samples.png", "64 samples from the model (Bernoulli means; drawn at build time)"),
                       n=64, seed=0, title=f"{name}: samples")
@@ -105,14 +105,15 @@ def _vae(name, info, add):
 def _classifier(name, add):
     from tfvb import data, evaluate, zoo
 
-    model = zoo.load(name, compile=False)
+    model = zoo.load(name)  # compiled, as the demo loads it (an ensemble reads its task from the loss)
     digits, labels = data.mnist_sample()
     fashion, _ = data.fashion_mnist_sample()
     u_in = model.predict_uncertainty(digits, samples=PREDICTIVE_SAMPLES, seed=0)
     u_out = model.predict_uncertainty(fashion, samples=PREDICTIVE_SAMPLES, seed=0)
     evaluate.reliability_diagram(np.asarray(u_in["mean"]), labels,
                                  path=add("2_reliability.png", f"Reliability of the {len(digits):,} bundled "
-                                          f"held-out digits ({PREDICTIVE_SAMPLES} weight draws; drawn at build time)"),
+                                          f"held-out digits ({PREDICTIVE_SAMPLES} predictive samples: weight draws, or an "
+                                          "ensemble's members; drawn at build time)"),
                                  title=f"{name}: reliability")
     auroc = evaluate.ood_auroc(u_in["entropy"], u_out["entropy"])
     fig = Figure(figsize=(5, 3.4))
