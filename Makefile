@@ -11,7 +11,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-.PHONY: install system-deps demo test test-slow benchmarks
+$(VENV)/.docs-installed: $(VENV)/.installed setup.cfg
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $@
+
+.PHONY: install system-deps demo test test-slow benchmarks docs docs-serve tutorials
 install: $(VENV)/.installed
 
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist package.
@@ -25,4 +29,17 @@ test: install system-deps
 	$(PY) -m pytest -m "not slow" -q -p no:cacheprovider
 
 test-slow: install system-deps
+	bash scripts/system-deps.sh browser
 	$(PY) -m pytest -m slow -q -p no:cacheprovider
+
+# The documentation site, built into site/ in strict mode (any warning fails the build).
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/properdocs build -f mkdocs.yml --strict
+
+# Serve it at http://127.0.0.1:8000, rebuilding on every change.
+docs-serve: $(VENV)/.docs-installed
+	$(VENV)/bin/properdocs serve -f mkdocs.yml -a 127.0.0.1:8000
+
+# Re-run the tutorials (docs/tutorials/*.py) and refresh the outputs and pictures their pages show.
+tutorials: install
+	$(PY) docs/_gen/run_tutorials.py

@@ -162,13 +162,17 @@ def bayesianize(model, layer="flipout", prior=None, posterior_sigma_init=None, n
         original's optimizer when the original was compiled.
 
     Example:
+        >>> images, labels = tfvb.data.mnist_sample()             # 2,000 digits bundled with tfvb
+        >>> x_train, y_train, x_test = images[:1000], labels[:1000], images[1000:1100]
         >>> net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
         ...                         keras.layers.MaxPooling2D(), keras.layers.Flatten(), keras.layers.Dense(10)])
         >>> net.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        >>> net.fit(x_train, y_train, epochs=3)
+        >>> history = net.fit(x_train, y_train, epochs=1, verbose=0)
         >>> bnn = tfvb.bayesianize(net, layer="flipout")          # same logits in posterior-mean mode
-        >>> bnn.fit(x_train, y_train, epochs=2)                   # ELBO, KL / len(x_train)
+        >>> history = bnn.fit(x_train, y_train, epochs=1, verbose=0)   # ELBO, KL / len(x_train)
         >>> u = bnn.predict_uncertainty(x_test, samples=100)      # mean, entropy, mutual_information, ...
+        >>> u["mean"].shape
+        (100, 10)
 
     References:
         Krishnan, Subedar, Tickoo. Specifying Weight Priors in Bayesian Deep

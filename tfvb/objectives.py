@@ -1,18 +1,21 @@
-"""Variational objectives as pure functions on tensors.
+r"""Variational objectives as pure functions on tensors.
 
 Every function returns per-example values in nats; models average them in
 their `train_step`. Densities and KL divergences come from
 `tfp.distributions`; this module only combines them.
 
-Notation: x an observation, z a latent, q(z|x) the encoder, and
-log w = log p(x, z) - log q(z|x) the log importance weight of a sample
-z ~ q(z|x). With K samples:
+Notation: $x$ an observation, $z$ a latent, $q(z \mid x)$ the encoder, and
+$\log w = \log p(x, z) - \log q(z \mid x)$ the log importance weight of a
+sample $z \sim q(z \mid x)$. With $K$ samples:
 
-    ELBO       = E_q[log w]                    (K = 1)
-    L_K (IWAE) = E[log (1/K) sum_k w_k]        (Burda et al., 2016)
+$$
+\mathrm{ELBO} = \mathbb{E}_q[\log w] \quad (K = 1), \qquad
+\mathcal{L}_K = \mathbb{E}\left[\log \frac{1}{K} \sum_{k=1}^{K} w_k\right]
+\quad \text{(IWAE, Burda et al., 2016)}.
+$$
 
-L_K increases with K and its gap to log p(x) shrinks like O(1/K); the
-jackknife estimator of Nowozin (2018) removes the leading bias terms.
+$\mathcal{L}_K$ increases with $K$ and its gap to $\log p(x)$ shrinks like
+$O(1/K)$; the jackknife estimator of Nowozin (2018) removes the leading bias terms.
 """
 
 import itertools

@@ -1,12 +1,14 @@
-"""Weight priors for tfvb's Bayesian layers: small serializable objects.
+r"""Weight priors for tfvb's Bayesian layers: small serializable objects.
 
-A prior p(w) is a zero-mean, elementwise-independent density over a layer's
-weights. A layer's mean-field posterior q(w) = N(mu, sigma^2) pays
+A prior $p(w)$ is a zero-mean, elementwise-independent density over a layer's
+weights. A layer's mean-field posterior $q(w) = \mathcal{N}(\mu, \sigma^2)$ pays
 
-    KL(q || p) = E_q[log q(w) - log p(w)]
+$$
+\mathrm{KL}(q \,\|\, p) = \mathbb{E}_q\left[\log q(w) - \log p(w)\right]
+$$
 
 per weight: in closed form where it exists (`Normal`), otherwise as the
-single-sample Monte Carlo estimate log q(w) - log p(w) at the weight the
+single-sample Monte Carlo estimate $\log q(w) - \log p(w)$ at the weight the
 forward pass drew (`ScaleMixtureNormal`, as in Blundell et al., 2015).
 Densities and the closed-form KL come from `tfp.distributions`.
 

@@ -79,8 +79,15 @@ class BackupAndRestore(keras.callbacks.Callback):
         restored_epoch: the number of epochs restored at the last start (0: none).
 
     Example:
+        >>> images, _ = tfvb.data.mnist_sample()                     # digits bundled with tfvb
+        >>> train = tfvb.data.image_dataset(images[:200], batch_size=100, seed=0)
+        >>> val = tfvb.data.image_dataset(images[200:300], binarize="fixed", shuffle=False)
+        >>> model = tfvb.models.CVAE(latent_dim=2, filters=(4, 8), seed=0)
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
         >>> backup = tfvb.callbacks.BackupAndRestore("run/backup")
-        >>> model.fit(ds, epochs=100, callbacks=[backup])   # killed, then run again: continues
+        >>> history = model.fit(train, epochs=3, callbacks=[backup], verbose=0)   # killed, run again: continues
+        >>> len(backup.history["loss"])
+        3
     """
 
     def __init__(self, backup_dir, track=(), keep=2, delete_on_end=True):

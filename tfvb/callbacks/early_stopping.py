@@ -18,9 +18,14 @@ class EarlyStopping(RestorableState, keras.callbacks.EarlyStopping):
     Args: as `keras.callbacks.EarlyStopping`.
 
     Example:
+        >>> images, _ = tfvb.data.mnist_sample()                     # digits bundled with tfvb
+        >>> train = tfvb.data.image_dataset(images[:200], batch_size=100, seed=0)
+        >>> val = tfvb.data.image_dataset(images[200:300], binarize="fixed", shuffle=False)
+        >>> model = tfvb.models.CVAE(latent_dim=2, filters=(4, 8), seed=0)
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
         >>> stop = tfvb.callbacks.EarlyStopping(monitor="val_loss", patience=30, restore_best_weights=True)
         >>> backup = tfvb.callbacks.BackupAndRestore("run/backup", track=[stop])
-        >>> model.fit(train, validation_data=val, epochs=1000, callbacks=[stop, backup])
+        >>> history = model.fit(train, validation_data=val, epochs=3, callbacks=[stop, backup], verbose=0)
     """
 
     def get_state(self):

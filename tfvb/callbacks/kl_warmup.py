@@ -13,7 +13,14 @@ class KLWarmup(keras.callbacks.Callback):
     schedule where it stopped.
 
     Example:
-        >>> model.fit(ds, epochs=20, callbacks=[tfvb.callbacks.KLWarmup(epochs=10)])
+        >>> images, _ = tfvb.data.mnist_sample()                     # digits bundled with tfvb
+        >>> train = tfvb.data.image_dataset(images[:200], batch_size=100, seed=0)
+        >>> val = tfvb.data.image_dataset(images[200:300], binarize="fixed", shuffle=False)
+        >>> model = tfvb.models.CVAE(latent_dim=2, filters=(4, 8), seed=0)
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        >>> history = model.fit(train, epochs=3, callbacks=[tfvb.callbacks.KLWarmup(epochs=2)], verbose=0)
+        >>> float(model.beta.numpy())           # back at `target` once the warm-up is over
+        1.0
 
     References:
         Bowman et al. Generating Sentences from a Continuous Space. CoNLL 2016;

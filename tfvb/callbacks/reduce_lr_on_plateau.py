@@ -16,9 +16,14 @@ class ReduceLROnPlateau(RestorableState, keras.callbacks.ReduceLROnPlateau):
     Args: as `keras.callbacks.ReduceLROnPlateau`.
 
     Example:
+        >>> images, _ = tfvb.data.mnist_sample()                     # digits bundled with tfvb
+        >>> train = tfvb.data.image_dataset(images[:200], batch_size=100, seed=0)
+        >>> val = tfvb.data.image_dataset(images[200:300], binarize="fixed", shuffle=False)
+        >>> model = tfvb.models.CVAE(latent_dim=2, filters=(4, 8), seed=0)
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
         >>> schedule = tfvb.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=10)
-        >>> model.fit(ds, validation_data=val, epochs=500,
-        ...           callbacks=[schedule, tfvb.callbacks.BackupAndRestore("run", track=[schedule])])
+        >>> history = model.fit(train, validation_data=val, epochs=2, verbose=0,
+        ...                     callbacks=[schedule, tfvb.callbacks.BackupAndRestore("run", track=[schedule])])
     """
 
     def get_state(self):

@@ -9,10 +9,15 @@ OOD detection by an uncertainty score s (entropy, mutual information, ...):
 AUROC = P(s(x_out) > s(x_in)) + P(tie) / 2, the Mann-Whitney statistic.
 
 Example:
-    >>> u_in = model.predict_uncertainty(x_test)
-    >>> ece = expected_calibration_error(u_in["mean"], y_test)
-    >>> u_out = model.predict_uncertainty(x_fashion)
-    >>> auroc = ood_auroc(u_in["entropy"], u_out["entropy"])
+    >>> model = tfvb.zoo.load("bnn_flipout_mnist")             # a pretrained Bayesian LeNet-5
+    >>> digits, labels = tfvb.data.mnist_sample()              # held-out digits, bundled with tfvb
+    >>> clothes, _ = tfvb.data.fashion_mnist_sample()          # out of distribution
+    >>> u_in = model.predict_uncertainty(digits[:500], samples=20, seed=0)
+    >>> ece = expected_calibration_error(u_in["mean"], labels[:500])
+    >>> u_out = model.predict_uncertainty(clothes[:500], samples=20, seed=0)
+    >>> auroc = ood_auroc(u_in["entropy"], u_out["entropy"])   # P(entropy of clothes > of digits)
+    >>> bool(ece < 0.05 and auroc > 0.8)
+    True
 
 References:
     Guo, Pleiss, Sun, Weinberger. On Calibration of Modern Neural Networks. ICML 2017.

@@ -16,8 +16,11 @@ distribution as a fresh draw. `num_samples=T` applies T independent kernels
 in one grouped convolution.
 
 Example:
+    >>> images, _ = tfvb.data.mnist_sample()      # (2000, 28, 28, 1), bundled with tfvb
     >>> conv = Conv2DFlipout(6, 5, padding="same", activation="relu", seed=0)
-    >>> y = conv(images, training=True)        # KL(q || p) in conv.losses
+    >>> y = conv(images[:16], training=True)      # KL(q || p) in conv.losses
+    >>> y.shape, len(conv.losses)
+    (TensorShape([16, 28, 28, 6]), 1)
 
 References:
     Wen, Vicol, Ba, Tran, Grosse. Flipout: Efficient Pseudo-Independent

@@ -1,25 +1,29 @@
-"""Bayesian dense layers: reparameterization, Flipout and local reparameterization.
+r"""Bayesian dense layers: reparameterization, Flipout and local reparameterization.
 
 Each is a drop-in `keras.layers.Dense` whose kernel has a Gaussian posterior
-q(W) = N(mu, softplus(rho)^2) and a prior p(W) (see `tfvb.priors`). In a
-stochastic pass (`training=True`) the layer records KL(q || p) with
+$q(W) = \mathcal{N}(\mu, \operatorname{softplus}(\rho)^2)$ and a prior $p(W)$ (see `tfvb.priors`). In a
+stochastic pass (`training=True`) the layer records $\mathrm{KL}(q \,\|\, p)$ with
 `add_loss`; the model scales it by the data set size. The three estimators
 of the forward pass differ in their gradient variance and cost:
 
-    DenseReparameterization       y = x (mu + sigma o eps)       one eps per batch
-    DenseFlipout                  y = x mu + ((x o s) (sigma o eps)) o r
-                                  one eps per batch, random signs s, r per example
-    DenseLocalReparameterization  y ~ N(x mu, x^2 sigma^2)       per example and unit
+| layer | forward pass | noise |
+|---|---|---|
+| `DenseReparameterization` | $y = x(\mu + \sigma \circ \epsilon)$ | one $\epsilon$ per batch |
+| `DenseFlipout` | $y = x\mu + \left((x \circ s)(\sigma \circ \epsilon)\right) \circ r$ | one $\epsilon$ per batch, random signs $s, r$ per example |
+| `DenseLocalReparameterization` | $y \sim \mathcal{N}(x\mu,\ x^2 \sigma^2)$ | per example and unit |
 
 All three give each example the same marginal output distribution; Flipout
 and local reparameterization decorrelate the examples of a batch, so the
 gradient variance falls roughly like 1/batch.
 
 Example:
+    >>> x = np.random.default_rng(0).normal(size=(8, 20)).astype("float32")
     >>> layer = DenseFlipout(64, activation="relu", prior=tfvb.priors.Normal(1.0), seed=0)
     >>> y = layer(x, training=True)            # one stochastic pass, KL in layer.losses
     >>> y_mean = layer(x)                      # posterior mean weights
     >>> y_t = layer(x, num_samples=100)        # (100, batch, 64), independent draws
+    >>> y_t.shape
+    TensorShape([100, 8, 64])
 
 References:
     Blundell, Cornebise, Kavukcuoglu, Wierstra. Weight Uncertainty in Neural

@@ -73,10 +73,14 @@ class BayesianNetwork(BNNBase):
             was made with (None: scales proportional to |w|), for the record.
 
     Example:
-        >>> bnn = tfvb.bayesianize(trained_keras_model, layer="flipout")
+        >>> images, labels = tfvb.data.mnist_sample()             # 2,000 digits bundled with tfvb
+        >>> net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+        >>> net.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> history = net.fit(images[:1000], labels[:1000], epochs=1, verbose=0)   # a trained Keras model
+        >>> bnn = tfvb.bayesianize(net, layer="flipout")
         >>> bnn.compile(optimizer=keras.optimizers.Adam(1e-4))
-        >>> bnn.fit(x_train, y_train, epochs=3)
-        >>> u = bnn.predict_uncertainty(x_test, samples=100)
+        >>> history = bnn.fit(images[:1000], labels[:1000], epochs=1, verbose=0)
+        >>> u = bnn.predict_uncertainty(images[1000:1100], samples=100)
     """
 
     def __init__(self, network, task, outputs, layer="flipout", prior=None, num_examples=None,

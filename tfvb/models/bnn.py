@@ -60,11 +60,15 @@ class BNNClassifier(BNNBase):
         seed: integer seed of all weight draws (None: random).
 
     Example:
-        >>> model = tfvb.models.BNNClassifier(10, hidden_units=(400, 400), layer="flipout")
+        >>> images, labels = tfvb.data.mnist_sample()        # 2,000 digits bundled with tfvb
+        >>> model = tfvb.models.BNNClassifier(10, hidden_units=(400, 400), layer="flipout", seed=0)
         >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        >>> model.fit(x_train, y_train, epochs=20, batch_size=128)   # learns N = len(x_train)
-        >>> u = model.predict_uncertainty(x_test, samples=100)
-        >>> u["mean"], u["entropy"], u["mutual_information"], u["variation_ratio"]
+        >>> history = model.fit(images[:500], labels[:500], epochs=1, batch_size=128, verbose=0)
+        >>> model.num_examples                            # learned by fit: N = len(x)
+        500
+        >>> u = model.predict_uncertainty(images[1000:1100], samples=100)
+        >>> u["mean"].shape, u["entropy"].shape, u["mutual_information"].shape, u["variation_ratio"].shape
+        ((100, 10), (100,), (100,), (100,))
 
     References:
         Blundell et al. Weight Uncertainty in Neural Networks. ICML 2015.
@@ -233,10 +237,14 @@ class BNNRegressor(BNNBase):
             posterior_sigma_init, seed: as in `BNNClassifier`.
 
     Example:
-        >>> model = tfvb.models.BNNRegressor(hidden_units=(50,), input_dim=13)
+        >>> x = np.random.default_rng(0).normal(size=(200, 13)).astype("float32")
+        >>> y = x[:, 0] - 2 * x[:, 1] + 0.1 * np.random.default_rng(1).normal(size=200).astype("float32")
+        >>> model = tfvb.models.BNNRegressor(hidden_units=(50,), input_dim=13, seed=0)
         >>> model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        >>> model.fit(x_train, y_train, epochs=400, batch_size=32)
-        >>> u = model.predict_uncertainty(x_test, samples=100)   # mean, variance, epistemic, aleatoric
+        >>> history = model.fit(x, y, epochs=5, batch_size=32, verbose=0)
+        >>> u = model.predict_uncertainty(x[:10], samples=100)
+        >>> sorted(u)
+        ['aleatoric', 'epistemic', 'mean', 'std', 'variance']
 
     References:
         Blundell et al. Weight Uncertainty in Neural Networks. ICML 2015.

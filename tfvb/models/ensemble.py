@@ -102,8 +102,11 @@ class DeepEnsemble(keras.Model):
         ...                              keras.layers.Flatten(), keras.layers.Dense(10)])
         >>> ensemble = tfvb.models.DeepEnsemble(lenet, n=5, seed=0)
         >>> ensemble.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        >>> ensemble.fit(x_train, y_train, epochs=5, batch_size=128)        # all five members, one fit
-        >>> u = ensemble.predict_uncertainty(x_test)      # mean, entropy, mutual_information, variation_ratio
+        >>> images, labels = tfvb.data.mnist_sample()     # 2,000 digits bundled with tfvb
+        >>> history = ensemble.fit(images[:1000], labels[:1000], epochs=1, batch_size=128, verbose=0)  # all five
+        >>> u = ensemble.predict_uncertainty(images[1000:1100])   # mean, entropy, mutual_information, ...
+        >>> u["mutual_information"].shape
+        (100,)
 
     References:
         Lakshminarayanan, Pritzel, Blundell. Simple and Scalable Predictive

@@ -16,11 +16,14 @@ def _split_gaussian(h):
 
 @keras.saving.register_keras_serializable(package="tfvb")
 class IWAE(LatentVariableModel):
-    """Importance-weighted autoencoder trained on the k-sample bound.
+    r"""Importance-weighted autoencoder trained on the k-sample bound.
 
-    With log w_i = log p(x, z_i) - log q(z_i | x) for z_1..z_k ~ q(z|x),
+    With $\log w_i = \log p(x, z_i) - \log q(z_i \mid x)$ for $z_1, \dots, z_k \sim q(z \mid x)$,
 
-        L_k = E[log (1/k) sum_i w_i],   L_1 = ELBO <= L_k <= L_{k+1} <= log p(x).
+    $$
+    \mathcal{L}_k = \mathbb{E}\left[\log \frac{1}{k} \sum_{i=1}^{k} w_i\right], \qquad
+    \mathcal{L}_1 = \mathrm{ELBO} \le \mathcal{L}_k \le \mathcal{L}_{k+1} \le \log p(x).
+    $$
 
     The k samples are drawn, decoded and weighted in one batched call.
     `k=1` is exactly the VAE trained with the single-sample (MC-KL) ELBO.
@@ -51,9 +54,12 @@ class IWAE(LatentVariableModel):
     Metrics (per image, nats): `loss` (-L_k), `iwae_bound` (L_k), `elbo` (mean log w).
 
     Example:
-        >>> model = tfvb.models.IWAE(k=50)
+        >>> images, _ = tfvb.data.mnist_sample()             # 2,000 digits bundled with tfvb
+        >>> model = tfvb.models.IWAE(k=50, seed=0)
         >>> model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-4))
-        >>> model.fit(tfvb.data.image_dataset(images), epochs=10)
+        >>> history = model.fit(tfvb.data.image_dataset(images[:200]), epochs=1, verbose=0)
+        >>> sorted(history.history)
+        ['elbo', 'iwae_bound', 'loss']
 
     References:
         Burda, Grosse, Salakhutdinov. Importance Weighted Autoencoders. ICLR 2016.

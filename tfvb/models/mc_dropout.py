@@ -77,11 +77,14 @@ class MCDropoutRegressor(MCDropoutBase):
     Metrics: `loss` (objective), `rmse` and `nll` (one stochastic pass, original units).
 
     Example:
-        >>> model = tfvb.models.MCDropoutRegressor(hidden_units=(50,), dropout_rate=0.05, tau=0.15)
-        >>> model.compile(keras.optimizers.Adam(1e-3))
-        >>> model.fit(x_train, y_train, batch_size=128, epochs=400, verbose=0)
-        >>> u = model.predict_uncertainty(x_test, samples=1000)
-        >>> u["mean"], u["variance"], u["epistemic"], u["aleatoric"]
+        >>> x = np.random.default_rng(0).uniform(-3, 3, size=(256, 1)).astype("float32")
+        >>> y = np.sin(2 * x[:, 0]) + 0.1 * np.random.default_rng(1).normal(size=256).astype("float32")
+        >>> model = tfvb.models.MCDropoutRegressor(hidden_units=(50,), dropout_rate=0.05, tau=100.0, seed=0)
+        >>> model.compile(keras.optimizers.Adam(1e-2))
+        >>> history = model.fit(x, y, batch_size=64, epochs=5, verbose=0)   # learns the normalization
+        >>> u = model.predict_uncertainty(np.array([[0.0], [6.0]], "float32"), samples=1000, seed=0)
+        >>> u["mean"].shape, u["variance"].shape, u["epistemic"].shape, u["aleatoric"].shape
+        ((2,), (2,), (2,), (2,))
     """
 
     metric_names = ("loss", "rmse", "nll")
@@ -194,10 +197,12 @@ class MCDropoutClassifier(MCDropoutBase):
     Metrics: `loss`, `accuracy`, `nll` (one stochastic pass).
 
     Example:
-        >>> model = tfvb.models.MCDropoutClassifier(10, hidden_units=(512, 512), dropout_rate=0.5)
+        >>> images, labels = tfvb.data.mnist_sample()        # pixels in [0, 1]
+        >>> model = tfvb.models.MCDropoutClassifier(10, hidden_units=(512, 512), dropout_rate=0.5, seed=0)
         >>> model.compile(keras.optimizers.Adam(1e-3))
-        >>> model.fit(images / 255.0, labels, batch_size=128, epochs=10)
-        >>> model.predict_uncertainty(test_images / 255.0, samples=100)["mutual_information"]
+        >>> history = model.fit(images[:1000], labels[:1000], batch_size=128, epochs=2, verbose=0)
+        >>> model.predict_uncertainty(images[1000:1100], samples=100)["mutual_information"].shape
+        (100,)
     """
 
     metric_names = ("loss", "accuracy", "nll")

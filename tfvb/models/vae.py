@@ -37,10 +37,14 @@ class CVAE(LatentVariableModel):
     `reconstruction` (-E log p(x|z)), `kl`.
 
     Example:
-        >>> model = tfvb.models.CVAE(latent_dim=2)
+        >>> images, labels = tfvb.data.mnist_sample()        # 2,000 digits bundled with tfvb
+        >>> model = tfvb.models.CVAE(latent_dim=2, seed=0)
         >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        >>> model.fit(tfvb.data.image_dataset(images), epochs=5)
-        >>> images = model.sample(16)
+        >>> history = model.fit(tfvb.data.image_dataset(images[:500]), epochs=2, verbose=0)
+        >>> mean, logvar = model.encode(images[:4])       # q(z|x)
+        >>> samples = model.sample(16)                    # Bernoulli means of p(x|z), z ~ p(z)
+        >>> samples.shape
+        TensorShape([16, 28, 28, 1])
 
     References:
         Kingma & Welling. Auto-Encoding Variational Bayes. ICLR 2014.

@@ -21,11 +21,12 @@ keyword arguments (a range), or a plain value (fixed). Override entries with
 the same names passed to the tuner).
 
 Example:
+    >>> import keras_tuner
     >>> hypermodel = tfvb.tuning.CVAEHyperModel(space={"latent_dim": [2, 16]})
     >>> tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective,
     ...                                  max_trials=10, directory="sweeps", project_name="cvae")
-    >>> tuner.search(train_ds, validation_data=val_ds, epochs=20)
-    >>> best = tuner.get_best_models(1)[0]
+    >>> tuner.search(train_ds, validation_data=val_ds, epochs=20)  # doctest: +SKIP
+    >>> best = tuner.get_best_models(1)[0]  # doctest: +SKIP
 
 Distributed search (keras-tuner's chief/worker mode) needs nothing from
 tfvb: set KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and

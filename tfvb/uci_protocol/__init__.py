@@ -10,7 +10,7 @@
 
 Example:
     >>> from tfvb.uci_protocol import uci_benchmark
-    >>> s = uci_benchmark("bostonHousing", splits=2, jobs=2, json_path="boston.json")
+    >>> s = uci_benchmark("bostonHousing", splits=2, jobs=2, json_path="boston.json")  # doctest: +SKIP
 """
 
 from tfvb._lazy import lazy_exports

@@ -9,8 +9,8 @@ kept, so an interrupted run loses at most the splits in progress.
 and `tfvb.evaluate.uci_benchmark` are this function.
 
 Example:
-    >>> s = uci_benchmark("bostonHousing", splits=2, json_path="boston.json", resume=True)
-    >>> s["rmse"], s["ll"]        # [mean, standard error] over the splits run
+    >>> s = uci_benchmark("bostonHousing", splits=2, json_path="boston.json", resume=True)  # doctest: +SKIP
+    >>> s["rmse"], s["ll"]        # [mean, standard error] over the splits run  # doctest: +SKIP
 
 References:
     Gal, Ghahramani. Dropout as a Bayesian Approximation. ICML 2016.

@@ -19,9 +19,11 @@ nor memory grows with T. `regressor(g)` exports network g as an
 `MCDropoutRegressor` with the same weights and normalization.
 
 Example:
+    >>> d = tfvb.data.uci("bostonHousing", split=0)
     >>> grid = MCDropoutGrid(13, dropout_rate=[0.005, 0.05], tau=[0.1, 0.2], hidden_units=(50,))
-    >>> grid.fit(x_train[None], y_train[None], epochs=400)       # one data set, 2 networks
-    >>> grid.mc_scores(x_test[None], y_test[None], samples=10_000)["ll"]    # (2,)
+    >>> grid = grid.fit(d.x_train[None], d.y_train[None], epochs=5)        # one data set, 2 networks
+    >>> grid.mc_scores(d.x_test[None], d.y_test[None], samples=100)["ll"].shape   # (networks, variance scales)
+    (2, 1)
 
 References:
     Gal, Ghahramani. Dropout as a Bayesian Approximation. ICML 2016.

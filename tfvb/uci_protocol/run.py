@@ -7,7 +7,7 @@ about twice the work of one process on two cores.
 
 Example:
     >>> folder = tfvb.data.UCIFolder("bostonHousing")
-    >>> records = run_protocol(folder, Protocol.of(folder, epochs=400, samples=1000), splits=2)
+    >>> records = run_protocol(folder, Protocol.of(folder, epochs=400, samples=1000), splits=2)  # doctest: +SKIP
 """
 
 import os

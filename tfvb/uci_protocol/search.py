@@ -8,9 +8,13 @@ factor c on the noise variance (a continuous tau for homoscedastic
 networks) on the same validation rows.
 
 Example:
+    >>> from tfvb.uci_protocol.settings import Protocol
     >>> data = tfvb.data.uci("bostonHousing", split=0)
-    >>> record, final, i = grid_search_split(data, Protocol.of(data))
-    >>> record["rmse"], record["ll"], final.regressor(i)
+    >>> protocol = Protocol.of(data, epochs=5, samples=100, validation_samples=100)   # a smoke-sized run
+    >>> record, final, i = grid_search_split(data, protocol)
+    >>> regressor = final.regressor(i)          # the chosen network as a tfvb.models.MCDropoutRegressor
+    >>> sorted(k for k in ("rmse", "ll") if k in record)
+    ['ll', 'rmse']
 """
 
 import itertools

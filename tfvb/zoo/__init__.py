@@ -4,7 +4,7 @@
     ['cvae_fashion_mnist', 'cvae_mnist', 'cvae_mnist_l16']
     >>> model = tfvb.zoo.load("cvae_mnist")          # compiled keras.Model, ready to fit
     >>> serving = tfvb.zoo.load("cvae_mnist", format="savedmodel")
-    >>> tfvb.zoo.info("cvae_mnist")["metrics"]["iwae_5000_nll"]
+    >>> nll = tfvb.zoo.info("cvae_mnist")["metrics"]["iwae_5000_nll"]   # nats per held-out image
 
 The artifacts ship inside the package (`tfvb/zoo/saved_models/<name>/`), so an
 installed wheel loads every entry offline from any folder; `$TFVB_SAVED_MODELS`
