@@ -26,6 +26,7 @@ TUTORIALS = os.path.join(REPO, "docs", "tutorials")
 sys.path.insert(0, GEN)
 
 import run_tutorials  # noqa: E402
+from _browser import browser, chromium  # noqa: E402
 import zoo_cards  # noqa: E402
 
 TRAINED = [n for n in zoo.list_models() if zoo.is_trained(n)]
@@ -143,24 +144,6 @@ def test_grouped_args_are_documented_one_name_each():
 
 
 # -- slow: the site as a person sees it; the tutorials as written ---------------------------------
-def _chromium():
-    for name in ("chromium", "chromium-browser"):
-        if shutil.which(name):
-            return shutil.which(name)
-    subprocess.run(["bash", os.path.join(REPO, "scripts", "system-deps.sh"), "browser"], check=True)
-    found = shutil.which("chromium")
-    assert found, "Expected Chromium after scripts/system-deps.sh browser. Received: no chromium on PATH"
-    return found
-
-
-def _browser(chromium, profile, *args):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}"]
-    done = subprocess.run([chromium, *flags, *args], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory):
     if shutil.which("properdocs", path=os.path.dirname(sys.executable)) is None:
@@ -185,21 +168,21 @@ def served(built_site):
 
 
 @pytest.mark.slow
-def test_built_site_renders_in_a_real_browser(built_site, served, tmp_path):
+def test_built_site_renders_in_a_realbrowser(built_site, served, tmp_path):
     from matplotlib import image
 
-    chromium = _chromium()
+    chromium = chromium()
     pages = {"/": ("tfvb", "Where to start"), "/api/models/": ("tfvb.models", "tfvb.models.CVAE"),
              "/math/": ("Estimators and bounds", "<math"), "/zoo/vae_mnist/": ("vae_mnist", "this entry")}
     for path, (title, content) in pages.items():
-        dom = _browser(chromium, tmp_path / "profile", "--dump-dom", served + path)
+        dom = browser(chromium, tmp_path / "profile", "--dump-dom", served + path)
         page_title = re.search(r"<title>(.*?)</title>", dom, re.S).group(1)
         assert title in page_title and "404" not in page_title, (path, page_title)
         assert content in dom and "<h1" in dom, path
-    assert "<math" in _browser(chromium, tmp_path / "profile", "--dump-dom", served + "/tutorials/vae_iwae/")
+    assert "<math" in browser(chromium, tmp_path / "profile", "--dump-dom", served + "/tutorials/vae_iwae/")
 
     shot = tmp_path / "index.png"
-    _browser(chromium, tmp_path / "profile", "--hide-scrollbars", "--window-size=1280,900",
+    browser(chromium, tmp_path / "profile", "--hide-scrollbars", "--window-size=1280,900",
              f"--screenshot={shot}", served + "/")
     pixels = image.imread(str(shot))
     assert pixels.shape[:2] == (900, 1280)

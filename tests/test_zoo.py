@@ -186,3 +186,28 @@ def test_readme_zoo_table_is_generated_from_the_metadata():
     with open(os.path.join(REPO, "README.md")) as f:
         readme = f.read()
     assert f"{module.BEGIN}\n{module.vae_table()}\n{module.END}" in readme
+
+
+@pytest.mark.slow
+def test_demo_html_report_renders_in_a_real_browser(tmp_path):
+    """The self-contained report.html, opened from disk in headless Chromium: title, tables, every picture."""
+    import re
+
+    from _browser import browser, chromium
+
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "--models", "cvae_mnist", "bnn_flipout_mnist",
+                     "mc_dropout_uci_boston"]) == 0
+    html = (out / "report.html").read_text()
+    dom = browser(chromium(), tmp_path / "profile", "--dump-dom", (out / "report.html").as_uri())
+    assert "<title>tfvb demo: pretrained zoo models</title>" in dom
+    assert dom.count("<table") >= 3 and "cvae_mnist" in dom and "mc_dropout_uci_boston" in dom
+    images = re.findall(r"<img[^>]*src=\"data:image/png;base64,", dom)
+    assert len(images) == html.count("<img") == len(list(out.glob("*.png")))  # all inline, none missing
+    shot = tmp_path / "report.png"
+    browser(chromium(), tmp_path / "profile", "--hide-scrollbars", "--window-size=1200,900",
+            f"--screenshot={shot}", (out / "report.html").as_uri())
+    from matplotlib import image
+
+    pixels = image.imread(str(shot))[..., :3].mean(axis=-1)
+    assert pixels.shape == (900, 1200) and (pixels < 0.3).mean() > 0.002 and np.median(pixels) > 0.9
