@@ -16,7 +16,8 @@ def text_card(info):
     recipe = info.get("recipe", {})
     training = info.get("training", {})
     threads = (recipe.get("threads") or {}).get("intra_op")
-    budget = f"wall={recipe.get('wall_time_s')}s on {recipe.get('machine', {}).get('cpus')} CPUs"
+    train_s = training.get("train_wall_time_s", recipe.get("wall_time_s"))
+    budget = f"training {train_s}s on {recipe.get('machine', {}).get('cpus')} CPUs"
     if threads:
         budget += f" ({threads} thread{'s' if threads != 1 else ''})"
     lines = [
