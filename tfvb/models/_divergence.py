@@ -73,6 +73,7 @@ class FiniteWeightsOnly:
     def predict(self, x, *args, **kwargs):
         from tfvb.models import _inputs
 
+        self.require_built("predict")
         require_finite_weights(self, "predict with")
         x, _, _ = _inputs.user_data(x, method="predict")
         return super().predict(x, *args, **kwargs)
