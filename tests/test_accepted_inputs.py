@@ -30,10 +30,21 @@ def _weights_after_fit(make, x, y, **kwargs):
     return [w.numpy() for w in model.weights]
 
 
+def _bayesianized():
+    import tfvb
+
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(8, activation="relu"),
+                            keras.layers.Dense(10)])
+    net.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return tfvb.bayesianize(net, seed=3)
+
+
 @pytest.mark.parametrize("make", [
     lambda: BNNClassifier(10, hidden_units=(8,), seed=3),
     lambda: MCDropoutClassifier(10, hidden_units=(8,), seed=3),
-], ids=["bnn", "mc_dropout"])
+    _bayesianized,
+], ids=["bnn", "mc_dropout", "bayesianized"])
 @pytest.mark.parametrize("dtype", ["int64", "float32"])
 def test_one_hot_labels_train_exactly_as_the_integer_labels(make, dtype, binary_images, mnist_sample):
     x, labels = binary_images[:40], mnist_sample[1][:40].astype("int64")
@@ -43,6 +54,26 @@ def test_one_hot_labels_train_exactly_as_the_integer_labels(make, dtype, binary_
     b = _weights_after_fit(make, x, one_hot, batch_size=10)
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
+def test_an_ensemble_takes_integer_or_one_hot_labels_whatever_its_loss(loss, binary_images, mnist_sample):
+    from tfvb.models import DeepEnsemble
+
+    x, labels = binary_images[:40], mnist_sample[1][:40].astype("int64")
+
+    def run(y):
+        def member():
+            return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+
+        model = DeepEnsemble(member, n=2, seed=0)
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.get({"class_name": loss, "config": {
+            "from_logits": True}}))
+        model.fit(x, y, batch_size=10, epochs=1, shuffle=False, verbose=0)
+        return [w.numpy() for w in model.weights]
+
+    for u, v in zip(run(labels), run(np.eye(10, dtype="int32")[labels])):
+        np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7)
 
 
 def test_one_hot_labels_through_a_dataset_match_integer_labels(binary_images, mnist_sample):

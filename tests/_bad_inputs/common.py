@@ -179,3 +179,28 @@ def flip_byte(path, offset=100):
         byte = f.read(1)
         f.seek(offset)
         f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def _mlp(inputs, outputs):
+    return keras.Sequential([keras.Input(inputs), keras.layers.Flatten(), keras.layers.Dense(4, activation="tanh"),
+                             keras.layers.Dense(outputs)])
+
+
+def ensemble(task="classification", optimizer=None):
+    """A DeepEnsemble of two small MLPs: 10 classes of 28x28x1 images, or one target of 3 features."""
+    from tfvb.models import DeepEnsemble
+
+    shape, outputs = ((28, 28, 1), 10) if task == "classification" else ((3,), 1)
+    model = DeepEnsemble(lambda: _mlp(shape, outputs), n=2, seed=0)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if task == "classification" else "mse"
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), loss=loss)
+    return model
+
+
+def bayesianized(optimizer=None):
+    """`tfvb.bayesianize` of a small MLP classifier of 28x28x1 images."""
+    import tfvb
+
+    net = _mlp((28, 28, 1), 10)
+    net.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return compiled(tfvb.bayesianize(net, seed=0), optimizer)

@@ -5,9 +5,9 @@ import os
 import keras
 import numpy as np
 
-from _bad_inputs.common import (INVALID, Case, bnn_classifier, bnn_regressor, cvae, diverging, features,
-                                fitted_mc_dropout, iwae, mc_classifier, mc_dropout, poisoned, regression_dataset,
-                                targets)
+from _bad_inputs.common import (INVALID, Case, bayesianized, bnn_classifier, bnn_regressor, cvae, diverging,
+                                ensemble, features, fitted_mc_dropout, iwae, mc_classifier, mc_dropout, poisoned,
+                                regression_dataset, targets)
 from tfvb import callbacks, data, evaluate, layers, tuning
 from tfvb.models import CVAE, IWAE
 
@@ -129,6 +129,18 @@ CASES = [
     Case("diverged training", "cvae_sgd_1e4",
          lambda e: diverging(e.images[:64], None, cvae(optimizer=keras.optimizers.SGD(1e4))),
          DIVERGED, "Expected a finite loss", r"Received: loss=(inf|nan)"),
+    Case("diverged training", "ensemble_sgd_1e6",
+         lambda e: diverging(*big_targets(), ensemble("regression", optimizer=far_too_fast())),
+         DIVERGED, "Expected a finite loss", r"Received: loss=(inf|nan)"),
+    Case("diverged training", "bayesianized_sgd_1e6",
+         lambda e: diverging(e.images[:64], e.labels[:64], bayesianized(optimizer=far_too_fast())),
+         DIVERGED, "Expected a finite loss", r"Received: loss=(inf|nan)"),
+    Case("non-finite weights", "predict_uncertainty_of_a_nan_ensemble",
+         lambda e: poisoned(ensemble()).predict_uncertainty(e.images[:2]),
+         ValueError, "Expected finite weights to predict with DeepEnsemble", NON_FINITE),
+    Case("non-finite weights", "save_a_nan_bayesianized_network",
+         lambda e: poisoned(bayesianized()).save(os.path.join(e.tmp, "m.keras")),
+         ValueError, "Expected finite weights to save BayesianNetwork", NON_FINITE),
     Case("non-finite weights", "save_a_nan_cvae", lambda e: poisoned(cvae()).save(os.path.join(e.tmp, "m.keras")),
          ValueError, "Expected finite weights to save CVAE", NON_FINITE),
     Case("non-finite weights", "save_weights_of_a_nan_iwae",

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from tfvb import _checks
 
-__all__ = ["check_label_array", "label_rows"]
+__all__ = ["check_label_array", "label_rows", "labels_for_loss"]
 
 #: How far a one-hot or soft label row's sum may be from 1 (float32 rounding of probabilities).
 ROW_SUM_TOLERANCE = 1e-3
@@ -93,3 +93,25 @@ def label_rows(y, num_classes, name="y"):
             "that is not",
         )
     raise _shape_error(name, num_classes, y.shape)
+
+
+def labels_for_loss(y, num_classes, form=None, name="y"):
+    """A batch's class labels checked at run time and shaped for a Keras cross-entropy.
+
+    `form`: "sparse" (integer labels (batch,), as `sparse_categorical_crossentropy`
+    takes; one-hot rows are read as their argmax and must then be exactly
+    one-hot), "categorical" (rows (batch, C)), or None (another loss: the
+    labels as given, checked).
+    """
+    rows = label_rows(y, num_classes, name)
+    if form == "categorical":
+        return rows
+    y = tf.convert_to_tensor(y)
+    if form == "sparse":
+        if y.shape.rank == 2 and y.shape[-1] == num_classes:
+            soft = tf.reduce_any(tf.reduce_max(rows, axis=-1) != 1.0)
+            rows = _checks.wired_check(rows, soft, f"Expected integer labels or exactly one-hot `{name}` rows for "
+                                                   "a sparse cross-entropy. Received a soft label row")
+        return tf.argmax(rows, axis=-1, output_type=tf.int32)
+    # The check wired into the labels as given (XLA keeps a check only on a value that is used).
+    return tf.cast(tf.cast(y, tf.float32) + 0.0 * tf.reduce_sum(rows), y.dtype)
