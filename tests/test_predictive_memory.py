@@ -83,6 +83,23 @@ def test_bnn_regressor_streams_the_law_of_total_variance(small_budget):
         np.testing.assert_allclose(u[name], expected, rtol=1e-6, atol=1e-9, err_msg=name)
 
 
+def test_a_bayesianized_network_streams_its_draws(small_budget, binary_images):
+    import keras
+
+    import tfvb
+
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(8, activation="relu"),
+                            keras.layers.Dense(10)])
+    net.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = tfvb.bayesianize(net, posterior_sigma_init=0.2, seed=0)
+    x = binary_images[:6]
+    u = model.predict_uncertainty(x, samples=40, seed=2)
+    assert max(count for count, _ in small_budget) < 40
+    for name, expected in uncertainty.classification_uncertainty(model.predict_samples(x, samples=40, seed=2)).items():
+        np.testing.assert_allclose(u[name], expected, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
 @pytest.mark.parametrize("family", ["mc_dropout_regressor", "mc_dropout_classifier"])
 def test_mc_dropout_streams_its_passes(family, monkeypatch):
     from tfvb.models import _mc_dropout_base
@@ -105,6 +122,23 @@ def test_mc_dropout_streams_its_passes(family, monkeypatch):
         np.testing.assert_allclose(u[name], value, rtol=1e-6, atol=1e-9, err_msg=name)
 
 
+def test_an_ensembles_samples_are_its_members_whatever_t():
+    import keras
+
+    from tfvb.models import DeepEnsemble
+
+    def member():
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
+
+    model = DeepEnsemble(member, n=3, seed=0)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    u = model.predict_uncertainty(x, samples=100000)
+    assert model.predict_samples(x, samples=100000).shape == (3, 5, 4)  # n members x N x C, not T x N x C
+    for name, expected in model.predict_uncertainty(x).items():
+        np.testing.assert_array_equal(u[name], expected, err_msg=name)
+
+
 PROBE = r"""
 import json, resource, sys
 import numpy as np
@@ -113,6 +147,12 @@ family, samples = sys.argv[1], int(sys.argv[2])
 x = tfvb.data.mnist_sample()[0][:4]
 if family == "bnn":
     model = tfvb.models.BNNClassifier(10, hidden_units=(100,), seed=0)
+elif family == "bayesianized":
+    import keras
+    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(100, activation="relu"),
+                            keras.layers.Dense(10)])
+    net.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = tfvb.bayesianize(net, seed=0)
 else:
     model = tfvb.models.MCDropoutClassifier(10, hidden_units=(100,), seed=0)
     model.adapt(x, np.arange(4))
@@ -125,7 +165,7 @@ print(json.dumps({"before_mib": before / 1024, "peak_mib": peak / 1024, "finite"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["bnn", "mc_dropout"])
+@pytest.mark.parametrize("family", ["bnn", "bayesianized", "mc_dropout"])
 def test_100000_samples_run_in_bounded_memory(family):
     # Stacked, the BNN's 100,000 draws of its 79,400 kernel weights alone would take 32 GB.
     out = subprocess.run([sys.executable, "-c", PROBE, family, "100000"], capture_output=True, text=True,
