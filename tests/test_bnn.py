@@ -110,7 +110,7 @@ def test_gradients_reach_every_mu_and_rho_of_the_model(layer, prior):
     x, y = _images(8)
     model = _classifier(layer=layer, prior=prior, num_examples=8, hidden_units=(6, 5))
     with tf.GradientTape() as tape:
-        loss, _ = model._step_values(tf.constant(x), tf.constant(y), None, tf.constant(1.0))
+        loss, _ = model._step_values(*model._check_batch(tf.constant(x), tf.constant(y)), None, tf.constant(1.0))
     variables = [v for l in model.dense_layers for v in (l.kernel_loc, l.kernel_rho)]
     for v, g in zip(variables, tape.gradient(loss, variables)):
         assert g is not None and np.isfinite(g.numpy()).all() and np.any(g.numpy() != 0), v.path
@@ -269,15 +269,16 @@ def test_bad_inputs():
         model.predict_uncertainty(x, samples=0)
     with pytest.raises(ValueError, match=r"Expected `inputs` of shape \(None, 28, 28, 1\)"):
         model.predict_uncertainty(np.ones((2, 32, 32, 1), "float32"))
-    with pytest.raises(ValueError, match=r"Expected labels in \[0, 9\].*Received labels in \[0, 12\]"):
+    with pytest.raises(ValueError, match=r"Expected `y` to hold class labels in \[0, 9\]"
+                                         r".*Received labels in \[0, 12\]"):
         model.fit(x, np.r_[y[:-1], 12], verbose=0)
     with pytest.raises(ValueError, match="Expected `x` to be finite"):
         model.fit(np.full_like(x, np.nan), y, verbose=0)
     reg = BNNRegressor(input_dim=3)
     reg.compile(optimizer="adam")
-    with pytest.raises(ValueError, match=r"Expected inputs of shape \(batch, 3\)"):
+    with pytest.raises(ValueError, match=r"Expected `inputs` of shape \(batch, 3\)"):
         reg.predict_uncertainty(np.ones((4, 5), "float32"))
-    with pytest.raises(ValueError, match=r"Expected targets of shape \(batch,\) or \(batch, 1\)"):
+    with pytest.raises(ValueError, match=r"Expected `y` of shape \(N,\) or \(N, 1\)"):
         reg.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), verbose=0)
 
 

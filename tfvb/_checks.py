@@ -67,8 +67,17 @@ def image_batch(x, image_shape, name="inputs"):
     image_shape = tuple(image_shape)
     if x.shape.rank == len(image_shape) and image_shape[-1] == 1:
         x = x[..., tf.newaxis]
+    check_image_shape(tuple(x.shape), image_shape, name)
+    return tf.cast(x, tf.float32)
+
+
+def check_image_shape(shape, image_shape, name="inputs"):
+    """Raise ValueError unless `shape` is (batch,) + image_shape, or (batch, H, W) for one channel."""
+    image_shape = tuple(image_shape)
+    got = tuple(shape)
+    if len(got) == len(image_shape) and image_shape[-1] == 1:
+        got = got + (1,)
     expected = (None,) + image_shape
-    got = tuple(x.shape)
     if len(got) != len(expected) or any(
         e is not None and g is not None and e != g for e, g in zip(expected[1:], got[1:])
     ):
@@ -76,7 +85,6 @@ def image_batch(x, image_shape, name="inputs"):
             f"Expected `{name}` of shape {expected} (or {expected[:-1]} for one channel). "
             f"Received: {name}.shape={got}"
         )
-    return tf.cast(x, tf.float32)
 
 
 # These checks return `x` with the check wired into it: under XLA (Keras' default
@@ -92,13 +100,26 @@ def assert_finite(x, name="inputs"):
 def assert_unit_interval(x, name="inputs"):
     """`x`, checked at run time to lie in [0, 1], as the Bernoulli likelihood needs."""
     outside = tf.reduce_any(tf.logical_or(x < 0.0, x > 1.0))
-    flag = tf.where(outside, tf.constant(float("inf"), x.dtype), tf.constant(0.0, x.dtype))
-    flag = tf.debugging.check_numerics(
-        flag,
-        f"Expected `{name}` in [0, 1] for the Bernoulli likelihood (scale pixels by 1/255). "
-        "Received values outside [0, 1]",
-    )
-    return x + flag
+    return wired_check(x, outside, f"Expected `{name}` in [0, 1] for the Bernoulli likelihood (scale pixels by "
+                                   "1/255). Received values outside [0, 1]")
+
+
+def wired_check(x, bad, message):
+    """Float `x` with a run-time check that the scalar bool `bad` is False wired into it.
+
+    The check is a CheckNumerics of a value `x` then depends on (0, or inf
+    when `bad`), so XLA keeps it; it raises InvalidArgumentError(message).
+    """
+    flag = tf.where(bad, tf.constant(float("inf"), x.dtype), tf.constant(0.0, x.dtype))
+    return x + tf.debugging.check_numerics(flag, message)
+
+
+def assert_non_negative_finite(x, name):
+    """`x`, checked at run time to hold finite values >= 0 (sample weights)."""
+    x = tf.cast(x, tf.float32)
+    bad = tf.reduce_any(tf.logical_not(tf.math.is_finite(x))) | tf.reduce_any(x < 0.0)
+    return wired_check(x, bad, f"Expected `{name}` to be finite and non-negative. Received a negative, NaN or "
+                               "inf value")
 
 
 def finite_array(name, value):
@@ -106,6 +127,23 @@ def finite_array(name, value):
     if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"Expected `{name}` to be finite. Received {bad} NaN or inf values.")
+    return arr
+
+
+#: The largest float32: finite float64 values beyond it become inf in a float32 model.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def float32_array(name, value):
+    """`value` as a numpy array of finite numbers that stay finite in float32 (the models compute in it)."""
+    arr = finite_array(name, value)
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and arr.size:
+        largest = float(np.max(np.abs(arr)))
+        if largest > FLOAT32_MAX:
+            raise ValueError(
+                f"Expected `{name}` within float32's range, |{name}| <= {FLOAT32_MAX:.4g} (the models compute in "
+                f"float32, where larger values become inf). Received: max |{name}| = {largest:.4g} ({arr.dtype})"
+            )
     return arr
 
 

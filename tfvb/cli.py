@@ -18,7 +18,11 @@ from tfvb.version import __version__
 def _zoo_list(args):
     from tfvb import zoo
 
-    for name in zoo.list_models(args.pattern):
+    names = zoo.list_models(args.pattern)
+    if not names:
+        raise ValueError(f"Expected a pattern matching registered models. Received: {args.pattern!r}, which "
+                         f"matches none of {', '.join(zoo.list_models())}")
+    for name in names:
         entry = zoo.registry.get(name)
         state = "trained" if zoo.is_trained(name) else "not trained"
         print(f"{name:24s} {entry.family:11s} {entry.dataset:27s} {state:12s} {entry.summary}")
@@ -75,10 +79,55 @@ def _positive_int(text):
     return value
 
 
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
+    return value
+
+
+def _existing_folder(text):
+    if not os.path.isdir(text):
+        found = "a file" if os.path.exists(text) else "no such folder"
+        raise argparse.ArgumentTypeError(f"expected an existing folder, received {text!r} ({found})")
+    return text
+
+
+def _writable_folder(option, path):
+    """Refuse, before any work, an output folder that is a file or cannot be created or written."""
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"Expected `{option}` to be a folder. Received: {path!r}, which is a file")
+    existing = path
+    while existing and not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.access(existing or ".", os.W_OK | os.X_OK):
+        raise ValueError(f"Expected a writable folder for `{option}`. Received: {path!r} "
+                         f"({existing or '.'} is not writable)")
+
+
+def _writable_file(option, path):
+    """Refuse, before any work, an output file that is a folder or whose folder is missing or read-only."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"Expected `{option}` to be a file. Received: {path!r}, which is a folder")
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+        state = "does not exist" if not os.path.isdir(folder) else "is not writable"
+        raise ValueError(f"Expected `{option}` in a writable folder. Received: {path!r} ({folder} {state})")
+
+
 def _zoo_train(args):
     from tfvb import zoo
     from tfvb.zoo import driver
 
+    zoo.registry.get(args.name)
+    _writable_folder("--root", args.root)
     _start_tensorflow(args.threads)
     meta = driver.train(args.name, seed=args.seed, quick=args.quick, root=args.root, data_root=args.data_root)
     print(json.dumps(meta["metrics"], indent=2))
@@ -94,6 +143,7 @@ def _fmt_pair(pair):
 def _zoo_protocol(args):
     from tfvb.zoo import driver
 
+    _writable_file("--json", args.json)
     _start_tensorflow()
     s = driver.benchmark_protocol(args.name, data_root=args.data_root, splits=args.splits, jobs=args.jobs,
                                epoch_multiplier=args.epoch_multiplier, json_path=args.json, resume=args.resume,
@@ -119,6 +169,7 @@ def _zoo_benchmark(args):
     if args.resume or args.splits is not None or args.jobs != 1 or args.epoch_multiplier != 100:
         raise ValueError("Expected --protocol with --splits, --jobs, --epoch-multiplier or --resume. "
                          "Received: those options without --protocol")
+    _writable_file("--json", args.json)
     _start_tensorflow()
     result = driver.benchmark(args.name, limit=args.limit, data_root=args.data_root)
     print(f"golden batch: max |difference| = {result['golden_max_abs_diff']:.3g}")
@@ -141,6 +192,8 @@ def _zoo_package(args):
     from tfvb import zoo
     from tfvb.zoo import driver
 
+    zoo.registry.get(args.name)
+    _writable_folder("--root", args.root)
     _start_tensorflow()
     meta = driver.package(args.name, args.run_dir, root=args.root)
     print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} ({len(meta['files'])} files)")
@@ -173,10 +226,11 @@ def build_parser():
 
     p = zoo.add_parser("train", help="run a model's recipe and write its artifacts")
     p.add_argument("name")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--quick", action="store_true", help="a tiny run, to check the recipe works")
     p.add_argument("--root", default=None, help="where to write (default: the zoo folder tfvb reads)")
-    p.add_argument("--data-root", default=None, help="folder holding mnist/ and uci/ (default: ../shared/data)")
+    p.add_argument("--data-root", type=_existing_folder, default=None,
+                   help="folder holding mnist/ and uci/ (default: ../shared/data)")
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="TensorFlow threads (two recipes with --threads 1 each use both cores of a 2-core machine)")
     p.set_defaults(func=_zoo_train)
@@ -185,7 +239,7 @@ def build_parser():
     p.add_argument("name")
     p.add_argument("--limit", type=_positive_int, default=None,
                    help="evaluate on the first N held-out examples only")
-    p.add_argument("--data-root", default=None)
+    p.add_argument("--data-root", type=_existing_folder, default=None)
     p.add_argument("--json", default=None, help="also write the comparison (with --protocol: the summary, "
                                                 "after every split) here")
     p.add_argument("--protocol", action="store_true",
@@ -200,7 +254,7 @@ def build_parser():
 
     p = zoo.add_parser("package", help="write an entry from a run folder a recipe's own main() wrote")
     p.add_argument("name")
-    p.add_argument("run_dir", help="folder with model.keras, record.json and golden inputs")
+    p.add_argument("run_dir", type=_existing_folder, help="folder with model.keras, record.json and golden inputs")
     p.add_argument("--root", default=None)
     p.set_defaults(func=_zoo_package)
 

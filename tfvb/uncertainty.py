@@ -4,6 +4,9 @@ A Bayesian model (a BNN with sampled weights, MC dropout, ...) predicts T
 times on the same inputs; these functions turn the stack into the usual
 summaries. Both take numpy arrays or tensors and return a dict of float64
 numpy arrays, so every model's `predict_uncertainty` reports the same names.
+Their accumulators (`ClassificationAccumulator`, `RegressionAccumulator`)
+take the T predictions in chunks, so a model's `predict_uncertainty` keeps
+its memory bounded for any T.
 
 Classification, probabilities p_t(c | x) of shape (T, N, C) (Gal, 2016, §3.3):
 
@@ -36,7 +39,8 @@ References:
 
 import numpy as np
 
-__all__ = ["classification_uncertainty", "regression_uncertainty", "entropy"]
+__all__ = ["classification_uncertainty", "regression_uncertainty", "entropy", "ClassificationAccumulator",
+           "RegressionAccumulator"]
 
 
 def _as_float_array(name, value):
@@ -52,6 +56,56 @@ def entropy(probs, axis=-1):
     probs = np.asarray(probs, dtype=np.float64)
     logp = np.log(np.where(probs > 0, probs, 1.0))
     return -np.sum(probs * logp, axis=axis)
+
+
+def _check_probabilities(probs, name="probs_samples"):
+    row_sums = probs.sum(axis=-1)
+    if probs.min() < 0 or not np.allclose(row_sums, 1.0, atol=1e-3):
+        raise ValueError(
+            f"Expected `{name}` to hold probabilities (non-negative, summing to 1 over the "
+            f"last axis). Received: min={probs.min():.4g}, row sums in "
+            f"[{row_sums.min():.4g}, {row_sums.max():.4g}]"
+        )
+
+
+class ClassificationAccumulator:
+    """Gal's measures from T predictions that arrive in chunks: memory O(N x C) whatever T.
+
+    `add(probs, rows)` takes a chunk (T_c, n, C) of the predictions for the
+    inputs `rows` (a slice of the N); `result()` gives what
+    `classification_uncertainty` gives for all the chunks stacked.
+    """
+
+    def __init__(self, num_inputs, num_classes):
+        self.count = np.zeros(num_inputs, np.int64)
+        self.sum_probs = np.zeros((num_inputs, num_classes))
+        self.sum_entropy = np.zeros(num_inputs)
+        self.votes = np.zeros((num_inputs, num_classes), np.int64)
+
+    def add(self, probs, rows=slice(None)):
+        probs = _as_float_array("probs_samples", probs)
+        _check_probabilities(probs)
+        t, n, c = probs.shape
+        self.count[rows] += t
+        self.sum_probs[rows] += probs.sum(axis=0)
+        self.sum_entropy[rows] += entropy(probs).sum(axis=0)
+        votes = probs.argmax(axis=-1)  # (T_c, n)
+        self.votes[rows] += np.stack([(votes == k).sum(axis=0) for k in range(c)], axis=-1)
+
+    def result(self):
+        t = self.count[:, None].astype(np.float64)
+        mean = self.sum_probs / t
+        total = entropy(mean)
+        expected = self.sum_entropy / t[:, 0]
+        return {
+            "mean": mean,
+            "entropy": total,
+            "expected_entropy": expected,
+            # Jensen gives MI >= 0 exactly; clip the float rounding below zero.
+            "mutual_information": np.maximum(total - expected, 0.0),
+            "variation_ratio": 1.0 - self.votes.max(axis=-1) / t[:, 0],
+            "prediction": mean.argmax(axis=-1).astype(np.int64),
+        }
 
 
 def classification_uncertainty(probs_samples):
@@ -80,30 +134,59 @@ def classification_uncertainty(probs_samples):
             "Expected `probs_samples` of shape (T, N, C) with T, N, C >= 1. "
             f"Received: probs_samples.shape={probs.shape}"
         )
-    row_sums = probs.sum(axis=-1)
-    if probs.min() < 0 or not np.allclose(row_sums, 1.0, atol=1e-3):
+    accumulator = ClassificationAccumulator(probs.shape[1], probs.shape[2])
+    accumulator.add(probs)
+    return accumulator.result()
+
+
+class RegressionAccumulator:
+    """The law of total variance from T Gaussian predictions arriving in chunks: memory O(N x D).
+
+    The variance of the means is merged chunk by chunk (Chan et al.'s
+    pairwise update, in float64), so it equals the one of the stacked array.
+    """
+
+    def __init__(self, shape):
+        self.count = np.zeros(shape[:1] + (1,) * (len(shape) - 1), np.int64)
+        self.mean = np.zeros(shape)
+        self.m2 = np.zeros(shape)
+        self.sum_variance = np.zeros(shape)
+
+    def add(self, mean_samples, var_samples=None, rows=slice(None)):
+        means = _as_float_array("mean_samples", mean_samples)
+        variances = _check_variances(var_samples, means)
+        t = means.shape[0]
+        n = self.count[rows].astype(np.float64)
+        chunk_mean = means.mean(axis=0)
+        delta = chunk_mean - self.mean[rows]
+        total = n + t
+        self.mean[rows] += delta * (t / total)
+        self.m2[rows] += ((means - chunk_mean) ** 2).sum(axis=0) + delta ** 2 * (n * t / total)
+        self.sum_variance[rows] += variances.sum(axis=0)
+        self.count[rows] += t
+
+    def result(self):
+        epistemic = self.m2 / self.count
+        aleatoric = self.sum_variance / self.count
+        variance = epistemic + aleatoric
+        return {"mean": self.mean.copy(), "variance": variance, "epistemic": epistemic, "aleatoric": aleatoric,
+                "std": np.sqrt(variance)}
+
+
+def _check_variances(var_samples, means):
+    if var_samples is None:
+        return np.zeros_like(means)
+    variances = _as_float_array("var_samples", var_samples)
+    try:
+        variances = np.broadcast_to(variances, means.shape)
+    except ValueError:
         raise ValueError(
-            "Expected `probs_samples` to hold probabilities (non-negative, summing to 1 over the "
-            f"last axis). Received: min={probs.min():.4g}, row sums in "
-            f"[{row_sums.min():.4g}, {row_sums.max():.4g}]"
-        )
-    t, _, c = probs.shape
-    mean = probs.mean(axis=0)
-    total = entropy(mean)
-    expected = entropy(probs).mean(axis=0)
-    # Jensen gives MI >= 0 exactly; clip the float rounding below zero.
-    mutual_information = np.maximum(total - expected, 0.0)
-    votes = probs.argmax(axis=-1)  # (T, N)
-    counts = np.apply_along_axis(np.bincount, 0, votes, minlength=c)  # (C, N)
-    variation_ratio = 1.0 - counts.max(axis=0) / t
-    return {
-        "mean": mean,
-        "entropy": total,
-        "expected_entropy": expected,
-        "mutual_information": mutual_information,
-        "variation_ratio": variation_ratio,
-        "prediction": mean.argmax(axis=-1).astype(np.int64),
-    }
+            f"Expected `var_samples` broadcastable to mean_samples.shape={means.shape}. "
+            f"Received: var_samples.shape={variances.shape}"
+        ) from None
+    if variances.min() < 0:
+        raise ValueError(f"Expected `var_samples` to be non-negative. Received: min={variances.min():.4g}")
+    return variances
 
 
 def regression_uncertainty(mean_samples, var_samples=None):
@@ -130,29 +213,6 @@ def regression_uncertainty(mean_samples, var_samples=None):
             "Expected `mean_samples` of shape (T, N) or (T, N, D) with T, N, D >= 1. "
             f"Received: mean_samples.shape={means.shape}"
         )
-    if var_samples is None:
-        variances = np.zeros_like(means)
-    else:
-        variances = _as_float_array("var_samples", var_samples)
-        try:
-            variances = np.broadcast_to(variances, means.shape)
-        except ValueError:
-            raise ValueError(
-                f"Expected `var_samples` broadcastable to mean_samples.shape={means.shape}. "
-                f"Received: var_samples.shape={variances.shape}"
-            ) from None
-        if variances.min() < 0:
-            raise ValueError(
-                f"Expected `var_samples` to be non-negative. Received: min={variances.min():.4g}"
-            )
-    mean = means.mean(axis=0)
-    epistemic = means.var(axis=0)
-    aleatoric = variances.mean(axis=0)
-    variance = epistemic + aleatoric
-    return {
-        "mean": mean,
-        "variance": variance,
-        "epistemic": epistemic,
-        "aleatoric": aleatoric,
-        "std": np.sqrt(variance),
-    }
+    accumulator = RegressionAccumulator(means.shape[1:])
+    accumulator.add(means, var_samples)
+    return accumulator.result()

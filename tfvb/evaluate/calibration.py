@@ -32,16 +32,30 @@ from tfvb import _checks
 __all__ = ["calibration_bins", "expected_calibration_error", "reliability_diagram", "ood_auroc"]
 
 
+#: How far a row of `probs` may sum from 1 (float32 softmax outputs are within ~1e-6).
+ROW_SUM_TOLERANCE = 1e-3
+
+
 def _probs_labels(probs, labels):
+    """(probs, integer labels), checked: rows of probabilities, labels in range (one-hot rows accepted)."""
     probs = _checks.finite_array("probs", np.asarray(probs, dtype=np.float64))
     labels = np.asarray(labels)
     if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
         raise ValueError(f"Expected `probs` of shape (N, C) with N >= 1, C >= 2. Received: probs.shape={probs.shape}")
+    sums = probs.sum(axis=1)
+    if probs.min() < 0 or np.max(np.abs(sums - 1.0)) > ROW_SUM_TOLERANCE:
+        raise ValueError(
+            "Expected `probs` to hold class probabilities (rows of non-negative numbers summing to 1; apply a "
+            f"softmax to logits). Received: min={probs.min():.4g}, row sums in [{sums.min():.4g}, {sums.max():.4g}]"
+        )
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
+    if labels.shape == probs.shape and labels.dtype.kind in "biuf" and np.all((labels == 0) | (labels == 1)) \
+            and np.all(labels.sum(axis=1) == 1):
+        labels = labels.argmax(axis=1)  # one-hot rows
     if labels.shape != probs.shape[:1] or labels.dtype.kind not in "iu":
         raise ValueError(
-            f"Expected integer `labels` of shape ({probs.shape[0]},). "
+            f"Expected integer `labels` of shape ({probs.shape[0]},) (or one-hot rows of shape {probs.shape}). "
             f"Received: labels.shape={labels.shape}, dtype={labels.dtype}"
         )
     if labels.min() < 0 or labels.max() >= probs.shape[1]:
@@ -76,8 +90,9 @@ def expected_calibration_error(probs, labels, num_bins=15):
     """ECE = sum_b (n_b / N) |acc(b) - conf(b)| over `num_bins` equal-width bins.
 
     Args:
-        probs: predicted class probabilities, shape (N, C).
-        labels: integer class labels, shape (N,).
+        probs: predicted class probabilities, shape (N, C): rows of
+            non-negative numbers summing to 1 (logits are refused).
+        labels: integer class labels, shape (N,), or one-hot rows (N, C).
         num_bins: number of confidence bins (15 as in Guo et al.).
 
     Returns:

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, objectives
+from tfvb.models import _divergence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,14 @@ def _images(data):
     if isinstance(data, (tuple, list)) and len(data) in (2, 3) and np.ndim(data[0]) >= 3:
         data = data[0]
     yield np.asarray(data)
+
+
+def _require_latent_variable_model(model, action):
+    """A tfvb VAE-family model with finite weights (a diverged model's estimate would be NaN)."""
+    if not (hasattr(model, "log_importance_weights") and hasattr(model, "image_shape")):
+        raise ValueError("Expected `model` to be a tfvb VAE-family model (CVAE, IWAE: one with "
+                         f"`log_importance_weights`). Received: model of type {type(model).__name__}")
+    _divergence.require_finite_weights(model, action)
 
 
 def log_importance_weights(model, x, k, chunk=None, seed=0):
@@ -93,6 +102,7 @@ def log_likelihood_estimates(model, data, k=5000, methods=("iwae", "jackknife"),
     k = _checks.positive_int("k", k)
     for method in methods:
         _checks.one_of("method", method, {"iwae", "jackknife"})
+    _require_latent_variable_model(model, "estimate log p(x) with")
     pixels = math.prod(model.image_shape)
     images = np.concatenate([np.asarray(b, np.float32) for b in _images(data)])
     if len(images) == 0:
@@ -128,11 +138,12 @@ def active_units(model, data, threshold=1e-2, batch_size=500):
 
     Returns (number of active units, per-dimension variance of the posterior means).
     """
+    _require_latent_variable_model(model, "count the active units of")
     images = np.concatenate([np.asarray(b, np.float32) for b in _images(data)])
     if len(images) < 2:
         raise ValueError(f"Expected at least two images to estimate a covariance. Received: {len(images)}")
     means = np.concatenate([
-        model.encode(model.check_inputs(images[i:i + batch_size]))[0].numpy()
+        model.encode(images[i:i + batch_size])[0].numpy()
         for i in range(0, len(images), batch_size)
     ])
     variances = means.var(axis=0)

@@ -14,6 +14,17 @@ three modes:
 
 `seed` (an int or a [2] integer tensor) makes a call's draws reproducible;
 without it they come from the layer's own `keras.random.SeedGenerator`.
+
+The KL in your own model. Keras minimizes the mean data loss over a batch
+plus the layers' losses, so the negative ELBO per example needs each
+layer's KL divided by the training-set size N:
+
+    loss = (1/B) sum_b -log p(y_b | x_b, W)  +  sum_layers KL(q || p) / N
+
+Give the layers `num_examples=N` and they add KL / N (a layer without it
+adds the whole KL, which outweighs the data N-fold: tfvb's own models keep
+that default and divide by N themselves). See the README's "Bayesian layers
+in your own model".
 Subclasses supply the linear operation (`_linear`, `_linear_per_sample`),
 the shape of Flipout's sign vectors (`_sign_shape`), and the stochastic
 pass `_sample`.
@@ -77,9 +88,11 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         seed=None,
+        num_examples=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.num_examples = None if num_examples is None else _checks.positive_int("num_examples", num_examples)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.prior = priors_lib.get(prior)
@@ -251,7 +264,8 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         elif training:
             scale = self.kernel_scale  # softplus once for the pass and its KL
             outputs, kernel = self._sample(inputs, seed, scale, batch_slice)
-            self.add_loss(self._kl(scale, kernel_sample=kernel))
+            kl = self._kl(scale, kernel_sample=kernel)
+            self.add_loss(kl if self.num_examples is None else kl / float(self.num_examples))
         else:
             outputs = self._linear(inputs, self._compute(self.kernel_loc))
         if self.use_bias:
@@ -272,4 +286,5 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "seed": self.seed,
+            "num_examples": self.num_examples,
         }

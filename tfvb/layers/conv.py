@@ -144,7 +144,7 @@ class Conv2DReparameterization(_VariationalConv2D):
         filters, kernel_size, strides, padding, dilation_rate: as in
             `keras.layers.Conv2D` (channels_last only).
         activation, use_bias, prior, kl, posterior_sigma_init,
-            kernel_initializer, bias_initializer, seed: as in
+            kernel_initializer, bias_initializer, seed, num_examples: as in
             `tfvb.layers.DenseReparameterization`.
 
     Example:

@@ -3,7 +3,8 @@ r"""Bayesian dense layers: reparameterization, Flipout and local reparameterizat
 Each is a drop-in `keras.layers.Dense` whose kernel has a Gaussian posterior
 $q(W) = \mathcal{N}(\mu, \operatorname{softplus}(\rho)^2)$ and a prior $p(W)$ (see `tfvb.priors`). In a
 stochastic pass (`training=True`) the layer records $\mathrm{KL}(q \,\|\, p)$ with
-`add_loss`; the model scales it by the data set size. The three estimators
+`add_loss`; tfvb's models scale it by the data set size (in a model of your
+own, pass `num_examples=N` and the layer adds $\mathrm{KL} / N$). The three estimators
 of the forward pass differ in their gradient variance and cost:
 
 | layer | forward pass | noise |
@@ -112,6 +113,9 @@ class DenseReparameterization(_VariationalDense):
         kernel_initializer: initializer of the posterior mean mu.
         bias_initializer: initializer of the bias.
         seed: integer seed of the layer's draws (None: random).
+        num_examples: the training-set size N, in a model of your own: the
+            layer then adds KL / N to the loss (the negative ELBO per
+            example). None adds the whole KL (tfvb's models divide it).
 
     Example:
         >>> layer = DenseReparameterization(10, seed=1)

@@ -10,10 +10,15 @@ last batch of an epoch is split unevenly between replicas.
 import keras
 import tensorflow as tf
 
+from tfvb.models import _divergence, _inputs
+
 
 def unpack_batch(data):
-    """Split a Keras batch into (x, y, sample_weight); accepts (x,), (x, y), (x, y, w) and bare x."""
-    return keras.utils.unpack_x_y_sample_weight(data)
+    """Split a Keras batch into (x, y, sample_weight); accepts (x,), (x, y), (x, y, w) and bare x.
+
+    Dicts are refused and the weights checked (finite, non-negative) at run time.
+    """
+    return _inputs.checked_batch(data)
 
 
 def replicas_in_sync():
@@ -69,10 +74,12 @@ def fit_kwargs(x, kwargs):
     The epoch counter of a `tfvb.data.image_dataset` goes first among the
     callbacks: it tells the dataset which epoch to draw its order and
     binarization for, so a resumed run sees the data an uninterrupted one
-    sees. A dataset is never shuffled by Keras (it would only warn).
+    sees. A `TerminateOnNonFinite` goes last, unless the user chose one (or
+    Keras' TerminateOnNaN): a diverged run stops with an error. A dataset is
+    never shuffled by Keras (it would only warn).
     """
     kwargs = dict(kwargs)
-    callbacks = list(kwargs.get("callbacks") or [])
+    callbacks = _divergence.with_divergence_guard(kwargs.get("callbacks"))
     counter = getattr(x, "tfvb_epoch_counter", None)
     if counter is not None and counter not in callbacks:
         callbacks.insert(0, counter)

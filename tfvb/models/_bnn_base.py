@@ -37,7 +37,7 @@ from tfvb import _checks, randomness
 from tfvb import priors as priors_lib
 from tfvb.layers._variational import check_posterior_sigma_init
 from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
-from tfvb.models import _base
+from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._base import average_loss, global_batch_size, replicas_in_sync, unpack_batch, update_trackers
 
 __all__ = ["BNNBase", "blundell_kl_weights"]
@@ -48,7 +48,8 @@ DENSE_LAYERS = {
     "local_reparameterization": DenseLocalReparameterization,
 }
 KL_WEIGHTINGS = ("uniform", "blundell")
-#: Default bound on the floats in one activation of a vectorized T-sample call (T x batch x width): 128 MiB.
+#: Bound on the floats of one vectorized call of `predict_uncertainty`: of its group of kernel draws, and of its
+#: largest activation (draws x inputs x width). 128 MiB each, whatever T.
 MAX_ACTIVATION_ELEMENTS = 1 << 25
 #: The batch a group of weight draws is sized for (see `BNNBase._sample_outputs`).
 REFERENCE_BATCH = 256
@@ -75,7 +76,7 @@ def _num_examples_of(x, validation_split):
     return None
 
 
-class BNNBase(randomness.SavesSeedState, keras.Model):
+class BNNBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
 
     def __init__(self, *, hidden_units, layer="flipout", prior=None, num_examples=None, activation="relu",
@@ -252,10 +253,29 @@ class BNNBase(randomness.SavesSeedState, keras.Model):
     def _update(self, values, y, sample_weight):
         return update_trackers(self.metrics, values, sample_weight)
 
-    # ---- fit: learn N -------------------------------------------------------------
+    # ---- fit: check the data, learn N ----------------------------------------------
+    #: Whether `y` holds class labels (the classifier) or real targets.
+    has_labels = False
+
+    def _check_arrays(self, x, y):
+        """The subclass's checks of array inputs and targets, before Keras sees them."""
+
+    def _user_data(self, x, y, kwargs, method):
+        """(x, y, kwargs) of a fit/evaluate call, lists made arrays and everything checked."""
+        x, y, weights = _inputs.user_data(x, y, kwargs.pop("sample_weight", None), method=method,
+                                          labels=self.has_labels)
+        if weights is not None:
+            kwargs["sample_weight"] = weights
+        if not self.has_labels:
+            _inputs.refuse_class_weight(self, kwargs)
+        _base.require_examples(x, method)
+        if _inputs.num_rows(x) is not None:
+            self._check_arrays(x, y)
+        return x, y, _inputs.validation_data(kwargs, labels=self.has_labels)
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
-        """`keras.Model.fit` that first learns the training-set size (N) from array inputs."""
-        _base.require_examples(x, "fit")
+        """`keras.Model.fit` that first checks the data and learns the training-set size (N) from arrays."""
+        x, y, kwargs = self._user_data(x, y, kwargs, "fit")
         counted = _num_examples_of(x, kwargs.get("validation_split", 0.0))
         if counted is not None:
             if self.num_examples is not None and self.num_examples != counted:
@@ -279,9 +299,9 @@ class BNNBase(randomness.SavesSeedState, keras.Model):
         kwargs = _base.fit_kwargs(x, kwargs)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        _base.require_examples(x, "evaluate")
-        return super().evaluate(x, y, *args, **kwargs)
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        x, y, kwargs = self._user_data(x, y, kwargs, "evaluate")
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     @staticmethod
     def _input_shape_of(x):
@@ -293,42 +313,78 @@ class BNNBase(randomness.SavesSeedState, keras.Model):
             return (None,) + tuple(np.shape(x)[1:])
         return None
 
-    # ---- T weight draws in one call ------------------------------------------------
-    def _sample_outputs(self, x, samples, batch_size, seed):
-        """The outputs of T weight draws on every input, (T, N, ...), in vectorized calls of bounded memory.
+    # ---- T weight draws, vectorized in groups of bounded memory ------------------------
+    def _prediction_inputs(self, x, method):
+        """`x` checked for a prediction from a built model with finite weights."""
+        self.require_built(method)
+        _divergence.require_finite_weights(self, "predict with")
+        x, _, _ = _inputs.user_data(x, method=method)
+        return self._check_inputs(x)
 
-        The draws come in groups of a size fixed by the model alone (as many as keep the widest
-        activation of a call on REFERENCE_BATCH inputs near MAX_ACTIVATION_ELEMENTS floats), one seed
-        per group: draw t is the same network for every chunk of inputs and for every call with the
-        same seed, whatever the batch. Inputs are chunked so that a call stays within the bound. (A
-        group per call keeps batches whole: shrinking the batch to fit all T draws at once made
-        T = 1000 LeNet draws 4x slower than a loop of T calls, from per-op overhead on tiny batches.)
+    def _sample_plan(self, samples, batch_size):
+        """(draws per group, inputs per call), fixed by the model and T alone.
+
+        A group holds as many draws as keep the widest activation of a call on
+        REFERENCE_BATCH inputs near MAX_ACTIVATION_ELEMENTS floats, and its draws of
+        every kernel within that bound too; inputs are chunked so that a call stays
+        within it. (A group per call keeps batches whole: shrinking the batch to fit
+        all T draws at once made T = 1000 LeNet draws 4x slower than a loop of T
+        calls, from per-op overhead on tiny batches.)
         """
-        samples = _checks.positive_int("samples", samples)
         widest = self._widest_activation()
-        group = max(1, min(samples, MAX_ACTIVATION_ELEMENTS // (REFERENCE_BATCH * widest)))
+        group = max(1, min(samples, MAX_ACTIVATION_ELEMENTS // (REFERENCE_BATCH * widest),
+                           MAX_ACTIVATION_ELEMENTS // self._kernel_elements()))
         if batch_size is None:
             batch_size = max(1, MAX_ACTIVATION_ELEMENTS // (group * widest))
-        batch_size = _checks.positive_int("batch_size", batch_size)
-        if x.shape[0] == 0:
+        return group, _checks.positive_int("batch_size", batch_size)
+
+    def _kernel_elements(self):
+        """Floats of one draw of every kernel."""
+        return max(1, sum(int(np.prod(layer.kernel_loc.shape)) for layer in self._bayesian_layers))
+
+    def _sample_blocks(self, x, samples, batch_size, seed):
+        """Yield (rows, outputs (T_g, rows, out)): the T draws on the N inputs, block by block.
+
+        The draws come in groups of T_g (`_sample_plan`), one seed per group: the
+        call's seed for the first (with T <= T_g the draws are those of one call),
+        folded with g for group g. Draw t is therefore the same network for every
+        chunk of inputs and for every call with the same seed, whatever the batch;
+        memory stays bounded for any T.
+        """
+        samples = _checks.positive_int("samples", samples)
+        group, batch_size = self._sample_plan(samples, batch_size)
+        n = int(x.shape[0])
+        if n == 0:
             raise ValueError(f"Expected at least one input. Received: inputs.shape={tuple(x.shape)}")
         if seed is None:
-            # One base seed per call: sample t is the same network for every chunk.
-            seed = self.seed_generator.next()
+            seed = self.seed_generator.next()  # one base seed per call
         base = randomness.seed_tensor(seed)
-        fns = self.__dict__.setdefault("_vectorized_fns", {})
-        groups = []
-        for first in range(0, samples, group):
-            draws = min(group, samples - first)
-            # The first group keeps the call's seed: with T <= group the draws are those of one call.
-            key = base if first == 0 else tf.random.experimental.stateless_fold_in(base, first // group)
-            if draws not in fns:
-                def draw(x, s, draws=draws):
-                    return self._forward(x, training=False, num_samples=draws, seed=s)
+        fn = self._draw_fn(group)  # one trace: a last, shorter group is drawn whole and cut
+        for g, first in enumerate(range(0, samples, group)):
+            count = min(group, samples - first)
+            key = base if g == 0 else tf.random.experimental.stateless_fold_in(base, g)
+            for i in range(0, n, batch_size):
+                out = fn(x[i:i + batch_size], key)
+                yield slice(i, min(n, i + batch_size)), out if count == group else out[:count]
 
-                fns[draws] = tf.function(draw, autograph=False, reduce_retracing=True)
-            outs = [fns[draws](x[i:i + batch_size], key) for i in range(0, int(x.shape[0]), batch_size)]
-            groups.append(tf.concat(outs, axis=1))
+    def _draw_fn(self, count):
+        fns = self.__dict__.setdefault("_vectorized_fns", {})
+        if count not in fns:
+            def draw(x, s):
+                return self._forward(x, training=False, num_samples=count, seed=s)
+
+            fns[count] = tf.function(draw, autograph=False, reduce_retracing=True)
+        return fns[count]
+
+    def _sample_outputs(self, x, samples, batch_size, seed):
+        """All T draws stacked: (T, N, out) (memory grows with T: `predict_uncertainty` streams instead)."""
+        groups, rows = [], []
+        for block_rows, out in self._sample_blocks(x, samples, batch_size, seed):
+            if block_rows.start == 0 and rows:
+                groups.append(tf.concat(rows, axis=1))
+                rows = []
+            rows.append(out)
+        groups.append(tf.concat(rows, axis=1))
         return tf.concat(groups, axis=0)
 
     def _widest_activation(self):

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, dropout, gaussian, randomness
+from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._base import average_loss, unpack_batch, update_trackers
 
 __all__ = ["MCDropoutBase", "RootMean"]
@@ -30,7 +31,7 @@ class RootMean(keras.metrics.Mean):
         return tf.sqrt(super().result())
 
 
-class MCDropoutBase(randomness.SavesSeedState, keras.Model):
+class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """Base class (not used directly): subclasses pass `output_units` and define the hooks below.
 
     Args:
@@ -43,6 +44,8 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
     #: Names of the outputs of `outputs_from_raw`, the arrays `_passes` returns.
     sample_names = ()
     normalizes_inputs = True
+    #: Whether `y` holds class labels (the classifier) or real targets.
+    has_labels = False
 
     def __init__(self, *, output_units, hidden_units=(50,), dropout_rate=0.05, lengthscale=1e-2, num_examples=None,
                  seed=None, concrete=False, temperature=0.1, **kwargs):
@@ -88,7 +91,7 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
         pass
 
     def check_targets(self, y, n):
-        y = np.asarray(_checks.finite_array("y", y), dtype=np.float64)
+        y = np.asarray(_checks.float32_array("y", _inputs.as_array("y", y)), dtype=np.float64)
         if len(y) != n:
             raise ValueError(f"Expected `y` with {n} rows to match `x`. Received: y.shape={y.shape}")
         return y
@@ -146,7 +149,7 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
 
     def adapt(self, x, y=None):
         """Learn the input (and target) normalization from training data; set `num_examples` if unset."""
-        x = np.asarray(_checks.finite_array("x", x), dtype=np.float64)
+        x = np.asarray(_checks.float32_array("x", _inputs.as_array("x", x)), dtype=np.float64)
         if x.ndim < 2 or len(x) == 0:
             raise ValueError(f"Expected `x` of shape (N, features...) with N >= 1. Received: x.shape={x.shape}")
         x = x.reshape(len(x), -1)
@@ -164,8 +167,33 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
         self.mark_called()
         return self
 
-    def fit(self, x=None, y=None, *args, **kwargs):
+    def _unbuilt_hint(self):
+        return " (call `fit`, or `adapt(x, y)` on the training data)"
+
+    def _user_data(self, x, y, kwargs, method):
+        """(x, y, kwargs) of a fit/evaluate call, lists made arrays and everything checked."""
+        x, y, weights = _inputs.user_data(x, y, kwargs.pop("sample_weight", None), method=method,
+                                          labels=self.has_labels)
+        if weights is not None:
+            kwargs["sample_weight"] = weights
+        if not self.has_labels:
+            _inputs.refuse_class_weight(self, kwargs)
+        _base.require_examples(x, method)
+        n = _inputs.num_rows(x)
+        if n is not None:
+            if np.ndim(x) < 2:
+                raise ValueError(f"Expected `x` of shape (N, features...). Received: x.shape={np.shape(x)}")
+            features = int(np.prod(np.shape(x)[1:]))
+            if self.built and features != self.input_dim:
+                raise ValueError(f"Expected `x` with {self.input_dim} features, as {type(self).__name__} was "
+                                 f"built with. Received: x.shape={np.shape(x)}")
+            if y is not None:
+                self.check_targets(y, n)
+        return x, y, _inputs.validation_data(kwargs, labels=self.has_labels)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """`keras.Model.fit`, adapting the normalization first when given arrays and not yet adapted."""
+        x, y, kwargs = self._user_data(x, y, kwargs, "fit")
         if not (self.built and float(keras.ops.convert_to_numpy(self.adapted)) > 0):
             if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)) or callable(x) or x is None:
                 raise ValueError(
@@ -174,7 +202,13 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
                     f"x of type {type(x).__name__}"
                 )
             self.adapt(x, y)
-        return super().fit(x, y, *args, **kwargs)
+        kwargs = _base.fit_kwargs(x, kwargs)
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        self.require_built("evaluate")
+        x, y, kwargs = self._user_data(x, y, kwargs, "evaluate")
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     # -- the variational objective ---------------------------------------------------------
     def _require_num_examples(self):
@@ -288,15 +322,31 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
         mean of 1,000 passes with seed 0."""
         return self.predict_uncertainty(x, samples=1000, seed=0)["mean"]
 
+    def _prediction_inputs(self, x, method):
+        """`x` checked and flattened for a prediction from a built model with finite weights."""
+        self.require_built(method)
+        _divergence.require_finite_weights(self, "predict with")
+        x, _, _ = _inputs.user_data(x, method=method)
+        return self._flat_inputs(np.asarray(x, dtype=np.float32))
+
     def _passes(self, x, samples, seed):
-        """T stochastic passes in batched chunks: {name: numpy (T, N, units)} for `sample_names`.
+        """T stochastic passes: {name: numpy (T, N, units)} for `sample_names` (T x N x units floats)."""
+        out = {}
+        for chunk in self._pass_chunks(self._prediction_inputs(x, "predict_samples"), samples, seed):
+            for key, value in chunk.items():
+                out.setdefault(key, []).append(value)
+        return {k: np.concatenate(v, axis=0) for k, v in out.items()}
+
+    def _pass_chunks(self, x, samples, seed):
+        """Yield the T stochastic passes on checked inputs `x` in batched chunks: {name: numpy (T_c, N, units)}.
 
         Pass t uses the seed pair (seed, t) for an int seed, (a, b + t) for a
         pair (a, b); with `seed=None` the pair comes from the model's
-        SeedGenerator, so successive calls differ.
+        SeedGenerator, so successive calls differ. A chunk holds about
+        2^23 floats per layer, so a consumer that summarizes chunk by chunk
+        (`predict_uncertainty`) keeps its memory bounded for any T.
         """
         samples = _checks.positive_int("samples", samples)
-        x = self._flat_inputs(np.asarray(_checks.finite_array("x", x), dtype=np.float32))
         if seed is None:
             # A fresh random first component: calls never share the (a, t) pairs of their passes.
             seed = int(keras.ops.convert_to_numpy(
@@ -307,14 +357,11 @@ class MCDropoutBase(randomness.SavesSeedState, keras.Model):
         if not hasattr(self, "_passes_fn"):
             self._passes_fn = tf.function(
                 lambda x, s: self.outputs_from_raw(self._seeded_passes(x, s)), reduce_retracing=True)
-        out = {}
         for start in range(0, samples, chunk):
             t = np.arange(start, min(samples, start + chunk), dtype=np.int64)
             seeds = tf.constant(np.stack([np.full_like(t, a), b + t], axis=1))
-            for key, value in zip(self.sample_names, self._passes_fn(x, seeds)):
-                if value is not None:
-                    out.setdefault(key, []).append(value.numpy())
-        return {k: np.concatenate(v, axis=0) for k, v in out.items()}
+            yield {key: value.numpy() for key, value in zip(self.sample_names, self._passes_fn(x, seeds))
+                   if value is not None}
 
     # -- training ---------------------------------------------------------------------------
     def _step_values(self, data):

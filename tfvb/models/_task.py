@@ -18,7 +18,8 @@ so a combined prediction is of the same kind as a single network's.
 import keras
 import tensorflow as tf
 
-__all__ = ["TASKS", "OUTPUTS", "infer", "probabilities", "combine", "class_nll", "correct", "per_example_loss"]
+__all__ = ["TASKS", "OUTPUTS", "loss_name", "infer", "probabilities", "combine", "class_nll", "correct",
+           "per_example_loss"]
 
 TASKS = ("classification", "regression")
 OUTPUTS = ("logits", "probabilities", "values")
@@ -26,7 +27,7 @@ _CLASSIFICATION_LOSSES = ("sparse_categorical_crossentropy", "categorical_crosse
 _BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
 
 
-def _loss_name(loss):
+def loss_name(loss):
     if isinstance(loss, str):
         return loss
     if isinstance(loss, keras.losses.Loss):
@@ -54,7 +55,7 @@ def infer(loss, task=None, model=None):
     """
     if isinstance(loss, (list, tuple, dict)):
         raise ValueError(f"Expected one loss for a network with one output. Received: loss={loss!r}")
-    name = _loss_name(loss)
+    name = loss_name(loss)
     if task is None:
         if loss is None:
             raise ValueError("Expected `task` ('classification' or 'regression') or a network compiled with its "

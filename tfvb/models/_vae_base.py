@@ -7,16 +7,17 @@ train/test steps, metrics, sampling, importance weights and export.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, objectives, randomness
-from tfvb.models import _base
+from tfvb.models import _base, _divergence, _inputs
 
 # Guards against exp overflow/underflow of a runaway or collapsed posterior scale.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 
 
-class LatentVariableModel(randomness.SavesSeedState, keras.Model):
+class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
 
     Args:
@@ -74,13 +75,27 @@ class LatentVariableModel(randomness.SavesSeedState, keras.Model):
 
     # -- the probabilistic model -------------------------------------------------------------
     def encode(self, x):
-        """Mean and log-variance of q(z|x), each (batch, latent_dim)."""
-        x = _checks.image_batch(x, self.image_shape)
+        """Mean and log-variance of q(z|x), each (batch, latent_dim).
+
+        `x` is checked as `fit` and `model(x)` check it: its shape, finite, in [0, 1].
+        """
+        return self._encode(self.check_inputs(x))
+
+    def _encode(self, x):
+        """`encode` of inputs already checked."""
         mean, logvar = tf.split(self.to_variable_dtype(self.encoder(x)), 2, axis=-1)
         return mean, tf.clip_by_value(logvar, LOGVAR_MIN, LOGVAR_MAX)
 
     def decode(self, z):
         """Bernoulli logits of p(x|z); `z` is (..., latent_dim), leading axes kept."""
+        z = self.to_variable_dtype(tf.convert_to_tensor(z))
+        if z.shape.rank is not None and (z.shape.rank < 1 or z.shape[-1] not in (None, self.latent_dim)):
+            raise ValueError(f"Expected `z` of shape (..., {self.latent_dim}), latent_dim={self.latent_dim} values "
+                             f"in its last axis. Received: z.shape={tuple(z.shape)}")
+        return self._decode(_checks.assert_finite(z, "z"))
+
+    def _decode(self, z):
+        """`decode` of latents the model drew itself (no checks: they stay off the gradient's path)."""
         z = self.to_variable_dtype(tf.convert_to_tensor(z))
         lead = tf.shape(z)[:-1]
         logits = self.to_variable_dtype(self.decoder(tf.reshape(z, [-1, self.latent_dim])))
@@ -97,12 +112,13 @@ class LatentVariableModel(randomness.SavesSeedState, keras.Model):
     def sample(self, n, seed=None):
         """`n` images drawn from the model: Bernoulli means sigmoid(decode(z)), z ~ p(z)."""
         n = _checks.positive_int("n", n)
+        _divergence.require_finite_weights(self, "sample from")
         return tf.sigmoid(self.decode(self.sample_prior(n, seed)))
 
     def stateless_sample_logits(self, n, seed):
         """Logits of `n` model samples from an integer tensor `seed` (for serving)."""
         z = tf.random.stateless_normal(tf.stack([n, self.latent_dim]), seed=randomness.seed_tensor(seed))
-        return self.decode(z)
+        return self._decode(z)
 
     def reparameterize(self, mean, logvar, k=None, seed=None):
         """z = mean + exp(logvar / 2) * eps; with `k`, k samples stacked on a new leading axis."""
@@ -120,11 +136,11 @@ class LatentVariableModel(randomness.SavesSeedState, keras.Model):
         With `stop_q_gradient`, the parameters of q are stopped in the log q
         term (gradients flow through z only), as the DReG estimator needs.
         """
-        mean, logvar = self.encode(x)
+        mean, logvar = self._encode(x)
         z = self.reparameterize(mean, logvar, k=k, seed=seed)
         if stop_q_gradient:
             mean, logvar = tf.stop_gradient(mean), tf.stop_gradient(logvar)
-        log_px_z = objectives.bernoulli_log_prob(x, self.decode(z), event_ndims=len(self.image_shape))
+        log_px_z = objectives.bernoulli_log_prob(x, self._decode(z), event_ndims=len(self.image_shape))
         return log_px_z, objectives.standard_normal_log_prob(z) - objectives.gaussian_log_prob(z, mean, logvar)
 
     def log_importance_weights(self, x, k, seed=None, stop_q_gradient=False):
@@ -135,9 +151,9 @@ class LatentVariableModel(randomness.SavesSeedState, keras.Model):
     def call(self, inputs, training=None):
         """Reconstruction (Bernoulli means); z is the posterior mean unless training."""
         x = self.check_inputs(inputs)
-        mean, logvar = self.encode(x)
+        mean, logvar = self._encode(x)
         z = self.reparameterize(mean, logvar) if training else mean
-        return tf.sigmoid(self.decode(z))
+        return tf.sigmoid(self._decode(z))
 
     # -- objectives ---------------------------------------------------------------------------
     def per_example_terms(self, x, training):
@@ -167,19 +183,47 @@ class LatentVariableModel(randomness.SavesSeedState, keras.Model):
         terms = self.per_example_terms(self.check_inputs(x), training=False)
         return _base.update_trackers(self._trackers, terms, sample_weight)
 
-    # -- fit / evaluate: refuse empty data -------------------------------------------------------
-    def fit(self, x=None, y=None, *args, **kwargs):
-        _base.require_examples(x, "fit")
+    # -- fit / evaluate: check the data, honour sample weights ----------------------------------------
+    def _user_data(self, x, y, kwargs, method):
+        """(x, y, kwargs) of a fit/evaluate call, checked; `y` is ignored (it may hold labels).
+
+        Keras drops `sample_weight` when `y` is None; a placeholder `y` keeps
+        it, so a weighted fit maximizes the weighted ELBO.
+        """
+        _inputs.refuse_class_weight(self, kwargs)
+        x, y, weights = _inputs.user_data(x, y, kwargs.pop("sample_weight", None), method=method, labels=True)
+        _base.require_examples(x, method)
+        if _inputs.num_rows(x) is not None:
+            _checks.check_image_shape(np.shape(x), self.image_shape, "x")
+        if weights is not None:
+            kwargs["sample_weight"] = weights
+            if y is None:
+                y = np.zeros(len(weights), np.float32)
+        kwargs = _inputs.validation_data(kwargs, labels=True)
+        val = kwargs.get("validation_data")
+        if isinstance(val, tuple) and len(val) == 3 and val[1] is None:
+            kwargs["validation_data"] = (val[0], np.zeros(len(val[2]), np.float32), val[2])
+        return x, y, kwargs
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        """`keras.Model.fit` on images x (y is ignored), checked first; `sample_weight` weighs the examples.
+
+        With weights w_n the step minimizes sum_n w_n loss_n / B (Keras' convention
+        for sample weights) and the reported metrics are weighted means, e.g.
+        `elbo` = sum_n w_n ELBO_n / sum_n w_n. Datasets give weights as
+        (x, y, sample_weight) batches (y ignored).
+        """
+        x, y, kwargs = self._user_data(x, y, kwargs, "fit")
         counter = _base.StepCounter()
         kwargs = _base.fit_kwargs(x, kwargs)
         kwargs["callbacks"].append(counter)
-        history = super().fit(x, y, *args, **kwargs)
+        history = super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
         counter.check()  # a dataset of unknown size may still turn out empty
         return history
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        _base.require_examples(x, "evaluate")
-        return super().evaluate(x, y, *args, **kwargs)
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        x, y, kwargs = self._user_data(x, y, kwargs, "evaluate")
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     # -- serving --------------------------------------------------------------------------------
     def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
@@ -189,6 +233,7 @@ class LatentVariableModel(randomness.SavesSeedState, keras.Model):
         """
         if format != "tf_saved_model":
             return super().export(filepath, format=format, verbose=verbose, **kwargs)
+        _divergence.require_finite_weights(self, "export")
         archive = keras.export.ExportArchive()
         archive.track(self)
         images = tf.TensorSpec((None,) + self.image_shape, tf.float32)

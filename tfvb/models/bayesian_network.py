@@ -33,7 +33,7 @@ from tfvb import _checks, uncertainty
 from tfvb.layers import conv_transpose  # noqa: F401  (registers the transposed layers for loading)
 from tfvb.layers._variational import VariationalLayer
 from tfvb.layers.dense import _VariationalDense
-from tfvb.models import _task
+from tfvb.models import _labels, _task
 from tfvb.models._bnn_base import BNNBase
 from tfvb.models._base import update_trackers
 
@@ -172,24 +172,40 @@ class BayesianNetwork(BNNBase):
         return self._forward(self._check_inputs(inputs), training)
 
     # ---- data checks and the likelihood -----------------------------------------------------------
+    @property
+    def has_labels(self):
+        return self.task == "classification"
+
     def _check_inputs(self, x):
         x = tf.cast(tf.convert_to_tensor(x), tf.float32)
-        shape = (None,) + self.input_spec_shape
         if len(self.input_spec_shape) == 3 and self.input_spec_shape[-1] == 1 and x.shape.rank == 3:
             x = x[..., tf.newaxis]
-        if x.shape.rank != len(shape) or any(e is not None and g is not None and e != g
-                                               for e, g in zip(shape[1:], x.shape[1:])):
-            raise ValueError(f"Expected inputs of shape {shape}. Received: inputs.shape={tuple(x.shape)}")
+        self._check_input_shape(x.shape, "inputs")
         return x
+
+    def _check_input_shape(self, shape, name):
+        expected = (None,) + self.input_spec_shape
+        got = tuple(shape)
+        if len(self.input_spec_shape) == 3 and self.input_spec_shape[-1] == 1 and len(got) == 3:
+            got = got + (1,)
+        if len(got) != len(expected) or any(e is not None and g is not None and e != g
+                                            for e, g in zip(expected[1:], got[1:])):
+            raise ValueError(f"Expected `{name}` of shape {expected}. Received: {name}.shape={tuple(shape)}")
+
+    def _check_arrays(self, x, y):
+        self._check_input_shape(np.shape(x), "x")
+        if y is not None and self.task == "classification":
+            _labels.check_label_array(y, self.output_dim)
+        elif y is not None and int(np.prod(np.shape(y)[1:])) != self.output_dim:
+            raise ValueError(f"Expected `y` with {self.output_dim} target(s) per row. Received: y.shape={np.shape(y)}")
 
     def _check_batch(self, x, y):
         if y is None:
             raise ValueError("Expected batches (x, y) with targets y for training. Received: y=None")
-        y = tf.convert_to_tensor(y)
         if self.task == "regression":
-            y = tf.reshape(tf.cast(y, tf.float32), [-1, self.output_dim])
-        elif not y.dtype.is_floating and y.shape.rank == 2 and y.shape[-1] == 1:
-            y = y[:, 0]
+            y = tf.reshape(tf.cast(tf.convert_to_tensor(y), tf.float32), [-1, self.output_dim])
+        else:
+            y = _labels.label_rows(y, self.output_dim)  # float32 rows: one-hot for integer labels
         return self._check_inputs(x), y
 
     def _log_probs(self, out):
@@ -201,10 +217,8 @@ class BayesianNetwork(BNNBase):
         if self.task == "regression":
             mean = tf.reshape(out, [-1, self.output_dim])
             return -tf.reduce_sum(tfd.Normal(mean, tf.exp(self.noise_log_std)).log_prob(y), axis=-1)
-        logp = self._log_probs(out)
-        if y.dtype.is_floating and y.shape.rank == 2:  # one-hot or soft labels
-            return -tf.reduce_sum(tf.cast(y, logp.dtype) * logp, axis=-1)
-        return -tf.gather(logp, tf.cast(y, tf.int32), axis=-1, batch_dims=1)
+        # y: rows of class probabilities (one-hot for integer labels, see `tfvb.models._labels`).
+        return -tf.reduce_sum(tf.cast(y, tf.float32) * self._log_probs(out), axis=-1)
 
     def _extra_values(self, outputs, y):
         if self.task == "regression":
@@ -220,7 +234,10 @@ class BayesianNetwork(BNNBase):
     # ---- predictive uncertainty -------------------------------------------------------------------
     def predict_samples(self, x, samples=100, batch_size=None, seed=None):
         """The T draws stacked: class probabilities (T, N, C), or regression dict `mean`, `variance`."""
-        out = self._sample_outputs(self._check_inputs(x), samples, batch_size, seed)
+        out = self._sample_outputs(self._prediction_inputs(x, "predict_samples"), samples, batch_size, seed)
+        return self._predictions(out)
+
+    def _predictions(self, out):
         if self.task == "classification":
             return tf.exp(self._log_probs(out)).numpy()
         mean = tf.reshape(out, tf.concat([tf.shape(out)[:2], [self.output_dim]], 0)).numpy()
@@ -237,10 +254,19 @@ class BayesianNetwork(BNNBase):
         `variation_ratio`, `prediction`) or `BNNRegressor.predict_uncertainty`
         (regression: `mean`, `variance`, `epistemic`, `aleatoric`, `std`).
         """
-        s = self.predict_samples(x, samples, batch_size, seed)
+        x = self._prediction_inputs(x, "predict_uncertainty")
+        n = int(x.shape[0])
         if self.task == "classification":
-            return uncertainty.classification_uncertainty(s)
-        return uncertainty.regression_uncertainty(s["mean"], s["variance"])
+            summary = uncertainty.ClassificationAccumulator(n, self.output_dim)
+        else:
+            summary = uncertainty.RegressionAccumulator((n,) + ((self.output_dim,) if self.output_dim > 1 else ()))
+        for rows, out in self._sample_blocks(x, samples, batch_size, seed):  # summarized as they come
+            s = self._predictions(out)
+            if self.task == "classification":
+                summary.add(s, rows)
+            else:
+                summary.add(s["mean"], s["variance"], rows=rows)
+        return summary.result()
 
     def golden_outputs(self, x):
         """The posterior-mean outputs (deterministic), for the zoo's golden batches."""

@@ -18,6 +18,7 @@ import tensorflow_probability as tfp
 
 from tfvb import _checks, uncertainty
 from tfvb.layers.conv import Conv2DFlipout, Conv2DLocalReparameterization, Conv2DReparameterization
+from tfvb.models import _labels
 from tfvb.models._base import update_trackers
 from tfvb.models._bnn_base import DENSE_LAYERS, BNNBase, blundell_kl_weights
 
@@ -41,6 +42,10 @@ class BNNClassifier(BNNBase):
     probabilities from the posterior-mean weights (what `predict` gives);
     `model(x, training=True)` one stochastic pass; `predict_uncertainty` the
     Monte Carlo predictive and Gal's uncertainty measures.
+
+    Labels: `y` holds integer class labels 0..C-1, shape (N,) or (N, 1), or
+    one-hot (or soft) rows, shape (N, C); a label outside [0, C), with a
+    fractional part, or of another shape is refused (`tfvb.models._labels`).
 
     Args:
         num_classes: number of classes (>= 2).
@@ -143,41 +148,32 @@ class BNNClassifier(BNNBase):
             shape = self.pool.compute_output_shape(conv.compute_output_shape(shape))
         return shape[1:]
 
+    has_labels = True
+
     def _check_inputs(self, x):
         return _checks.image_batch(x, self.image_shape)
+
+    def _check_arrays(self, x, y):
+        _checks.check_image_shape(np.shape(x), self.image_shape, "x")
+        if y is not None:
+            _labels.check_label_array(y, self.num_classes)
 
     def _check_batch(self, x, y):
         if y is None:
             raise ValueError("Expected batches (x, y) with class labels y for training. Received: y=None")
-        y = tf.convert_to_tensor(y)
-        if y.shape.rank == 2 and y.shape[-1] == 1:
-            y = y[:, 0]
-        return self._check_inputs(x), y
+        return self._check_inputs(x), _labels.label_rows(y, self.num_classes)
 
     def call(self, inputs, training=None, num_samples=None, seed=None):
         return tf.nn.softmax(self._forward(self._check_inputs(inputs), training, num_samples, seed))
 
     def _nll(self, logits, y):
-        if y.dtype.is_floating and y.shape.rank == 2:  # one-hot or soft labels
-            return -tf.reduce_sum(tf.cast(y, logits.dtype) * tf.nn.log_softmax(logits), axis=-1)
-        return -tfd.Categorical(logits=logits).log_prob(tf.cast(y, tf.int32))
+        # y: rows of class probabilities (one-hot for integer labels, see `tfvb.models._labels`).
+        return -tf.reduce_sum(tf.cast(y, logits.dtype) * tf.nn.log_softmax(logits), axis=-1)
 
     def _extra_values(self, outputs, y):
         probs = tf.add_n([tf.nn.softmax(o) for o in outputs])
-        labels = tf.argmax(y, -1) if (y.dtype.is_floating and y.shape.rank == 2) else y
-        correct = tf.equal(tf.argmax(probs, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
+        correct = tf.equal(tf.argmax(probs, -1), tf.argmax(y, -1))
         return {"accuracy": tf.cast(correct, tf.float32)}
-
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
-        if y is not None and hasattr(y, "shape") and not isinstance(y, tf.data.Dataset):
-            labels = np.asarray(y)
-            if labels.dtype.kind in "iu" and labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-                raise ValueError(f"Expected labels in [0, {self.num_classes - 1}] for num_classes={self.num_classes}. "
-                                 f"Received labels in [{labels.min()}, {labels.max()}]")
-        if x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset):
-            _checks.finite_array("x", x)
-            self._check_inputs(x[:1])
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def predict_uncertainty(self, x, samples=100, batch_size=None, seed=None):
         """Monte Carlo predictive of T weight draws, in one vectorized call per batch.
@@ -192,13 +188,19 @@ class BNNClassifier(BNNBase):
         Returns:
             dict of numpy arrays (see `tfvb.uncertainty.classification_uncertainty`):
             `mean` (N, C), `entropy`, `expected_entropy`, `mutual_information`,
-            `variation_ratio`, `prediction` (N,).
+            `variation_ratio`, `prediction` (N,). The draws are summarized as they
+            come, so memory stays bounded for any T.
         """
-        return uncertainty.classification_uncertainty(self.predict_samples(x, samples, batch_size, seed))
+        x = self._prediction_inputs(x, "predict_uncertainty")
+        summary = uncertainty.ClassificationAccumulator(int(x.shape[0]), self.num_classes)
+        for rows, logits in self._sample_blocks(x, samples, batch_size, seed):
+            summary.add(tf.nn.softmax(logits).numpy(), rows)
+        return summary.result()
 
     def predict_samples(self, x, samples=100, batch_size=None, seed=None):
-        """The T stacked class probabilities, numpy (T, N, C), as `predict_uncertainty` draws them."""
-        logits = self._sample_outputs(self._check_inputs(x), samples, batch_size, seed)
+        """The T stacked class probabilities, numpy (T, N, C), as `predict_uncertainty` draws them
+        (T x N x C floats: for large T prefer `predict_uncertainty`)."""
+        logits = self._sample_outputs(self._prediction_inputs(x, "predict_samples"), samples, batch_size, seed)
         return tf.nn.softmax(logits).numpy()
 
     def get_config(self):
@@ -299,10 +301,21 @@ class BNNRegressor(BNNBase):
 
     def _check_inputs(self, x):
         x = tf.cast(tf.convert_to_tensor(x), tf.float32)
-        if x.shape.rank != 2 or (self.input_dim is not None and x.shape[-1] != self.input_dim):
-            raise ValueError(f"Expected inputs of shape (batch, {self.input_dim or 'features'}). "
-                             f"Received: inputs.shape={tuple(x.shape)}")
+        self._check_input_shape(x.shape, "inputs")
         return x
+
+    def _check_input_shape(self, shape, name):
+        if len(shape) != 2 or (self.input_dim is not None and shape[-1] != self.input_dim):
+            raise ValueError(f"Expected `{name}` of shape (batch, {self.input_dim or 'features'}). "
+                             f"Received: {name}.shape={tuple(shape)}")
+
+    def _check_arrays(self, x, y):
+        self._check_input_shape(np.shape(x), "x")
+        if y is not None and not (np.ndim(y) == 1 or (np.ndim(y) == 2 and np.shape(y)[1] == self.output_dim)):
+            raise ValueError(f"Expected `y` of shape (N,) or (N, {self.output_dim}). Received: y.shape={np.shape(y)}")
+
+    def _unbuilt_hint(self):
+        return " (call `fit`, or pass `input_dim` to the constructor)"
 
     def _check_batch(self, x, y):
         if y is None:
@@ -329,14 +342,6 @@ class BNNRegressor(BNNBase):
         self.rmse_tracker.update_state(y, values["_mean"], sample_weight=sample_weight)
         return update_trackers(self.metrics, values, sample_weight)
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
-        if x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset):
-            _checks.finite_array("x", x)
-            self._check_inputs(x[:1])
-        if y is not None and hasattr(y, "shape") and not isinstance(y, tf.data.Dataset):
-            _checks.finite_array("y", y)
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
-
     def predict_uncertainty(self, x, samples=100, batch_size=None, seed=None):
         """Predictive mean and variance from T weight draws, in one vectorized call per batch.
 
@@ -349,10 +354,22 @@ class BNNRegressor(BNNBase):
         Returns:
             dict of numpy arrays of shape (N,) (or (N, D) for D > 1): `mean`,
             `variance` (total), `epistemic`, `aleatoric`, `std`
-            (see `tfvb.uncertainty.regression_uncertainty`).
+            (see `tfvb.uncertainty.regression_uncertainty`). The draws are
+            summarized as they come, so memory stays bounded for any T.
         """
-        s = self.predict_samples(x, samples, batch_size, seed)
-        return uncertainty.regression_uncertainty(s["mean"], s["variance"])
+        x = self._prediction_inputs(x, "predict_uncertainty")
+        shape = (int(x.shape[0]),) + ((self.output_dim,) if self.output_dim > 1 else ())
+        summary = uncertainty.RegressionAccumulator(shape)
+        for rows, out in self._sample_blocks(x, samples, batch_size, seed):
+            summary.add(*self._mean_variance(out), rows=rows)
+        return summary.result()
+
+    def _mean_variance(self, out):
+        mean, std = self._mean_std(out)
+        mean, variance = mean.numpy(), np.square(std.numpy())
+        if self.output_dim == 1:
+            mean, variance = mean[..., 0], variance[..., 0]
+        return mean, variance
 
     def predict_samples(self, x, samples=100, batch_size=None, seed=None):
         """T stacked predictions: dict of numpy `mean` and noise `variance`, (T, N) or (T, N, D).
@@ -360,10 +377,8 @@ class BNNRegressor(BNNBase):
         Feed them to `tfvb.evaluate.regression_scores(y, s["mean"], var_samples=s["variance"])`
         for the UCI benchmark's RMSE and test log-likelihood.
         """
-        mean, std = self._mean_std(self._sample_outputs(self._check_inputs(x), samples, batch_size, seed))
-        mean, variance = mean.numpy(), np.square(std.numpy())
-        if self.output_dim == 1:
-            mean, variance = mean[..., 0], variance[..., 0]
+        x = self._prediction_inputs(x, "predict_samples")
+        mean, variance = self._mean_variance(self._sample_outputs(x, samples, batch_size, seed))
         return {"mean": mean, "variance": variance}
 
     def get_config(self):

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, uncertainty
-from tfvb.models import _base, _task
+from tfvb.models import _base, _divergence, _inputs, _labels, _task
 
 __all__ = ["DeepEnsemble"]
 
@@ -67,7 +67,7 @@ class _MemberBatches(keras.utils.PyDataset):
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
-class DeepEnsemble(keras.Model):
+class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
     """A deep ensemble of Keras networks, trained by one `fit` and averaged in prediction.
 
     `fit` trains every member in each step of one compiled graph: member m
@@ -94,7 +94,9 @@ class DeepEnsemble(keras.Model):
     loss, metrics and a fresh optimizer of the same configuration.
     Training logs report the members' mean `loss` and metrics; `evaluate`
     adds the ensemble's own `ensemble_nll` and `ensemble_accuracy`
-    (classification) or `ensemble_rmse` (regression).
+    (classification) or `ensemble_rmse` (regression). Classification labels
+    are integers or one-hot rows whatever the loss (see `tfvb.models._labels`:
+    checked, and shaped for a (sparse) categorical cross-entropy).
 
     Example:
         >>> def lenet():
@@ -190,6 +192,18 @@ class DeepEnsemble(keras.Model):
         stack = tf.stack(self._member_outputs(inputs, training=training))
         return _task.combine(stack, *self.task_and_outputs)
 
+    @property
+    def num_classes(self):
+        return int(self.members[0].outputs[0].shape[-1])
+
+    def _targets(self, y):
+        """Class labels checked in the step and shaped for the members' loss; regression targets as given."""
+        if y is None or self.task_and_outputs[0] != "classification":
+            return y
+        name = _task.loss_name(self.member_loss)
+        form = {"sparse_categorical_crossentropy": "sparse", "categorical_crossentropy": "categorical"}.get(name)
+        return _labels.labels_for_loss(y, self.num_classes, form)
+
     def _is_per_member(self, x):
         return tf.convert_to_tensor(x).shape.rank == len(self.member_input_shape) + 2
 
@@ -206,7 +220,7 @@ class DeepEnsemble(keras.Model):
         with tf.GradientTape() as tape:
             losses, seen = [], []
             for m, member in enumerate(self.members):
-                xm, ym, wm = pick(x, m), pick(y, m), pick(sample_weight, m)
+                xm, ym, wm = pick(x, m), self._targets(pick(y, m)), pick(sample_weight, m)
                 out = tf.cast(member(xm, training=True), tf.float32)
                 losses.append(self._loss(member, ym, out, wm))
                 seen.append((ym, out, wm))
@@ -222,6 +236,7 @@ class DeepEnsemble(keras.Model):
 
     def test_step(self, data):
         x, y, sample_weight = _base.unpack_batch(data)
+        y = self._targets(y)
         outputs = self._member_outputs(x)
         for member, out in zip(self.members, outputs):
             self.loss_tracker.update_state(self._loss(member, y, out, sample_weight))
@@ -248,8 +263,9 @@ class DeepEnsemble(keras.Model):
         does) and `sample_weight` follows its rows; `shuffle=False` makes all
         members see the data in the given order.
         """
-        _base.require_examples(x, "fit")
         self.member_loss  # noqa: B018  (raises before any step when there is no loss to train with)
+        x, y, kwargs = self._user_data(x, y, kwargs, "fit")
+        kwargs = _base.fit_kwargs(x, kwargs)  # a diverged run stops with an error
         arrays = x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset)
         if arrays and kwargs.get("shuffle", True) is not False:
             data = [np.asarray(x), np.asarray(y)]
@@ -266,13 +282,36 @@ class DeepEnsemble(keras.Model):
             return super().fit(batches, epochs=epochs, **kwargs)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        x, y, kwargs = self._user_data(x, y, kwargs, "evaluate")
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def _user_data(self, x, y, kwargs, method):
+        """(x, y, kwargs) of a fit/evaluate call, lists made arrays and everything checked (`tfvb.models._inputs`)."""
+        classification = self.task_and_outputs[0] == "classification"
+        x, y, weights = _inputs.user_data(x, y, kwargs.pop("sample_weight", None), method=method,
+                                          labels=classification)
+        if weights is not None:
+            kwargs["sample_weight"] = weights
+        if not classification:
+            _inputs.refuse_class_weight(self, kwargs)
+        _base.require_examples(x, method)
+        if _inputs.num_rows(x) is not None:
+            if tuple(np.shape(x)[1:]) != self.member_input_shape:
+                raise ValueError(f"Expected `x` of shape {(None,) + self.member_input_shape}, the members' input. "
+                                 f"Received: x.shape={np.shape(x)}")
+            if y is not None and classification:
+                _labels.check_label_array(y, self.num_classes)
+        return x, y, _inputs.validation_data(kwargs, labels=classification)
+
     # ---- predictive uncertainty ------------------------------------------------------------------
     def predict_samples(self, x, samples=None, batch_size=256, seed=None):
         """The members' predictions stacked: class probabilities (n, N, C), or regression means (n, N[, D])."""
         if samples is not None:
             _checks.positive_int("samples", samples)  # accepted for the common interface: the members are the samples
         batch_size = _checks.positive_int("batch_size", batch_size)
-        x = np.asarray(x, dtype=np.float32)
+        _divergence.require_finite_weights(self, "predict with")
+        x = np.asarray(_inputs.user_data(x, method="predict_samples")[0], dtype=np.float32)
         if x.ndim == len(self.member_input_shape) and self.member_input_shape[-1] == 1:
             x = x[..., None]
         if len(x) == 0 or tuple(x.shape[1:]) != self.member_input_shape:
@@ -323,6 +362,7 @@ class DeepEnsemble(keras.Model):
         (the members' class probabilities or means, stacked on a leading axis)."""
         if format != "tf_saved_model":
             return super().export(filepath, format=format, verbose=verbose, **kwargs)
+        _divergence.require_finite_weights(self, "export")
         archive = keras.export.ExportArchive()
         archive.track(self)
         spec = [tf.TensorSpec((None,) + self.member_input_shape, tf.float32)]

@@ -133,7 +133,7 @@ class IWAE(LatentVariableModel):
         z2 = tf.random.stateless_normal(tf.stack([n, self.top_latent_dim]), seed=tf.stack([seed, 0]))
         mean, logvar = _split_gaussian(self._flat(self.decoder_2, z2))
         z1 = mean + tf.exp(0.5 * logvar) * tf.random.stateless_normal(tf.shape(mean), seed=tf.stack([seed, 1]))
-        return self.decode(z1)
+        return self._decode(z1)
 
     def _flat(self, net, z):
         lead = tf.shape(z)[:-1]
@@ -143,12 +143,12 @@ class IWAE(LatentVariableModel):
     def log_weight_parts(self, x, k, seed=None, stop_q_gradient=False):
         if self.stochastic_layers == 1:
             return super().log_weight_parts(x, k, seed=seed, stop_q_gradient=stop_q_gradient)
-        mean1, logvar1 = self.encode(x)
+        mean1, logvar1 = self._encode(x)
         z1 = self.reparameterize(mean1, logvar1, k=k, seed=seed)  # (k, B, L1)
         mean2, logvar2 = _split_gaussian(self._flat(self.encoder_2, z1))
         z2 = self.reparameterize(mean2, logvar2, seed=None if seed is None else seed + 1)
         pmean1, plogvar1 = _split_gaussian(self._flat(self.decoder_2, z2))
-        log_px_z = objectives.bernoulli_log_prob(x, self.decode(z1), event_ndims=len(self.image_shape))
+        log_px_z = objectives.bernoulli_log_prob(x, self._decode(z1), event_ndims=len(self.image_shape))
         log_prior = objectives.gaussian_log_prob(z1, pmean1, plogvar1) + objectives.standard_normal_log_prob(z2)
         log_q = objectives.gaussian_log_prob(z1, mean1, logvar1) + objectives.gaussian_log_prob(z2, mean2, logvar2)
         return log_px_z, log_prior - log_q

@@ -33,9 +33,11 @@ protocol's batched grid); the network, normalization, passes and steps in
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, gaussian, uncertainty
+from tfvb.models import _inputs, _labels
 from tfvb.models._mc_dropout_base import MCDropoutBase
 
 __all__ = ["MCDropoutRegressor", "MCDropoutClassifier"]
@@ -161,8 +163,13 @@ class MCDropoutRegressor(MCDropoutBase):
         `mean` (1/T sum f_t), `variance` = `epistemic` (sample variance of the
         f_t) + `aleatoric` (1/tau, or the mean predicted noise variance), `std`.
         """
-        s = self.predict_samples(x, samples=samples, seed=seed)
-        return uncertainty.regression_uncertainty(s["mean"], s["variance"])
+        x = self._prediction_inputs(x, "predict_uncertainty")
+        shape = (int(x.shape[0]),) + ((self.output_dim,) if self.output_dim > 1 else ())
+        summary = uncertainty.RegressionAccumulator(shape)
+        for chunk in self._pass_chunks(x, samples, seed):  # summarized as they come: memory bounded for any T
+            s = self._squeezed(chunk)
+            summary.add(s["mean"], s["variance"])
+        return summary.result()
 
     def predict_samples(self, x, samples=1000, seed=None):
         """T stacked predictions: dict of numpy `mean` and noise `variance`, (T, N) or (T, N, D).
@@ -171,7 +178,9 @@ class MCDropoutRegressor(MCDropoutBase):
         `seed=None` draws fresh passes. Feed them to
         `tfvb.evaluate.regression_scores(y, s["mean"], var_samples=s["variance"])`.
         """
-        s = self._passes(x, samples, seed)
+        return self._squeezed(self._passes(x, samples, seed))
+
+    def _squeezed(self, s):
         return {k: v[..., 0] if self.output_dim == 1 else v for k, v in s.items()}
 
     def get_config(self):
@@ -190,7 +199,8 @@ class MCDropoutClassifier(MCDropoutBase):
     predictive entropy and mutual information.
 
     Args:
-        num_classes: number of classes (labels 0..C-1, or one-hot targets).
+        num_classes: number of classes. `y` holds integer labels 0..C-1, shape (N,), or one-hot (or
+            soft) rows, shape (N, C); anything else is refused (see `tfvb.models._labels`).
         hidden_units, dropout_rate, lengthscale, num_examples, seed, concrete, temperature: as in
             `MCDropoutRegressor`.
 
@@ -222,17 +232,16 @@ class MCDropoutClassifier(MCDropoutBase):
     def outputs_from_raw(self, raw):
         return tf.nn.softmax(raw, axis=-1), None
 
+    has_labels = True
+
+    def check_targets(self, y, n):
+        y = _labels.check_label_array(_inputs.as_array("y", y), self.num_classes)
+        if len(y) != n:
+            raise ValueError(f"Expected `y` with {n} rows to match `x`. Received: y.shape={np.shape(y)}")
+        return y
+
     def prepare_targets(self, y):
-        y = tf.convert_to_tensor(y)
-        if y.shape.rank == 2 and y.shape[-1] == self.num_classes:
-            return tf.cast(y, tf.float32)
-        if y.shape.rank == 2 and y.shape[-1] == 1:
-            y = y[:, 0]
-        if y.shape.rank != 1:
-            raise ValueError(
-                f"Expected labels of shape (batch,) or one-hot (batch, {self.num_classes}). Received: {y.shape}"
-            )
-        return tf.one_hot(tf.cast(y, tf.int32), self.num_classes, dtype=tf.float32)
+        return _labels.label_rows(y, self.num_classes)  # float32 rows, as the likelihood takes them
 
     def objective(self, raw, y):
         nll = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=raw)
@@ -246,7 +255,11 @@ class MCDropoutClassifier(MCDropoutBase):
         `entropy`, `mutual_information`, `variation_ratio`, `expected_entropy`
         (N,) and `prediction` (N,).
         """
-        return uncertainty.classification_uncertainty(self.predict_samples(x, samples=samples, seed=seed))
+        x = self._prediction_inputs(x, "predict_uncertainty")
+        summary = uncertainty.ClassificationAccumulator(int(x.shape[0]), self.num_classes)
+        for chunk in self._pass_chunks(x, samples, seed):  # summarized as they come: memory bounded for any T
+            summary.add(chunk["probs"])
+        return summary.result()
 
     def predict_samples(self, x, samples=100, seed=None):
         """The T stacked class probabilities, numpy (T, N, C), as `predict_uncertainty` draws them."""

@@ -74,9 +74,9 @@ class CVAE(LatentVariableModel):
         return super().from_config(config, custom_objects)
 
     def per_example_terms(self, x, training):
-        mean, logvar = self.encode(x)
+        mean, logvar = self._encode(x)
         z = self.reparameterize(mean, logvar)
-        log_px_z = objectives.bernoulli_log_prob(x, self.decode(z), event_ndims=len(self.image_shape))
+        log_px_z = objectives.bernoulli_log_prob(x, self._decode(z), event_ndims=len(self.image_shape))
         if self.kl == "analytic":
             kl = objectives.gaussian_kl(mean, logvar)
         else:

@@ -80,11 +80,8 @@ def load(name, format="keras", compile=True):
         store.verify(where, meta, prefix=store.SERVING_DIR)
         return tf.saved_model.load(os.path.join(where, store.SERVING_DIR))
     store.verify(where, meta, prefix=store.MODEL_FILE)
-    try:
-        model = keras.saving.load_model(os.path.join(where, store.MODEL_FILE), compile=compile, safe_mode=True)
-    except Exception as e:  # a corrupt archive that still matches its checksum, or an incompatible class
-        raise ArtifactError(f"Expected a readable .keras archive of a tfvb model in {where}. "
-                            f"Received: {type(e).__name__}: {e}") from e
+    # A corrupt archive that still matches its checksum, or an incompatible class: ArtifactError.
+    model = store.load_model_file(os.path.join(where, store.MODEL_FILE), compile=compile)
     if compile and getattr(model, "optimizer", None) is None:
         model.compile(optimizer=keras.optimizers.Adam())
     return model

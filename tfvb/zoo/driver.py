@@ -134,13 +134,10 @@ def package(name, run_dir, root=None):
     `record.json` (its metrics and description) and `golden_inputs.npy`.
     The metadata is still the recipe's record; nothing is typed by hand.
     """
-    import keras
-
     entry = registry.get(name)
-    store.register_model_classes()
     with open(os.path.join(run_dir, "record.json")) as f:
         record = json.load(f)
-    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), safe_mode=True)
+    model = store.load_model_file(os.path.join(run_dir, "model.keras"))
     golden = record.pop("golden_inputs")
     golden = np.load(os.path.join(run_dir, golden)) if isinstance(golden, str) else np.asarray(golden, np.float32)
     wall = record.pop("wall_seconds", record.get("train_seconds"))

@@ -73,6 +73,31 @@ def golden_outputs(model, inputs):
     return np.asarray(model(inputs, training=False))
 
 
+def load_model_file(path, compile=True):
+    """A model from a `.keras` file, loaded safely; ArtifactError saying what the file is when it cannot be.
+
+    Keras reports a file that is not a zip archive (truncated, corrupt) as
+    "File not found"; this says what was found instead.
+    """
+    import zipfile
+
+    import keras
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        found = "a folder" if os.path.isdir(path) else "no such file"
+        raise ArtifactError(f"Expected a .keras archive at {path}. Received: {found}")
+    if not zipfile.is_zipfile(path):
+        raise ArtifactError(f"Expected a readable .keras archive (a zip file) at {path}. Received: BadZipFile: "
+                            f"{os.path.getsize(path)} bytes that are not a zip archive (truncated or corrupt)")
+    register_model_classes()
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as e:  # a corrupt archive, or a class or code safe mode refuses
+        raise ArtifactError(f"Expected a readable .keras archive of a tfvb model at {path}. "
+                            f"Received: {type(e).__name__}: {e}") from e
+
+
 def register_model_classes():
     """Import every tfvb model module, so Keras knows their classes before a .keras file is read."""
     for module in ("vae", "iwae", "bnn", "mc_dropout"):
