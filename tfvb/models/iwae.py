@@ -134,6 +134,34 @@ class IWAE(LatentVariableModel):
         out = self.to_variable_dtype(net(tf.reshape(z, [-1, z.shape[-1]])))
         return tf.reshape(out, tf.concat([lead, tf.shape(out)[-1:]], axis=0))
 
+    def log_px_given_z(self, x, z):
+        """log p(x|z); for the MLP decoder without a pass over the k x pixels logits for the x term.
+
+        With h the decoder's last hidden layer and logits l = h W + b,
+        log p(x|z) = sum_d x_d l_d - sum_d softplus(l_d), and the first sum
+        is h . (W x) + b . x: a product with the (batch, hidden) matrix W x
+        (one per image) instead of a product and a sum over all k x pixels
+        logits, and of their gradients.
+        """
+        if self.architecture != "mlp":
+            return super().log_px_given_z(x, z)
+        *hidden, last = [layer for layer in self.decoder.layers if isinstance(layer, keras.layers.Dense)]
+        z = tf.convert_to_tensor(z, self.compute_dtype)
+        lead = tf.shape(z)[:-1]
+        # Image-major rows: each image's samples are contiguous, so its x term is one matrix-vector product.
+        z = tf.transpose(tf.reshape(z, [-1, lead[-1], self.latent_dim]), [1, 0, 2])
+        batch, samples = tf.shape(z)[0], tf.shape(z)[1]
+        h = tf.reshape(z, [-1, self.latent_dim])
+        for layer in hidden:
+            h = layer(h)
+        kernel, bias = tf.cast(last.kernel, h.dtype), tf.cast(last.bias, h.dtype)
+        logits = tf.nn.bias_add(tf.matmul(h, kernel), bias)
+        x = tf.reshape(tf.cast(x, h.dtype), [batch, kernel.shape[-1]])
+        h = tf.reshape(h, [batch, samples, kernel.shape[0]])
+        x_term = tf.linalg.matvec(h, tf.matmul(x, kernel, transpose_b=True)) + tf.linalg.matvec(x, bias)[:, None]
+        log_px = x_term - tf.reshape(objectives.softplus_sum(logits), [batch, samples])
+        return tf.reshape(tf.transpose(log_px), lead)
+
     def log_weight_parts(self, x, k, seed=None, stop_q_gradient=False):
         if self.stochastic_layers == 1:
             return super().log_weight_parts(x, k, seed=seed, stop_q_gradient=stop_q_gradient)
@@ -142,7 +170,7 @@ class IWAE(LatentVariableModel):
         mean2, logvar2 = _split_gaussian(self._flat(self.encoder_2, z1))
         z2 = self.reparameterize(mean2, logvar2, seed=None if seed is None else seed + 1)
         pmean1, plogvar1 = _split_gaussian(self._flat(self.decoder_2, z2))
-        log_px_z = objectives.bernoulli_log_prob(x, self.decode(z1), event_ndims=len(self.image_shape))
+        log_px_z = self.log_px_given_z(x, z1)
         log_prior = objectives.gaussian_log_prob(z1, pmean1, plogvar1) + objectives.standard_normal_log_prob(z2)
         log_q = objectives.gaussian_log_prob(z1, mean1, logvar1) + objectives.gaussian_log_prob(z2, mean2, logvar2)
         return log_px_z, log_prior - log_q
