@@ -11,7 +11,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-.PHONY: install system-deps demo test test-slow benchmarks
+.PHONY: install system-deps demo test test-slow benchmarks bench
 install: $(VENV)/.installed
 
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist package.
@@ -26,3 +26,7 @@ test: install system-deps
 
 test-slow: install system-deps
 	$(PY) -m pytest -m slow -q -p no:cacheprovider
+
+# Every speed benchmark in one run, the matmul peak measured beside them: benchmarks/results/summary.{json,md}
+bench: install
+	$(PY) benchmarks/run_all.py

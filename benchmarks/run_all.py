@@ -8,7 +8,7 @@ is measured on two clocks (see `_peak.py`): wall time, what the goals are
 judged on, and process CPU time, the steadier one when other processes
 load the machine.
 
-    .venv/bin/python benchmarks/run_all.py                      # writes benchmarks/results/summary.json
+    .venv/bin/python benchmarks/run_all.py          # writes benchmarks/results/summary.json and summary.md
     .venv/bin/python benchmarks/run_all.py --rounds 3 --only iwae_training iwae5000_mlp
 
 `make bench` runs the first line.
@@ -80,6 +80,19 @@ def print_table(summary, peaks):
         print(f"{name:38} {cells}  {s['goal'] or ''}{mark}")
 
 
+def markdown(report):
+    """The summary as a Markdown table (what the README's performance section shows)."""
+    peak = report["peak_gflops"]
+    lines = [f"Matmul peak in the same run: {peak['median']:.0f} GFLOP/s (median; min {peak['min']:.0f}, "
+             f"max {peak['max']:.0f}). {report['rounds']} rounds, {report['reps_per_round']} pairs each; "
+             "min / median / max over the rounds.", "",
+             "| ratio | wall clock | process CPU time | goal |", "|---|---|---|---|"]
+    for name, s in report["ratios"].items():
+        cells = [" / ".join(f"{s[c][k]:.2f}" for k in ("min", "median", "max")) for c in CLOCKS]
+        lines.append(f"| `{name}` | {cells[0]} | {cells[1]} | {s['goal'] or ''} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     args = parse(argv)
     import tensorflow as tf
@@ -119,6 +132,9 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2, default=float)
+        if peaks:
+            with open(os.path.splitext(args.json)[0] + ".md", "w") as f:
+                f.write(markdown(report))
         print(f"wrote {args.json}")
     return report
 

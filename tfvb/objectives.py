@@ -120,20 +120,29 @@ def softplus_sum(logits):
 
 @tf.custom_gradient
 def _softplus_sum(logits):
-    size = logits.shape[-1]
-    group = next((g for g in (8, 4, 2) if size is not None and size % g == 0), 1)
     t = tf.tanh(0.5 * logits)
-    factors = 1.0 + tf.abs(t)
-    if group > 1:
-        factors = tf.reduce_prod(tf.reshape(factors, tf.concat([tf.shape(logits)[:-1], [size // group, group]], 0)), -1)
-    # Each factor carries a 1/2, applied to the products (1/8 of the values).
-    log_sigmoid_abs = tf.math.log(factors * (0.5**group))
-    total = tf.reduce_sum(tf.nn.relu(logits), axis=-1) - tf.reduce_sum(log_sigmoid_abs, axis=-1)
+    total = tf.reduce_sum(tf.nn.relu(logits), axis=-1) - log_sigmoid_abs_sum(t)
 
     def grad(upstream):
         return (0.5 * upstream)[..., None] * (1.0 + t)
 
     return total, grad
+
+
+def log_sigmoid_abs_sum(t):
+    """sum_d log sigmoid(|l_d|) over the last axis, from t = tanh(l / 2): sigmoid(|l|) = (1 + |t|) / 2.
+
+    The logarithm is taken of products of 8 factors (at least 2^-8), so one
+    per 8 values (the last axis must be divisible by 8 for that; otherwise
+    4, 2 or 1).
+    """
+    size = t.shape[-1]
+    group = next((g for g in (8, 4, 2) if size is not None and size % g == 0), 1)
+    factors = 1.0 + tf.abs(t)
+    if group > 1:
+        factors = tf.reduce_prod(tf.reshape(factors, tf.concat([tf.shape(t)[:-1], [size // group, group]], 0)), -1)
+    # Each factor carries a 1/2, applied to the products (1/8 of the values).
+    return tf.reduce_sum(tf.math.log(factors * (0.5**group)), axis=-1)
 
 
 def elbo(reconstruction_log_prob, kl, beta=1.0):

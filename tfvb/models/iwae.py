@@ -14,6 +14,35 @@ def _split_gaussian(h):
     return mean, tf.clip_by_value(logvar, LOGVAR_MIN, LOGVAR_MAX)
 
 
+@tf.custom_gradient
+def _dense_softplus_sum(h, kernel, bias):
+    """sum_d softplus(l_d) per row of the logits l = h W + b, and a gradient that never forms dl.
+
+    With t = tanh(l / 2) (l / 2 comes from the product with W / 2: exact),
+    softplus(l) = max(l, 0) - log sigmoid(|l|) as in `objectives.softplus_sum`,
+    and d softplus(l) / dl = sigmoid(l) = (1 + t) / 2. For row weights
+    a = upstream / 2 the gradients are then products with t itself,
+
+        dW = (a h)^T t + outer(sum_r a_r h_r, 1),   dh = a (t W^T + 1 W^T),   db = t^T a + sum_r a_r,
+
+    so the (rows, pixels) tensors written per step are t and what the sum
+    needs, not also (1 + t) and the weighted logit gradient.
+    """
+    half = tf.nn.bias_add(tf.matmul(h, 0.5 * kernel), 0.5 * bias)
+    t = tf.tanh(half)
+    total = 2.0 * tf.reduce_sum(tf.nn.relu(half), axis=-1) - objectives.log_sigmoid_abs_sum(t)
+
+    def grad(upstream):
+        a = 0.5 * upstream
+        ah = h * a[:, None]
+        d_kernel = tf.matmul(ah, t, transpose_a=True) + tf.reduce_sum(ah, axis=0)[:, None]
+        d_h = a[:, None] * (tf.matmul(t, kernel, transpose_b=True) + tf.reduce_sum(kernel, axis=1))
+        d_bias = tf.linalg.matvec(t, a, transpose_a=True) + tf.reduce_sum(a)
+        return d_h, d_kernel, d_bias
+
+    return total, grad
+
+
 @keras.saving.register_keras_serializable(package="tfvb")
 class IWAE(LatentVariableModel):
     """Importance-weighted autoencoder trained on the k-sample bound.
@@ -155,11 +184,11 @@ class IWAE(LatentVariableModel):
         for layer in hidden:
             h = layer(h)
         kernel, bias = tf.cast(last.kernel, h.dtype), tf.cast(last.bias, h.dtype)
-        logits = tf.nn.bias_add(tf.matmul(h, kernel), bias)
+        softplus_sum = _dense_softplus_sum(h, kernel, bias)
         x = tf.reshape(tf.cast(x, h.dtype), [batch, kernel.shape[-1]])
         h = tf.reshape(h, [batch, samples, kernel.shape[0]])
         x_term = tf.linalg.matvec(h, tf.matmul(x, kernel, transpose_b=True)) + tf.linalg.matvec(x, bias)[:, None]
-        log_px = x_term - tf.reshape(objectives.softplus_sum(logits), [batch, samples])
+        log_px = x_term - tf.reshape(softplus_sum, [batch, samples])
         return tf.reshape(tf.transpose(log_px), lead)
 
     def log_weight_parts(self, x, k, seed=None, stop_q_gradient=False):
