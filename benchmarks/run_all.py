@@ -40,6 +40,9 @@ def parse(argv):
     parser.add_argument("--flipout-steps", type=int, default=30, help="train steps per Flipout epoch")
     parser.add_argument("--json", default=os.path.join(HERE, "results", "summary.json"))
     parser.add_argument("--label", default=None, help="what this run measures (e.g. a commit)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="TensorFlow intra- and inter-op threads (default: TensorFlow's, all cores); 1 makes "
+                             "wall-clock pairs steady on a loaded machine")
     return parser.parse_args(argv)
 
 
@@ -84,7 +87,8 @@ def markdown(report):
     """The summary as a Markdown table (what the README's performance section shows)."""
     peak = report["peak_gflops"]
     lines = [f"Matmul peak in the same run: {peak['median']:.0f} GFLOP/s (median; min {peak['min']:.0f}, "
-             f"max {peak['max']:.0f}). {report['rounds']} rounds, {report['reps_per_round']} pairs each; "
+             f"max {peak['max']:.0f}; threads: {report.get('threads', 'default')}). {report['rounds']} rounds, "
+             f"{report['reps_per_round']} pairs each; "
              "min / median / max over the rounds.", "",
              "| ratio | wall clock | process CPU time | goal |", "|---|---|---|---|"]
     for name, s in report["ratios"].items():
@@ -97,6 +101,9 @@ def main(argv=None):
     args = parse(argv)
     import tensorflow as tf
 
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     names = args.only or list(BENCHMARKS)
     start = time.time()
     peak = matmul_peak(tf)
@@ -121,7 +128,7 @@ def main(argv=None):
     report = {
         "label": args.label,
         "command": "benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "rounds": args.rounds, "reps_per_round": args.reps,
+        "rounds": args.rounds, "reps_per_round": args.reps, "threads": args.threads or "default",
         "peak_gflops": {"min": min(peaks), "median": statistics.median(peaks), "max": max(peaks)} if peaks else None,
         "ratios": summary,
         "raw": rounds,

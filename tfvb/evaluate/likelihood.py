@@ -137,7 +137,9 @@ def log_likelihood_estimates(model, data, k=5000, methods=("iwae", "jackknife"),
     values = {m: [] for m in methods}
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size]
-        log_w = log_importance_weights(model, x, k, chunk=chunk, seed=seed + 7919 * start)
+        # The estimators run in float64: the jackknife combines K L_K - (K - 1) L_{K-1} and so
+        # multiplies float32 rounding by K (at K = 5000, about a nat per image).
+        log_w = tf.cast(log_importance_weights(model, x, k, chunk=chunk, seed=seed + 7919 * start), tf.float64)
         for method in methods:
             if method == "iwae":
                 est = objectives.iwae_bound(log_w, axis=0)
