@@ -171,7 +171,7 @@ def cvae_fit(tf, args):
 
     fits = {}
     for name, cls in {"fit": tfvb.models.CVAE, "bare": Bare}.items():
-        model = cls(latent_dim=2, kl="mc", seed=0)
+        model = cls(latent_dim=2, kl="sample", seed=0)
         model.compile(optimizer=keras.optimizers.Adam(1e-4))
         fits[name] = lambda m=model: m.fit(data, epochs=1, verbose=0)
     fns = {"tutorial": tutorial, **fits}
