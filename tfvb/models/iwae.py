@@ -164,13 +164,13 @@ class IWAE(LatentVariableModel):
         return tf.reshape(out, tf.concat([lead, tf.shape(out)[-1:]], axis=0))
 
     def log_px_given_z(self, x, z):
-        """log p(x|z); for the MLP decoder without a pass over the k x pixels logits for the x term.
+        """log p(x|z); for the MLP decoder with the fewest passes over the k x pixels logits.
 
         With h the decoder's last hidden layer and logits l = h W + b,
-        log p(x|z) = sum_d x_d l_d - sum_d softplus(l_d), and the first sum
-        is h . (W x) + b . x: a product with the (batch, hidden) matrix W x
-        (one per image) instead of a product and a sum over all k x pixels
-        logits, and of their gradients.
+        log p(x|z) = sum_d x_d l_d - sum_d softplus(l_d). The first sum is
+        h . (W x) + b . x: a product with the (batch, hidden) matrix W x (one
+        per image) instead of a product and a sum over all k x pixels logits,
+        and of their gradients; the second is `_dense_softplus_sum`.
         """
         if self.architecture != "mlp":
             return super().log_px_given_z(x, z)
