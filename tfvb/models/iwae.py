@@ -172,10 +172,11 @@ class IWAE(LatentVariableModel):
         per image) instead of a product and a sum over all k x pixels logits,
         and of their gradients; the second is `_dense_softplus_sum`.
         """
-        if self.architecture != "mlp":
+        if self.architecture != "mlp" or self.compute_dtype != self.variable_dtype:
+            # Mixed precision: the decoder computes in its dtype and the likelihood in float32.
             return super().log_px_given_z(x, z)
         *hidden, last = [layer for layer in self.decoder.layers if isinstance(layer, keras.layers.Dense)]
-        z = tf.convert_to_tensor(z, self.compute_dtype)
+        z = tf.cast(z, self.compute_dtype)
         lead = tf.shape(z)[:-1]
         # Image-major rows: each image's samples are contiguous, so its x term is one matrix-vector product.
         z = tf.transpose(tf.reshape(z, [-1, lead[-1], self.latent_dim]), [1, 0, 2])
@@ -183,7 +184,7 @@ class IWAE(LatentVariableModel):
         h = tf.reshape(z, [-1, self.latent_dim])
         for layer in hidden:
             h = layer(h)
-        kernel, bias = tf.cast(last.kernel, h.dtype), tf.cast(last.bias, h.dtype)
+        kernel, bias = tf.convert_to_tensor(last.kernel), tf.convert_to_tensor(last.bias)
         softplus_sum = _dense_softplus_sum(h, kernel, bias)
         x = tf.reshape(tf.cast(x, h.dtype), [batch, kernel.shape[-1]])
         h = tf.reshape(h, [batch, samples, kernel.shape[0]])
