@@ -15,7 +15,7 @@ $(VENV)/.docs-installed: $(VENV)/.installed setup.cfg
 	$(PY) -m pip install -q -e ".[docs]"
 	touch $@
 
-.PHONY: install system-deps demo test test-slow benchmarks docs docs-serve tutorials
+.PHONY: install system-deps demo test test-slow benchmarks bench docs docs-serve tutorials
 install: $(VENV)/.installed
 
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist package.
@@ -43,3 +43,7 @@ docs-serve: $(VENV)/.docs-installed
 # Re-run the tutorials (docs/tutorials/*.py) and refresh the outputs and pictures their pages show.
 tutorials: install
 	$(PY) docs/_gen/run_tutorials.py
+
+# Every speed benchmark in one run, the matmul peak measured beside them: benchmarks/results/summary.{json,md}
+bench: install
+	$(PY) benchmarks/run_all.py

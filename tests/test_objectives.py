@@ -157,3 +157,46 @@ def test_jackknife_of_float32_weights_at_k5000_matches_float64(rng):
     by_hand = 5000 * (np.logaddexp.reduce(log_w[:, 0].astype(np.float64)) - np.log(5000)) - 4999 * np.mean(loo)
     np.testing.assert_allclose(exact[0], by_hand, atol=1e-6)
     np.testing.assert_allclose(got.numpy(), exact, atol=1e-3)
+
+
+def _softplus64(logits):
+    return np.logaddexp(0.0, np.asarray(logits, np.float64))
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 35, 784])
+def test_softplus_sum_matches_float64_softplus(size, rng):
+    # Sizes divisible by 8 take the grouped products, the others the per-value logarithm.
+    logits = (rng.normal(size=(50, size)) * rng.choice([0.01, 1.0, 5.0, 30.0, 1e4], size=(50, size))).astype(np.float32)
+    logits[0, 0] = 0.0
+    got = objectives.softplus_sum(logits).numpy()
+    exact = _softplus64(logits).sum(axis=-1)
+    # float32 rounding of a sum of `size` terms, relative to their magnitude
+    tolerance = 1e-6 * (np.abs(logits).sum(axis=-1) + size)
+    assert np.all(np.abs(got - exact) <= tolerance), np.max(np.abs(got - exact) / tolerance)
+
+
+def test_bernoulli_log_prob_matches_the_closed_form_and_tfp(rng):
+    k, batch = 3, 4
+    logits = (rng.normal(size=(k, batch, 28, 28, 1)) * rng.choice([0.1, 3.0, 60.0], size=(k, batch, 28, 28, 1)))
+    logits = logits.astype(np.float32)
+    l64 = logits.astype(np.float64)
+    for x in [(rng.random((batch, 28, 28, 1)) < 0.3).astype(np.float32), rng.random((batch, 28, 28, 1)).astype(np.float32)]:
+        exact = (x * l64 - _softplus64(l64)).sum(axis=(2, 3, 4))  # x log s(l) + (1 - x) log s(-l)
+        got = objectives.bernoulli_log_prob(x, logits, event_ndims=3).numpy()
+        tolerance = 1e-6 * (np.abs(x * l64) + _softplus64(l64)).sum(axis=(2, 3, 4))
+        assert np.all(np.abs(got - exact) <= tolerance), np.max(np.abs(got - exact) / tolerance)
+        tfp_bernoulli = objectives.tfd.Bernoulli(logits=tf.constant(l64), dtype=tf.float64)
+        tfp_value = objectives.tfd.Independent(tfp_bernoulli, 3).log_prob(x.astype(np.float64)).numpy()
+        np.testing.assert_allclose(exact, tfp_value, rtol=1e-12)
+    assert objectives.bernoulli_log_prob(x[0], logits[0, 0], event_ndims=0).shape == (28, 28, 1)
+
+
+def test_bernoulli_log_prob_gradient_is_x_minus_sigmoid(rng):
+    logits = tf.constant((rng.normal(size=(5, 2, 40)) * 4).astype(np.float32))
+    x = (rng.random((2, 40)) < 0.5).astype(np.float32)
+    weights = tf.constant(rng.random((5, 2)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        total = tf.reduce_sum(weights * objectives.bernoulli_log_prob(x, logits, event_ndims=1))
+    expected = weights.numpy()[..., None] * (x - 1.0 / (1.0 + np.exp(-logits.numpy().astype(np.float64))))
+    np.testing.assert_allclose(tape.gradient(total, logits), expected, atol=1e-6)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvb import callbacks, data, evaluate
+from tfvb import callbacks, data, evaluate, objectives
 from tfvb.models import CVAE, IWAE
 
 SMALL = {
@@ -113,8 +113,27 @@ def test_iwae_with_k1_is_exactly_the_mc_elbo(binary_images):
     np.testing.assert_allclose(model.per_example_terms(x, False)["iwae_bound"].shape, (16,))
     # Same draw: the k = 1 bound is the single-sample ELBO log p(x|z) + log p(z) - log q(z|x).
     np.testing.assert_allclose(evaluate.log_importance_weights(model, x, 1, seed=5)[0], terms_bound, rtol=1e-6)
-    from tfvb import objectives
     np.testing.assert_allclose(objectives.iwae_bound(log_w, axis=0), terms_bound, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["iwae", "iwae_2layer", "iwae_linear"])
+def test_iwae_mlp_log_px_given_z_equals_decoding_then_bernoulli(name, binary_images):
+    # The MLP path computes the x term from the last hidden layer; values and gradients must
+    # be those of decoding z and scoring x under the Bernoulli logits.
+    model = IWAE(k=4, latent_dim=3, hidden_units=(), seed=2) if name == "iwae_linear" else SMALL[name]()
+    x = tf.constant(binary_images[:5])
+    z = tf.random.stateless_normal((4, 5, model.latent_dim), seed=[1, 2]) * 3.0
+    with tf.GradientTape(persistent=True) as tape:
+        fast = model.log_px_given_z(x, z)
+        reference = objectives.bernoulli_log_prob(x, model.decode(z), event_ndims=3)
+    np.testing.assert_allclose(fast, reference, rtol=1e-6)
+    for a, b in zip(tape.gradient(fast, model.decoder.trainable_variables),
+                    tape.gradient(reference, model.decoder.trainable_variables)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(tf.reduce_max(tf.abs(b))))
+    # Leading axes other than (k, batch) keep their shape.
+    np.testing.assert_allclose(model.log_px_given_z(x, z[0]), reference[0], rtol=1e-6)
+    z4 = tf.reshape(z, (2, 2, 5, model.latent_dim))
+    np.testing.assert_allclose(model.log_px_given_z(x, z4), tf.reshape(reference, (2, 2, 5)), rtol=1e-6)
 
 
 def test_cvae_analytic_and_sampled_kl_elbo_agree_in_expectation(binary_images):

@@ -35,6 +35,7 @@ __all__ = [
     "gaussian_log_prob",
     "standard_normal_log_prob",
     "bernoulli_log_prob",
+    "softplus_sum",
     "elbo",
     "iwae_bound",
     "dreg_surrogate",
@@ -81,11 +82,70 @@ def standard_normal_log_prob(z):
 def bernoulli_log_prob(x, logits, event_ndims=3):
     """log p(x | logits) of independent Bernoullis, summed over the last `event_ndims` axes.
 
+        log p(x | l) = sum_d x_d log sigmoid(l_d) + (1 - x_d) log sigmoid(-l_d)
+                     = sum_d x_d l_d - sum_d softplus(l_d)
+
     `x` may hold grey values in [0, 1] (the cross-entropy form), as used for
     continuous-valued MNIST; binarized data gives the exact Bernoulli likelihood.
+    `x` broadcasts against `logits` (e.g. images (B, ...) against k samples
+    of logits (k, B, ...)). This is `tfd.Independent(tfd.Bernoulli(logits))
+    .log_prob(x)` for finite logits, computed in the second form: with k
+    samples per image it runs over k x pixels values, the largest tensor of
+    an importance-weighted step, and tfp's elementwise form takes about
+    three times as long there (forward and gradient).
     """
-    dist = tfd.Independent(tfd.Bernoulli(logits=logits, dtype=logits.dtype), event_ndims)
-    return dist.log_prob(tf.cast(x, logits.dtype))
+    logits = tf.convert_to_tensor(logits)
+    x = tf.cast(x, logits.dtype)
+    if event_ndims == 0:
+        return x * logits - tf.nn.softplus(logits)
+    event = logits.shape[-event_ndims:]
+    size = math.prod(event) if None not in event else -1
+    logits = tf.reshape(logits, tf.concat([tf.shape(logits)[:-event_ndims], [size]], axis=0))
+    x = tf.reshape(x, tf.concat([tf.shape(x)[:-event_ndims], [size]], axis=0))
+    return tf.reduce_sum(x * logits, axis=-1) - softplus_sum(logits)
+
+
+def softplus_sum(logits):
+    """sum_d softplus(l_d) = sum_d log(1 + e^{l_d}) over the last axis, as `bernoulli_log_prob` needs it.
+
+    With t = tanh(l / 2), sigmoid(l) = (1 + t) / 2 and
+
+        softplus(l) = max(l, 0) - log sigmoid(|l|) = max(l, 0) - log((1 + |t|) / 2),
+
+    and the logarithm is taken of products of 8 factors (1 + |t|) / 2 in
+    [1/2, 1] (at least 2^-8: no underflow), one logarithm per 8 values
+    instead of one each: tanh and products are what a CPU does fast, exp and
+    log are not. Rounding stays within float32's relative 1e-7 of the sum.
+    The gradient, sigmoid(l) = (1 + t) / 2, reuses t.
+    """
+    return _softplus_sum(tf.convert_to_tensor(logits))
+
+
+@tf.custom_gradient
+def _softplus_sum(logits):
+    t = tf.tanh(0.5 * logits)
+    total = tf.reduce_sum(tf.nn.relu(logits), axis=-1) - log_sigmoid_abs_sum(t)
+
+    def grad(upstream):
+        return (0.5 * upstream)[..., None] * (1.0 + t)
+
+    return total, grad
+
+
+def log_sigmoid_abs_sum(t):
+    """sum_d log sigmoid(|l_d|) over the last axis, from t = tanh(l / 2): sigmoid(|l|) = (1 + |t|) / 2.
+
+    The logarithm is taken of products of 8 factors (at least 2^-8), so one
+    per 8 values (the last axis must be divisible by 8 for that; otherwise
+    4, 2 or 1).
+    """
+    size = t.shape[-1]
+    group = next((g for g in (8, 4, 2) if size is not None and size % g == 0), 1)
+    factors = 1.0 + tf.abs(t)
+    if group > 1:
+        factors = tf.reduce_prod(tf.reshape(factors, tf.concat([tf.shape(t)[:-1], [size // group, group]], 0)), -1)
+    # Each factor carries a 1/2, applied to the products (1/8 of the values).
+    return tf.reduce_sum(tf.math.log(factors * (0.5**group)), axis=-1)
 
 
 def elbo(reconstruction_log_prob, kl, beta=1.0):

@@ -1,6 +1,7 @@
 """Importance-sampled log-likelihood estimates and Burda's active units."""
 
 import dataclasses
+import functools
 import math
 
 import keras
@@ -46,29 +47,59 @@ def _require_latent_variable_model(model, action):
     _divergence.require_finite_weights(model, action)
 
 
+#: Floats in the largest tensor of one step: bounds memory, and keeps each step a few large products.
+STEP_BUDGET = 1 << 24
+
+
 def log_importance_weights(model, x, k, chunk=None, seed=0):
-    """log w of shape (k, batch) for images `x`, drawn in chunks of samples so large k fits in memory."""
+    """log w of shape (k, batch) for images `x`, drawn in chunks of samples so large k fits in memory.
+
+    Chunk `i` (samples `done` to `done + n`) draws its noise from seed
+    `seed + done`: a given `seed` and `chunk` give the same weights every
+    time, on any machine.
+    """
     k = _checks.positive_int("k", k)
     chunk = min(k, chunk or k)
     x = model.check_inputs(x)
+    fn = _log_w_fn(model)
     parts, done = [], 0
     while done < k:
         n = min(chunk, k - done)
-        parts.append(_log_w_fn(model)(x, tf.constant(n), tf.constant(seed + done)))
+        parts.append(fn(x, tf.constant(n, tf.int32), tf.constant(seed + done, tf.int64)))
         done += n
     return tf.concat(parts, axis=0)
 
 
 def _log_w_fn(model):
+    """The model's compiled log-weight function: traced once per model, whatever the batch, chunk or seed.
+
+    A `functools.partial` rather than a closure: TensorFlow counts traces per
+    Python function for its "triggered tf.function retracing" warning, and
+    closures made for different models share one code object, so evaluating
+    five models once each looked like retracing. A partial is its own key.
+    """
     fn = getattr(model, "_tfvb_log_w_fn", None)
     if fn is None:
-
-        @tf.function(reduce_retracing=True)
-        def fn(x, n, seed):
-            return model.log_importance_weights(x, n, seed=seed)
-
+        spec = [tf.TensorSpec((None,) + tuple(model.image_shape), tf.float32),
+                tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int64)]
+        fn = tf.function(functools.partial(_log_w, model), input_signature=spec)
         model._tfvb_log_w_fn = fn
     return fn
+
+
+def _log_w(model, x, n, seed):
+    return model.log_importance_weights(x, n, seed=seed)
+
+
+def values_per_sample(model):
+    """Floats one latent sample puts in the decoder's largest tensor (at least the image's pixels)."""
+    sizes = [math.prod(model.image_shape)]
+    for layer in getattr(getattr(model, "decoder", None), "layers", []):
+        try:
+            sizes.append(math.prod(layer.output.shape[1:]))
+        except (AttributeError, TypeError, ValueError):
+            continue  # a layer without a single static output shape does not set the budget
+    return max(sizes)
 
 
 def log_likelihood(model, data, k=5000, method="iwae", order=1, batch_size=None, chunk=None, seed=0,
@@ -84,7 +115,8 @@ def log_likelihood(model, data, k=5000, method="iwae", order=1, batch_size=None,
         data: images (N, H, W[, C]) in [0, 1], an (images, labels) tuple, or a dataset of them.
         k: importance samples per image.
         method: "iwae" or "jackknife".
-        batch_size: images per step; by default chosen so a step holds about 16M pixels x samples.
+        batch_size: images per step; by default chosen so the largest tensor of a step (the
+            logits, or a convolutional decoder's widest feature map) holds about 16M floats.
         chunk: samples per step; by default all k, or fewer when that would not fit.
         seed: makes the estimate reproducible.
         verbose: 1 shows a progress bar.
@@ -103,19 +135,21 @@ def log_likelihood_estimates(model, data, k=5000, methods=("iwae", "jackknife"),
     for method in methods:
         _checks.one_of("method", method, {"iwae", "jackknife"})
     _require_latent_variable_model(model, "estimate log p(x) with")
-    pixels = math.prod(model.image_shape)
+    widest = values_per_sample(model)
     images = np.concatenate([np.asarray(b, np.float32) for b in _images(data)])
     if len(images) == 0:
         raise ValueError("Expected at least one image. Received: 0 images")
     if chunk is None:
-        chunk = max(1, min(k, (1 << 24) // pixels))
+        chunk = max(1, min(k, STEP_BUDGET // widest))
     if batch_size is None:
-        batch_size = max(1, min(len(images), (1 << 24) // (pixels * chunk)))
+        batch_size = max(1, min(len(images), STEP_BUDGET // (widest * chunk)))
     progress = keras.utils.Progbar(len(images), unit_name="image") if verbose else None
     values = {m: [] for m in methods}
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size]
-        log_w = log_importance_weights(model, x, k, chunk=chunk, seed=seed + 7919 * start)
+        # The estimators run in float64: the jackknife combines K L_K - (K - 1) L_{K-1} and so
+        # multiplies float32 rounding by K (at K = 5000, about a nat per image).
+        log_w = tf.cast(log_importance_weights(model, x, k, chunk=chunk, seed=seed + 7919 * start), tf.float64)
         for method in methods:
             if method == "iwae":
                 est = objectives.iwae_bound(log_w, axis=0)

@@ -140,8 +140,12 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
         z = self.reparameterize(mean, logvar, k=k, seed=seed)
         if stop_q_gradient:
             mean, logvar = tf.stop_gradient(mean), tf.stop_gradient(logvar)
-        log_px_z = objectives.bernoulli_log_prob(x, self._decode(z), event_ndims=len(self.image_shape))
+        log_px_z = self.log_px_given_z(x, z)
         return log_px_z, objectives.standard_normal_log_prob(z) - objectives.gaussian_log_prob(z, mean, logvar)
+
+    def log_px_given_z(self, x, z):
+        """log p(x|z) for images `x` (batch, ...) and latents `z` (..., batch, latent_dim): shape (..., batch)."""
+        return objectives.bernoulli_log_prob(x, self._decode(z), event_ndims=len(self.image_shape))
 
     def log_importance_weights(self, x, k, seed=None, stop_q_gradient=False):
         """log w = log p(x|z) + log p(z) - log q(z|x) for k samples z ~ q(z|x): shape (k, batch)."""

@@ -14,6 +14,35 @@ def _split_gaussian(h):
     return mean, tf.clip_by_value(logvar, LOGVAR_MIN, LOGVAR_MAX)
 
 
+@tf.custom_gradient
+def _dense_softplus_sum(h, kernel, bias):
+    """sum_d softplus(l_d) per row of the logits l = h W + b, and a gradient that never forms dl.
+
+    With t = tanh(l / 2) (l / 2 comes from the product with W / 2: exact),
+    softplus(l) = max(l, 0) - log sigmoid(|l|) as in `objectives.softplus_sum`,
+    and d softplus(l) / dl = sigmoid(l) = (1 + t) / 2. For row weights
+    a = upstream / 2 the gradients are then products with t itself,
+
+        dW = (a h)^T t + outer(sum_r a_r h_r, 1),   dh = a (t W^T + 1 W^T),   db = t^T a + sum_r a_r,
+
+    so the (rows, pixels) tensors written per step are t and what the sum
+    needs, not also (1 + t) and the weighted logit gradient.
+    """
+    half = tf.nn.bias_add(tf.matmul(h, 0.5 * kernel), 0.5 * bias)
+    t = tf.tanh(half)
+    total = 2.0 * tf.reduce_sum(tf.nn.relu(half), axis=-1) - objectives.log_sigmoid_abs_sum(t)
+
+    def grad(upstream):
+        a = 0.5 * upstream
+        ah = h * a[:, None]
+        d_kernel = tf.matmul(ah, t, transpose_a=True) + tf.reduce_sum(ah, axis=0)[:, None]
+        d_h = a[:, None] * (tf.matmul(t, kernel, transpose_b=True) + tf.reduce_sum(kernel, axis=1))
+        d_bias = tf.linalg.matvec(t, a, transpose_a=True) + tf.reduce_sum(a)
+        return d_h, d_kernel, d_bias
+
+    return total, grad
+
+
 @keras.saving.register_keras_serializable(package="tfvb")
 class IWAE(LatentVariableModel):
     r"""Importance-weighted autoencoder trained on the k-sample bound.
@@ -140,6 +169,35 @@ class IWAE(LatentVariableModel):
         out = self.to_variable_dtype(net(tf.reshape(z, [-1, z.shape[-1]])))
         return tf.reshape(out, tf.concat([lead, tf.shape(out)[-1:]], axis=0))
 
+    def log_px_given_z(self, x, z):
+        """log p(x|z); for the MLP decoder with the fewest passes over the k x pixels logits.
+
+        With h the decoder's last hidden layer and logits l = h W + b,
+        log p(x|z) = sum_d x_d l_d - sum_d softplus(l_d). The first sum is
+        h . (W x) + b . x: a product with the (batch, hidden) matrix W x (one
+        per image) instead of a product and a sum over all k x pixels logits,
+        and of their gradients; the second is `_dense_softplus_sum`.
+        """
+        if self.architecture != "mlp" or self.compute_dtype != self.variable_dtype:
+            # Mixed precision: the decoder computes in its dtype and the likelihood in float32.
+            return super().log_px_given_z(x, z)
+        *hidden, last = [layer for layer in self.decoder.layers if isinstance(layer, keras.layers.Dense)]
+        z = tf.cast(z, self.compute_dtype)
+        lead = tf.shape(z)[:-1]
+        # Image-major rows: each image's samples are contiguous, so its x term is one matrix-vector product.
+        z = tf.transpose(tf.reshape(z, [-1, lead[-1], self.latent_dim]), [1, 0, 2])
+        batch, samples = tf.shape(z)[0], tf.shape(z)[1]
+        h = tf.reshape(z, [-1, self.latent_dim])
+        for layer in hidden:
+            h = layer(h)
+        kernel, bias = tf.convert_to_tensor(last.kernel), tf.convert_to_tensor(last.bias)
+        softplus_sum = _dense_softplus_sum(h, kernel, bias)
+        x = tf.reshape(tf.cast(x, h.dtype), [batch, kernel.shape[-1]])
+        h = tf.reshape(h, [batch, samples, kernel.shape[0]])
+        x_term = tf.linalg.matvec(h, tf.matmul(x, kernel, transpose_b=True)) + tf.linalg.matvec(x, bias)[:, None]
+        log_px = x_term - tf.reshape(softplus_sum, [batch, samples])
+        return tf.reshape(tf.transpose(log_px), lead)
+
     def log_weight_parts(self, x, k, seed=None, stop_q_gradient=False):
         if self.stochastic_layers == 1:
             return super().log_weight_parts(x, k, seed=seed, stop_q_gradient=stop_q_gradient)
@@ -148,7 +206,7 @@ class IWAE(LatentVariableModel):
         mean2, logvar2 = _split_gaussian(self._flat(self.encoder_2, z1))
         z2 = self.reparameterize(mean2, logvar2, seed=None if seed is None else seed + 1)
         pmean1, plogvar1 = _split_gaussian(self._flat(self.decoder_2, z2))
-        log_px_z = objectives.bernoulli_log_prob(x, self._decode(z1), event_ndims=len(self.image_shape))
+        log_px_z = self.log_px_given_z(x, z1)
         log_prior = objectives.gaussian_log_prob(z1, pmean1, plogvar1) + objectives.standard_normal_log_prob(z2)
         log_q = objectives.gaussian_log_prob(z1, mean1, logvar1) + objectives.gaussian_log_prob(z2, mean2, logvar2)
         return log_px_z, log_prior - log_q
