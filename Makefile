@@ -15,7 +15,7 @@ $(VENV)/.docs-installed: $(VENV)/.installed setup.cfg
 	$(PY) -m pip install -q -e ".[docs]"
 	touch $@
 
-.PHONY: install system-deps demo test test-slow benchmarks bench docs docs-serve tutorials
+.PHONY: install system-deps demo test test-slow lint benchmarks bench docs docs-serve tutorials
 install: $(VENV)/.installed
 
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist package.
@@ -27,6 +27,10 @@ demo: install
 
 test: install system-deps
 	$(PY) -m pytest -m "not slow" -q -p no:cacheprovider
+
+# ruff with the settings in pyproject.toml (line length 120; pycodestyle, pyflakes, imports, bugbear).
+lint: install
+	$(VENV)/bin/ruff check .
 
 test-slow: install system-deps
 	bash scripts/system-deps.sh browser

@@ -27,8 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
-from _timing import runtime, write_json  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _timing import runtime, write_json  # noqa: E402
 
 
 def load_data(n, data_root):
@@ -131,20 +131,22 @@ def main(argv=None):
 
     report = {
         "benchmark": "bnn_layers",
-        "what": "train-step throughput, tfvb BNNClassifier (Keras 3) vs tfp.layers MLP (tf_keras), same shape/data/batch",
+        "what": "train-step throughput, tfvb BNNClassifier (Keras 3) vs tfp.layers MLP (tf_keras), "
+        "same shape/data/batch",
         "data": data_desc,
         "batch_size": args.batch_size,
         "hidden_units": args.hidden,
         "steps_per_epoch": args.steps,
         "repeats": args.repeats,
         "results": results,
-        **runtime(tf, keras=keras.__version__, tf_keras=tf_keras.__version__,
-                  tensorflow_probability=tfp.__version__),
+        **runtime(tf, keras=keras.__version__, tf_keras=tf_keras.__version__, tensorflow_probability=tfp.__version__),
     }
     for r in results:
         s = r["steps_per_second"]
-        print(f"{r['layer']:>20}: tfvb {s['tfvb']:.1f} steps/s, tfp.layers/tf_keras {s['tfp_tf_keras']:.1f} steps/s, "
-              f"ratio {r['ratio_tfvb_over_reference']:.2f} (median of paired epochs {r['median_paired_ratio']:.2f})")
+        print(
+            f"{r['layer']:>20}: tfvb {s['tfvb']:.1f} steps/s, tfp.layers/tf_keras {s['tfp_tf_keras']:.1f} steps/s, "
+            f"ratio {r['ratio_tfvb_over_reference']:.2f} (median of paired epochs {r['median_paired_ratio']:.2f})"
+        )
     write_json(args.json, report)
     return report
 

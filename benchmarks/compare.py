@@ -20,16 +20,20 @@ def main(argv=None):
     parser.add_argument("after")
     args = parser.parse_args(argv)
     before, after = (json.load(open(p)) for p in (args.before, args.after))
-    lines = [f"| ratio (min / median / max over rounds) | before, wall | after, wall | before, CPU | after, CPU | goal |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| ratio (min / median / max over rounds) | before, wall | after, wall | before, CPU | after, CPU | goal |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in list(dict.fromkeys([*before["ratios"], *after["ratios"]])):
         b, a = before["ratios"].get(name), after["ratios"].get(name)
         goal = (a or b)["goal"] or ""
         lines.append(f"| `{name}` | {row(b, 'wall')} | {row(a, 'wall')} | {row(b, 'cpu')} | {row(a, 'cpu')} | {goal} |")
     for label, report in (("before", before), ("after", after)):
         p = report["peak_gflops"]
-        lines.append(f"\n{label}: {report.get('label') or ''}, {report['rounds']} rounds, matmul peak "
-                     f"{p['min']:.0f} / {p['median']:.0f} / {p['max']:.0f} GFLOP/s")
+        lines.append(
+            f"\n{label}: {report.get('label') or ''}, {report['rounds']} rounds, matmul peak "
+            f"{p['min']:.0f} / {p['median']:.0f} / {p['max']:.0f} GFLOP/s"
+        )
     print("\n".join(lines))
 
 

@@ -14,9 +14,9 @@ import math
 
 import keras
 import tensorflow as tf
+from _timing import interleaved, write_json
 
 import tfvb
-from _timing import interleaved, write_json
 from tfvb.models.networks import conv_decoder, conv_encoder
 
 

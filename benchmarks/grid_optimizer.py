@@ -134,13 +134,20 @@ def main(argv=None):
         row = compare(name, args.epochs or epochs, args.repeats)
         rows.append(row)
         q = row["ratio_keras_over_hand_written"]
-        print(f"{row['dataset']}: {row['networks']} networks x {row['epochs']} epochs, identical weights "
-              f"{row['identical_weights']}; keras {row['seconds_keras']:.2f}s, hand-written "
-              f"{row['seconds_hand_written']:.2f}s; ratio min/median/max {q['min']:.3f}/{q['median']:.3f}/{q['max']:.3f}",
-              flush=True)
-    result = {"benchmark": "grid_optimizer", "threads": args.threads, "repeats": args.repeats,
-              "command": " ".join([os.path.basename(sys.executable)] + sys.argv), "rows": rows,
-              **runtime(tf)}
+        print(
+            f"{row['dataset']}: {row['networks']} networks x {row['epochs']} epochs, identical weights "
+            f"{row['identical_weights']}; keras {row['seconds_keras']:.2f}s, hand-written "
+            f"{row['seconds_hand_written']:.2f}s; ratio min/median/max {q['min']:.3f}/{q['median']:.3f}/{q['max']:.3f}",
+            flush=True,
+        )
+    result = {
+        "benchmark": "grid_optimizer",
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "rows": rows,
+        **runtime(tf),
+    }
     write_json(args.json, result)
     return result
 

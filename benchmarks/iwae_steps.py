@@ -10,9 +10,9 @@ one sample at a time).
 import argparse
 
 import keras
+from _timing import interleaved, write_json
 
 import tfvb
-from _timing import interleaved, write_json
 
 
 def main():

@@ -8,8 +8,9 @@ samples in one call each (no batching over images).
 
 import argparse
 
-import tfvb
 from _timing import interleaved, write_json
+
+import tfvb
 from tfvb import evaluate, objectives
 
 
@@ -27,10 +28,10 @@ def main():
                          "cvae_conv": tfvb.models.CVAE(latent_dim=16, seed=0)}.items():
         n = args.images if label == "iwae_mlp" else max(4, args.images // 10)
 
-        def batched():
+        def batched(model=model, n=n):
             evaluate.log_likelihood(model, x[:n], k=args.k, verbose=0)
 
-        def one_by_one():
+        def one_by_one(model=model, n=n):
             for i in range(n):
                 objectives.iwae_bound(model.log_importance_weights(x[i:i + 1], args.k), axis=0).numpy()
 

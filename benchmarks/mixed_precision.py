@@ -77,8 +77,8 @@ def main(argv=None):
 
     import keras
     import tensorflow as tf
-
     from _timing import runtime, write_json
+
     from tfvb.data import binarize_fixed, mnist_sample
 
     images, labels = mnist_sample()
@@ -93,22 +93,42 @@ def main(argv=None):
         for policy in POLICIES:
             r = out[policy]
             rel = np.abs(np.subtract(r["losses"], ref["losses"])) / np.abs(ref["losses"])
-            row = {"model": name, "policy": policy, "step_s": r["step_s"], "ratio_to_float32": r["step_s"] / ref["step_s"],
-                   "max_rel_loss_diff": float(rel.max()), "final_loss": r["losses"][-1],
-                   "max_abs_prediction_diff": float(np.abs(r["predictions"] - ref["predictions"]).max()),
-                   "loss_scale": r["loss_scale"], "finite": bool(np.isfinite(r["losses"]).all())}
+            row = {
+                "model": name,
+                "policy": policy,
+                "step_s": r["step_s"],
+                "ratio_to_float32": r["step_s"] / ref["step_s"],
+                "max_rel_loss_diff": float(rel.max()),
+                "final_loss": r["losses"][-1],
+                "max_abs_prediction_diff": float(np.abs(r["predictions"] - ref["predictions"]).max()),
+                "loss_scale": r["loss_scale"],
+                "finite": bool(np.isfinite(r["losses"]).all()),
+            }
             rows.append(row)
-            print(f"{name:34s} {policy:15s} step {row['step_s'] * 1e3:7.1f} ms (x{row['ratio_to_float32']:.2f})  "
-                  f"loss rel diff {row['max_rel_loss_diff']:.2e}  prediction diff {row['max_abs_prediction_diff']:.2e}"
-                  f"  loss scale {row['loss_scale']}", flush=True)
-    lines = ["| model | policy | step ms | x float32 | max rel. loss diff | max pred. diff | final loss scale |",
-             "|---|---|---|---|---|---|---|"]
+            print(
+                f"{name:34s} {policy:15s} step {row['step_s'] * 1e3:7.1f} ms (x{row['ratio_to_float32']:.2f})  "
+                f"loss rel diff {row['max_rel_loss_diff']:.2e}  prediction diff {row['max_abs_prediction_diff']:.2e}"
+                f"  loss scale {row['loss_scale']}",
+                flush=True,
+            )
+    lines = [
+        "| model | policy | step ms | x float32 | max rel. loss diff | max pred. diff | final loss scale |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         scale = "" if r["loss_scale"] is None else f"{r['loss_scale']:g}"
-        lines.append(f"| {r['model']} | {r['policy']} | {r['step_s'] * 1e3:.1f} | {r['ratio_to_float32']:.2f} | "
-                     f"{r['max_rel_loss_diff']:.1e} | {r['max_abs_prediction_diff']:.1e} | {scale} |")
-    report = {"benchmark": "mixed_precision", "steps": args.steps, "batch": args.batch, "rows": rows,
-              "table": "\n".join(lines), **runtime(tf, keras=keras.__version__)}
+        lines.append(
+            f"| {r['model']} | {r['policy']} | {r['step_s'] * 1e3:.1f} | {r['ratio_to_float32']:.2f} | "
+            f"{r['max_rel_loss_diff']:.1e} | {r['max_abs_prediction_diff']:.1e} | {scale} |"
+        )
+    report = {
+        "benchmark": "mixed_precision",
+        "steps": args.steps,
+        "batch": args.batch,
+        "rows": rows,
+        "table": "\n".join(lines),
+        **runtime(tf, keras=keras.__version__),
+    }
     print(report["table"])
     write_json(args.json, report)
     return report

@@ -27,8 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
-from _timing import runtime, write_json  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _timing import runtime, write_json  # noqa: E402
 
 from tfvb.uncertainty import classification_uncertainty  # noqa: E402
 

@@ -32,7 +32,6 @@ Usage (a few minutes on 2 loaded cores):
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -85,8 +84,8 @@ def run_pair(name, samples, batch, repeats):
     """Both ways for one (model, T) in this process: memory from the first call of each, times interleaved."""
     import numpy as np
     import tensorflow as tf
-
     from _timing import interleaved
+
     from tfvb.uncertainty import classification_uncertainty
 
     model = _model(name, samples)
@@ -174,7 +173,6 @@ def main(argv=None):
                 print(f"{name:10s} T={t:5d} {row['way']:10s} {row['latency_s']:8.3f} s  "
                       f"{row['samples_per_s']:12,.0f} samples/s  peak {row['peak_mb']:7.1f} MB", flush=True)
     import tensorflow as tf
-
     from _timing import runtime
 
     report = {"benchmark": "sample_cost", "batch": args.batch, "rows": rows, "table": table(rows),

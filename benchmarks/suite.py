@@ -16,7 +16,6 @@ such passes and one encoder pass per image.
 import math
 
 import numpy as np
-
 from _peak import fraction_of_peak, paired, paired_ratio, peak_gflops
 
 
@@ -148,9 +147,9 @@ def iwae5000_conv(tf, args):
 def cvae_fit(tf, args):
     """CVAE.fit against the TensorFlow tutorial's hand-written loop; the cost of checks and metrics."""
     import keras
+    from cvae_throughput import TutorialCVAE, reference_loop
 
     import tfvb
-    from cvae_throughput import TutorialCVAE, reference_loop
 
     x, _, _ = _images(args.cvae_images)
     data = tf.data.Dataset.from_tensor_slices(x).batch(100).prefetch(tf.data.AUTOTUNE)

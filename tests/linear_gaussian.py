@@ -23,7 +23,9 @@ class LinearGaussian:
         self.x = rng.normal(size=D) * 1.5 + self.b
         cov = self.W @ self.W.T + self.s2 * np.eye(D)
         diff = self.x - self.b
-        self.log_px = float(-0.5 * (D * np.log(2 * np.pi) + np.linalg.slogdet(cov)[1] + diff @ np.linalg.solve(cov, diff)))
+        self.log_px = float(
+            -0.5 * (D * np.log(2 * np.pi) + np.linalg.slogdet(cov)[1] + diff @ np.linalg.solve(cov, diff))
+        )
         post_cov = np.linalg.inv(np.eye(d) + self.W.T @ self.W / self.s2)
         post_mean = post_cov @ self.W.T @ diff / self.s2
         self.q_mean = post_mean + shift

@@ -14,7 +14,6 @@ import tensorflow as tf
 from tfvb import evaluate
 from tfvb.models import CVAE, IWAE, BNNClassifier, BNNRegressor, MCDropoutClassifier
 
-
 _INITIAL = {}
 
 

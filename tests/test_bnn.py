@@ -111,7 +111,7 @@ def test_gradients_reach_every_mu_and_rho_of_the_model(layer, prior):
     model = _classifier(layer=layer, prior=prior, num_examples=8, hidden_units=(6, 5))
     with tf.GradientTape() as tape:
         loss, _ = model._step_values(*model._check_batch(tf.constant(x), tf.constant(y)), None, tf.constant(1.0))
-    variables = [v for l in model.dense_layers for v in (l.kernel_loc, l.kernel_rho)]
+    variables = [v for layer in model.dense_layers for v in (layer.kernel_loc, layer.kernel_rho)]
     for v, g in zip(variables, tape.gradient(loss, variables)):
         assert g is not None and np.isfinite(g.numpy()).all() and np.any(g.numpy() != 0), v.path
 

@@ -3,9 +3,8 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
-
 from conftest import SHARED_DATA
+
 from tfvb import data
 from tfvb.data import idx, images
 

@@ -26,8 +26,8 @@ TUTORIALS = os.path.join(REPO, "docs", "tutorials")
 sys.path.insert(0, GEN)
 
 import run_tutorials  # noqa: E402
-from _browser import browser, chromium  # noqa: E402
 import zoo_cards  # noqa: E402
+from _browser import browser, chromium  # noqa: E402
 
 TRAINED = [n for n in zoo.list_models() if zoo.is_trained(n)]
 
@@ -171,18 +171,18 @@ def served(built_site):
 def test_built_site_renders_in_a_realbrowser(built_site, served, tmp_path):
     from matplotlib import image
 
-    chromium = chromium()
+    exe = chromium()
     pages = {"/": ("tfvb", "Where to start"), "/api/models/": ("tfvb.models", "tfvb.models.CVAE"),
              "/math/": ("Estimators and bounds", "<math"), "/zoo/vae_mnist/": ("vae_mnist", "this entry")}
     for path, (title, content) in pages.items():
-        dom = browser(chromium, tmp_path / "profile", "--dump-dom", served + path)
+        dom = browser(exe, tmp_path / "profile", "--dump-dom", served + path)
         page_title = re.search(r"<title>(.*?)</title>", dom, re.S).group(1)
         assert title in page_title and "404" not in page_title, (path, page_title)
         assert content in dom and "<h1" in dom, path
-    assert "<math" in browser(chromium, tmp_path / "profile", "--dump-dom", served + "/tutorials/vae_iwae/")
+    assert "<math" in browser(exe, tmp_path / "profile", "--dump-dom", served + "/tutorials/vae_iwae/")
 
     shot = tmp_path / "index.png"
-    browser(chromium, tmp_path / "profile", "--hide-scrollbars", "--window-size=1280,900",
+    browser(exe, tmp_path / "profile", "--hide-scrollbars", "--window-size=1280,900",
              f"--screenshot={shot}", served + "/")
     pixels = image.imread(str(shot))
     assert pixels.shape[:2] == (900, 1280)

@@ -141,7 +141,8 @@ def test_no_import_cycle_between_modules_or_packages():
     packages = {}
     for module, targets in graph.items():
         if module != "tfvb":
-            packages.setdefault(package(module), set()).update(package(t) for t in targets if package(t) != package(module))
+            outside = (package(t) for t in targets if package(t) != package(module))
+            packages.setdefault(package(module), set()).update(outside)
     assert _cycles(packages) == []
 
 

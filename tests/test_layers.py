@@ -269,7 +269,8 @@ def test_posterior_mean_mode_is_deterministic(cls):
 @pytest.mark.parametrize("cls", DENSE + CONV)
 def test_seeded_draws_are_reproducible(cls):
     rng = np.random.default_rng(9)
-    make = (lambda: _dense(cls, np.random.default_rng(1))) if cls in DENSE else (lambda: _conv(cls, np.random.default_rng(1)))
+    build = _dense if cls in DENSE else _conv
+    make = lambda: build(cls, np.random.default_rng(1))  # noqa: E731
     a, b = make(), make()
     x = rng.normal(size=(2,) + ((5,) if cls in DENSE else (5, 5, 2))).astype("float32")
     first = a(x, training=True).numpy()
@@ -299,18 +300,20 @@ def test_gradients_reach_every_mu_and_rho(cls, prior):
 @pytest.mark.parametrize("prior", PRIORS, ids=["normal", "mixture"])
 def test_keras_round_trip_with_priors(tmp_path, prior):
     rng = np.random.default_rng(11)
-    model = keras.Sequential([
-        keras.Input((6, 6, 1)),
-        layers.Conv2DFlipout(2, 3, activation="relu", prior=prior, seed=1),
-        layers.Conv2DReparameterization(2, 3, prior=prior, kl="sample", seed=2),
-        layers.Conv2DTransposeFlipout(2, 3, strides=2, padding="same", prior=prior, seed=6),
-        layers.Conv2DTransposeReparameterization(2, 2, output_padding=1, strides=2, prior=prior, seed=7),
-        layers.Conv2DLocalReparameterization(2, 3, strides=2, prior=prior, seed=8),
-        keras.layers.Flatten(),
-        layers.DenseFlipout(5, activation="relu", prior=prior, seed=3),
-        layers.DenseReparameterization(4, prior=prior, posterior_sigma_init=0.1, seed=4),
-        layers.DenseLocalReparameterization(3, prior=prior, seed=5),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            layers.Conv2DFlipout(2, 3, activation="relu", prior=prior, seed=1),
+            layers.Conv2DReparameterization(2, 3, prior=prior, kl="sample", seed=2),
+            layers.Conv2DTransposeFlipout(2, 3, strides=2, padding="same", prior=prior, seed=6),
+            layers.Conv2DTransposeReparameterization(2, 2, output_padding=1, strides=2, prior=prior, seed=7),
+            layers.Conv2DLocalReparameterization(2, 3, strides=2, prior=prior, seed=8),
+            keras.layers.Flatten(),
+            layers.DenseFlipout(5, activation="relu", prior=prior, seed=3),
+            layers.DenseReparameterization(4, prior=prior, posterior_sigma_init=0.1, seed=4),
+            layers.DenseLocalReparameterization(3, prior=prior, seed=5),
+        ]
+    )
     for layer in model.layers:
         if hasattr(layer, "kernel_rho"):
             _set_posterior(layer, rng)
@@ -340,11 +343,15 @@ def test_keras_round_trip_with_priors(tmp_path, prior):
         (lambda: layers.DenseFlipout(3, prior="laplace"), "Received: prior='laplace'"),
         (lambda: layers.Conv2DFlipout(4, (3, 3, 3)), "Expected `kernel_size` to be an integer or a pair"),
         (lambda: layers.Conv2DFlipout(4, 3, padding="full"), "Expected `padding` to be one of"),
-        (lambda: layers.Conv2DTransposeFlipout(4, 3, strides=2, output_padding=2),
-         "Expected `output_padding` to be None or one or two non-negative integers, each smaller than its "
-         "stride (2, 2). Received: output_padding=2"),
-        (lambda: layers.Conv2DTransposeReparameterization(4, 3, strides=2, dilation_rate=2),
-         "Expected `strides` or `dilation_rate` to be 1"),
+        (
+            lambda: layers.Conv2DTransposeFlipout(4, 3, strides=2, output_padding=2),
+            "Expected `output_padding` to be None or one or two non-negative integers, each smaller than its "
+            "stride (2, 2). Received: output_padding=2",
+        ),
+        (
+            lambda: layers.Conv2DTransposeReparameterization(4, 3, strides=2, dilation_rate=2),
+            "Expected `strides` or `dilation_rate` to be 1",
+        ),
     ],
 )
 def test_bad_arguments(make, message):

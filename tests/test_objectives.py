@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from linear_gaussian import LinearGaussian
+
 from tfvb import objectives
 
 R = 20_000  # replicates per estimate
@@ -113,7 +113,9 @@ def test_analytic_and_mc_kl_elbos_agree_in_expectation(lg):
     eps = tf.random.stateless_normal((R, 2), seed=[3, 4], dtype=tf.float64)
     z = lg.q_mean + np.exp(0.5 * lg.q_logvar) * eps
     mc = lg.log_w(z).numpy()
-    rec = mc - (objectives.standard_normal_log_prob(z) - objectives.gaussian_log_prob(z, lg.q_mean, lg.q_logvar)).numpy()
+    rec = (
+        mc - (objectives.standard_normal_log_prob(z) - objectives.gaussian_log_prob(z, lg.q_mean, lg.q_logvar)).numpy()
+    )
     analytic = rec - objectives.gaussian_kl(lg.q_mean[None], lg.q_logvar[None]).numpy()
     diff = mc - analytic
     assert abs(diff.mean()) < 4 * diff.std(ddof=1) / np.sqrt(R)
@@ -177,10 +179,13 @@ def test_softplus_sum_matches_float64_softplus(size, rng):
 
 def test_bernoulli_log_prob_matches_the_closed_form_and_tfp(rng):
     k, batch = 3, 4
-    logits = (rng.normal(size=(k, batch, 28, 28, 1)) * rng.choice([0.1, 3.0, 60.0], size=(k, batch, 28, 28, 1)))
+    logits = rng.normal(size=(k, batch, 28, 28, 1)) * rng.choice([0.1, 3.0, 60.0], size=(k, batch, 28, 28, 1))
     logits = logits.astype(np.float32)
     l64 = logits.astype(np.float64)
-    for x in [(rng.random((batch, 28, 28, 1)) < 0.3).astype(np.float32), rng.random((batch, 28, 28, 1)).astype(np.float32)]:
+    for x in [
+        (rng.random((batch, 28, 28, 1)) < 0.3).astype(np.float32),
+        rng.random((batch, 28, 28, 1)).astype(np.float32),
+    ]:
         exact = (x * l64 - _softplus64(l64)).sum(axis=(2, 3, 4))  # x log s(l) + (1 - x) log s(-l)
         got = objectives.bernoulli_log_prob(x, logits, event_ndims=3).numpy()
         tolerance = 1e-6 * (np.abs(x * l64) + _softplus64(l64)).sum(axis=(2, 3, 4))

@@ -149,7 +149,8 @@ if family == "bnn":
     model = tfvb.models.BNNClassifier(10, hidden_units=(100,), seed=0)
 elif family == "bayesianized":
     import keras
-    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(100, activation="relu"),
+    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                            keras.layers.Dense(100, activation="relu"),
                             keras.layers.Dense(10)])
     net.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model = tfvb.bayesianize(net, seed=0)
@@ -168,8 +169,13 @@ print(json.dumps({"before_mib": before / 1024, "peak_mib": peak / 1024, "finite"
 @pytest.mark.parametrize("family", ["bnn", "bayesianized", "mc_dropout"])
 def test_100000_samples_run_in_bounded_memory(family):
     # Stacked, the BNN's 100,000 draws of its 79,400 kernel weights alone would take 32 GB.
-    out = subprocess.run([sys.executable, "-c", PROBE, family, "100000"], capture_output=True, text=True,
-                         timeout=1800, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, family, "100000"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["finite"]

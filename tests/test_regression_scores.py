@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from tfvb.evaluate import (gaussian_test_log_likelihood, mc_test_log_likelihood, regression_scores,
-                           rmse)
+from tfvb.evaluate import gaussian_test_log_likelihood, mc_test_log_likelihood, regression_scores, rmse
 
 
 def _direct_mixture_ll(y, f, var):

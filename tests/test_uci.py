@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import REPO, SHARED_DATA
+
 from tfvb.data import UCIData, list_uci, uci
 from tfvb.evaluate import mean_and_standard_error
 
@@ -228,11 +228,17 @@ def test_protocol_resume_refuses_other_settings(tmp_path):
 def test_report_pairs_splits_and_checks_the_published_standard_error(tmp_path):
     report = _load_benchmark("uci_report")
     rng = np.random.default_rng(0)
-    reference = {"bostonHousing": {"100": {"rmse": list(3 + rng.normal(size=20)), "ll": list(-2.4 + rng.normal(size=20))}}}
+    rows = {"rmse": list(3 + rng.normal(size=20)), "ll": list(-2.4 + rng.normal(size=20))}
+    reference = {"bostonHousing": {"100": rows}}
     ours_rmse = [r + 0.1 for r in reference["bostonHousing"]["100"]["rmse"][:5]]
     per = [{"split": k, "rmse": v, "ll": -2.42, "tuned": {"rmse": v, "ll": -2.4}} for k, v in enumerate(ours_rmse)]
-    summary = {"per_split": per, "rmse": list(mean_and_standard_error(ours_rmse)), "ll": [-2.42, 0.0], "seconds": 12.0,
-               "tuned": {"rmse": list(mean_and_standard_error(ours_rmse)), "ll": [-2.4, 0.0]}}
+    summary = {
+        "per_split": per,
+        "rmse": list(mean_and_standard_error(ours_rmse)),
+        "ll": [-2.42, 0.0],
+        "seconds": 12.0,
+        "tuned": {"rmse": list(mean_and_standard_error(ours_rmse)), "ll": [-2.4, 0.0]},
+    }
     with open(tmp_path / "uci_bostonHousing_100x.json", "w") as f:
         json.dump(summary, f)
     (row,) = report.rows(str(tmp_path), reference)
@@ -256,8 +262,13 @@ def test_result_files_name_each_variant_and_epoch_setting(tmp_path):
     with pytest.raises(ValueError, match=r"Received: \('faithful', 50\)"):
         result_file("kin8nm", "faithful", 50)
     report = _load_benchmark("uci_report")
-    summary = {"per_split": [{"split": 0, "rmse": 3.0, "ll": -2.3}], "rmse": [3.0, 0.0], "ll": [-2.3, 0.0],
-               "seconds": 1.0, "tuned": {"rmse": [3.0, 0.0], "ll": [-2.3, 0.0]}}
+    summary = {
+        "per_split": [{"split": 0, "rmse": 3.0, "ll": -2.3}],
+        "rmse": [3.0, 0.0],
+        "ll": [-2.3, 0.0],
+        "seconds": 1.0,
+        "tuned": {"rmse": [3.0, 0.0], "ll": [-2.3, 0.0]},
+    }
     for variant, multiplier in (("faithful", 10), ("concrete", 100)):
         with open(tmp_path / result_file("bostonHousing", variant, multiplier), "w") as f:
             json.dump(summary, f)
@@ -281,16 +292,36 @@ def test_selection_from_a_record_retrains_the_same_final_networks(tmp_path):
     with pytest.raises(ValueError, match=r"chosen pair .* a point of the grid .* Received: \(0\.\d+, 3\.0\)"):
         grid_search_split(data, protocol, selection=outside)
     with pytest.raises(ValueError, match="variance_scale"):
-        grid_search_split(data, protocol, selection=dict(record, tuned={k: v for k, v in record["tuned"].items()
-                                                                       if k != "variance_scale"}))
+        grid_search_split(
+            data,
+            protocol,
+            selection=dict(record, tuned={k: v for k, v in record["tuned"].items() if k != "variance_scale"}),
+        )
 
 
 def test_reference_timing_measures_both_sides_in_one_run(tmp_path):
     folder = make_folder(str(tmp_path / "toy"))
     out = str(tmp_path / "ref.json")
-    s = _load_benchmark("uci_reference").main([folder, "--configs", "1", "--passes", "5", "--epochs", "2",
-                                               "--samples", "50", "--validation-samples", "20", "--threads", "1",
-                                               "--vectorized", "--json", out])
+    s = _load_benchmark("uci_reference").main(
+        [
+            folder,
+            "--configs",
+            "1",
+            "--passes",
+            "5",
+            "--epochs",
+            "2",
+            "--samples",
+            "50",
+            "--validation-samples",
+            "20",
+            "--threads",
+            "1",
+            "--vectorized",
+            "--json",
+            out,
+        ]
+    )
     assert s["epochs"] == 2 and s["vectorized_seconds_per_split"] > 0
     assert s["speedup"] == pytest.approx(s["estimated_seconds_per_split"] / s["vectorized_seconds_per_split"])
     record = s["per_split"][0]

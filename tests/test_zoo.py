@@ -2,14 +2,15 @@
 
 import json
 import os
+import re
 import shutil
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from test_uci import BOSTON, needs_boston
+
 from tfvb import cli, zoo
 from tfvb.zoo import driver, store
 
@@ -129,7 +130,8 @@ def test_cli_demo_writes_report_and_pictures(tmp_path):
 def test_quick_recipe_writes_a_loadable_entry(tmp_path, monkeypatch):
     monkeypatch.setenv("TFVB_SAVED_MODELS", str(tmp_path))
     meta = driver.train("cvae_mnist", quick=True)
-    assert meta["recipe"]["quick"] and meta["files"]["model.keras"] == store.sha256(tmp_path / "cvae_mnist" / "model.keras")
+    assert meta["recipe"]["quick"]
+    assert meta["files"]["model.keras"] == store.sha256(tmp_path / "cvae_mnist" / "model.keras")
     model = zoo.load("cvae_mnist")
     assert isinstance(model, keras.Model) and model.latent_dim == 2
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["cvae_mnist"]  # no staging folder left
@@ -141,8 +143,7 @@ def test_cli_benchmark_protocol_runs_gals_protocol_and_resumes(capsys, tmp_path)
 
     make_folder(str(tmp_path / "uci" / "bostonHousing"), splits=3)  # 200 epochs of 1 step: seconds
     out = tmp_path / "protocol.json"
-    argv = ["zoo", "benchmark", "mc_dropout_uci_boston", "--protocol", "--data-root", str(tmp_path),
-            "--json", str(out)]
+    argv = ["zoo", "benchmark", "mc_dropout_uci_boston", "--protocol", "--data-root", str(tmp_path), "--json", str(out)]
     assert cli.main(argv + ["--splits", "2"]) == 0
     printed = capsys.readouterr().out
     assert "bostonHousing split 1 (2/2)" in printed and "this run" in printed and "Gal (published)" in printed
@@ -175,7 +176,6 @@ def test_mc_dropout_recipe_reuses_only_a_matching_kept_protocol_run():
     assert recipe._protocol_selection("bostonHousing", 50, 0, 10_000, 1000, data) == (None, None)  # none kept
 
 
-
 def test_readme_zoo_table_is_generated_from_the_metadata():
     """The README's results table is what scripts/zoo_table.py builds from the cards (no hand-typed numbers)."""
     import importlib.util
@@ -196,8 +196,10 @@ def test_demo_html_report_renders_in_a_real_browser(tmp_path):
     from _browser import browser, chromium
 
     out = tmp_path / "demo"
-    assert cli.main(["demo", "--out", str(out), "--models", "cvae_mnist", "bnn_flipout_mnist",
-                     "mc_dropout_uci_boston"]) == 0
+    assert (
+        cli.main(["demo", "--out", str(out), "--models", "cvae_mnist", "bnn_flipout_mnist", "mc_dropout_uci_boston"])
+        == 0
+    )
     html = (out / "report.html").read_text()
     dom = browser(chromium(), tmp_path / "profile", "--dump-dom", (out / "report.html").as_uri())
     assert "<title>tfvb demo: pretrained zoo models</title>" in dom
@@ -205,9 +207,25 @@ def test_demo_html_report_renders_in_a_real_browser(tmp_path):
     images = re.findall(r"<img[^>]*src=\"data:image/png;base64,", dom)
     assert len(images) == html.count("<img") == len(list(out.glob("*.png")))  # all inline, none missing
     shot = tmp_path / "report.png"
-    browser(chromium(), tmp_path / "profile", "--hide-scrollbars", "--window-size=1200,900",
-            f"--screenshot={shot}", (out / "report.html").as_uri())
+    browser(
+        chromium(),
+        tmp_path / "profile",
+        "--hide-scrollbars",
+        "--window-size=1200,900",
+        f"--screenshot={shot}",
+        (out / "report.html").as_uri(),
+    )
     from matplotlib import image
 
     pixels = image.imread(str(shot))[..., :3].mean(axis=-1)
     assert pixels.shape == (900, 1200) and (pixels < 0.3).mean() > 0.002 and np.median(pixels) > 0.9
+
+
+def test_no_card_records_a_machine_path():
+    """Cards travel with the wheel: data and run folders are named relative to the package or the data root."""
+    pattern = re.compile(r"(/tmp/|/work/|/home/|/root/|/Users/|[A-Za-z]:\\\\|\.\./)")
+    for name in zoo.list_models():
+        if zoo.is_trained(name):
+            with open(os.path.join(zoo.folder(name), "metadata.json")) as f:
+                text = f.read()
+            assert not pattern.search(text), (name, pattern.search(text).group(0))

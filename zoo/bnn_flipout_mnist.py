@@ -116,20 +116,26 @@ def train_mnist_bnn(name, layer, seed=0, quick=False, data_root=None, epochs=EPO
     n_train, n_held = len(train[0]), len(held[0])
     record = {
         "constructor": {**constructor, "num_examples": model.num_examples},
-        "data": (f"MNIST zoo 10k file (mnist10k-*-idx*-ubyte.gz): trained on images 0..{n_train - 1}, metrics on "
-                 f"held-out images 8000..{8000 + n_held - 1}; OOD: Fashion-MNIST t10k images 0..{len(ood) - 1}; "
-                 "pixels scaled to [0, 1]"),
+        "data": (
+            f"MNIST zoo 10k file (mnist10k-*-idx*-ubyte.gz): trained on images 0..{n_train - 1}, metrics on "
+            f"held-out images 8000..{8000 + n_held - 1}; OOD: Fashion-MNIST t10k images 0..{len(ood) - 1}; "
+            "pixels scaled to [0, 1]"
+        ),
         "epochs": epochs,
         "batch_size": BATCH_SIZE,
         "seed": seed,
         "metrics": metrics,
         "anchors": ANCHORS,
         "golden_inputs": held[0][:8].copy(),
-        "notes": (f"{name}: {layer} LeNet-5 (conv 6@5x5 same, pool, conv 16@5x5, pool, dense 120-84-10), N(0,1) prior, Adam {LEARNING_RATE}, uniform KL weighting "
-                  "(KL/N per example), posterior sigma initialised at 0.01, a fixed epoch budget (the ELBO is still "
-                  "improving at the end: its KL term keeps falling while training accuracy slowly drops). Metrics use the MC predictive mean of "
-                  f"{samples} weight draws (seeded); `accuracy_posterior_mean` uses the mean weights. "
-                  + ("QUICK run on a tiny slice: numbers are not meaningful." if quick else "")),
+        "notes": (
+            f"{name}: {layer} LeNet-5 (conv 6@5x5 same, pool, conv 16@5x5, pool, dense 120-84-10), N(0,1) prior, "
+            f"Adam {LEARNING_RATE}, uniform KL weighting "
+            "(KL/N per example), posterior sigma initialised at 0.01, a fixed epoch budget (the ELBO is still "
+            "improving at the end: its KL term keeps falling while training accuracy slowly drops). "
+            "Metrics use the MC predictive mean of "
+            f"{samples} weight draws (seeded); `accuracy_posterior_mean` uses the mean weights. "
+            + ("QUICK run on a tiny slice: numbers are not meaningful." if quick else "")
+        ),
     }
     return model, record
 

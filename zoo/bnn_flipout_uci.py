@@ -122,25 +122,38 @@ def train(seed=0, quick=False, data_root=None, dataset="bostonHousing", splits=S
     mx, sx, my, sy = norm
     record = {
         "constructor": constructor,
-        "data": (f"UCI {dataset} (the shared data sets, uci/{dataset}): standard splits 0..{n_eval - 1} of {first.n_splits}, train/test rows "
-                 f"from index_train_K/index_test_K; model trained on split 0's {first.x_train.shape[0]} training rows"
-                 + (" (QUICK: first 128 train / 64 test rows)" if quick else "")
-                 + "; inputs and target normalized with the training split's mean/std"),
+        "data": (
+            f"UCI {dataset} (the shared data sets, uci/{dataset}): standard splits 0..{n_eval - 1} "
+            f"of {first.n_splits}, train/test rows "
+            f"from index_train_K/index_test_K; model trained on split 0's {first.x_train.shape[0]} training rows"
+            + (" (QUICK: first 128 train / 64 test rows)" if quick else "")
+            + "; inputs and target normalized with the training split's mean/std"
+        ),
         "epochs": epochs,
         "batch_size": BATCH_SIZE,
         "seed": seed,
-        "metrics": {"rmse": rmse, "rmse_se": rmse_se, "test_ll": ll, "test_ll_se": ll_se,
-                    "rmse_split0": per_split[0]["rmse"], "test_ll_split0": per_split[0]["test_ll"],
-                    "splits": n_eval, "samples": 10 if quick else SAMPLES, "per_split": per_split,
-                    "train_seconds": time.time() - start},
+        "metrics": {
+            "rmse": rmse,
+            "rmse_se": rmse_se,
+            "test_ll": ll,
+            "test_ll_se": ll_se,
+            "rmse_split0": per_split[0]["rmse"],
+            "test_ll_split0": per_split[0]["test_ll"],
+            "splits": n_eval,
+            "samples": 10 if quick else SAMPLES,
+            "per_split": per_split,
+            "train_seconds": time.time() - start,
+        },
         "anchors": {"source": ANCHORS["source"], **ANCHORS.get(dataset, {})},
         "golden_inputs": ((first.x_test[:8] - mx) / sx).astype("float32"),
         "normalization": {"x_mean": mx.tolist(), "x_std": sx.tolist(), "y_mean": my, "y_std": sy},
-        "notes": (f"Flipout BNN regressor, 1 hidden layer of {first.n_hidden} ReLU units, N(0,1) prior, learned "
-                  f"homoscedastic noise, Adam {LEARNING_RATE}, batch {BATCH_SIZE}, {epochs} epochs per split, no "
-                  "hyper-parameter search. The model predicts normalized targets of normalized inputs: apply "
-                  "`normalization` (golden_inputs are already normalized). Split k uses seed + k."
-                  + (" QUICK run: numbers are not meaningful." if quick else "")),
+        "notes": (
+            f"Flipout BNN regressor, 1 hidden layer of {first.n_hidden} ReLU units, N(0,1) prior, learned "
+            f"homoscedastic noise, Adam {LEARNING_RATE}, batch {BATCH_SIZE}, {epochs} epochs per split, no "
+            "hyper-parameter search. The model predicts normalized targets of normalized inputs: apply "
+            "`normalization` (golden_inputs are already normalized). Split k uses seed + k."
+            + (" QUICK run: numbers are not meaningful." if quick else "")
+        ),
     }
     return model, record
 
@@ -159,8 +172,9 @@ if __name__ == "__main__":
     name = f"bnn_flipout_uci_{args.dataset}"
     out = args.out or os.path.join("/tmp/tfvb_zoo_runs", name)
     t0 = time.time()
-    model, record = train(seed=args.seed, quick=args.quick, data_root=args.data_root, dataset=args.dataset,
-                          splits=args.splits or None)
+    model, record = train(
+        seed=args.seed, quick=args.quick, data_root=args.data_root, dataset=args.dataset, splits=args.splits or None
+    )
     os.makedirs(out, exist_ok=True)
     model.save(os.path.join(out, "model.keras"))
     np.save(os.path.join(out, "golden_inputs.npy"), record["golden_inputs"])

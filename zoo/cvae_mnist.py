@@ -1,9 +1,9 @@
 """Zoo recipe: the TensorFlow tutorial's convolutional VAE on MNIST (entries cvae_mnist, 2-D latent, and
 cvae_mnist_l16). `tfvb zoo train cvae_mnist`."""
 
-import tfvb
 from _vae_recipe import benchmark_vae, heldout_mnist, mnist_description, mnist_splits, train_entry
 
+import tfvb
 
 LL_IMAGES = 500  # IWAE-5000 through the conv decoder costs ~1 h per 500 digits on one loaded core
 

@@ -4,8 +4,9 @@ iwae_fashion_mnist, cvae_fashion_mnist). `tfvb zoo train iwae_fashion_mnist`.
 The IWAE's k is smaller than MNIST's 50: 55,000 training images cost 8 x the MNIST entries per epoch.
 """
 
-import tfvb
 from _vae_recipe import benchmark_vae, fashion_description, fashion_splits, make_iwae, train_entry
+
+import tfvb
 
 TEST_IMAGES = 2000  # t10k images 0-1,999 (the ones bundled with tfvb)
 CONV_LL_IMAGES = 500  # IWAE-5000 through the conv decoder on the first 500 of them (its cost)

@@ -6,8 +6,15 @@ paper. The VAE is the IWAE with k=1 (the single-sample ELBO); every entry has th
 and stopping rule, so their NLLs can be compared.
 """
 
-from _vae_recipe import BURDA_TABLE_1, benchmark_vae, heldout_mnist, make_iwae, mnist_description, mnist_splits, \
-    train_entry
+from _vae_recipe import (
+    BURDA_TABLE_1,
+    benchmark_vae,
+    heldout_mnist,
+    make_iwae,
+    mnist_description,
+    mnist_splits,
+    train_entry,
+)
 
 
 def train(seed=0, quick=False, data_root=None, dataset="mnist", k=1, stochastic_layers=1, gradient="iwae"):

@@ -83,7 +83,10 @@ def module_page(name, module):
         if where != module.__name__ and len(groups) > 1:
             # The module's own docstring holds what its names share (e.g. the estimators of tfvb.layers.dense).
             lines.append(f"## `{where}`\n")
-            lines.append(f"::: {where}\n    options:\n      show_root_heading: false\n      show_root_toc_entry: false\n      members: false\n")
+            lines.append(
+                f"::: {where}\n    options:\n      show_root_heading: false\n"
+                "      show_root_toc_entry: false\n      members: false\n"
+            )
             level = 3
         for public, obj in names:
             lines.append(entry(f"tfvb.{name}.{public}", obj, level, module.__name__))
@@ -91,10 +94,14 @@ def module_page(name, module):
 
 
 def top_level_page(functions):
-    lines = ["# tfvb\n", "::: tfvb\n    options:\n      show_root_heading: false\n      show_root_toc_entry: false\n      members: false\n",
-             f"`tfvb.__version__` is `{tfvb.__version__!r}`. "
-             f"`tfvb.SERIALIZATION_PACKAGE` (`{tfvb.SERIALIZATION_PACKAGE!r}`) is the package name every tfvb class "
-             "is registered under with Keras; it is stored in every saved `.keras` file.\n"]
+    lines = [
+        "# tfvb\n",
+        "::: tfvb\n    options:\n      show_root_heading: false\n      show_root_toc_entry: false\n"
+        "      members: false\n",
+        f"`tfvb.__version__` is `{tfvb.__version__!r}`. "
+        f"`tfvb.SERIALIZATION_PACKAGE` (`{tfvb.SERIALIZATION_PACKAGE!r}`) is the package name every tfvb class "
+        "is registered under with Keras; it is stored in every saved `.keras` file.\n",
+    ]
     for public, obj in functions:
         lines.append(entry(f"tfvb.{public}", obj, package="tfvb"))
     return "\n".join(lines)
@@ -112,11 +119,15 @@ def main():
         else:
             functions.append((name, obj))
 
-    index = ["# API reference\n",
-             "Generated from the docstrings at build time: every public name of every public module. "
-             "Names are shown as you type them (`tfvb.layers.DenseFlipout`); the source file is where they "
-             "are defined.\n", "| module | what |", "|---|---|", "| [`tfvb`](tfvb.md) | "
-             f"{first_line(tfvb)} |"]
+    index = [
+        "# API reference\n",
+        "Generated from the docstrings at build time: every public name of every public module. "
+        "Names are shown as you type them (`tfvb.layers.DenseFlipout`); the source file is where they "
+        "are defined.\n",
+        "| module | what |",
+        "|---|---|",
+        f"| [`tfvb`](tfvb.md) | {first_line(tfvb)} |",
+    ]
     summary = ["* [Overview](index.md)", "* [tfvb](tfvb.md)"]
     with mkdocs_gen_files.open("api/tfvb.md", "w") as f:
         f.write(top_level_page(functions))

@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import zoo_cards  # noqa: E402
 import zoo_pictures  # noqa: E402
+
 from tfvb import zoo  # noqa: E402
 from tfvb.demo.numbers import plain, pm, seconds  # noqa: E402
 from tfvb.zoo import store  # noqa: E402

@@ -17,10 +17,9 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
 import numpy as np  # noqa: E402
-
 import zoo_cards  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE = os.path.join(REPO, ".cache", "docs", "zoo")
@@ -73,8 +72,11 @@ def _draw_all(name, info, folder):
 
     history = (info.get("training") or {}).get("history")
     if history and "loss" in history:
-        plots.learning_curve(history, add("1_learning_curve.png", "Learning curve (from the card's `training.history`)"),
-                             title=f"{name}: loss per epoch (train, validation)")
+        plots.learning_curve(
+            history,
+            add("1_learning_curve.png", "Learning curve (from the card's `training.history`)"),
+            title=f"{name}: loss per epoch (train, validation)",
+        )
     family = info.get("family")
     if family == "vae":
         _vae(name, info, add)
@@ -91,15 +93,30 @@ def _vae(name, info, add):
 
     model = zoo.load(name)  # compiled, as the demo loads it (an ensemble reads its task from the loss)
     images = data.fashion_mnist_sample()[0] if info.get("dataset") == "fashion_mnist" else data.mnist_sample()[0]
-    plots.sample_grid(model, add("2_samples.png", "64 samples from the model (Bernoulli means; drawn at build time)"),
-                      n=64, seed=0, title=f"{name}: samples")
+    plots.sample_grid(
+        model,
+        add("2_samples.png", "64 samples from the model (Bernoulli means; drawn at build time)"),
+        n=64,
+        seed=0,
+        title=f"{name}: samples",
+    )
     x = data.binarize_fixed(images[:16], seed=0)
-    plots.reconstructions(model, x, add("3_reconstructions.png", "Bundled held-out images (top) and their "
-                                        "reconstructions at the posterior mean (bottom)"),
-                          n=16, title=f"{name}: held-out data (top), reconstructions (bottom)")
+    plots.reconstructions(
+        model,
+        x,
+        add(
+            "3_reconstructions.png",
+            "Bundled held-out images (top) and their reconstructions at the posterior mean (bottom)",
+        ),
+        n=16,
+        title=f"{name}: held-out data (top), reconstructions (bottom)",
+    )
     if getattr(model, "latent_dim", None) == 2:
-        plots.latent_manifold(model, add("4_manifold.png", "The decoded 2-D latent space (Gaussian quantiles)"),
-                              title=f"{name}: 2-D latent manifold")
+        plots.latent_manifold(
+            model,
+            add("4_manifold.png", "The decoded 2-D latent space (Gaussian quantiles)"),
+            title=f"{name}: 2-D latent manifold",
+        )
 
 
 def _classifier(name, add):
@@ -110,11 +127,17 @@ def _classifier(name, add):
     fashion, _ = data.fashion_mnist_sample()
     u_in = model.predict_uncertainty(digits, samples=PREDICTIVE_SAMPLES, seed=0)
     u_out = model.predict_uncertainty(fashion, samples=PREDICTIVE_SAMPLES, seed=0)
-    evaluate.reliability_diagram(np.asarray(u_in["mean"]), labels,
-                                 path=add("2_reliability.png", f"Reliability of the {len(digits):,} bundled "
-                                          f"held-out digits ({PREDICTIVE_SAMPLES} predictive samples: weight draws, or an "
-                                          "ensemble's members; drawn at build time)"),
-                                 title=f"{name}: reliability")
+    evaluate.reliability_diagram(
+        np.asarray(u_in["mean"]),
+        labels,
+        path=add(
+            "2_reliability.png",
+            f"Reliability of the {len(digits):,} bundled "
+            f"held-out digits ({PREDICTIVE_SAMPLES} predictive samples: weight draws, or an "
+            "ensemble's members; drawn at build time)",
+        ),
+        title=f"{name}: reliability",
+    )
     auroc = evaluate.ood_auroc(u_in["entropy"], u_out["entropy"])
     fig = Figure(figsize=(5, 3.4))
     ax = fig.add_subplot(1, 1, 1)
@@ -144,8 +167,15 @@ def _regression(name, info, add):
         ax = fig.add_subplot(1, 2, col + 1)
         ys = np.arange(len(points))
         values = [p[1 + col] for p in points]
-        ax.errorbar([v[0] for v in values], ys, xerr=[v[1] or 0 for v in values], fmt="o", color="tab:blue",
-                    capsize=3, label="this entry's runs")
+        ax.errorbar(
+            [v[0] for v in values],
+            ys,
+            xerr=[v[1] or 0 for v in values],
+            fmt="o",
+            color="tab:blue",
+            capsize=3,
+            label="this entry's runs",
+        )
         for _, kind, value, se, _source in anchors:
             if kind == what and value is not None:
                 ax.axvline(value, color="tab:red", linewidth=1, label="published")
@@ -156,5 +186,11 @@ def _regression(name, info, add):
         ax.legend(fontsize=7, loc="best")
     fig.suptitle(f"{name}: mean ± standard error over the splits", fontsize=9)
     fig.tight_layout()
-    fig.savefig(add("2_protocol.png", "The card's protocol runs (mean ± standard error over the splits) beside the "
-                                      "published anchor (line, band: its standard error)"), dpi=100)
+    fig.savefig(
+        add(
+            "2_protocol.png",
+            "The card's protocol runs (mean ± standard error over the splits) beside the "
+            "published anchor (line, band: its standard error)",
+        ),
+        dpi=100,
+    )

@@ -8,9 +8,10 @@ current folder. docs/tutorials/bnn_calibration.md explains it part by part.
 import matplotlib
 
 matplotlib.use("Agg")
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
-import keras
+
 import tfvb
 
 keras.utils.set_random_seed(0)

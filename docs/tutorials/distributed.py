@@ -17,6 +17,7 @@ print(tf.config.list_logical_devices("CPU"))
 
 # --8<-- [start:mirrored]
 import keras
+
 import tfvb
 
 keras.utils.set_random_seed(0)

@@ -9,9 +9,10 @@ docs/tutorials/mc_dropout_uci.md explains it part by part.
 import matplotlib
 
 matplotlib.use("Agg")
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
-import keras
+
 import tfvb
 
 keras.utils.set_random_seed(0)
@@ -62,5 +63,8 @@ print(f"split 0, p=0.01, tau=0.15: RMSE {rmse:.2f}, test LL (Gaussian moment mat
 summary = tfvb.evaluate.uci_benchmark("bostonHousing", splits=3, epoch_multiplier=1, samples=1000,
                                       validation_samples=200, seed=0)
 print(f"{summary['splits_run']} splits, {summary['protocol']['epochs']} epochs each")
-print(f"RMSE {summary['rmse'][0]:.2f} ± {summary['rmse'][1]:.2f}   test LL {summary['ll'][0]:.2f} ± {summary['ll'][1]:.2f}")
+print(
+    f"RMSE {summary['rmse'][0]:.2f} ± {summary['rmse'][1]:.2f}   "
+    f"test LL {summary['ll'][0]:.2f} ± {summary['ll'][1]:.2f}"
+)
 # --8<-- [end:protocol]

@@ -7,6 +7,7 @@ current folder. docs/tutorials/tuning.md explains it part by part.
 # --8<-- [start:space]
 import keras
 import keras_tuner
+
 import tfvb
 
 print(tfvb.tuning.CVAEHyperModel.default_space())

@@ -7,6 +7,7 @@ folder. docs/tutorials/zoo.md explains it part by part.
 # --8<-- [start:list]
 import keras
 import tensorflow as tf
+
 import tfvb
 
 for name in tfvb.zoo.list_models():

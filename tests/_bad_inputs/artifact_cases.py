@@ -4,9 +4,8 @@ import json
 import os
 
 import numpy as np
+from _bad_inputs.common import ARTIFACT, Case, CLIError, bnn_classifier, edit_metadata, flip_byte, rehash, run_cli
 
-from _bad_inputs.common import (ARTIFACT, Case, CLIError, bnn_classifier, edit_metadata, flip_byte, rehash,
-                                run_cli)
 from tfvb import evaluate, uncertainty, zoo
 from tfvb.zoo import store
 

@@ -2,9 +2,22 @@
 
 import numpy as np
 import tensorflow as tf
+from _bad_inputs.common import (
+    INVALID,
+    Case,
+    bnn_classifier,
+    bnn_regressor,
+    cvae,
+    features,
+    fitted_mc_dropout,
+    image_dataset,
+    iwae,
+    mc_dropout,
+    regression_dataset,
+    targets,
+    with_pixel,
+)
 
-from _bad_inputs.common import (INVALID, Case, bnn_classifier, bnn_regressor, cvae, features, fitted_mc_dropout,
-                                image_dataset, iwae, mc_dropout, regression_dataset, targets, with_pixel)
 from tfvb import data, evaluate
 
 SHAPE = r"Expected `inputs` of shape \(None, 28, 28, 1\)"

@@ -1,7 +1,6 @@
 """Catalogue cases: class labels a classifier would otherwise broadcast, truncate or zero out silently."""
 
 import numpy as np
-
 from _bad_inputs.common import INVALID, Case, bayesianized, bnn_classifier, ensemble, image_dataset, mc_classifier
 
 RANGE = r"Expected `y` to hold class labels in \[0, 9\] for num_classes=10"

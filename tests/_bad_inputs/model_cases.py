@@ -4,10 +4,25 @@ import os
 
 import keras
 import numpy as np
+from _bad_inputs.common import (
+    INVALID,
+    Case,
+    bayesianized,
+    bnn_classifier,
+    bnn_regressor,
+    cvae,
+    diverging,
+    ensemble,
+    features,
+    fitted_mc_dropout,
+    iwae,
+    mc_classifier,
+    mc_dropout,
+    poisoned,
+    regression_dataset,
+    targets,
+)
 
-from _bad_inputs.common import (INVALID, Case, bayesianized, bnn_classifier, bnn_regressor, cvae, diverging,
-                                ensemble, features, fitted_mc_dropout, iwae, mc_classifier, mc_dropout, poisoned,
-                                regression_dataset, targets)
 from tfvb import callbacks, data, evaluate, layers, tuning
 from tfvb.models import CVAE, IWAE
 

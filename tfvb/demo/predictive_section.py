@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from tfvb import data, evaluate
-from tfvb.demo.numbers import pm, plain, proportion
+from tfvb.demo.numbers import plain, pm, proportion
 
 SAMPLES = 50
 

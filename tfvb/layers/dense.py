@@ -10,7 +10,7 @@ of the forward pass differ in their gradient variance and cost:
 | layer | forward pass | noise |
 |---|---|---|
 | `DenseReparameterization` | $y = x(\mu + \sigma \circ \epsilon)$ | one $\epsilon$ per batch |
-| `DenseFlipout` | $y = x\mu + \left((x \circ s)(\sigma \circ \epsilon)\right) \circ r$ | one $\epsilon$ per batch, random signs $s, r$ per example |
+| `DenseFlipout` | $y = x\mu + ((x \circ s)(\sigma \circ \epsilon)) \circ r$ | one $\epsilon$, signs $s,r$ per example |
 | `DenseLocalReparameterization` | $y \sim \mathcal{N}(x\mu,\ x^2 \sigma^2)$ | per example and unit |
 
 All three give each example the same marginal output distribution; Flipout
@@ -47,13 +47,29 @@ __all__ = ["DenseReparameterization", "DenseFlipout", "DenseLocalReparameterizat
 class _VariationalDense(VariationalLayer):
     """Dense algebra shared by the three estimators; inputs (..., in) -> (..., units)."""
 
-    def __init__(self, units, activation=None, use_bias=True, prior=None, kl="auto",
-                 posterior_sigma_init=0.01, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", seed=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        prior=None,
+        kl="auto",
+        posterior_sigma_init=0.01,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(
-            activation=activation, use_bias=use_bias, prior=prior, kl=kl,
-            posterior_sigma_init=posterior_sigma_init, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, seed=seed, **kwargs,
+            activation=activation,
+            use_bias=use_bias,
+            prior=prior,
+            kl=kl,
+            posterior_sigma_init=posterior_sigma_init,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            seed=seed,
+            **kwargs,
         )
         self.units = _checks.positive_int("units", units)
 

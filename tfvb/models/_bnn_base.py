@@ -91,21 +91,24 @@ class BNNBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Mo
         self.kl_weighting = _checks.one_of("kl_weighting", kl_weighting, set(KL_WEIGHTINGS))
         if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, int) or kl_warmup_steps < 0:
             raise ValueError(
-                f"Expected `kl_warmup_steps` to be a non-negative integer. Received: kl_warmup_steps={kl_warmup_steps!r}"
+                "Expected `kl_warmup_steps` to be a non-negative integer. "
+                f"Received: kl_warmup_steps={kl_warmup_steps!r}"
             )
         self.kl_warmup_steps = kl_warmup_steps
         self.train_samples = _checks.positive_int("train_samples", train_samples)
         # None: the subclass initialises the posterior scales itself (tfvb.bayesianize's MOPED scales).
-        self.posterior_sigma_init = (None if posterior_sigma_init is None
-                                     else check_posterior_sigma_init(posterior_sigma_init))
+        self.posterior_sigma_init = (
+            None if posterior_sigma_init is None else check_posterior_sigma_init(posterior_sigma_init)
+        )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         # Bookkeeping for the KL weights; under tf.distribute every replica sees the first one's values.
         bookkeeping = {"trainable": False, "aggregation": "only_first_replica"}
-        self._n_var = self.add_weight(shape=(), initializer=keras.initializers.Constant(num_examples or 0),
-                                      name="num_examples", **bookkeeping)
+        self._n_var = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(num_examples or 0), name="num_examples", **bookkeeping
+        )
         self._steps_var = self.add_weight(shape=(), initializer="zeros", name="steps_per_epoch", **bookkeeping)
         self._kl_step = self.add_weight(shape=(), initializer="zeros", name="kl_step", **bookkeeping)
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -139,9 +142,14 @@ class BNNBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Mo
         """A Bayesian layer sharing the model's prior and initial sigma, with its own seed."""
         index = self._num_bayesian
         self._num_bayesian += 1
-        return cls(*args, prior=self.prior, posterior_sigma_init=self.posterior_sigma_init,
-                   seed=None if self.seed is None else self.seed * 1000 + index + 1,
-                   name=f"{cls.__name__.lower()}_{index}", **kwargs)
+        return cls(
+            *args,
+            prior=self.prior,
+            posterior_sigma_init=self.posterior_sigma_init,
+            seed=None if self.seed is None else self.seed * 1000 + index + 1,
+            name=f"{cls.__name__.lower()}_{index}",
+            **kwargs,
+        )
 
     @property
     def _bayesian_layers(self):
@@ -185,8 +193,11 @@ class BNNBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Mo
         weight = tf.constant(1.0)
         if self.kl_weighting == "blundell":
             n = self._n_var
-            steps = tf.where(self._steps_var > 0, self._steps_var,
-                             tf.math.ceil(n / tf.cast(global_batch_size(batch_size), tf.float32)))
+            steps = tf.where(
+                self._steps_var > 0,
+                self._steps_var,
+                tf.math.ceil(n / tf.cast(global_batch_size(batch_size), tf.float32)),
+            )
             i = tf.math.floormod(self._kl_step, steps) + 1.0
             weight = steps * tf.pow(2.0, -i) / -tf.math.expm1(-steps * math.log(2.0))
         if self.kl_warmup_steps:
@@ -262,8 +273,9 @@ class BNNBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Mo
 
     def _user_data(self, x, y, kwargs, method):
         """(x, y, kwargs) of a fit/evaluate call, lists made arrays and everything checked."""
-        x, y, weights = _inputs.user_data(x, y, kwargs.pop("sample_weight", None), method=method,
-                                          labels=self.has_labels)
+        x, y, weights = _inputs.user_data(
+            x, y, kwargs.pop("sample_weight", None), method=method, labels=self.has_labels
+        )
         if weights is not None:
             kwargs["sample_weight"] = weights
         if not self.has_labels:
@@ -281,7 +293,9 @@ class BNNBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Mo
             if self.num_examples is not None and self.num_examples != counted:
                 warnings.warn(
                     f"{type(self).__name__}: num_examples={self.num_examples} replaced by the "
-                    f"{counted} training examples passed to fit.", stacklevel=2)
+                    f"{counted} training examples passed to fit.",
+                    stacklevel=2,
+                )
             self.num_examples = counted
         self._require_num_examples()
         self._n_var.assign(float(self.num_examples))
@@ -332,8 +346,14 @@ class BNNBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Mo
         calls, from per-op overhead on tiny batches.)
         """
         widest = self._widest_activation()
-        group = max(1, min(samples, MAX_ACTIVATION_ELEMENTS // (REFERENCE_BATCH * widest),
-                           MAX_ACTIVATION_ELEMENTS // self._kernel_elements()))
+        group = max(
+            1,
+            min(
+                samples,
+                MAX_ACTIVATION_ELEMENTS // (REFERENCE_BATCH * widest),
+                MAX_ACTIVATION_ELEMENTS // self._kernel_elements(),
+            ),
+        )
         if batch_size is None:
             batch_size = max(1, MAX_ACTIVATION_ELEMENTS // (group * widest))
         return group, _checks.positive_int("batch_size", batch_size)
@@ -364,12 +384,13 @@ class BNNBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Mo
             count = min(group, samples - first)
             key = base if g == 0 else tf.random.experimental.stateless_fold_in(base, g)
             for i in range(0, n, batch_size):
-                out = fn(x[i:i + batch_size], key)
+                out = fn(x[i : i + batch_size], key)
                 yield slice(i, min(n, i + batch_size)), out if count == group else out[:count]
 
     def _draw_fn(self, count):
         fns = self.__dict__.setdefault("_vectorized_fns", {})
         if count not in fns:
+
             def draw(x, s):
                 return self._forward(x, training=False, num_samples=count, seed=s)
 

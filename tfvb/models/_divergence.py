@@ -107,8 +107,15 @@ class TerminateOnNonFinite(keras.callbacks.Callback):
             a warning (as Keras' `TerminateOnNaN`, but with the weights restored).
 
     Example:
-        >>> model.fit(x, y, epochs=10)   # tfvb models add TerminateOnNonFinite() themselves
-        >>> model.fit(x, y, epochs=10, callbacks=[tfvb.callbacks.TerminateOnNonFinite(raise_error=False)])
+        >>> images, _ = tfvb.data.mnist_sample()
+        >>> model = tfvb.models.CVAE(latent_dim=2, filters=(4, 8), seed=0)
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e6))           # a step size that diverges
+        >>> try:                                                          # tfvb models add TerminateOnNonFinite()
+        ...     model.fit(tfvb.data.image_dataset(images[:200]), epochs=3, verbose=0)
+        ... except tfvb.callbacks.TrainingDivergedError as e:
+        ...     print("stopped:", type(e).__name__)
+        stopped: TrainingDivergedError
+        >>> stop = tfvb.callbacks.TerminateOnNonFinite(raise_error=False)  # a warning instead of the error
     """
 
     def __init__(self, restore=True, raise_error=True):

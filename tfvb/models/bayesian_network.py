@@ -34,8 +34,8 @@ from tfvb.layers import conv_transpose  # noqa: F401  (registers the transposed 
 from tfvb.layers._variational import VariationalLayer
 from tfvb.layers.dense import _VariationalDense
 from tfvb.models import _labels, _task
-from tfvb.models._bnn_base import BNNBase
 from tfvb.models._base import update_trackers
+from tfvb.models._bnn_base import BNNBase
 
 tfd = tfp.distributions
 

@@ -4,7 +4,6 @@ import keras
 import tensorflow as tf
 
 from tfvb import _checks, objectives, randomness
-from tfvb.models import _base
 from tfvb.models._vae_base import LOGVAR_MAX, LOGVAR_MIN, LatentVariableModel
 from tfvb.models.networks import conv_decoder, conv_encoder, mlp
 

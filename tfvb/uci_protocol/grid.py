@@ -104,7 +104,7 @@ class MCDropoutGrid:
             )
         self.dropout_rate, self.tau = np.array(rates), np.array(taus)
         self.lengthscale = np.broadcast_to(
-            [_checks.positive_float("lengthscale", l) for l in np.ravel(lengthscale)], (self.size,)).copy()
+            [_checks.positive_float("lengthscale", value) for value in np.ravel(lengthscale)], (self.size,)).copy()
         self.seed = seed
         # Glorot uniform (Keras' Dense default), network g from its own stream: its start does not depend on G.
         rngs = [np.random.default_rng([seed, g]) for g in range(self.size)]

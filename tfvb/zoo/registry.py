@@ -62,11 +62,32 @@ register("cvae_fashion_mnist", "fashion_mnist", "vae", "Convolutional VAE, 16-D 
 register("bnn_flipout_mnist", "bnn_flipout_mnist", "bnn", "Flipout LeNet-5 Bayesian classifier (acc, NLL, ECE, OOD)",
          "mnist")
 register("bnn_reparam_mnist", "bnn_reparam_mnist", "bnn", "Bayes-by-Backprop (reparameterization) LeNet-5", "mnist")
-register("ensemble_mnist", "ensemble_mnist", "bnn", "Deep ensemble of 5 LeNet-5 (the BNNs' baseline: acc, NLL, ECE, OOD)", "mnist")
-register("bnn_flipout_uci_boston", "bnn_flipout_uci", "regression", "Flipout BNN regressor, UCI Boston housing",
-         "bostonHousing")
-for _short, _folder in [("boston", "bostonHousing"), ("wine", "wine-quality-red"), ("kin8nm", "kin8nm"),
-                        ("power", "power-plant"), ("naval", "naval-propulsion-plant"),
-                        ("protein", "protein-tertiary-structure")]:
-    register(f"mc_dropout_uci_{_short}", "mc_dropout_uci", "regression",
-             f"MC-dropout regressor (Gal's UCI protocol), {_folder}", _folder)
+register(
+    "ensemble_mnist",
+    "ensemble_mnist",
+    "bnn",
+    "Deep ensemble of 5 LeNet-5 (the BNNs' baseline: acc, NLL, ECE, OOD)",
+    "mnist",
+)
+register(
+    "bnn_flipout_uci_boston",
+    "bnn_flipout_uci",
+    "regression",
+    "Flipout BNN regressor, UCI Boston housing",
+    "bostonHousing",
+)
+for _short, _folder in [
+    ("boston", "bostonHousing"),
+    ("wine", "wine-quality-red"),
+    ("kin8nm", "kin8nm"),
+    ("power", "power-plant"),
+    ("naval", "naval-propulsion-plant"),
+    ("protein", "protein-tertiary-structure"),
+]:
+    register(
+        f"mc_dropout_uci_{_short}",
+        "mc_dropout_uci",
+        "regression",
+        f"MC-dropout regressor (Gal's UCI protocol), {_folder}",
+        _folder,
+    )

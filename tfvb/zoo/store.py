@@ -196,8 +196,9 @@ def _json_default(obj):
 def read_metadata(folder):
     path = os.path.join(folder, META_FILE)
     if not os.path.isfile(path):
-        raise ArtifactError(f"Expected zoo metadata at {path}. Received: no such file (train it with "
-                            f"`tfvb zoo train {os.path.basename(folder)}`)")
+        name = os.path.basename(folder)
+        raise ArtifactError(f"Expected zoo metadata at {path}. Received: no such file: {name!r} is "
+                            f"not trained in this release (from a source checkout: `tfvb zoo train {name}`)")
     try:
         with open(path) as f:
             meta = json.load(f)
