@@ -58,6 +58,7 @@ class _VariationalDense(VariationalLayer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         seed=None,
+        num_examples=None,
         **kwargs,
     ):
         super().__init__(
@@ -69,6 +70,7 @@ class _VariationalDense(VariationalLayer):
             kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
             seed=seed,
+            num_examples=num_examples,
             **kwargs,
         )
         self.units = _checks.positive_int("units", units)

@@ -323,7 +323,8 @@ class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
         if fns is None:
             fns = self.__dict__["_member_fns"] = [
                 tf.function(lambda batch, m=m: tf.cast(m(batch, training=False), tf.float32), autograph=False,
-                            reduce_retracing=True) for m in self.members]
+                            input_signature=[tf.TensorSpec((None,) + self.member_input_shape, tf.float32)])
+                for m in self.members]
         batches = [tf.constant(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
         stack = tf.stack([tf.concat([fn(b) for b in batches], axis=0) for fn in fns])
         task, kind = self.task_and_outputs
