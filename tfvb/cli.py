@@ -69,24 +69,23 @@ def _start_tensorflow(threads=None):
         import tensorflow_probability  # noqa: F401
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
+def _int_at_least(low, what):
+    """An argparse type: an integer >= `low`, refused with "expected {what} integer"."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected {what} integer, received {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
-    return value
+_positive_int = _int_at_least(1, "a positive")
+_non_negative_int = _int_at_least(0, "a non-negative")
 
 
 def _existing_folder(text):
