@@ -215,3 +215,96 @@ def test_bad_constructor_arguments():
         CVAE(beta=-1.0)
     with pytest.raises(ValueError, match="`k`"):
         evaluate.log_likelihood(IWAE(k=1, hidden_units=(8,)), np.zeros((2, 28, 28, 1), np.float32), k=0)
+
+
+# -- two stochastic layers against independent computations -------------------------------------
+def _np_mlp(net, h):
+    """A tfvb MLP (tanh hidden Dense layers, linear output) evaluated in float64 numpy."""
+    h = np.asarray(h, np.float64).reshape(len(h), -1)
+    for layer in [lyr for lyr in net.layers if isinstance(lyr, keras.layers.Dense)]:
+        kernel, bias = (np.asarray(v, np.float64) for v in layer.weights)
+        h = h @ kernel + bias
+        h = np.tanh(h) if layer.activation is keras.activations.tanh else h
+    return h
+
+
+def _np_log_normal(z, mean, logvar):
+    return (-0.5 * (np.log(2 * np.pi) + logvar + (z - mean) ** 2 * np.exp(-logvar))).sum(-1)
+
+
+def _two_layer(image_shape=(28, 28, 1), dims=(5, 3), hidden=((16, 12), (10, 8)), scale=0.5, **kw):
+    keras.utils.set_random_seed(3)
+    model = IWAE(latent_dim=dims[1], latent_dim_1=dims[0], hidden_units=hidden[0], hidden_units_2=hidden[1],
+                 stochastic_layers=2, image_shape=image_shape, seed=1, **kw)
+    for v in model.trainable_variables:  # weights away from their initial values: no term vanishes
+        v.assign(tf.random.stateless_normal(v.shape, seed=[v.shape.num_elements() or 1, 9]) * scale)
+    return model
+
+
+def test_two_layer_log_weights_match_an_independent_numpy_computation(binary_images):
+    # log w = log p(x|z1) + log p(z1|z2) + log N(z2; 0, I) - log q(z1|x) - log q(z2|z1), with
+    # z1 = m1(x) + s1(x) e1 and z2 = m2(z1) + s2(z1) e2: e1 from seed (s, 0) and e2 from (s + 1, 0).
+    model = _two_layer()
+    k, (l1, l2) = 4, (5, 3)
+    x = binary_images[:3]
+    log_w = model.log_importance_weights(x, k, seed=7).numpy()
+    e1 = tf.random.stateless_normal((k, 3, l1), seed=[7, 0]).numpy().astype(np.float64)
+    e2 = tf.random.stateless_normal((k, 3, l2), seed=[8, 0]).numpy().astype(np.float64)
+    h = _np_mlp(model.encoder, x)
+    m1, v1 = h[:, :l1], h[:, l1:]
+    z1 = m1 + np.exp(0.5 * v1) * e1
+    h = _np_mlp(model.encoder_2, z1.reshape(-1, l1)).reshape(k, 3, -1)
+    m2, v2 = h[..., :l2], h[..., l2:]
+    z2 = m2 + np.exp(0.5 * v2) * e2
+    h = _np_mlp(model.decoder_2, z2.reshape(-1, l2)).reshape(k, 3, -1)
+    logits = _np_mlp(model.decoder, z1.reshape(-1, l1)).reshape(k, 3, -1)
+    xf = x.reshape(3, -1).astype(np.float64)
+    expected = ((xf * logits - np.logaddexp(0.0, logits)).sum(-1) + _np_log_normal(z1, h[..., :l1], h[..., l1:])
+                + _np_log_normal(z2, 0.0, 0.0) - _np_log_normal(z1, m1, v1) - _np_log_normal(z2, m2, v2))
+    assert np.abs(log_w - expected).max() < 1e-3  # nats, of log weights of about -800
+
+
+def test_two_layer_training_noise_of_z1_and_z2_is_independent(binary_images):
+    # Without a seed both draws come from the model's generator: they must not repeat one another.
+    model = _two_layer(dims=(6, 6), k=1)
+    noise = []
+    draw = model.reparameterize
+
+    def recording(mean, logvar, k=None, seed=None):
+        z = draw(mean, logvar, k=k, seed=seed)
+        noise.append(tf.reshape((z - mean) * tf.exp(-0.5 * logvar), [-1]))
+        return z
+
+    model.reparameterize = recording
+
+    @tf.function
+    def step(x):  # traced once: the two draws as they run in a compiled train step
+        model.per_example_terms(x, training=True)
+        return noise[0], noise[1]
+
+    e1, e2 = (n.numpy() for n in step(tf.constant(binary_images[:200])))
+    assert abs(np.corrcoef(e1, e2)[0, 1]) < 0.1  # 1,200 pairs: |corr| of independent draws ~ 0.03
+    assert 0.9 < e1.std() < 1.1 and 0.9 < e2.std() < 1.1
+
+
+def test_two_layer_iwae_bound_rises_with_k_to_the_quadrature_log_likelihood():
+    # One-dimensional z1 and z2 and 4 x 4 images: log p(x) = log of a 2-D integral, on a grid.
+    # Small weights keep q(z|x) close enough to the posterior for light-tailed weights.
+    model = _two_layer(image_shape=(4, 4, 1), dims=(1, 1), hidden=((8,), (8,)), scale=0.3)
+    x = (np.random.default_rng(0).random((2, 4, 4, 1)) < 0.5).astype(np.float32)
+    grid = np.linspace(-9.0, 9.0, 1201)
+    step = grid[1] - grid[0]
+    h = _np_mlp(model.decoder_2, grid[:, None])  # p(z1 | z2) for every z2 on the grid
+    log_p_z1_z2 = _np_log_normal(grid[None, :, None], h[:, None, :1], h[:, None, 1:])  # (z2, z1)
+    logits = _np_mlp(model.decoder, grid[:, None])  # (z1, pixels)
+    xf = x.reshape(2, -1).astype(np.float64)
+    log_px_z1 = xf @ logits.T - np.logaddexp(0.0, logits).sum(-1)  # (images, z1)
+    joint = log_px_z1[:, None, :] + log_p_z1_z2[None] + _np_log_normal(grid[:, None], 0.0, 0.0)[None, :, None]
+    exact = np.log(np.exp(joint - joint.max((1, 2), keepdims=True)).sum((1, 2)) * step**2) + joint.max((1, 2))
+    bounds = {k: np.mean([objectives.iwae_bound(model.log_importance_weights(x, k, seed=s)).numpy()
+                          for s in range(40)], axis=0) for k in (1, 10, 100)}
+    # E_q[w] = p(x): the mean of 200,000 weights (an unbiased estimate of p(x), not a bound).
+    log_w = tf.concat([model.log_importance_weights(x, 100_000, seed=s) for s in (98, 99)], axis=0)
+    assert np.all(bounds[1] < bounds[10]) and np.all(bounds[10] < bounds[100])
+    assert np.all(bounds[100] < exact)
+    np.testing.assert_allclose(objectives.log_mean_exp(log_w, axis=0), exact, atol=0.1)
