@@ -98,6 +98,10 @@ def _iwae_dreg():
     return IWAE(k=3, latent_dim=2, hidden_units=(8,), gradient="dreg", seed=1)
 
 
+def _iwae2():
+    return IWAE(k=3, latent_dim=2, latent_dim_1=3, hidden_units=(8,), hidden_units_2=(4,), stochastic_layers=2, seed=1)
+
+
 def _bnn():
     from tfvb.models import BNNRegressor
 
@@ -111,7 +115,8 @@ def _mc_dropout():
     return MCDropoutRegressor(hidden_units=(8,), dropout_rate=0.2, tau=1.0, seed=1)
 
 
-MODELS = {"cvae": _cvae, "iwae": _iwae, "iwae_dreg": _iwae_dreg, "bnn": _bnn, "mc_dropout": _mc_dropout}
+MODELS = {"cvae": _cvae, "iwae": _iwae, "iwae2": _iwae2, "iwae_dreg": _iwae_dreg, "bnn": _bnn,
+          "mc_dropout": _mc_dropout}
 
 
 def _fit_args(name, mnist_sample, n):

@@ -308,3 +308,22 @@ def test_two_layer_iwae_bound_rises_with_k_to_the_quadrature_log_likelihood():
     assert np.all(bounds[1] < bounds[10]) and np.all(bounds[10] < bounds[100])
     assert np.all(bounds[100] < exact)
     np.testing.assert_allclose(objectives.log_mean_exp(log_w, axis=0), exact, atol=0.1)
+
+
+@pytest.mark.parametrize("make", [lambda: IWAE(k=1, latent_dim=3, hidden_units=(8,), seed=0),
+                                  lambda: IWAE(k=1, latent_dim=3, latent_dim_1=4, hidden_units=(8,),
+                                               hidden_units_2=(4,), stochastic_layers=2, seed=0),
+                                  lambda: CVAE(latent_dim=2, filters=(4, 8), seed=0)], ids=["mlp", "mlp2", "conv"])
+def test_output_bias_starts_the_decoder_at_the_mean_training_image(make, mnist_sample):
+    """With the last layer's kernel zeroed, p(x|z) is the (clipped) mean image: per pixel, or per channel."""
+    model = make()
+    images = mnist_sample[0][:300]
+    model.initialize_output_bias(images)
+    last = [layer for layer in model.decoder.layers if getattr(layer, "bias", None) is not None][-1]
+    last.kernel.assign(np.zeros(last.kernel.shape, np.float32))
+    means = tf.sigmoid(model.decode(np.random.default_rng(0).normal(size=(2, model.latent_dim)))).numpy()
+    mean = images.astype(np.float64).mean(0)
+    expected = np.clip(np.full(mean.shape, mean.mean()) if isinstance(model, CVAE) else mean, 1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(means, np.broadcast_to(expected, means.shape), atol=1e-5)
+    with pytest.raises(ValueError, match=r"Expected `clip` in \(0, 0.5\)"):
+        model.initialize_output_bias(images, clip=0.7)

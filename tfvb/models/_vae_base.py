@@ -106,6 +106,57 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
         float16/bfloat16, while the noise, the densities and the bounds stay in float32."""
         return tf.cast(t, self.variable_dtype)
 
+    def initialize_output_bias(self, images, clip=1e-3):
+        """Set the decoder's output bias to the logit of the mean training pixel (Burda et al.'s start).
+
+        With that start the decoder predicts the average image before it has
+        learned anything, so the first updates go to the latents instead of to
+        the pixel marginals. On MLP decoders the bias is per pixel; on the
+        convolutional decoder (one bias per channel) it is the logit of each
+        channel's mean. Call it on the training images before `fit`.
+
+        Args:
+            images: training images of the model's `image_shape` (values in
+                [0, 1]; grey levels are their Bernoulli means).
+            clip: the mean pixel is clipped to [clip, 1 - clip] before the logit.
+
+        Returns:
+            The bias assigned, as a numpy array.
+
+        Example:
+            >>> images, _ = tfvb.data.mnist_sample()
+            >>> model = tfvb.models.IWAE(k=1, seed=0)
+            >>> bias = model.initialize_output_bias(images[:1000])
+            >>> bias.shape, bool(bias.min() < -6 < 0 < bias.max())
+            ((784,), True)
+
+        References:
+            Burda, Grosse & Salakhutdinov. Importance Weighted Autoencoders.
+            ICLR 2016 (their code's `get_train_bias`).
+        """
+        x = self.check_inputs(_inputs.as_array("images", images)).numpy()
+        clip = float(clip)
+        if not 0.0 < clip < 0.5:
+            raise ValueError(f"Expected `clip` in (0, 0.5). Received: clip={clip!r}")
+        last = next((layer for layer in reversed(self.decoder.layers) if getattr(layer, "bias", None) is not None),
+                    None)
+        if last is None:
+            raise ValueError("Expected a decoder whose last trainable layer has a bias. Received: decoder layers "
+                             f"{[layer.name for layer in self.decoder.layers]}")
+        mean = np.asarray(x, np.float64).mean(axis=0)
+        size = int(np.prod(last.bias.shape))
+        if size == mean.size:
+            mean = mean.reshape(-1)
+        elif size == self.image_shape[-1]:
+            mean = mean.reshape(-1, size).mean(axis=0)
+        else:
+            raise ValueError(f"Expected the decoder's output bias to have one value per pixel ({mean.size}) or per "
+                             f"channel ({self.image_shape[-1]}). Received: a bias of {size} values")
+        p = np.clip(mean, clip, 1.0 - clip)
+        bias = np.log(p) - np.log1p(-p)
+        last.bias.assign(bias.reshape(last.bias.shape).astype(last.bias.dtype))
+        return bias.astype(np.float32)
+
     def sample_prior(self, n, seed=None):
         return randomness.normal((n, self.latent_dim), self.seed_generator, seed)
 
@@ -120,14 +171,20 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
         z = tf.random.stateless_normal(tf.stack([n, self.latent_dim]), seed=randomness.seed_tensor(seed))
         return self._decode(z)
 
-    def reparameterize(self, mean, logvar, k=None, seed=None):
-        """z = mean + exp(logvar / 2) * eps; with `k`, k samples stacked on a new leading axis."""
+    def reparameterize(self, mean, logvar, k=None, seed=None, batch_axis=0):
+        """z = mean + exp(logvar / 2) * eps; with `k`, k samples stacked on a new leading axis.
+
+        `batch_axis` is the axis of `mean` that holds the examples (1 for a
+        mean that already has a leading sample axis, as a second stochastic
+        layer's): under tf.distribute each example gets the noise it would get
+        on one device.
+        """
         shape = tf.shape(mean)
         sample_shape = tf.zeros([0], tf.int32) if k is None else tf.reshape(tf.cast(k, tf.int32), [1])
-        # Under tf.distribute each example gets the noise it would get on one device.
-        batch_slice = randomness.replica_batch_slice(shape[0]) if _base.replicas_in_sync() > 1 else None
+        batch_slice = randomness.replica_batch_slice(shape[batch_axis]) if _base.replicas_in_sync() > 1 else None
         eps = randomness.per_example(lambda s: randomness.normal(s, self.seed_generator, seed),
-                                     tf.concat([sample_shape, shape], 0), batch_slice, axis=0 if k is None else 1)
+                                     tf.concat([sample_shape, shape], 0), batch_slice,
+                                     axis=batch_axis if k is None else batch_axis + 1)
         return mean + tf.exp(0.5 * logvar) * eps
 
     def log_weight_parts(self, x, k, seed=None, stop_q_gradient=False):

@@ -203,7 +203,8 @@ class IWAE(LatentVariableModel):
         mean1, logvar1 = self._encode(x)
         z1 = self.reparameterize(mean1, logvar1, k=k, seed=seed)  # (k, B, L1)
         mean2, logvar2 = _split_gaussian(self._flat(self.encoder_2, z1))
-        z2 = self.reparameterize(mean2, logvar2, seed=None if seed is None else seed + 1)
+        # mean2 is (k, B, L2): the examples are on axis 1.
+        z2 = self.reparameterize(mean2, logvar2, seed=None if seed is None else seed + 1, batch_axis=1)
         pmean1, plogvar1 = _split_gaussian(self._flat(self.decoder_2, z2))
         log_px_z = self.log_px_given_z(x, z1)
         log_prior = objectives.gaussian_log_prob(z1, pmean1, plogvar1) + objectives.standard_normal_log_prob(z2)
