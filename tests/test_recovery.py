@@ -113,17 +113,21 @@ def test_training_killed_at_random_moments_ends_where_an_uninterrupted_run_ends(
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
     def run(backup, out, kill_after=None):
-        proc = subprocess.Popen([sys.executable, worker, str(backup), str(out)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if kill_after is None:
-            assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-2000:]
-            return
-        marker = os.path.join(out, "started")
-        while not os.path.exists(marker) and proc.poll() is None:
-            time.sleep(0.05)
-        time.sleep(kill_after)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        # stderr to a file: a pipe nobody reads can fill and stall the worker; `with` closes what it opened.
+        with open(os.path.join(out, "stderr.txt"), "wb") as err, subprocess.Popen(
+                [sys.executable, worker, str(backup), str(out)], env=env, stdout=subprocess.DEVNULL,
+                stderr=err) as proc:
+            if kill_after is None:
+                code = proc.wait(timeout=600)
+                with open(os.path.join(out, "stderr.txt"), "rb") as f:
+                    assert code == 0, f.read().decode()[-2000:]
+                return
+            marker = os.path.join(out, "started")
+            while not os.path.exists(marker) and proc.poll() is None:
+                time.sleep(0.05)
+            time.sleep(kill_after)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
