@@ -159,6 +159,7 @@ def test_a_killed_training_process_resumes_where_an_uninterrupted_run_ends(tmp_p
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        proc.stdout.close()
     with open(backup / "training_metadata.json") as f:
         assert json.load(f)["epoch"] == 2
     proc = _run_worker([str(backup), str(second)], timeout=300)
@@ -169,7 +170,8 @@ def test_a_killed_training_process_resumes_where_an_uninterrupted_run_ends(tmp_p
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 0, output[-3000:]
-    resumed = np.load(second / "final.npz")
+    with np.load(second / "final.npz") as f:
+        resumed = dict(f)
     assert int(resumed["epochs_run"]) == 2  # epochs 2 and 3: it resumed, it did not start over
     assert not backup.exists()  # deleted once training completed
 
@@ -180,8 +182,8 @@ def test_a_killed_training_process_resumes_where_an_uninterrupted_run_ends(tmp_p
     finally:
         sys.path.remove(WORKERS)
     model = recipe.make_model()
-    initial = np.load(first / "initial.npz")
-    model.set_weights([initial[f"w{i}"] for i in range(len(initial.files))])
+    with np.load(first / "initial.npz") as initial:
+        model.set_weights([initial[f"w{i}"] for i in range(len(initial.files))])
     history = model.fit(recipe.training_data(), batch_size=recipe.BATCH, epochs=recipe.EPOCHS, shuffle=False,
                         verbose=0, callbacks=[callbacks.KLWarmup(epochs=2)])
     np.testing.assert_array_equal(resumed["seed_state"], model.seed_generator.state.numpy())

@@ -123,12 +123,13 @@ def test_distributed_search_with_a_chief_and_a_worker(tmp_path):
     """keras-tuner's chief/worker mode: the oracle is served over gRPC on 127.0.0.1."""
     port = _free_port()
     script = os.path.join(WORKERS, "tuner_process.py")
-    procs = {}
+    procs, logs = {}, []
     try:
         for tuner_id in ("chief", "tuner0"):
             env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": "127.0.0.1",
                    "KERASTUNER_ORACLE_PORT": str(port), "TF_CPP_MIN_LOG_LEVEL": "2"}
-            log = open(tmp_path / f"{tuner_id}.log", "w")
+            log = open(tmp_path / f"{tuner_id}.log", "w")  # closed below, after the processes
+            logs.append(log)
             procs[tuner_id] = subprocess.Popen([sys.executable, script, str(tmp_path)], env=env, stdout=log,
                                                stderr=subprocess.STDOUT, start_new_session=True)
         for tuner_id, proc in procs.items():
@@ -139,6 +140,8 @@ def test_distributed_search_with_a_chief_and_a_worker(tmp_path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        for log in logs:
+            log.close()
     # The search is complete on disk: the oracle's state and the worker's checkpoints reload here.
     hypermodel = tuning.CVAEHyperModel(space={"latent_dim": [2, 4], "filters": 4, "kl_warmup_epochs": 0}, seed=1)
     tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=2, seed=0,
