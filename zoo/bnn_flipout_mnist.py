@@ -71,25 +71,32 @@ def load_data(data_root=None, quick=False):
     return train, held, ood
 
 
-def evaluate(model, held, ood, samples, seed):
-    """Held-out accuracy, NLL, ECE and OOD AUROCs from `samples` weight draws."""
+def predictive_metrics(u_in, u_out, y):
+    """Accuracy, NLL, ECE of the predictive mean on held-out digits, and the OOD AUROCs against `u_out`."""
     from tfvb.evaluate import expected_calibration_error, ood_auroc
 
-    x, y = held
-    u_in = model.predict_uncertainty(x, samples=samples, seed=seed)
-    u_out = model.predict_uncertainty(ood, samples=samples, seed=seed)
     probs = u_in["mean"]
-    elbo = model.evaluate(x, y, batch_size=500, verbose=0, return_dict=True)
     return {
         "accuracy": float(np.mean(probs.argmax(1) == y)),
         "nll": float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)))),
         "ece": expected_calibration_error(probs, y, num_bins=15),
         "ood_auroc_entropy": ood_auroc(u_in["entropy"], u_out["entropy"]),
         "ood_auroc_mutual_information": ood_auroc(u_in["mutual_information"], u_out["mutual_information"]),
-        "accuracy_posterior_mean": float(np.mean(model.predict(x, verbose=0).argmax(1) == y)),
-        "elbo_per_example": float(elbo["elbo"]),
         "mean_entropy_in": float(u_in["entropy"].mean()),
         "mean_entropy_ood": float(u_out["entropy"].mean()),
+    }
+
+
+def evaluate(model, held, ood, samples, seed):
+    """Held-out accuracy, NLL, ECE and OOD AUROCs from `samples` weight draws."""
+    x, y = held
+    u_in = model.predict_uncertainty(x, samples=samples, seed=seed)
+    u_out = model.predict_uncertainty(ood, samples=samples, seed=seed)
+    elbo = model.evaluate(x, y, batch_size=500, verbose=0, return_dict=True)
+    return {
+        **predictive_metrics(u_in, u_out, y),
+        "accuracy_posterior_mean": float(np.mean(model.predict(x, verbose=0).argmax(1) == y)),
+        "elbo_per_example": float(elbo["elbo"]),
         "samples": samples,
     }
 

@@ -20,10 +20,9 @@ The driver calls `train(seed, quick, data_root, dataset)`; run directly for a ch
     python zoo/ensemble_mnist.py --quick
 """
 
-import importlib.util
-import os
 import time
 
+import bnn_flipout_mnist  # a sibling recipe: zoo/ is on the path (the zoo driver, or run as a script)
 import numpy as np
 
 NAME = "ensemble_mnist"
@@ -38,15 +37,6 @@ ANCHORS = {
     "note": "The reference trains 10 members on 60,000 images; this entry trains 5 on 8,000 (the Bayesian "
             "entries' digits), so higher NLL and ECE are expected.",
 }
-
-
-def _flipout_recipe():
-    # The recipes are plain files, not a package: load the sibling that holds the shared MNIST data.
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bnn_flipout_mnist.py")
-    spec = importlib.util.spec_from_file_location("_tfvb_zoo_bnn_flipout_mnist", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def lenet5():
@@ -68,23 +58,14 @@ def lenet5():
 
 def evaluate(model, held, ood):
     """Held-out accuracy, NLL, ECE, OOD AUROCs of the ensemble, and its members' own accuracy and NLL."""
-    from tfvb.evaluate import expected_calibration_error, ood_auroc
-
     x, y = held
     u_in, u_out = model.predict_uncertainty(x), model.predict_uncertainty(ood)
-    probs = u_in["mean"]
     members = model.predict_samples(x)  # (n, N, 10)
     picked = np.clip(members[:, np.arange(len(y)), y], 1e-12, None)
     return {
-        "accuracy": float(np.mean(probs.argmax(1) == y)),
-        "nll": float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)))),
-        "ece": expected_calibration_error(probs, y, num_bins=15),
-        "ood_auroc_entropy": ood_auroc(u_in["entropy"], u_out["entropy"]),
-        "ood_auroc_mutual_information": ood_auroc(u_in["mutual_information"], u_out["mutual_information"]),
+        **bnn_flipout_mnist.predictive_metrics(u_in, u_out, y),
         "member_accuracy_mean": float(np.mean(members.argmax(-1) == y[None])),
         "member_nll_mean": float(-np.mean(np.log(picked))),
-        "mean_entropy_in": float(u_in["entropy"].mean()),
-        "mean_entropy_ood": float(u_out["entropy"].mean()),
         "samples": model.n,
     }
 
@@ -95,8 +76,7 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist"):
 
     from tfvb.models import DeepEnsemble
 
-    shared = _flipout_recipe()
-    train_data, held, ood = shared.load_data(data_root, quick)
+    train_data, held, ood = bnn_flipout_mnist.load_data(data_root, quick)
     epochs = 1 if quick else EPOCHS
     model = DeepEnsemble(lenet5, n=MEMBERS, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
@@ -131,9 +111,9 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist"):
 
 def benchmark(model, limit=None, data_root=None, dataset="mnist"):
     """Re-measure the card's metrics on the held-out digits and Fashion-MNIST (the first `limit` of each)."""
-    _, held, ood = _flipout_recipe().load_data(data_root)
+    _, held, ood = bnn_flipout_mnist.load_data(data_root)
     return evaluate(model, (held[0][:limit], held[1][:limit]), ood[:limit])
 
 
 if __name__ == "__main__":
-    _flipout_recipe().main(train, NAME)
+    bnn_flipout_mnist.main(train, NAME)

@@ -49,6 +49,26 @@ def pair(name, value):
     return out
 
 
+def samples_as_channels(x, channels):
+    """(T, N, H, W, C) -> (N, H, W, T * C): sample t's channels in the t-th group (a grouped convolution's input)."""
+    t, n, h, w = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2], tf.shape(x)[3]
+    return tf.reshape(tf.transpose(x, [1, 2, 3, 0, 4]), tf.stack([n, h, w, t * channels]))
+
+
+def channels_as_samples(y, samples, filters):
+    """(N, H, W, T * F) -> (T, N, H, W, F): the inverse of `samples_as_channels` on the output side."""
+    out = tf.shape(y)
+    y = tf.reshape(y, tf.stack([out[0], out[1], out[2], samples, filters]))
+    return tf.transpose(y, [3, 0, 1, 2, 4])
+
+
+def sample_rank_error(x):
+    return ValueError(
+        "Expected inputs of shape (batch, height, width, channels) or (num_samples, batch, "
+        f"height, width, channels) with `num_samples`. Received: inputs.shape={tuple(x.shape)}"
+    )
+
+
 class _VariationalConv2D(VariationalLayer):
     """Convolution algebra shared by the estimators; inputs (N, H, W, C) -> (N, H', W', filters)."""
 
@@ -112,17 +132,10 @@ class _VariationalConv2D(VariationalLayer):
         if x.shape.rank == 4:
             y = self._linear(x, stacked)
         elif x.shape.rank == 5:
-            n, h, w = tf.shape(x)[1], tf.shape(x)[2], tf.shape(x)[3]
-            grouped = tf.reshape(tf.transpose(x, [1, 2, 3, 0, 4]), tf.stack([n, h, w, t * c]))
-            y = self._linear(grouped, stacked)
+            y = self._linear(samples_as_channels(x, c), stacked)
         else:
-            raise ValueError(
-                "Expected inputs of shape (batch, height, width, channels) or (num_samples, batch, "
-                f"height, width, channels) with `num_samples`. Received: inputs.shape={tuple(x.shape)}"
-            )
-        out = tf.shape(y)
-        y = tf.reshape(y, tf.stack([out[0], out[1], out[2], t, f]))
-        return tf.transpose(y, [3, 0, 1, 2, 4])
+            raise sample_rank_error(x)
+        return channels_as_samples(y, t, f)
 
     def get_config(self):
         return {
@@ -210,8 +223,5 @@ class Conv2DLocalReparameterization(_VariationalConv2D):
 
     def _sample_many(self, x, num_samples, seed):
         if x.shape.rank not in (4, 5):
-            raise ValueError(
-                "Expected inputs of shape (batch, height, width, channels) or (num_samples, batch, "
-                f"height, width, channels) with `num_samples`. Received: inputs.shape={tuple(x.shape)}"
-            )
+            raise sample_rank_error(x)
         return self._local_sample_many(x, num_samples, seed, sample_axis=x.shape.rank == 5)

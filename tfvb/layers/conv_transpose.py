@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from tfvb import _checks
 from tfvb.layers._variational import VariationalLayer, grouped_convolutions
-from tfvb.layers.conv import pair
+from tfvb.layers.conv import channels_as_samples, pair, sample_rank_error, samples_as_channels
 
 __all__ = ["Conv2DTransposeReparameterization", "Conv2DTransposeFlipout"]
 
@@ -139,19 +139,13 @@ class _VariationalConv2DTranspose(VariationalLayer):
             stacked = tf.reshape(tf.transpose(kernels, [1, 2, 0, 3, 4]), tf.stack([kh, kw, -1, tf.shape(kernels)[4]]))
             y = self._transpose(x, stacked, t * f)
         elif x.shape.rank == 5:
-            n, h, w, c = tf.shape(x)[1], tf.shape(x)[2], tf.shape(x)[3], kernels.shape[4]
-            grouped = tf.reshape(tf.transpose(x, [1, 2, 3, 0, 4]), tf.stack([n, h, w, t * c]))
+            grouped = samples_as_channels(x, kernels.shape[4])
             grouped = tf.ensure_shape(grouped, [None, x.shape[2], x.shape[3], None])
             stacked = tf.reshape(tf.transpose(kernels, [1, 2, 3, 0, 4]), tf.stack([kh, kw, f, -1]))
             y = self._transpose(grouped, stacked, t * f)
         else:
-            raise ValueError(
-                "Expected inputs of shape (batch, height, width, channels) or (num_samples, batch, "
-                f"height, width, channels) with `num_samples`. Received: inputs.shape={tuple(x.shape)}"
-            )
-        out = tf.shape(y)
-        y = tf.reshape(y, tf.stack([out[0], out[1], out[2], t, f]))
-        return tf.transpose(y, [3, 0, 1, 2, 4])
+            raise sample_rank_error(x)
+        return channels_as_samples(y, t, f)
 
     def get_config(self):
         return {
@@ -175,7 +169,7 @@ class Conv2DTransposeReparameterization(_VariationalConv2DTranspose):
         filters, kernel_size, strides, padding, output_padding, dilation_rate:
             as in `keras.layers.Conv2DTranspose` (channels_last only).
         activation, use_bias, prior, kl, posterior_sigma_init,
-            kernel_initializer, bias_initializer, seed: as in
+            kernel_initializer, bias_initializer, seed, num_examples: as in
             `tfvb.layers.DenseReparameterization`.
 
     Example:

@@ -322,9 +322,9 @@ class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
         fns = self.__dict__.get("_member_fns")
         if fns is None:
             fns = self.__dict__["_member_fns"] = [
-                tf.function(lambda batch, m=m: tf.cast(m(batch, training=False), tf.float32), autograph=False,
-                            input_signature=[tf.TensorSpec((None,) + self.member_input_shape, tf.float32)])
-                for m in self.members]
+                tf.function(lambda batch, m=m: tf.cast(m(batch, training=False), tf.float32), autograph=False)
+                .get_concrete_function(tf.TensorSpec((None,) + self.member_input_shape, tf.float32))
+                for m in self.members]  # traced here, once each, for any batch size
         batches = [tf.constant(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
         stack = tf.stack([tf.concat([fn(b) for b in batches], axis=0) for fn in fns])
         task, kind = self.task_and_outputs
