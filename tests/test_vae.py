@@ -270,8 +270,8 @@ def test_two_layer_training_noise_of_z1_and_z2_is_independent(binary_images):
     noise = []
     draw = model.reparameterize
 
-    def recording(mean, logvar, k=None, seed=None):
-        z = draw(mean, logvar, k=k, seed=seed)
+    def recording(mean, logvar, k=None, seed=None, **kwargs):
+        z = draw(mean, logvar, k=k, seed=seed, **kwargs)
         noise.append(tf.reshape((z - mean) * tf.exp(-0.5 * logvar), [-1]))
         return z
 
