@@ -73,11 +73,11 @@ class _VariationalConv2DTranspose(VariationalLayer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, prior=None, kl="auto",
                  posterior_sigma_init=0.01, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 seed=None, **kwargs):
+                 seed=None, num_examples=None, **kwargs):
         super().__init__(
             activation=activation, use_bias=use_bias, prior=prior, kl=kl,
             posterior_sigma_init=posterior_sigma_init, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, seed=seed, **kwargs,
+            bias_initializer=bias_initializer, seed=seed, num_examples=num_examples, **kwargs,
         )
         self.filters = _checks.positive_int("filters", filters)
         self.kernel_size = pair("kernel_size", kernel_size)
