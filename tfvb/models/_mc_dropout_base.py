@@ -355,8 +355,11 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
         widest = max((self.input_dim,) + self.hidden_units + (self.output_units,))
         chunk = max(1, min(samples, _CHUNK_ELEMENTS // max(1, int(x.shape[0]) * widest)))
         if not hasattr(self, "_passes_fn"):
-            self._passes_fn = tf.function(
-                lambda x, s: self.outputs_from_raw(self._seeded_passes(x, s)), reduce_retracing=True)
+            # Traced here, once, for any number of rows and passes (a concrete function: models that share
+            # this code do not add up to TensorFlow's retracing warning).
+            self._passes_fn = tf.function(lambda x, s: self.outputs_from_raw(self._seeded_passes(x, s))) \
+                .get_concrete_function(tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype),
+                                       tf.TensorSpec((None, 2), tf.int64))
         for start in range(0, samples, chunk):
             t = np.arange(start, min(samples, start + chunk), dtype=np.int64)
             seeds = tf.constant(np.stack([np.full_like(t, a), b + t], axis=1))
