@@ -43,8 +43,8 @@ def small_budget(monkeypatch):
     calls = []
     original = _bnn_base.BNNBase._draw_fn
 
-    def recording(self, count):
-        fn = original(self, count)
+    def recording(self, count, example):
+        fn = original(self, count, example)
 
         def call(x, seed):
             calls.append((count, int(x.shape[0])))

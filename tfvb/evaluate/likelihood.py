@@ -1,14 +1,13 @@
 """Importance-sampled log-likelihood estimates and Burda's active units."""
 
 import dataclasses
-import functools
 import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvb import _checks, objectives
+from tfvb import _checks, _traced, objectives
 from tfvb.models import _divergence
 
 
@@ -71,24 +70,14 @@ def log_importance_weights(model, x, k, chunk=None, seed=0):
 
 
 def _log_w_fn(model):
-    """The model's compiled log-weight function: traced once per model, whatever the batch, chunk or seed.
+    """The model's compiled log-weight function: traced once per model, whatever the batch, chunk or seed."""
 
-    A `functools.partial` rather than a closure: TensorFlow counts traces per
-    Python function for its "triggered tf.function retracing" warning, and
-    closures made for different models share one code object, so evaluating
-    five models once each looked like retracing. A partial is its own key.
-    """
-    fn = getattr(model, "_tfvb_log_w_fn", None)
-    if fn is None:
-        spec = [tf.TensorSpec((None,) + tuple(model.image_shape), tf.float32),
-                tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int64)]
-        fn = tf.function(functools.partial(_log_w, model), input_signature=spec)
-        model._tfvb_log_w_fn = fn
-    return fn
+    def log_w(x, n, seed):
+        return model.log_importance_weights(x, n, seed=seed)
 
-
-def _log_w(model, x, n, seed):
-    return model.log_importance_weights(x, n, seed=seed)
+    spec = (tf.TensorSpec((None,) + tuple(model.image_shape), tf.float32), tf.TensorSpec((), tf.int32),
+            tf.TensorSpec((), tf.int64))
+    return _traced.traced_once(model, "_tfvb_log_w_fn", log_w, *spec)
 
 
 def values_per_sample(model):

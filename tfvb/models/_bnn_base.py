@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvb import _checks, randomness
+from tfvb import _checks, _traced, randomness
 from tfvb import priors as priors_lib
 from tfvb.layers._variational import check_posterior_sigma_init
 from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
@@ -379,23 +379,23 @@ class BNNBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Mo
         if seed is None:
             seed = self.seed_generator.next()  # one base seed per call
         base = randomness.seed_tensor(seed)
-        fn = self._draw_fn(group)  # one trace: a last, shorter group is drawn whole and cut
+        fn = self._draw_fn(group, x)  # one trace: a last, shorter group is drawn whole and cut
         for g, first in enumerate(range(0, samples, group)):
             count = min(group, samples - first)
-            key = base if g == 0 else tf.random.experimental.stateless_fold_in(base, g)
+            key = base if g == 0 else tf.cast(tf.random.experimental.stateless_fold_in(base, g), tf.int64)
             for i in range(0, n, batch_size):
                 out = fn(x[i : i + batch_size], key)
                 yield slice(i, min(n, i + batch_size)), out if count == group else out[:count]
 
-    def _draw_fn(self, count):
-        fns = self.__dict__.setdefault("_vectorized_fns", {})
-        if count not in fns:
+    def _draw_fn(self, count, x):
+        """`count` weight draws on inputs like `x`, compiled once per model and count for any batch."""
 
-            def draw(x, s):
-                return self._forward(x, training=False, num_samples=count, seed=s)
+        def draw(x, seed):
+            return self._forward(x, training=False, num_samples=count, seed=seed)
 
-            fns[count] = tf.function(draw, autograph=False, reduce_retracing=True)
-        return fns[count]
+        return _traced.traced_once(self, f"_tfvb_draw_fn_{count}", draw,
+                                   tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype),
+                                   tf.TensorSpec((2,), tf.int64), autograph=False)
 
     def _sample_outputs(self, x, samples, batch_size, seed):
         """All T draws stacked: (T, N, out) (memory grows with T: `predict_uncertainty` streams instead)."""

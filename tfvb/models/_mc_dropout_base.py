@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvb import _checks, dropout, gaussian, randomness
+from tfvb import _checks, _traced, dropout, gaussian, randomness
 from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._base import average_loss, unpack_batch, update_trackers
 
@@ -354,16 +354,13 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
         a, b = randomness.seed_pair(seed)
         widest = max((self.input_dim,) + self.hidden_units + (self.output_units,))
         chunk = max(1, min(samples, _CHUNK_ELEMENTS // max(1, int(x.shape[0]) * widest)))
-        if not hasattr(self, "_passes_fn"):
-            # Traced here, once, for any number of rows and passes (a concrete function: models that share
-            # this code do not add up to TensorFlow's retracing warning).
-            self._passes_fn = tf.function(lambda x, s: self.outputs_from_raw(self._seeded_passes(x, s))) \
-                .get_concrete_function(tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype),
-                                       tf.TensorSpec((None, 2), tf.int64))
+        passes = _traced.traced_once(
+            self, "_tfvb_passes_fn", lambda x, s: self.outputs_from_raw(self._seeded_passes(x, s)),
+            tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype), tf.TensorSpec((None, 2), tf.int64))
         for start in range(0, samples, chunk):
             t = np.arange(start, min(samples, start + chunk), dtype=np.int64)
             seeds = tf.constant(np.stack([np.full_like(t, a), b + t], axis=1))
-            yield {key: value.numpy() for key, value in zip(self.sample_names, self._passes_fn(x, seeds))
+            yield {key: value.numpy() for key, value in zip(self.sample_names, passes(x, seeds))
                    if value is not None}
 
     # -- training ---------------------------------------------------------------------------
