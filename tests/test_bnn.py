@@ -140,10 +140,10 @@ def test_predict_uncertainty_is_vectorized_reproducible_and_sane():
 
 
 def test_draws_in_groups_are_the_same_networks_for_any_batch(monkeypatch):
-    from tfvb.models import _bnn_base
+    from tfvb.models import _weight_draws
 
     # Widest activation 16 (hidden_units=(16,)): groups of 4 draws per vectorized call.
-    monkeypatch.setattr(_bnn_base, "MAX_ACTIVATION_ELEMENTS", _bnn_base.REFERENCE_BATCH * 16 * 4)
+    monkeypatch.setattr(_weight_draws, "MAX_ACTIVATION_ELEMENTS", _weight_draws.REFERENCE_BATCH * 16 * 4)
     x, _ = _images(10)
     model = _classifier(layer="flipout", posterior_sigma_init=0.3)
     a = model.predict_samples(x, samples=10, seed=3)

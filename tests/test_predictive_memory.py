@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tfvb import uncertainty
-from tfvb.models import BNNClassifier, BNNRegressor, MCDropoutClassifier, MCDropoutRegressor, _bnn_base
+from tfvb.models import BNNClassifier, BNNRegressor, MCDropoutClassifier, MCDropoutRegressor, _bnn_base, _weight_draws
 
 
 def test_accumulators_equal_the_summaries_of_the_stacked_draws():
@@ -39,7 +39,7 @@ def test_accumulators_equal_the_summaries_of_the_stacked_draws():
 @pytest.fixture
 def small_budget(monkeypatch):
     """A budget of 2^12 floats per call, and a record of every call's draws x inputs."""
-    monkeypatch.setattr(_bnn_base, "MAX_ACTIVATION_ELEMENTS", 1 << 12)
+    monkeypatch.setattr(_weight_draws, "MAX_ACTIVATION_ELEMENTS", 1 << 12)
     calls = []
     original = _bnn_base.BNNBase._draw_fn
 
