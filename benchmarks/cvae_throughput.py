@@ -33,21 +33,30 @@ def log_normal_pdf(sample, mean, logvar):
     return tf.reduce_sum(-0.5 * ((sample - mean) ** 2.0 * tf.exp(-logvar) + logvar + log2pi), axis=1)
 
 
-def reference_loop(model, optimizer):
-    @tf.function
-    def step(x):
-        with tf.GradientTape() as tape:
-            mean, logvar = tf.split(model.encoder(x), 2, axis=1)
-            z = mean + tf.exp(0.5 * logvar) * tf.random.normal(tf.shape(mean))
-            logits = model.decoder(z)
-            cross_ent = tf.nn.sigmoid_cross_entropy_with_logits(logits=logits, labels=x)
-            logpx_z = -tf.reduce_sum(cross_ent, axis=[1, 2, 3])
-            loss = -tf.reduce_mean(logpx_z + log_normal_pdf(z, 0.0, 0.0) - log_normal_pdf(z, mean, logvar))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+def tutorial_step(model, optimizer, x):
+    """One step of the tutorial: the single-sample ELBO, its gradient, Adam."""
+    with tf.GradientTape() as tape:
+        mean, logvar = tf.split(model.encoder(x), 2, axis=1)
+        z = mean + tf.exp(0.5 * logvar) * tf.random.normal(tf.shape(mean))
+        logits = model.decoder(z)
+        cross_ent = tf.nn.sigmoid_cross_entropy_with_logits(logits=logits, labels=x)
+        logpx_z = -tf.reduce_sum(cross_ent, axis=[1, 2, 3])
+        loss = -tf.reduce_mean(logpx_z + log_normal_pdf(z, 0.0, 0.0) - log_normal_pdf(z, mean, logvar))
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
 
-    return step
+
+def reference_loop(model, optimizer):
+    """The tutorial's compiled step, to be called in a Python loop over the batches."""
+    return tf.function(lambda x: tutorial_step(model, optimizer, x))
+
+
+class TutorialStepModel(TutorialCVAE):
+    """The tutorial's networks and step, run by Keras' own `fit` (no tfvb code): what `fit` itself costs."""
+
+    def train_step(self, x):
+        return {"loss": tutorial_step(self, self.optimizer, x)}
 
 
 def main():
