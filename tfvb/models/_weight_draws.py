@@ -29,7 +29,9 @@ class WeightDraws:
     """Mixin for `BNNBase`: T weight draws on N inputs, block by block, memory bounded for any T.
 
     The model provides `_check_inputs`, `_forward(x, training, num_samples, seed)`,
-    `_bayesian_layers` (with `kernel_loc`), `dense_layers` and `seed_generator`.
+    `_bayesian_layers` (with `kernel_loc`), `dense_layers`, `seed_generator` and
+    `require_built` (from `_divergence.FiniteWeightsOnly`); a model whose widest
+    activation is not a dense layer's overrides `_widest_activation`.
     """
 
     def _prediction_inputs(self, x, method):
