@@ -114,6 +114,24 @@ def test_cli_benchmark_on_a_slice(capsys, tmp_path):
     # 20 of the 2,000 held-out digits: the ELBO agrees with the card within a few standard errors.
     stored_se = zoo.info("vae_mnist")["metrics"]["elbo_se"] * np.sqrt(2000 / 20)
     assert abs(elbo["measured"] - elbo["stored"]) < 4 * stored_se
+    # The card keeps per-image log-likelihoods: the slice is compared on the same images, NLL included.
+    for key in ("iwae_5000_log_likelihood", "iwae_5000_nll"):
+        assert result["metrics"][key]["verdict"].startswith("matches the card on the same 20 images"), key
+
+
+def test_verdict_compares_on_the_same_images_else_by_standard_errors():
+    card = {"iwae_5000_log_likelihood": -100.0, "iwae_5000_nll": 100.0, "iwae_5000_se": 1.0, "elbo": -104.0,
+            "elbo_se": 1.0, "per_image": {"iwae_5000_log_likelihood": [-90.0, -110.0, -130.0]}}
+    slice_of_two = {"iwae_5000_log_likelihood": -100.0, "iwae_5000_nll": 100.0, "iwae_5000_se": 10.0,
+                    "log_likelihood_images": 2, "elbo": -150.0, "elbo_se": 3.0}
+    assert driver.verdict("iwae_5000_log_likelihood", card, slice_of_two) == (
+        "matches the card on the same 2 images (-100.000)")
+    assert driver.verdict("iwae_5000_nll", card, slice_of_two) == "matches the card on the same 2 images (100.000)"
+    assert driver.verdict("iwae_5000_nll", card, {**slice_of_two, "iwae_5000_nll": 101.0}).startswith("DIFFERS from")
+    assert driver.verdict("elbo", card, slice_of_two) == "DIFFERS by 14.5 standard errors"
+    assert driver.verdict("elbo", card, {**slice_of_two, "elbo": -105.0}) == "within 2 standard errors (0.3)"
+    assert driver.verdict("iwae_5000_se", card, slice_of_two) == ""
+    assert driver.verdict("active_units", {"active_units": 3}, {"active_units": 3}) == ""
 
 
 def test_cli_demo_writes_report_and_pictures(tmp_path):

@@ -86,16 +86,26 @@ def _se_key(key, metrics):
     return None
 
 
+def _per_image(key, metrics):
+    """(the card's per-image values of `key`, sign): an `_nll` is the negated `_log_likelihood`."""
+    per_image = metrics.get("per_image") or {}
+    if key in per_image:
+        return per_image[key], 1.0
+    if key.endswith("_nll") and key[: -len("_nll")] + "_log_likelihood" in per_image:
+        return per_image[key[: -len("_nll")] + "_log_likelihood"], -1.0
+    return None, 1.0
+
+
 def verdict(key, stored, measured):
     """Does a re-measured metric agree with the card? Compared on the same images when the card keeps
     per-image values, else within two standard errors (both sides'), else no verdict."""
     s, m = stored.get(key), measured.get(key)
     if not isinstance(s, (int, float)) or not isinstance(m, (int, float)) or key.endswith("_se"):
         return ""
-    per_image = (stored.get("per_image") or {}).get(key)
+    per_image, sign = _per_image(key, stored)
     n = measured.get("log_likelihood_images")
     if per_image and n and n <= len(per_image):
-        same = float(np.mean(per_image[:n]))
+        same = sign * float(np.mean(per_image[:n]))
         ok = abs(m - same) <= 0.01 + 1e-3 * abs(same)
         return f"{'matches' if ok else 'DIFFERS from'} the card on the same {n} images ({same:.3f})"
     se_key = _se_key(key, measured) or _se_key(key, stored)
