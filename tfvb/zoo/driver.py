@@ -91,8 +91,9 @@ def _per_image(key, metrics):
     per_image = metrics.get("per_image") or {}
     if key in per_image:
         return per_image[key], 1.0
-    if key.endswith("_nll") and key[: -len("_nll")] + "_log_likelihood" in per_image:
-        return per_image[key[: -len("_nll")] + "_log_likelihood"], -1.0
+    log_likelihood = key.removesuffix("_nll") + "_log_likelihood"
+    if key.endswith("_nll") and log_likelihood in per_image:
+        return per_image[log_likelihood], -1.0
     return None, 1.0
 
 
