@@ -1,13 +1,12 @@
 """Shared training and evaluation for the VAE-family zoo entries (MNIST and Fashion-MNIST).
 
-Data. MNIST: the 10,000 real digits of ../shared/data/mnist (the first 5,000 a
-class-balanced subset of the official train split, the last 5,000 the first
-half of t10k). Entries train on digits 0-6,999, stop early on the validation
-digits 7,000-7,999 (carved from the training digits), and are evaluated on the
-held-out digits 8,000-9,999, which are exactly the 2,000 digits bundled with
-tfvb (`tfvb.data.mnist_sample`), so every held-out score can be re-measured on
-any machine. Fashion-MNIST: train images 0-54,999, validation 55,000-59,999,
-evaluation on t10k.
+Data. MNIST: the official 60,000 training digits (../shared/data/mnist,
+standard IDX names), as Burda et al. train: entries train on digits
+0-49,999 and stop early on 50,000-59,999 (the classic split), and are
+evaluated on the 5,000 t10k digits available here (t10k images 0-4,999, the
+last 5,000 of the shared `mnist10k` file; the 2,000 digits bundled with tfvb,
+`tfvb.data.mnist_sample`, are t10k 3,000-4,999 among them). Fashion-MNIST:
+train images 0-54,999, validation 55,000-59,999, evaluation on t10k.
 
 Training: dynamic binarization, the MLP decoders' output bias started at the
 logit of the mean training pixel (as Burda et al.'s code does), Adam with
@@ -15,22 +14,25 @@ Burda et al.'s epsilon=1e-4, the learning rate halved when the validation loss h
 `LR_PATIENCE` epochs, and early stopping when it has not improved for
 `STOP_PATIENCE` epochs, ending on the best epoch's weights. The whole state
 (weights, optimizer, noise, data order, schedule and stopping counters) is
-backed up atomically every epoch under `tfvb.paths.runs_dir()`, so a killed
-recipe continues exactly where it stopped when run again.
+backed up atomically every epoch under `tfvb.paths.runs_dir()`, and kept
+until the run's own files (final weights, training record, evaluation) are
+written, each atomically, so a recipe killed at any moment continues where
+it stopped when run again.
 
 Evaluation: one fixed-seed binarization; IWAE-5000 and jackknife estimates of
-log p(x) on every held-out image, the ELBO, active units and reconstruction.
+log p(x) on every held-out image (in chunks, each kept as it is done, so a
+killed evaluation resumes), the ELBO, active units and reconstruction.
 """
 
-import json
 import os
+import shutil
 import time
 
 import keras
 import numpy as np
 
 import tfvb
-from tfvb import callbacks, data, evaluate, paths
+from tfvb import _atomic, callbacks, data, evaluate, paths
 
 MAX_EPOCHS = 3000  # Burda et al. ran 3^8 = 6,561 passes; early stopping ends far earlier
 STOP_PATIENCE = 50
@@ -40,7 +42,8 @@ MIN_LR = 1e-5
 BATCH_SIZE = 100
 K_EVAL = 5000
 
-MNIST_DATA = "10,000 real MNIST digits (5,000 class-balanced from the official train split + t10k[0:5000])"
+MNIST_DATA = "the official 60,000 MNIST training digits"
+LL_CHUNK = 500  # images per resumable chunk of the log-likelihood evaluation
 _BURDA = "Burda et al. 2016, Table 1"
 _BURDA_DATA = "60,000 dynamically binarized MNIST digits, 3^8 passes"
 _PYTHAE_DATA = "binarized MNIST (pythae's benchmark)"
@@ -55,22 +58,27 @@ BURDA_TABLE_1 = {
         {"model": "VAE (200 importance samples)", "nll": 89.78, "source": "pythae", "data": _PYTHAE_DATA},
         {"model": "IWAE k=50", "nll": 86.82, "source": "pythae", "data": _PYTHAE_DATA},
     ],
-    "note": "tfvb's MNIST zoo trains on 7,000 digits (and stops early on 1,000 more) instead of 60,000, so its "
-            "NLLs are higher; compare the IWAE-minus-VAE and two-minus-one-layer gaps, not the absolute values.",
+    "note": "Same data as the paper: tfvb's MNIST entries train on the official 60,000 training digits (50,000 "
+            "for the gradient steps, 10,000 for early stopping) and report IWAE-5000 on t10k images 0-4,999 "
+            "(the paper: all 10,000 t10k images).",
 }
 
 
 # -- data ------------------------------------------------------------------------------------------
 def mnist_splits(data_root=None):
-    """(train 0-6,999, validation 7,000-7,999, held-out 8,000-9,999) images of the shared 10k digits."""
-    root = data_root or paths.shared_data_dir()
-    x, _ = data.mnist_arrays("mnist10k", data_dir=os.path.join(root, "mnist"))
-    return x[:7000], x[7000:8000], x[8000:]
+    """(train 0-49,999, validation 50,000-59,999 of the official training digits, t10k 0-4,999) images."""
+    folder = os.path.join(data_root or paths.shared_data_dir(), "mnist")
+    x, _ = data.mnist_arrays("train", data_dir=folder)
+    return x[:50000], x[50000:], heldout_mnist(data_root=data_root)
 
 
-def heldout_mnist(limit=None):
-    x, _ = data.mnist_sample()  # == digits 8,000-9,999 of the 10k set
-    return x[:limit]
+def heldout_mnist(limit=None, data_root=None):
+    """t10k images 0-4,999 (the last 5,000 of the shared `mnist10k` file), the first `limit` of them."""
+    folder = os.path.join(data_root or paths.shared_data_dir(), "mnist")
+    x, _ = data.mnist_arrays("mnist10k", data_dir=folder)
+    if len(x) != 10000:
+        raise ValueError(f"Expected the 10,000 digits of mnist10k in {folder}. Received: {len(x)}")
+    return x[5000:][:limit]
 
 
 def fashion_splits(data_root=None):
@@ -86,14 +94,29 @@ def run_dir(name, seed, quick):
     return os.path.join(paths.runs_dir(), f"{name}_seed{seed}{'_quick' if quick else ''}")
 
 
+def _finished_backup(backup_dir, max_epochs):
+    """The epoch count of a backup whose run had already ended (stopped early or out of epochs), else None."""
+    latest = os.path.join(backup_dir, "LATEST")
+    if not os.path.isfile(latest):
+        return None
+    with open(latest) as f:
+        state_path = os.path.join(backup_dir, f.read().strip(), "state.json")
+    try:
+        state = _atomic.read_json(state_path)
+        epoch, stopped = int(state["epoch"]), int(state["tracked"][0]["scalars"]["stopped_epoch"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None  # BackupAndRestore itself verifies the backups and falls back to an older one
+    return epoch if stopped > 0 or epoch >= max_epochs else None
+
+
 def fit(model, x_train, x_val, seed, folder, max_epochs=MAX_EPOCHS, batch_size=BATCH_SIZE):
     """Train to convergence (see the module docstring); resumes from `folder`. Returns the training record."""
     done = os.path.join(folder, "trained.weights.h5")
     record_path = os.path.join(folder, "training.json")
+    backup_dir = os.path.join(folder, "backup")
     if os.path.isfile(done) and os.path.isfile(record_path):
         model.load_weights(done)
-        with open(record_path) as f:
-            return json.load(f)
+        return _atomic.read_json(record_path)
     keras.utils.set_random_seed(seed)
     # Burda et al.'s start for their MLP decoders: the output bias at the logit of the mean training pixel
     # (from zero, the two-stochastic-layer model stalls tens of nats behind the one-layer model).
@@ -107,8 +130,12 @@ def fit(model, x_train, x_val, seed, folder, max_epochs=MAX_EPOCHS, batch_size=B
     schedule = callbacks.ReduceLROnPlateau(monitor="val_loss", factor=LR_FACTOR, patience=LR_PATIENCE,
                                            min_lr=MIN_LR)
     clock = callbacks.WallClock()
-    backup = callbacks.BackupAndRestore(os.path.join(folder, "backup"), track=[stop, schedule, clock])
-    model.fit(train, validation_data=val, epochs=max_epochs, verbose=2, callbacks=[stop, schedule, clock, backup])
+    # The backup outlives `fit`: it is removed only once the final weights and record are on disk, so a
+    # kill in between resumes from it; a run that had already ended runs no further epoch (epochs=its count),
+    # and early stopping's `on_train_end` puts back the best epoch's weights.
+    backup = callbacks.BackupAndRestore(backup_dir, track=[stop, schedule, clock], delete_on_end=False)
+    epochs = _finished_backup(backup_dir, max_epochs) or max_epochs
+    model.fit(train, validation_data=val, epochs=epochs, verbose=2, callbacks=[stop, schedule, clock, backup])
     history = {k: [round(v, 3) if k != "learning_rate" else float(v) for v in vs] for k, vs in backup.history.items()}
     epochs_run = len(history["loss"])
     training = {
@@ -121,38 +148,70 @@ def fit(model, x_train, x_val, seed, folder, max_epochs=MAX_EPOCHS, batch_size=B
         "train_wall_time_s": round(clock.seconds, 1),
         "history": history,
     }
-    model.save_weights(done)
-    with open(record_path, "w") as f:
-        json.dump(training, f)
+    with _atomic.replacing(done) as tmp:
+        model.save_weights(tmp)
+    _atomic.write_json(record_path, training)
+    shutil.rmtree(backup_dir, ignore_errors=True)
     return training
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-def evaluate_vae(model, images, k=K_EVAL, seed=0, ll_images=None, verbose=1):
+def log_likelihood_in_chunks(model, xb, k, seed, folder=None, verbose=1):
+    """Per-image IWAE-k and jackknife estimates of log p(x), LL_CHUNK images at a time.
+
+    Chunk c (images c..c+LL_CHUNK-1) draws from seed + c whatever else is
+    evaluated, so a re-measurement of the first n images reproduces the
+    card's per-image values; with `folder`, each finished chunk is kept there
+    and a killed evaluation resumes at the first missing one.
+    """
+    values = {"iwae": [], "jackknife": []}
+    for c in range(0, len(xb), LL_CHUNK):
+        path = os.path.join(folder, f"log_likelihood_{k}_{c:05d}.npz") if folder else None
+        if path and os.path.isfile(path):
+            with np.load(path) as npz:
+                chunk = {m: npz[m] for m in values}
+        else:
+            est = evaluate.log_likelihood_estimates(model, xb[c:c + LL_CHUNK], k=k, seed=seed + c, verbose=verbose)
+            chunk = {m: est[m].per_example for m in values}
+            if path:
+                with _atomic.replacing(path) as tmp:
+                    np.savez(tmp, **chunk)
+        for m in values:
+            values[m].append(chunk[m])
+    return {m: np.concatenate(v).astype(np.float64) for m, v in values.items()}
+
+
+def _mean_se(values):
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def evaluate_vae(model, images, k=K_EVAL, seed=0, ll_images=None, verbose=1, folder=None):
     """Held-out scores: ELBO, IWAE-k and jackknife log-likelihood, active units, reconstruction."""
     xb = data.binarize_fixed(images, seed=seed)
     start = time.time()
     ll_images = len(xb) if ll_images is None else min(ll_images, len(xb))
     elbo = evaluate.log_likelihood(model, xb, k=1, verbose=0, seed=seed)
-    est = evaluate.log_likelihood_estimates(model, xb[:ll_images], k=k, seed=seed, verbose=verbose)
+    est = log_likelihood_in_chunks(model, xb[:ll_images], k, seed, folder=folder, verbose=verbose)
+    (iwae, iwae_se), (jack, jack_se) = _mean_se(est["iwae"]), _mean_se(est["jackknife"])
     active, _ = evaluate.active_units(model, xb)
     recon = np.clip(model.predict(xb, batch_size=500, verbose=0), 1e-7, 1 - 1e-7)
     bce = -(xb * np.log(recon) + (1 - xb) * np.log(1 - recon)).reshape(len(xb), -1).sum(1)
     return {
         "heldout_images": int(len(xb)),
         "elbo": round(elbo.mean, 3), "elbo_se": round(elbo.standard_error, 3),
-        f"iwae_{k}_log_likelihood": round(est["iwae"].mean, 3),
-        f"iwae_{k}_se": round(est["iwae"].standard_error, 3),
-        f"jackknife_{k}_log_likelihood": round(est["jackknife"].mean, 3),
-        f"iwae_{k}_nll": round(-est["iwae"].mean, 3),
-        f"jackknife_{k}_nll": round(-est["jackknife"].mean, 3),
+        f"iwae_{k}_log_likelihood": round(iwae, 3),
+        f"iwae_{k}_se": round(iwae_se, 3),
+        f"jackknife_{k}_log_likelihood": round(jack, 3),
+        f"jackknife_{k}_se": round(jack_se, 3),
+        f"iwae_{k}_nll": round(-iwae, 3),
+        f"jackknife_{k}_nll": round(-jack, 3),
         "log_likelihood_images": int(ll_images),
         "log_likelihood_k": k,
         "active_units": active,
         "reconstruction_nats": round(float(bce.mean()), 3),
         "eval_wall_time_s": round(time.time() - start, 1),
         # Per-image values let two entries be compared paired over the same images.
-        "per_image": {f"iwae_{k}_log_likelihood": [round(float(v), 3) for v in est["iwae"].per_example]},
+        "per_image": {f"iwae_{k}_log_likelihood": [round(float(v), 3) for v in est["iwae"]]},
     }
 
 
@@ -169,16 +228,15 @@ def train_entry(name, make_model, splits, seed, quick, data_description, anchors
         x_train, x_val, x_test, max_epochs, k, ll_images = x_train[:256], x_val[:64], x_test[:64], 2, 50, 16
     folder = run_dir(name, seed, quick)
     os.makedirs(folder, exist_ok=True)
+    keras.utils.set_random_seed(seed)  # the initial weights too: one seed, one run
     model = make_model()
     training = fit(model, x_train, x_val, seed, folder, max_epochs=max_epochs)
     eval_path = os.path.join(folder, "evaluation.json")
     if os.path.isfile(eval_path):
-        with open(eval_path) as f:
-            metrics = json.load(f)
+        metrics = _atomic.read_json(eval_path)
     else:
-        metrics = evaluate_vae(model, x_test, k=k, seed=seed, ll_images=ll_images)
-        with open(eval_path, "w") as f:
-            json.dump(metrics, f)
+        metrics = evaluate_vae(model, x_test, k=k, seed=seed, ll_images=ll_images, folder=folder)
+        _atomic.write_json(eval_path, metrics)
     metrics["train_wall_time_s"] = training["train_wall_time_s"]
     metrics["epochs_to_convergence"] = training["best_epoch"]
     record = {
@@ -198,9 +256,9 @@ def train_entry(name, make_model, splits, seed, quick, data_description, anchors
 
 
 def mnist_description(n_train, n_val, n_test):
-    return (f"{MNIST_DATA}: trained on digits 0-{n_train - 1} (dynamic binarization), early-stopped on digits "
-            f"7,000-{7000 + n_val - 1}, evaluated on the {n_test} held-out digits 8,000-{8000 + n_test - 1} "
-            "(= tfvb.data.mnist_sample(), t10k images 3,000-4,999; one fixed-seed binarization)")
+    return (f"{MNIST_DATA}: trained on training digits 0-{n_train - 1} (dynamic binarization), early-stopped on "
+            f"training digits 50,000-{50000 + n_val - 1}, evaluated on t10k images 0-{n_test - 1} "
+            f"({n_test} digits; one fixed-seed binarization)")
 
 
 def fashion_description(n_train, n_val, n_test):

@@ -31,4 +31,4 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist", k=1, stochastic_
 
 def benchmark(model, limit=None, data_root=None, dataset="mnist", **_):
     """Re-measure the card's metrics on the held-out digits (the first `limit`)."""
-    return benchmark_vae(model, heldout_mnist(limit))
+    return benchmark_vae(model, heldout_mnist(limit, data_root))

@@ -197,13 +197,16 @@ def image_dataset(images, labels=None, batch_size=128, binarize="dynamic", shuff
         return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     counter = EpochCounter()
     n, key = len(images), np.int64(seed) * 1_000_003 + 17
+    batches = n // batch_size if drop_remainder else -(-n // batch_size)
     pixels = tf.constant(images)
     targets = None if labels is None else tf.constant(labels)
 
-    def element(i, epoch):
+    def one_batch(b, i, epoch):
+        # One gather and one draw per batch, not per image: the pipeline's cost stays far below the
+        # step's. The draw is a function of (seed, epoch, batch), so a resumed run sees the same data.
         x = tf.gather(pixels, i)
         if binarize == "dynamic":
-            u = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([key, epoch * n + i]), dtype=x.dtype)
+            u = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([key, epoch * batches + b]), dtype=x.dtype)
             x = tf.cast(u < x, x.dtype)
         return x if targets is None else (x, tf.gather(targets, i))
 
@@ -214,12 +217,15 @@ def image_dataset(images, labels=None, batch_size=128, binarize="dynamic", shuff
         order = tf.range(n, dtype=tf.int64)
         if shuffle:
             order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([np.int64(seed), epoch]))
-        return tf.data.Dataset.from_tensor_slices(order).map(lambda i: element(i, epoch),
-                                                             num_parallel_calls=tf.data.AUTOTUNE)
+        indices = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
+        return indices.enumerate().map(lambda b, i: one_batch(b, i, epoch))
 
-    ds = tf.data.Dataset.range(1).flat_map(one_epoch)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-    ds = ds.apply(tf.data.experimental.assert_cardinality(n // batch_size if drop_remainder else -(-n // batch_size)))
+    # A fixed prefetch and no autotuning: with autotuning on, every new epoch waited seconds for the
+    # previous epoch's iterator to shut down on one thread (measured: ../shared/notes/speed-vs-peers.md).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    ds = tf.data.Dataset.range(1).flat_map(one_epoch).prefetch(2).with_options(options)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     ds.tfvb_epoch_counter = counter
     return ds
 
