@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tfvb import evaluate
 from tfvb.evaluate import expected_calibration_error, ood_auroc, reliability_diagram
 from tfvb.evaluate.calibration import calibration_bins
 
@@ -76,3 +77,16 @@ def test_bad_inputs():
         ood_auroc([], [1.0])
     with pytest.raises(ValueError, match="Expected `scores_out` to be finite"):
         ood_auroc([1.0], [np.nan])
+
+
+def test_brier_score_closed_forms_and_a_direct_loop(rng):
+    # Certain and right: 0; certain and wrong: 2; uniform over C classes: 1 - 1/C.
+    assert evaluate.brier_score(np.eye(3), [0, 1, 2]) == 0.0
+    assert evaluate.brier_score(np.eye(3), [1, 2, 0]) == 2.0
+    assert np.isclose(evaluate.brier_score(np.full((4, 5), 0.2), [0, 1, 2, 3]), 1 - 1 / 5)
+    probs = rng.dirichlet(np.ones(4), size=50)
+    labels = rng.integers(0, 4, size=50)
+    loop = np.mean([sum((probs[i, c] - (c == labels[i])) ** 2 for c in range(4)) for i in range(50)])
+    assert np.isclose(evaluate.brier_score(probs, labels), loop)
+    with pytest.raises(ValueError, match="labels"):
+        evaluate.brier_score(probs, labels[:-1])

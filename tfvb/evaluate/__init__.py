@@ -13,6 +13,7 @@ _EXPORTS = {
     "log_importance_weights": "likelihood",
     "active_units": "likelihood",
     "expected_calibration_error": "calibration",
+    "brier_score": "calibration",
     "reliability_diagram": "calibration",
     "ood_auroc": "calibration",
     "rmse": "regression",

@@ -29,7 +29,7 @@ import numpy as np
 
 from tfvb import _checks
 
-__all__ = ["calibration_bins", "expected_calibration_error", "reliability_diagram", "ood_auroc"]
+__all__ = ["calibration_bins", "expected_calibration_error", "brier_score", "reliability_diagram", "ood_auroc"]
 
 
 #: How far a row of `probs` may sum from 1 (float32 softmax outputs are within ~1e-6).
@@ -102,6 +102,21 @@ def expected_calibration_error(probs, labels, num_bins=15):
     filled = bins["count"] > 0
     weights = bins["count"][filled] / bins["count"].sum()
     return float(np.sum(weights * np.abs(bins["accuracy"][filled] - bins["confidence"][filled])))
+
+
+def brier_score(probs, labels):
+    """Brier score: the mean over examples of sum_c (p_c - 1[y = c])^2 (Brier, 1950), in [0, 2].
+
+    Args:
+        probs, labels: as in `expected_calibration_error`.
+
+    Returns:
+        The Brier score as a float (0 for certain, correct predictions; 1 - 1/C for uniform ones).
+    """
+    probs, labels = _probs_labels(probs, labels)
+    onehot = np.zeros_like(probs)
+    onehot[np.arange(len(labels)), labels] = 1.0
+    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
 
 
 def reliability_diagram(probs, labels, num_bins=15, path=None, title=None):
