@@ -195,7 +195,7 @@ def test_mc_dropout_recipe_reuses_only_a_matching_kept_protocol_run():
 
 
 def test_readme_zoo_table_is_generated_from_the_metadata():
-    """The README's results table is what scripts/zoo_table.py builds from the cards (no hand-typed numbers)."""
+    """The README's results tables are what scripts/zoo_table.py builds from the cards (no hand-typed numbers)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("zoo_table", os.path.join(REPO, "scripts", "zoo_table.py"))
@@ -204,6 +204,7 @@ def test_readme_zoo_table_is_generated_from_the_metadata():
     with open(os.path.join(REPO, "README.md")) as f:
         readme = f.read()
     assert f"{module.BEGIN}\n{module.vae_table()}\n{module.END}" in readme
+    assert f"{module.CLASSIFIERS_BEGIN}\n{module.classifier_table()}\n{module.CLASSIFIERS_END}" in readme
 
 
 @pytest.mark.slow
