@@ -8,6 +8,7 @@ returns; nothing in `metadata.json` is typed by hand.
 """
 
 import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -104,6 +105,9 @@ def _threads():
 def benchmark(name, limit=None, data_root=None):
     """Re-evaluate a stored model with its recipe's `benchmark` and compare with its card.
 
+    A recipe whose `benchmark` takes `card` gets the stored card, to measure
+    on the images the card was measured on.
+
     Returns {"metric": {"stored": x, "measured": y}} plus the golden-batch drift.
     """
     entry = registry.get(name)
@@ -111,7 +115,9 @@ def benchmark(name, limit=None, data_root=None):
     out = {"golden_max_abs_diff": zoo.golden_check(name, model)}
     stored = zoo.info(name).get("metrics", {})
     module = recipe(name)
-    measured = module.benchmark(model, limit=limit, data_root=data_root, dataset=entry.dataset, **entry.args)
+    extra = {"card": zoo.info(name)} if "card" in inspect.signature(module.benchmark).parameters else {}
+    measured = module.benchmark(model, limit=limit, data_root=data_root, dataset=entry.dataset, **entry.args,
+                                **extra)
     out["metrics"] = {k: {"stored": stored.get(k), "measured": v, "verdict": verdict(k, stored, measured)}
                       for k, v in measured.items() if not isinstance(v, (dict, list))}
     return out
