@@ -90,3 +90,20 @@ def test_brier_score_closed_forms_and_a_direct_loop(rng):
     assert np.isclose(evaluate.brier_score(probs, labels), loop)
     with pytest.raises(ValueError, match="labels"):
         evaluate.brier_score(probs, labels[:-1])
+
+
+def test_ood_aupr_matches_a_direct_average_precision_and_its_limits(rng):
+    # Perfect separation: 1; all scores equal: the share of positives; a hand-computed case.
+    assert evaluate.ood_aupr([0.1, 0.2], [0.5, 0.9]) == 1.0
+    assert np.isclose(evaluate.ood_aupr(np.zeros(6), np.zeros(2)), 2 / 8)
+    # scores desc: out 0.9 (P=1, R=.5), in 0.8, out 0.7 (P=2/3, R=1): AP = .5 * 1 + .5 * 2/3.
+    assert np.isclose(evaluate.ood_aupr([0.8, 0.1], [0.9, 0.7]), 0.5 + 0.5 * 2 / 3)
+    s_in, s_out = rng.normal(size=300), rng.normal(0.8, 1.0, size=100)
+    scores = np.r_[s_in, s_out]
+    labels = np.r_[np.zeros(300), np.ones(100)]
+    order = np.argsort(-scores)
+    hits = np.cumsum(labels[order])
+    loop = sum(hits[i] / (i + 1) for i in range(400) if labels[order][i] == 1) / 100  # no ties here
+    assert np.isclose(evaluate.ood_aupr(s_in, s_out), loop)
+    with pytest.raises(ValueError, match="non-empty"):
+        evaluate.ood_aupr([], [1.0])
