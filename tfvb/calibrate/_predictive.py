@@ -65,8 +65,8 @@ def require_task(u, task, function):
     """Raise unless the model behind `u` is a classifier (`task="classification"`) or a regressor."""
     found = task_of(u)
     if found != task:
-        other = {"classification": "tfvb.calibrate.conformal (intervals for regressors)",
-                 "regression": "tfvb.calibrate.conformal_sets or temperature_scale (for classifiers)"}[found]
+        other = {"classification": "tfvb.calibrate.conformal_sets or temperature_scale (for classifiers)",
+                 "regression": "tfvb.calibrate.conformal (intervals for regressors)"}[found]
         article = "a classifier" if task == "classification" else "a regressor"
         raise ValueError(f"Expected {article} for `{function}`. Received: a {found} model "
                          f"(predict_uncertainty keys {sorted(u)}); use {other}")
