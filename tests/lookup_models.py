@@ -8,6 +8,8 @@ goes through the public calibration API at numpy speed. It also stands for
 "any object with a predict_uncertainty-like interface".
 """
 
+import functools
+
 import numpy as np
 
 
@@ -61,3 +63,18 @@ def random_splits(n_pool, n_cal, repeats, seed=0):
 def mean_and_se(values):
     values = np.asarray(values, np.float64)
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
+@functools.lru_cache(maxsize=None)
+def mnist_classifier(train=1000, hidden=128, dropout_rate=0.1, epochs=3):
+    """An MC-dropout MLP fitted on the first `train` bundled digits (cached: one fit per session)."""
+    import keras
+
+    import tfvb
+
+    images, labels = tfvb.data.mnist_sample()
+    keras.utils.set_random_seed(0)
+    model = tfvb.models.MCDropoutClassifier(10, hidden_units=(hidden,), dropout_rate=dropout_rate, seed=0)
+    model.compile(keras.optimizers.Adam(1e-3))
+    model.fit(images[:train], labels[:train], epochs=epochs, batch_size=32, verbose=0)
+    return model

@@ -55,8 +55,12 @@ _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
 
 def _log_softmax(z):
-    z = z - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    top = z.argmax(axis=-1)[..., None]
+    z = z - np.take_along_axis(z, top, axis=-1)
+    others = np.exp(z)
+    np.put_along_axis(others, top, 0.0, axis=-1)
+    # log1p keeps the tiny probabilities of the other classes that a confident row's log(1 + s) rounds away.
+    return z - np.log1p(others.sum(axis=-1, keepdims=True))
 
 
 def tempered_probabilities(log_probs, temperature):
@@ -92,23 +96,31 @@ def _fit_temperature(log_probs, labels, bounds):
             fd = temperature_nll(log_probs, labels, np.exp(d))
     log_t = (a + b) / 2
     if min(log_t - lo, hi - log_t) < 1e-3:
+        why = ("a calibration split the model classifies perfectly drives T to 0" if log_t - lo < 1e-3 else
+               "predictions no better than uniform on the calibration split drive T to infinity")
         warnings.warn(f"temperature_scale: the NLL is smallest at the edge of bounds={tuple(bounds)} "
-                      f"(T={np.exp(log_t):.4g}); a calibration split the model classifies perfectly drives T to 0.",
-                      stacklevel=3)
+                      f"(T={np.exp(log_t):.4g}); {why}.", stacklevel=3)
     return float(np.exp(log_t))
 
 
-def draw_log_probs(model, x, samples=None, seed=None, **kwargs):
+def _is_probabilities(out):
+    if isinstance(out, dict) or np.ndim(out) != 3:
+        return False
+    try:
+        return _predictive.task_of({"mean": np.asarray(out, np.float64).mean(axis=0)}) == "classification"
+    except ValueError:
+        return False
+
+
+def draw_log_probs(model, x, samples=None, seed=None, function="temperature_scale", **kwargs):
     """log p_s(c | x), (S, N, C) float64: the model's draws (`predict_samples`), else its mean predictive."""
     method = getattr(model, "predict_samples", None)
     if callable(method):
         out = _predictive.call(method, x, samples, seed, **kwargs)
-        if not isinstance(out, dict):
-            probs = np.asarray(out, np.float64)
-            if probs.ndim == 3:
-                return np.log(np.maximum(probs, 1e-300))
-    mean = _predictive.predict(model, x, samples, seed, **kwargs)["mean"]
-    return np.log(np.maximum(np.asarray(mean, np.float64), 1e-300))[None]
+        if _is_probabilities(out):
+            return np.log(np.maximum(np.asarray(out, np.float64), 1e-300))
+    u = _predictive.require_task(_predictive.predict(model, x, samples, seed, **kwargs), "classification", function)
+    return np.log(np.maximum(np.asarray(u["mean"], np.float64), 1e-300))[None]
 
 
 def temperature_scale(model, x, y, samples=None, seed=0, bounds=(0.01, 100.0), **kwargs):
@@ -138,7 +150,6 @@ def temperature_scale(model, x, y, samples=None, seed=0, bounds=(0.01, 100.0), *
         raise ValueError(f"Expected `bounds` = (T_min, T_max) with 0 < T_min < T_max. Received: bounds={bounds!r}")
     x, y = _predictive.calibration_inputs(x, y, minimum=1)
     log_probs = draw_log_probs(model, x, samples, seed, **kwargs)
-    _predictive.require_task({"mean": np.exp(log_probs).mean(axis=0)}, "classification", "temperature_scale")
     labels = _predictive.class_labels(y, log_probs.shape[-1])
     temperature = _fit_temperature(log_probs, labels, (lo, hi))
     return TemperatureScaled(model, temperature=temperature, samples=samples, seed=seed)
