@@ -25,6 +25,7 @@ from lookup_models import LookupClassifier, LookupRegressor, index_column, mean_
 
 import tfvb
 from tfvb.calibrate import ConformalRegressor, conformal, conformal_quantile, interval_scores
+from tfvb.calibrate.intervals import SCORES
 from tfvb.calibrate.quantile import quantile_rank
 
 WINE = os.path.join(SHARED_DATA, "uci", "wine-quality-red")
@@ -64,9 +65,15 @@ def split_coverages(prediction, y, n_cal, coverage, score, seed):
     return mean_and_se(out)
 
 
+def _cases():
+    """Both scores x four (coverage, n); four run by default, the rest with `-m slow`."""
+    fast = {("absolute", 0.9, 19), ("normalized", 0.8, 50), ("normalized", 0.9, 200), ("absolute", 0.95, 500)}
+    return [pytest.param(*case, marks=() if case in fast else pytest.mark.slow)
+            for case in [(s, c, n) for s in SCORES for c, n in ((0.9, 19), (0.8, 50), (0.9, 200), (0.95, 500))]]
+
+
 @needs_wine
-@pytest.mark.parametrize("score", ["absolute", "normalized"])
-@pytest.mark.parametrize("coverage, n_cal", [(0.9, 19), (0.8, 50), (0.9, 200), (0.95, 500)])
+@pytest.mark.parametrize("score, coverage, n_cal", _cases())
 def test_coverage_over_random_splits_is_within_the_finite_sample_bounds(wine, score, coverage, n_cal):
     _, _, y, prediction = wine
     mean, se = split_coverages(prediction, y[TRAIN:], n_cal, coverage, score, seed=n_cal)

@@ -76,7 +76,7 @@ def _nll(probs, labels):
 def test_an_over_confident_model_gets_a_lower_held_out_nll():
     """An MC-dropout MLP with almost no dropout, trained to memorize 300 digits, on 850 held-out ones."""
     images, labels = tfvb.data.mnist_sample()
-    model = mnist_classifier(train=300, hidden=256, dropout_rate=0.01, epochs=30)
+    model = mnist_classifier(train=300, hidden=256, dropout_rate=0.01, epochs=20)
     cal, test = slice(300, 1150), slice(1150, 2000)
     scaled = temperature_scale(model, images[cal], labels[cal], samples=10, seed=0)
     assert scaled.temperature > 1.2  # softened
