@@ -31,9 +31,9 @@ different sets from different draws of u (drawn from `seed`).
 
 RAPS's penalty (lam > 0) stops the long tail of tiny probabilities from
 entering the set: ranks beyond k_reg cost lam each, so sets stay small when
-the model's low-ranked probabilities are noisy (Angelopoulos et al. tune
-lam in {0.001, 0.01, 0.1, 0.2, 0.5} and k_reg from the data; the defaults
-here, lam = 0.01 and k_reg = 1, are theirs for small label sets).
+the model's low-ranked probabilities are noisy. Angelopoulos et al. choose
+lam and k_reg on held-out data; the defaults here (lam = 0.01, k_reg = 1)
+are a starting point, not tuned, and any choice keeps the guarantee.
 
 Example:
     >>> images, labels = tfvb.data.mnist_sample()                  # 2,000 digits bundled with tfvb
