@@ -128,7 +128,7 @@ def test_the_real_model_end_to_end_and_saved(wine, tmp_path):
     again = reloaded.predict_uncertainty(x[test])
     for key in u:
         np.testing.assert_allclose(again[key], u[key], rtol=1e-6, atol=1e-6, err_msg=key)
-    np.testing.assert_allclose(reloaded.predict(x[test]), u["mean"], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(reloaded.predict(x[test], verbose=0), u["mean"], rtol=1e-6, atol=1e-6)
 
 
 def test_the_quantile_is_the_ceil_n_plus_1_rank():

@@ -46,7 +46,13 @@ class CalibratedModel(keras.Model):
                                   "`predict(x)`")
 
     def predict(self, x, samples=None, seed=None, **kwargs):
-        """The calibrated predictive mean, `predict_uncertainty(x, ...)["mean"]` (numpy)."""
+        """The calibrated predictive mean, `predict_uncertainty(x, ...)["mean"]` (numpy).
+
+        Keras' own `predict` options that mean nothing here (`verbose`, `steps`, `callbacks`) are accepted
+        and ignored; others (e.g. `batch_size`) go to the base model's `predict_uncertainty`.
+        """
+        for option in ("verbose", "steps", "callbacks"):
+            kwargs.pop(option, None)
         return self.predict_uncertainty(np.asarray(x), samples=samples, seed=seed, **kwargs)["mean"]
 
     def get_config(self):
