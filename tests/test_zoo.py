@@ -249,3 +249,29 @@ def test_no_card_records_a_machine_path():
             with open(os.path.join(zoo.folder(name), "metadata.json")) as f:
                 text = f.read()
             assert not pattern.search(text), (name, pattern.search(text).group(0))
+
+
+def test_evaluate_again_rewrites_the_metrics_and_keeps_the_training_record(zoo_copy, tmp_path, monkeypatch):
+    """`tfvb zoo evaluate NAME`: the stored weights measured again by the recipe's `evaluate_stored`."""
+    folder = zoo_copy("vae_fashion_mnist")
+    before = zoo.info("vae_fashion_mnist")
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "fashion_mnist.py").write_text(
+        "import numpy as np, tfvb\n"
+        "def evaluate_stored(model, data_root=None, dataset=None, **args):\n"
+        "    x, _ = tfvb.data.fashion_mnist_sample()\n"
+        "    elbo = tfvb.evaluate.log_likelihood(model, tfvb.data.binarize_fixed(x[:50]), k=1, verbose=0)\n"
+        "    return {'elbo': elbo.mean, 'heldout_images': 50}, 'fashion t10k images 0-49', None\n")
+    monkeypatch.setenv("TFVB_ZOO_RECIPES", str(recipes))
+    assert cli.main(["zoo", "evaluate", "vae_fashion_mnist"]) == 0
+    after = zoo.info("vae_fashion_mnist")
+    assert after["data"] == "fashion t10k images 0-49" and after["metrics"]["heldout_images"] == 50
+    assert after["evaluated_again"]["previous_data"] == before["data"]
+    assert after["training"] == before["training"]  # the run that made the weights is still described
+    assert after["metrics"]["train_wall_time_s"] == before["metrics"]["train_wall_time_s"]
+    assert zoo.golden_check("vae_fashion_mnist") <= 1e-4  # the same weights, every file re-checksummed
+    assert os.path.isdir(folder)
+    with pytest.raises(ValueError, match="evaluate_stored"):
+        (recipes / "fashion_mnist.py").write_text("")
+        driver.evaluate_again("vae_fashion_mnist")
