@@ -109,14 +109,33 @@ def _finished_backup(backup_dir, max_epochs):
     return epoch if stopped > 0 or epoch >= max_epochs else None
 
 
+def _finished_run(model, done, record_path, backup_dir):
+    """The training record of a run whose final weights and record are on disk (the weights loaded), else None.
+
+    A torn final file (written by a tfvb whose writes were not atomic) is ignored when the run's backup is
+    still there to resume from, and named in a ValueError when it is not.
+    """
+    if not (os.path.isfile(done) and os.path.isfile(record_path)):
+        return None
+    try:
+        training = _atomic.read_json(record_path)
+        model.load_weights(done)
+        return training
+    except (OSError, ValueError) as e:
+        if os.path.isfile(os.path.join(backup_dir, "LATEST")):
+            return None  # the backup continues the run; both files are written again
+        raise ValueError(f"Expected the finished run's weights {done} and record {record_path}. Received: "
+                         f"{type(e).__name__}: {e}; delete {os.path.dirname(done)} to train again") from e
+
+
 def fit(model, x_train, x_val, seed, folder, max_epochs=MAX_EPOCHS, batch_size=BATCH_SIZE):
     """Train to convergence (see the module docstring); resumes from `folder`. Returns the training record."""
     done = os.path.join(folder, "trained.weights.h5")
     record_path = os.path.join(folder, "training.json")
     backup_dir = os.path.join(folder, "backup")
-    if os.path.isfile(done) and os.path.isfile(record_path):
-        model.load_weights(done)
-        return _atomic.read_json(record_path)
+    training = _finished_run(model, done, record_path, backup_dir)
+    if training is not None:
+        return training
     keras.utils.set_random_seed(seed)
     # Burda et al.'s start for their MLP decoders: the output bias at the logit of the mean training pixel
     # (from zero, the two-stochastic-layer model stalls tens of nats behind the one-layer model).

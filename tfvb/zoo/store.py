@@ -5,7 +5,8 @@ staging folder of its own, holds an exclusive lock on the entry while it
 swaps the new folder in, and keeps the old one (as `.<name>.previous`) until
 the new one is in place. A crash at any moment therefore leaves either the
 old entry or the new one, and readers find whichever is complete
-(`entry_folder`). Every file's sha256 is recorded and checked before
+(`entry_folder`); the staging folder a killed writer leaves is removed by the
+next write (a live writer holds a lock on its own). Every file's sha256 is recorded and checked before
 anything is loaded.
 """
 
@@ -144,16 +145,43 @@ def _swap_in(root, name, staged):
         shutil.rmtree(previous, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _held(folder, blocking=True):
+    """Hold an exclusive lock on `folder` (True), or yield False when another process holds it."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_stale_staging(root):
+    """Remove the staging folders of writers that were killed; a live writer holds a lock on its own."""
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if name.startswith(".") and ".staging-" in name and os.path.isdir(path):
+            with _held(path, blocking=False) as stale:
+                if stale:
+                    shutil.rmtree(path, ignore_errors=True)
+
+
 def write_entry(root, name, model, metadata, golden_inputs):
     """Write an entry's artifacts into root/name atomically; return the metadata written."""
     check_finite_weights(model)
     os.makedirs(root, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=root, prefix=f".{name}.staging-")
-    os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the entry from other users of an installed zoo
-    try:
+    with contextlib.ExitStack() as stack:
+        with _held(root):  # a staging folder is created and locked before any cleanup can see it
+            _remove_stale_staging(root)
+            tmp = tempfile.mkdtemp(dir=root, prefix=f".{name}.staging-")
+            stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+            os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the entry from other users of an installed zoo
+            stack.enter_context(_held(tmp))
         return _write_staged(root, name, tmp, model, metadata, golden_inputs)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _write_staged(root, name, tmp, model, metadata, golden_inputs):
