@@ -8,7 +8,6 @@ returns; nothing in `metadata.json` is typed by hand.
 """
 
 import importlib.util
-import json
 import os
 import shutil
 import sys
@@ -16,7 +15,7 @@ import time
 
 import numpy as np
 
-from tfvb import paths, zoo
+from tfvb import _atomic, paths, zoo
 from tfvb.zoo import registry, store
 
 
@@ -146,9 +145,14 @@ def package(name, run_dir, root=None):
     The metadata is still the recipe's record; nothing is typed by hand.
     """
     entry = registry.get(name)
-    with open(os.path.join(run_dir, "record.json")) as f:
-        record = json.load(f)
+    record_path = os.path.join(run_dir, "record.json")
+    record = _atomic.read_json(record_path)
+    if not isinstance(record, dict) or "golden_inputs" not in record:
+        got = "an object without golden_inputs" if isinstance(record, dict) else type(record).__name__
+        raise ValueError(f"Expected a recipe's record (a JSON object with `golden_inputs`) in {record_path}. "
+                         f"Received: {got}")
     model = store.load_model_file(os.path.join(run_dir, "model.keras"))
+    registry.check_model(entry, model, record)  # before anything under `name` is replaced
     golden = record.pop("golden_inputs")
     golden = np.load(os.path.join(run_dir, golden)) if isinstance(golden, str) else np.asarray(golden, np.float32)
     wall = record.pop("wall_seconds", record.get("train_seconds"))
