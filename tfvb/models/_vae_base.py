@@ -79,6 +79,8 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
 
         `x` is checked as `fit` and `model(x)` check it: its shape, finite, in [0, 1].
         """
+        if _divergence.eager_call(x):
+            _divergence.require_finite_weights(self, "encode with")
         return self._encode(self.check_inputs(x))
 
     def _encode(self, x):
@@ -92,6 +94,8 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
         if z.shape.rank is not None and (z.shape.rank < 1 or z.shape[-1] not in (None, self.latent_dim)):
             raise ValueError(f"Expected `z` of shape (..., {self.latent_dim}), latent_dim={self.latent_dim} values "
                              f"in its last axis. Received: z.shape={tuple(z.shape)}")
+        if _divergence.eager_call(z):
+            _divergence.require_finite_weights(self, "decode with")
         return self._decode(_checks.assert_finite(z, "z"))
 
     def _decode(self, z):
