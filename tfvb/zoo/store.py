@@ -232,6 +232,14 @@ def read_metadata(folder):
             meta = json.load(f)
     except (OSError, ValueError) as e:
         raise ArtifactError(f"Expected valid JSON in {path}. Received: {e}") from e
+    except RecursionError as e:
+        raise ArtifactError(f"Expected zoo metadata in {path}. Received: JSON nested too deeply to read") from e
+    if not isinstance(meta, dict):
+        raise ArtifactError(f"Expected a JSON object of zoo metadata in {path}. Received: a {type(meta).__name__}")
+    files = meta.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise ArtifactError(f"Expected `files` in {path} to map file names to sha256 strings. Received: "
+                            f"{type(files).__name__} {str(files)[:80]}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(
             f"Expected zoo format_version {FORMAT_VERSION} in {path}. Received: "
@@ -247,8 +255,12 @@ def verify(folder, meta, prefix=None):
     wanted = {p: h for p, h in recorded.items() if prefix is None or p == prefix or p.startswith(prefix + os.sep)}
     if not wanted:
         raise ArtifactError(f"Expected checksums for {prefix or 'the files'} in {folder}/{META_FILE}. Received none")
+    root = os.path.realpath(folder)
     for rel, expected in wanted.items():
         path = os.path.join(folder, rel)
+        if os.path.isabs(rel) or not os.path.realpath(path).startswith(root + os.sep):
+            raise ArtifactError(f"Expected the files of {folder}/{META_FILE} inside the entry. Received: {rel!r}, "
+                                "a path that leaves it; refusing to open it")
         if not os.path.isfile(path):
             raise ArtifactError(f"Expected zoo file {path}. Received: missing")
         actual = sha256(path)
