@@ -191,6 +191,14 @@ def test_a_zoo_train_killed_while_writing_the_entry_continues(where, zoo_driver,
     assert sorted(p.name for p in (tmp_path / "zoo").iterdir() if p.is_dir()) == [NAME]  # no staging left
 
 
+def test_a_second_training_of_an_entry_is_refused_while_one_runs(zoo_driver):
+    with driver.training_lock(NAME):  # as another process training the entry holds it
+        with pytest.raises(RuntimeError, match=f"Expected one training of '{NAME}' at a time .*Received: another "
+                                               "process holds .*; wait for it to finish"):
+            zoo_driver()
+    assert zoo_driver()["name"] == NAME  # released: the next training runs
+
+
 def test_runs_go_where_tfvb_runs_points(tmp_path, monkeypatch):
     monkeypatch.setenv("TFVB_RUNS", str(tmp_path))
     assert recipe.run_dir(NAME, 0, True).startswith(paths.runs_dir())

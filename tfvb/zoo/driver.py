@@ -7,6 +7,8 @@ returning the card's metrics re-measured. The driver writes what the recipe
 returns; nothing in `metadata.json` is typed by hand.
 """
 
+import contextlib
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -36,9 +38,29 @@ def recipe(name):
     return module
 
 
+@contextlib.contextmanager
+def training_lock(name):
+    """Hold the lock of entry `name`'s trainings: its run folder (resumable state) serves one at a time."""
+    folder = paths.runs_dir()
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f".{name}.lock")
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"Expected one training of {name!r} at a time (they share its run folder). Received: "
+                               f"another process holds {path}; wait for it to finish") from None
+        yield
+
+
 def train(name, seed=0, quick=False, root=None, data_root=None):
     """Run an entry's recipe and write its artifacts; returns the metadata written."""
     entry = registry.get(name)
+    with training_lock(name):
+        return _train(entry, name, seed, quick, root, data_root)
+
+
+def _train(entry, name, seed, quick, root, data_root):
     module = recipe(name)
     start = time.time()
     model, record = module.train(seed=seed, quick=quick, data_root=data_root, dataset=entry.dataset, **entry.args)
