@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -133,6 +134,25 @@ def test_a_backup_of_another_architecture_or_a_file_is_refused_before_training(m
             keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: epochs.append(e)),
             callbacks.BackupAndRestore(str(a_file))])
     assert epochs == []  # refused before the first epoch, not after it
+
+
+def test_a_full_disk_stops_at_the_backup_and_keeps_the_previous_one(mnist_sample, straight, tmp_path, monkeypatch):
+    folder = str(tmp_path / "backup")
+    real_usage, calls = shutil.disk_usage, []
+
+    def fills_at_the_third_backup(path):
+        usage = real_usage(path)
+        calls.append(path)
+        return usage._replace(free=1000) if len(calls) == 3 else usage
+
+    monkeypatch.setattr(shutil, "disk_usage", fills_at_the_third_backup)
+    with pytest.raises(OSError, match=r"No space|Expected at least .* MB free in .*backup to write the backup of "
+                                      r"epoch 3 .*Received: 0.0 MB free"):
+        _run(mnist_sample[0], folder)
+    monkeypatch.setattr(shutil, "disk_usage", real_usage)
+    model, backup = _run(mnist_sample[0], folder)
+    assert backup.restored_epoch == 2
+    _assert_same(straight[0], model)
 
 
 def test_backup_arguments_are_checked():

@@ -86,3 +86,26 @@ def test_every_stored_entry_is_what_the_registry_declares(name):
     assert meta["class"] == entry.model and entry.model in registry.FAMILY_CLASSES[entry.family]
     assert {k: meta["constructor"].get(k) for k in entry.constructor} == entry.constructor
     assert meta["recipe"]["script"] == f"zoo/{entry.recipe}.py"
+
+
+def test_a_full_disk_is_reported_by_the_command_line(runs, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import tensorflow as tf
+
+    root = str(tmp_path / "zoo")
+    real_usage = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real_usage(path)._replace(free=1 << 20))
+    assert cli.main(["zoo", "package", "cvae_mnist", runs["cvae2"], "--root", root]) == 2
+    assert "Expected at least" in capsys.readouterr().err
+    monkeypatch.setattr(shutil, "disk_usage", real_usage)
+
+    def full(self, *args, **kwargs):  # the space ran out after the check: TensorFlow's own error
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+    monkeypatch.setattr(CVAE, "export", full)
+    assert cli.main(["zoo", "package", "cvae_mnist", runs["cvae2"], "--root", root]) == 2
+    err = capsys.readouterr().err
+    assert "tfvb: error: Expected to write zoo entry 'cvae_mnist'" in err and "No space left on device" in err
+    assert "Traceback" not in err and not os.path.exists(os.path.join(root, "cvae_mnist"))
+    assert [p for p in os.listdir(root) if "staging" in p] == []

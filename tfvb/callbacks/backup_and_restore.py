@@ -24,7 +24,7 @@ import warnings
 import keras
 import numpy as np
 
-from tfvb import _checks
+from tfvb import _atomic, _checks
 
 _LATEST, _STATE, _WEIGHTS, _ARRAYS = "LATEST", "state.json", "weights.weights.h5", "tracked.npz"
 
@@ -203,6 +203,11 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def _save(self, epochs_done):
         os.makedirs(self.backup_dir, exist_ok=True)
+        optimizer = getattr(self.model, "optimizer", None)
+        variables = list(self.model.weights) + (list(optimizer.variables) if optimizer is not None else [])
+        need = 2 * sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables) + (1 << 20)
+        _atomic.require_free_space(self.backup_dir, need, f"the backup of epoch {epochs_done} (the backup of "
+                                                          f"epoch {epochs_done - 1}, if any, is kept to resume from)")
         name = f"epoch-{epochs_done:06d}"
         tmp = tempfile.mkdtemp(dir=self.backup_dir, prefix=f"{name}.tmp-")
         self.model.save_weights(os.path.join(tmp, _WEIGHTS))

@@ -24,6 +24,8 @@ import tempfile
 
 import numpy as np
 
+from tfvb import _atomic
+
 FORMAT_VERSION = 1
 MODEL_FILE, GOLDEN_FILE, META_FILE, SERVING_DIR = "model.keras", "golden.npz", "metadata.json", "serving"
 
@@ -181,7 +183,17 @@ def write_entry(root, name, model, metadata, golden_inputs):
             stack.callback(shutil.rmtree, tmp, ignore_errors=True)
             os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the entry from other users of an installed zoo
             stack.enter_context(_held(tmp))
-        return _write_staged(root, name, tmp, model, metadata, golden_inputs)
+        _atomic.require_free_space(root, 3 * sum(np.asarray(w).nbytes for w in model.weights) + (16 << 20),
+                                   f"zoo entry {name!r} (its model.keras and serving export)")
+        try:
+            return _write_staged(root, name, tmp, model, metadata, golden_inputs)
+        except Exception as e:
+            import tensorflow as tf
+
+            if not isinstance(e, tf.errors.OpError):
+                raise
+            raise ArtifactError(f"Expected to write zoo entry {name!r} in {root}. Received: {type(e).__name__}: "
+                                f"{e.message} (a full disk?); the previous entry, if any, is untouched") from e
 
 
 def _write_staged(root, name, tmp, model, metadata, golden_inputs):
