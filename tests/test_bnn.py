@@ -57,6 +57,16 @@ def test_kl_warmup_scales_linearly():
     np.testing.assert_allclose(weights, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
 
 
+def test_the_vae_kl_warmup_callback_points_a_bnn_to_its_own_warmup():
+    from tfvb.callbacks import KLWarmup
+
+    assert "the BNNs" not in KLWarmup.__doc__.split("Example")[0].replace("The BNNs anneal", "")
+    x, y = _images(8)
+    with pytest.raises(ValueError, match=r"Expected a model with a `beta` weight \(CVAE, IWAE\). Received: "
+                                         r"BNNClassifier \(a BNN anneals its KL with `kl_warmup_steps=`\)"):
+        _classifier(num_examples=8).fit(x, y, epochs=1, verbose=0, callbacks=[KLWarmup(epochs=2)])
+
+
 # ---- N -------------------------------------------------------------------------------------
 def test_fit_learns_num_examples_from_arrays():
     x, y = _images(40)
