@@ -31,11 +31,19 @@ def _images(data):
     if isinstance(data, tf.data.Dataset):
         for batch in data:
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            _refuse_mapping(x, "batches")
             yield np.asarray(x)
         return
+    _refuse_mapping(data, "data")
     if isinstance(data, (tuple, list)) and len(data) in (2, 3) and np.ndim(data[0]) >= 3:
         data = data[0]
     yield np.asarray(data)
+
+
+def _refuse_mapping(x, what):
+    if isinstance(x, dict):
+        raise ValueError(f"Expected images, (images, labels) or (images,) {what}. Received: {what} of dict with keys "
+                         f"{sorted(x)}; map them to the images first, e.g. data.map(lambda d: d[{sorted(x)[0]!r}])")
 
 
 def _require_latent_variable_model(model, action):
