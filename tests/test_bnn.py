@@ -292,6 +292,31 @@ def test_bad_inputs():
         reg.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), verbose=0)
 
 
+def test_huge_targets_are_refused_not_reported_as_a_diverged_run():
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    model = BNNRegressor(hidden_units=(4,), seed=0)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"Expected targets with \|y\| <= 9.2e\+16, whose squared errors stay "
+                                         r"finite in float32 .*Received: max \|y\| = .*e\+30; standardize y"):
+        model.fit(x, x[:, 0] * 1e30, epochs=1, verbose=0)
+    model.fit(x, x[:, 0] * 1e6, epochs=1, verbose=0)  # large but representable: trains
+
+
+@pytest.mark.parametrize("num_examples", [None, 32])
+def test_evaluate_before_fit_leaves_the_regressor_usable(num_examples):
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    model = BNNRegressor(hidden_units=(4,), num_examples=num_examples, seed=0)
+    model.compile(optimizer="adam")
+    if num_examples is None:
+        with pytest.raises(ValueError, match="Expected `num_examples`"):
+            model.evaluate(x, x[:, 0], verbose=0)
+    else:
+        assert np.isfinite(model.evaluate(x, x[:, 0], verbose=0, return_dict=True)["loss"])
+    model.fit(x, x[:, 0], epochs=1, verbose=0)
+    assert np.isfinite(model.evaluate(x, x[:, 0], verbose=0, return_dict=True)["loss"])
+    assert model.predict_uncertainty(x[:2], samples=3)["mean"].shape[0] == 2
+
+
 def test_image_shape_is_the_one_name_and_input_shape_still_reads():
     """`image_shape`, as in the VAEs; files saved with `input_shape` (the zoo's) and old calls still work."""
     model = BNNClassifier(10, hidden_units=(8,), image_shape=(14, 14, 1), seed=0)

@@ -26,6 +26,10 @@ tfd = tfp.distributions
 
 __all__ = ["BNNClassifier", "BNNRegressor", "blundell_kl_weights"]
 
+#: The largest |target| a BNNRegressor trains on: squared errors of (2|y|)^2 summed over 10,000 examples stay
+#: within float32's range.
+TARGET_LIMIT = float(np.sqrt(_checks.FLOAT32_MAX / 4e4))
+
 CONV_LAYERS = {"flipout": Conv2DFlipout, "reparameterization": Conv2DReparameterization,
                "local_reparameterization": Conv2DLocalReparameterization}
 
@@ -313,6 +317,12 @@ class BNNRegressor(BNNBase):
         self._check_input_shape(np.shape(x), "x")
         if y is not None and not (np.ndim(y) == 1 or (np.ndim(y) == 2 and np.shape(y)[1] == self.output_dim)):
             raise ValueError(f"Expected `y` of shape (N,) or (N, {self.output_dim}). Received: y.shape={np.shape(y)}")
+        largest = float(np.max(np.abs(y))) if y is not None and np.size(y) else 0.0
+        if largest > TARGET_LIMIT:
+            raise ValueError(f"Expected targets with |y| <= {TARGET_LIMIT:.2g}, whose squared errors stay finite in "
+                             f"float32 (the model does not rescale them). Received: max |y| = {largest:.4g}; "
+                             "standardize y (subtract its mean, divide by its standard deviation) and scale the "
+                             "predictions back")
 
     def _unbuilt_hint(self):
         return " (call `fit`, or pass `input_dim` to the constructor)"
