@@ -326,3 +326,16 @@ def test_image_shape_is_the_one_name_and_input_shape_still_reads():
     assert BNNClassifier.from_config({**old, "input_shape": [14, 14, 1]}).image_shape == (14, 14, 1)
     with pytest.warns(DeprecationWarning, match="use `image_shape`"):
         assert BNNClassifier(10, hidden_units=(8,), input_shape=(14, 14, 1)).image_shape == (14, 14, 1)
+
+
+def test_input_range_is_checked_kept_and_validated(tmp_path):
+    model = _classifier(input_range=(0, 1))
+    x, _ = _images(4)
+    model(x)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Expected `inputs` in \[0, 1\]"):
+        model(x * 255.0)
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras", compile=False).input_range == (0.0, 1.0)
+    with pytest.raises(ValueError, match=r"Expected `input_range` to be None or a pair \(low, high\) with low < high. "
+                                         r"Received: input_range=\(1, 0\)"):
+        BNNClassifier(10, input_range=(1, 0))

@@ -269,3 +269,18 @@ def test_no_card_records_a_machine_path():
             with open(os.path.join(zoo.folder(name), "metadata.json")) as f:
                 text = f.read()
             assert not pattern.search(text), (name, pattern.search(text).group(0))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if zoo.registry.get(n).input_range is not None])
+def test_image_classifiers_refuse_unscaled_pixels(name):
+    from tfvb.data import mnist_sample
+
+    images = mnist_sample()[0][:4]
+    model = zoo.load(name)
+    assert model.input_range == (0.0, 1.0)
+    expected = r"Expected `inputs` in \[0, 1\], the range the model was trained on \(images: scale pixels by 1/255\)"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+        model.predict_uncertainty(images * 255.0, samples=2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+        model(images * 255.0)
+    assert model.predict_uncertainty(images, samples=2)["mean"].shape == (4, 10)  # scaled pixels: fine

@@ -110,7 +110,8 @@ def train_mnist_bnn(name, layer, seed=0, quick=False, data_root=None, epochs=EPO
     train, held, ood = load_data(data_root, quick)
     epochs = 1 if quick else epochs
     constructor = {"num_classes": 10, "architecture": "lenet", "hidden_units": (120, 84), "layer": layer,
-                   "prior": None, "kl_weighting": "uniform", "posterior_sigma_init": 0.01, "seed": seed}
+                   "prior": None, "kl_weighting": "uniform", "posterior_sigma_init": 0.01, "seed": seed,
+                   "input_range": (0.0, 1.0)}
     model = BNNClassifier(**constructor)
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
     start = time.time()

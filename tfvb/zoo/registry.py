@@ -20,17 +20,20 @@ class Entry:
     args: dict = dataclasses.field(default_factory=dict)  # extra keyword arguments for the recipe
     model: str = ""  # the class of the entry's model
     constructor: dict = dataclasses.field(default_factory=dict)  # arguments every model of the entry was built with
+    input_range: tuple = None  # (low, high) of the inputs the entry was trained on, checked by the loaded model
 
 
 REGISTRY = {}
 
 
-def register(name, recipe, family, summary, dataset, model, constructor=None, **args):
-    """Register entry `name`: its recipe, family, one-line summary, data set, model class and the constructor
-    arguments that make it this entry (checked before a run is written under its name); `args` go to the recipe."""
+def register(name, recipe, family, summary, dataset, model, constructor=None, input_range=None, **args):
+    """Register entry `name`: its recipe, family, one-line summary, data set, model class, the constructor
+    arguments that make it this entry (checked before a run is written under its name) and the range of its
+    inputs (the loaded model refuses others); `args` go to the recipe."""
     if name in REGISTRY:
         raise ValueError(f"Zoo entry {name!r} is registered twice")
-    REGISTRY[name] = Entry(name, recipe, family, summary, dataset, dict(args), model, dict(constructor or {}))
+    REGISTRY[name] = Entry(name, recipe, family, summary, dataset, dict(args), model, dict(constructor or {}),
+                           input_range)
 
 
 #: The model classes of each family.
@@ -111,9 +114,9 @@ register("iwae_fashion_mnist", "fashion_mnist", "vae", f"{_BURDA} one-layer MLP 
 register("cvae_fashion_mnist", "fashion_mnist", "vae", "Convolutional VAE, 16-D latent, 60k Fashion-MNIST",
          "fashion_mnist", "CVAE", {"latent_dim": 16}, architecture="conv")
 register("bnn_flipout_mnist", "bnn_flipout_mnist", "bnn", "Flipout LeNet-5 Bayesian classifier (acc, NLL, ECE, OOD)",
-         "mnist", "BNNClassifier", {"num_classes": 10, "architecture": "lenet", "layer": "flipout"})
+         "mnist", "BNNClassifier", {"num_classes": 10, "architecture": "lenet", "layer": "flipout"}, (0.0, 1.0))
 register("bnn_reparam_mnist", "bnn_reparam_mnist", "bnn", "Bayes-by-Backprop (reparameterization) LeNet-5", "mnist",
-         "BNNClassifier", {"num_classes": 10, "architecture": "lenet", "layer": "reparameterization"})
+         "BNNClassifier", {"num_classes": 10, "architecture": "lenet", "layer": "reparameterization"}, (0.0, 1.0))
 register(
     "ensemble_mnist",
     "ensemble_mnist",
