@@ -90,13 +90,7 @@ def _log_w_fn(model):
 
 def values_per_sample(model):
     """Floats one latent sample puts in the decoder's largest tensor (at least the image's pixels)."""
-    sizes = [math.prod(model.image_shape)]
-    for layer in getattr(getattr(model, "decoder", None), "layers", []):
-        try:
-            sizes.append(math.prod(layer.output.shape[1:]))
-        except (AttributeError, TypeError, ValueError):
-            continue  # a layer without a single static output shape does not set the budget
-    return max(sizes)
+    return model.values_per_sample()
 
 
 def log_likelihood(model, data, k=5000, method="iwae", order=1, batch_size=None, chunk=None, seed=0,
