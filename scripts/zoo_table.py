@@ -16,11 +16,15 @@ from tfvb import zoo  # noqa: E402
 from tfvb.demo.numbers import plain, pm, seconds  # noqa: E402
 
 BEGIN, END = "<!-- zoo-table:begin (scripts/zoo_table.py) -->", "<!-- zoo-table:end -->"
+CLASSIFIERS_BEGIN = "<!-- zoo-classifiers:begin (scripts/zoo_table.py) -->"
+CLASSIFIERS_END = "<!-- zoo-classifiers:end -->"
+#: Which published row of the classifiers' anchors each kind of entry stands beside.
+CLASSIFIER_ANCHOR = {"BNNClassifier": "mean_field_vi", "DeepEnsemble": "ensemble_of_10"}
 
 
 def vae_table():
-    rows = ["| entry | data | epochs to convergence (run) | train time | held-out NLL, IWAE-5000 | jackknife NLL "
-            "| active units |", "|---|---|---|---|---|---|---|"]
+    rows = ["| entry | trained on | epochs to convergence (run) | train time | held-out NLL, IWAE-5000 "
+            "| jackknife NLL | active units | published |", "|---|---|---|---|---|---|---|---|"]
     for name in zoo.list_models():
         entry = zoo.registry.get(name)
         if entry.family != "vae" or not zoo.is_trained(name):
@@ -29,12 +33,28 @@ def vae_table():
         m, t = info["metrics"], info.get("training", {})
         k = m.get("log_likelihood_k", 5000)
         images = m.get("log_likelihood_images")
-        rows.append(f"| `{name}` | {entry.dataset} | {t.get('best_epoch', '—')} ({t.get('epochs_run', '—')}) "
+        rows.append(f"| `{name}` | {trained_on(info)} | {t.get('best_epoch', '—')} ({t.get('epochs_run', '—')}) "
                     f"| {seconds(t.get('train_wall_time_s'))} | {pm(m.get(f'iwae_{k}_nll'), m.get(f'iwae_{k}_se'))} "
                     f"({plain(images)} images) | {pm(m.get(f'jackknife_{k}_nll'), m.get(f'iwae_{k}_se'))} "
-                    f"| {plain(m.get('active_units'))} |")
+                    f"| {plain(m.get('active_units'))} | {published(info)} |")
     rows += ["", *anchor_rows()]
     return "\n".join(rows)
+
+
+def trained_on(info):
+    """The training set in a few words, from the card's own description."""
+    data = info.get("data", "")
+    if data.startswith("the official 60,000 MNIST"):
+        return "MNIST, 60k"
+    if info.get("dataset") == "mnist":
+        return "MNIST, 7-8k digits (old card)"
+    return info.get("dataset", "?").replace("_", "-").replace("fashion-mnist", "Fashion-MNIST, 60k")
+
+
+def published(info):
+    """The published number this entry reproduces, where its card names one."""
+    entry = (info.get("anchors") or {}).get("entry")
+    return f"{plain(entry['nll'])} ({entry['source'].split(' (')[0]})" if entry else "—"
 
 
 def anchor_rows():
@@ -50,24 +70,49 @@ def anchor_rows():
     return []
 
 
+def classifier_table():
+    """The MNIST classifiers side by side (held-out digits, Fashion-MNIST as out-of-distribution)."""
+    rows = ["| entry | trained on | epochs (best) | train time | accuracy | NLL | Brier | ECE (15 bins) "
+            "| OOD AUROC (entropy) | published (accuracy / NLL / ECE) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in zoo.list_models():
+        entry = zoo.registry.get(name)
+        if entry.family != "bnn" or not zoo.is_trained(name):
+            continue
+        info = zoo.info(name)
+        m, t = info["metrics"], info.get("training", {})
+        anchor = (info.get("anchors") or {}).get(CLASSIFIER_ANCHOR.get(info.get("class")), {})
+        ref = " / ".join("—" if anchor.get(k) is None else plain(anchor[k]) for k in ("accuracy", "nll", "ece"))
+        images = f" ({plain(m['test_images'])} digits)" if m.get("test_images") else ""
+        rows.append(f"| `{name}` | {trained_on(info)} | {t.get('epochs_run', info.get('epochs'))} "
+                    f"({t.get('best_epoch', '—')}) | {seconds(t.get('train_wall_time_s', m.get('train_seconds')))} "
+                    f"| {plain(m.get('accuracy'))}{images} | {plain(m.get('nll'))} | {plain(m.get('brier'))} "
+                    f"| {plain(m.get('ece'))} | {plain(m.get('ood_auroc_entropy'))} | {ref if anchor else '—'} |")
+    return "\n".join(rows)
+
+
+def _replace(text, begin, end, table):
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {begin} ... {end} markers")
+    return pattern.sub(lambda _: f"{begin}\n{table}\n{end}", text)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
     args = parser.parse_args()
-    table = vae_table()
+    tables = {(BEGIN, END): vae_table(), (CLASSIFIERS_BEGIN, CLASSIFIERS_END): classifier_table()}
     if not args.readme:
-        print(table)
+        print("\n\n".join(tables.values()))
         return
     path = os.path.join(REPO, "README.md")
     with open(path) as f:
         text = f.read()
-    block = f"{BEGIN}\n{table}\n{END}"
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"README.md has no {BEGIN} ... {END} markers")
+    for (begin, end), table in tables.items():
+        text = _replace(text, begin, end, table)
     with open(path, "w") as f:
-        f.write(pattern.sub(lambda _: block, text))
-    print(f"rewrote the zoo table in {path}")
+        f.write(text)
+    print(f"rewrote the zoo tables in {path}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tfvb import evaluate
 from tfvb.evaluate import expected_calibration_error, ood_auroc, reliability_diagram
 from tfvb.evaluate.calibration import calibration_bins
 
@@ -76,3 +77,33 @@ def test_bad_inputs():
         ood_auroc([], [1.0])
     with pytest.raises(ValueError, match="Expected `scores_out` to be finite"):
         ood_auroc([1.0], [np.nan])
+
+
+def test_brier_score_closed_forms_and_a_direct_loop(rng):
+    # Certain and right: 0; certain and wrong: 2; uniform over C classes: 1 - 1/C.
+    assert evaluate.brier_score(np.eye(3), [0, 1, 2]) == 0.0
+    assert evaluate.brier_score(np.eye(3), [1, 2, 0]) == 2.0
+    assert np.isclose(evaluate.brier_score(np.full((4, 5), 0.2), [0, 1, 2, 3]), 1 - 1 / 5)
+    probs = rng.dirichlet(np.ones(4), size=50)
+    labels = rng.integers(0, 4, size=50)
+    loop = np.mean([sum((probs[i, c] - (c == labels[i])) ** 2 for c in range(4)) for i in range(50)])
+    assert np.isclose(evaluate.brier_score(probs, labels), loop)
+    with pytest.raises(ValueError, match="labels"):
+        evaluate.brier_score(probs, labels[:-1])
+
+
+def test_ood_aupr_matches_a_direct_average_precision_and_its_limits(rng):
+    # Perfect separation: 1; all scores equal: the share of positives; a hand-computed case.
+    assert evaluate.ood_aupr([0.1, 0.2], [0.5, 0.9]) == 1.0
+    assert np.isclose(evaluate.ood_aupr(np.zeros(6), np.zeros(2)), 2 / 8)
+    # scores desc: out 0.9 (P=1, R=.5), in 0.8, out 0.7 (P=2/3, R=1): AP = .5 * 1 + .5 * 2/3.
+    assert np.isclose(evaluate.ood_aupr([0.8, 0.1], [0.9, 0.7]), 0.5 + 0.5 * 2 / 3)
+    s_in, s_out = rng.normal(size=300), rng.normal(0.8, 1.0, size=100)
+    scores = np.r_[s_in, s_out]
+    labels = np.r_[np.zeros(300), np.ones(100)]
+    order = np.argsort(-scores)
+    hits = np.cumsum(labels[order])
+    loop = sum(hits[i] / (i + 1) for i in range(400) if labels[order][i] == 1) / 100  # no ties here
+    assert np.isclose(evaluate.ood_aupr(s_in, s_out), loop)
+    with pytest.raises(ValueError, match="non-empty"):
+        evaluate.ood_aupr([], [1.0])

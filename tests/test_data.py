@@ -45,6 +45,25 @@ def test_local_idx_folder_with_custom_prefix():
     assert x.shape == (10_000, 28, 28, 1) and len(y) == 10_000
 
 
+def test_the_official_training_digits_from_a_local_folder():
+    """`mnist("train")` on a folder of the standard IDX files: the 60,000 training digits in their order,
+    the same call a user with internet satisfies through TFDS; they contain the 5,000 training digits of
+    the shared 10k file (its provenance note says so)."""
+    folder = os.path.join(SHARED_DATA, "mnist")
+    if not os.path.isfile(os.path.join(folder, "train-images-idx3-ubyte.gz")):
+        pytest.skip("../shared/data/mnist has no official training split beside this checkout")
+    x, y = data.mnist_arrays("train", data_dir=folder)
+    assert x.shape == (60_000, 28, 28, 1) and y.shape == (60_000,)
+    np.testing.assert_array_equal(np.bincount(y), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+    ten_k, _ = data.mnist_arrays("mnist10k", data_dir=folder)
+    keys = {img.tobytes() for img in (x * 255).astype(np.uint8)}
+    assert all(img.tobytes() in keys for img in (ten_k[:50] * 255).astype(np.uint8))
+    ds = data.mnist("train", data_dir=folder, batch_size=1000, binarize=None, shuffle=False)
+    first, labels = next(iter(ds))
+    np.testing.assert_array_equal(first.numpy(), x[:1000])
+    np.testing.assert_array_equal(labels.numpy(), y[:1000])
+
+
 def test_fashion_mnist_found_in_system_folder():
     if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
         pytest.skip("dataset-fashion-mnist is not installed (make system-deps)")

@@ -6,7 +6,7 @@ The layers, bottom-up (an import may go sideways within a layer or down, never u
     1  priors objectives dropout gaussian uncertainty layers data
     2  models
     3  evaluate _bayesianize
-    4  uci_protocol
+    4  uci_protocol calibrate
     5  tuning callbacks plots zoo
     6  demo cli __main__
 
@@ -29,7 +29,7 @@ LAYERS = (
     ("priors", "objectives", "dropout", "gaussian", "uncertainty", "layers", "data"),
     ("models",),
     ("evaluate", "_bayesianize"),
-    ("uci_protocol",),
+    ("uci_protocol", "calibrate"),
     ("tuning", "callbacks", "plots", "zoo"),
     ("demo", "cli", "__main__"),
 )

@@ -340,3 +340,35 @@ def test_concrete_grid_learns_rates_and_exports_an_equivalent_regressor():
     assert np.all(np.abs(u["mean"] - scores["mean"][1]) < 5 * se + 1e-6)
     with pytest.raises(ValueError, match="heteroscedastic=True"):
         MCDropoutGrid(1, [0.1], [1.0], concrete=True)
+
+
+def test_lenet_classifier_drops_out_after_the_first_convolution_and_survives_saving(tmp_path, mnist_sample):
+    images, labels = mnist_sample
+    model = MCDropoutClassifier(10, hidden_units=(16, 8), dropout_rate=0.25, architecture="lenet", seed=0)
+    model.compile(keras.optimizers.Adam(1e-3))
+    model.fit(images[:256], labels[:256], batch_size=64, epochs=1, verbose=0)
+    # Noise sites: the second convolution's input (14x14x6 after pooling), the flattened 5x5x16
+    # features, then the dense layers' inputs; the first convolution sees the pixels untouched.
+    assert model.noise_shapes == [(14, 14, 6), (400,), (16,), (8,)]
+    assert len(model.layer_dropout_rates) == 4
+    x = images[300:308]
+    draws = model.predict_samples(x, samples=6, seed=4)  # the passes batched in one call
+    loop = np.stack([model(x, seed=(4, t)).numpy() for t in range(6)])
+    np.testing.assert_allclose(draws, loop, atol=1e-6)
+    assert np.abs(draws[0] - draws[1]).max() > 1e-4  # the passes differ
+    np.testing.assert_allclose(model(x.reshape(8, -1), seed=(4, 0)).numpy(), loop[0], atol=1e-6)  # flat inputs too
+    path = str(tmp_path / "lenet.keras")
+    model.save(path)
+    again = keras.saving.load_model(path)
+    assert again.architecture == "lenet"
+    np.testing.assert_allclose(again.predict_samples(x, samples=6, seed=4), draws, atol=1e-6)
+
+
+def test_lenet_classifier_rejects_what_it_cannot_do(mnist_sample):
+    with pytest.raises(ValueError, match="concrete=False"):
+        MCDropoutClassifier(10, architecture="lenet", concrete=True)
+    with pytest.raises(ValueError, match="architecture"):
+        MCDropoutClassifier(10, architecture="resnet")
+    model = MCDropoutClassifier(10, architecture="lenet")
+    with pytest.raises(ValueError, match="784 values"):
+        model.fit(np.zeros((4, 10, 10, 1), np.float32), np.zeros(4, int), verbose=0)

@@ -3,8 +3,9 @@
 Submodules (each imported on first use, so `tfvb --help` starts without
 TensorFlow): `models`, `layers`, `priors`, `objectives`, `evaluate`, `data`,
 `callbacks`, `zoo`, `tuning`, `plots`, `uncertainty`, `paths`, `cli`,
-`uci_protocol` (Gal's UCI protocol), `dropout` and `gaussian` (MC dropout's
-formulas), `randomness` (seeds and per-example noise); and the function
+`uci_protocol` (Gal's UCI protocol), `calibrate` (temperature scaling and
+conformal prediction), `dropout` and `gaussian` (MC dropout's formulas),
+`randomness` (seeds and per-example noise); and the function
 `tfvb.bayesianize(model, ...)` (a trained Keras model -> a BNN).
 
 Every serializable tfvb class (models, layers, priors) is registered with
@@ -27,8 +28,8 @@ from tfvb.version import __version__  # noqa: E402,F401
 #: It is baked into every saved `.keras` file: never change it.
 SERIALIZATION_PACKAGE = "tfvb"
 
-_SUBMODULES = ("callbacks", "cli", "data", "demo", "dropout", "evaluate", "gaussian", "layers", "models", "objectives",
-               "paths", "plots", "priors", "randomness", "tuning", "uci_protocol", "uncertainty", "zoo")
+_SUBMODULES = ("calibrate", "callbacks", "cli", "data", "demo", "dropout", "evaluate", "gaussian", "layers", "models",
+               "objectives", "paths", "plots", "priors", "randomness", "tuning", "uci_protocol", "uncertainty", "zoo")
 
 
 def _check_backend():

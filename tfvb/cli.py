@@ -135,6 +135,20 @@ def _zoo_train(args):
     return 0
 
 
+def _zoo_evaluate(args):
+    from tfvb import zoo
+    from tfvb.zoo import driver
+
+    zoo.registry.get(args.name)
+    _writable_folder("--root", args.root)
+    _start_tensorflow(args.threads)
+    meta = driver.evaluate_again(args.name, root=args.root, data_root=args.data_root)
+    print(json.dumps({k: v for k, v in meta["metrics"].items() if k != "per_image"}, indent=2))
+    print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} "
+          f"in {meta['evaluated_again']['wall_time_s']} s")
+    return 0
+
+
 def _fmt_pair(pair):
     return "—" if not pair else " ± ".join("—" if v is None else f"{v:.4g}" for v in pair)
 
@@ -233,6 +247,14 @@ def build_parser():
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="TensorFlow threads (two recipes with --threads 1 each use both cores of a 2-core machine)")
     p.set_defaults(func=_zoo_train)
+
+    p = zoo.add_parser("evaluate", help="evaluate a stored model again with its recipe's protocol; rewrite its card")
+    p.add_argument("name")
+    p.add_argument("--root", default=None, help="where to write (default: the zoo folder tfvb reads)")
+    p.add_argument("--data-root", type=_existing_folder, default=None,
+                   help="folder holding mnist/ and uci/ (default: ../shared/data)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="TensorFlow threads")
+    p.set_defaults(func=_zoo_evaluate)
 
     p = zoo.add_parser("benchmark", help="re-evaluate a stored model and compare with its card")
     p.add_argument("name")

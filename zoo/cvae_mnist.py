@@ -13,6 +13,6 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist", latent_dim=2):
                        notes="TensorFlow CVAE tutorial architecture; analytic-KL ELBO.")
 
 
-def benchmark(model, limit=None, data_root=None, dataset="mnist", **_):
+def benchmark(model, limit=None, data_root=None, dataset="mnist", card=None, **_):
     """Re-measure the card's metrics on the held-out digits (the first `limit`)."""
-    return benchmark_vae(model, heldout_mnist(limit, data_root))
+    return benchmark_vae(model, heldout_mnist(limit, data_root, card))

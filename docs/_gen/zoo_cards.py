@@ -60,7 +60,7 @@ def published(anchors):
             if key in NOTES or key.endswith("_se") or key.endswith("_source"):
                 continue
             if isinstance(v, dict):
-                walk(v, prefix + [label(key)])
+                walk(v, prefix + ["this entry's reference" if key == "entry" else label(key)])
             elif key == "table" and isinstance(v, list):
                 rows.extend((str(r.get("model", "?")), "nll", r.get("nll"), None, str(r.get("source", "")))
                             for r in v if isinstance(r, dict))

@@ -228,6 +228,19 @@ class UCIFolder:
                 f"Expected disjoint train and test rows in split {split} of {self.path}. "
                 f"Received {np.intersect1d(train, test).size} shared rows"
             )
+        return self.rows_split(train, test, split)
+
+    @property
+    def num_rows(self):
+        return int(self._table.shape[0])
+
+    def features(self):
+        """The input features of every row, (num_rows, D) float64 (read-only)."""
+        return self._table[:, list(self.feature_indices)]
+
+    def rows_split(self, train, test, split, n_splits=None):
+        """A `UCIData` of the given train and test row indices, numbered `split` of `n_splits` (default the
+        folder's): how `split(k)` builds its splits, and other split schemes (e.g. Foong et al.'s gap splits)."""
         features, target = list(self.feature_indices), list(self.target_indices)
 
         def xy(rows):
@@ -236,9 +249,9 @@ class UCIFolder:
 
         (x_train, y_train), (x_test, y_test) = xy(train), xy(test)
         return UCIData(
-            name=self.name, folder=self.path, split=split, x_train=x_train, y_train=y_train, x_test=x_test,
-            y_test=y_test, n_splits=self.n_splits, n_hidden=self.n_hidden, n_epochs=self.n_epochs,
-            dropout_rates=self.dropout_rates, tau_values=self.tau_values,
+            name=self.name, folder=self.path, split=int(split), x_train=x_train, y_train=y_train, x_test=x_test,
+            y_test=y_test, n_splits=self.n_splits if n_splits is None else int(n_splits), n_hidden=self.n_hidden,
+            n_epochs=self.n_epochs, dropout_rates=self.dropout_rates, tau_values=self.tau_values,
             feature_indices=self.feature_indices, target_indices=self.target_indices,
         )
 

@@ -29,7 +29,8 @@ import numpy as np
 
 from tfvb import _checks
 
-__all__ = ["calibration_bins", "expected_calibration_error", "reliability_diagram", "ood_auroc"]
+__all__ = ["calibration_bins", "expected_calibration_error", "brier_score", "reliability_diagram", "ood_auroc",
+           "ood_aupr"]
 
 
 #: How far a row of `probs` may sum from 1 (float32 softmax outputs are within ~1e-6).
@@ -102,6 +103,21 @@ def expected_calibration_error(probs, labels, num_bins=15):
     filled = bins["count"] > 0
     weights = bins["count"][filled] / bins["count"].sum()
     return float(np.sum(weights * np.abs(bins["accuracy"][filled] - bins["confidence"][filled])))
+
+
+def brier_score(probs, labels):
+    """Brier score: the mean over examples of sum_c (p_c - 1[y = c])^2 (Brier, 1950), in [0, 2].
+
+    Args:
+        probs, labels: as in `expected_calibration_error`.
+
+    Returns:
+        The Brier score as a float (0 for certain, correct predictions; 1 - 1/C for uniform ones).
+    """
+    probs, labels = _probs_labels(probs, labels)
+    onehot = np.zeros_like(probs)
+    onehot[np.arange(len(labels)), labels] = 1.0
+    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
 
 
 def reliability_diagram(probs, labels, num_bins=15, path=None, title=None):
@@ -184,3 +200,37 @@ def ood_auroc(scores_in, scores_out):
     ranks = _average_ranks(np.concatenate([s_in, s_out]))
     u = ranks[s_in.size:].sum() - s_out.size * (s_out.size + 1) / 2.0
     return float(u / (s_in.size * s_out.size))
+
+
+def ood_aupr(scores_in, scores_out):
+    """Area under the precision-recall curve of finding out-of-distribution inputs by a higher score.
+
+    Average precision, AP = sum_n (R_n - R_{n-1}) P_n over the distinct
+    score thresholds from the highest down (inputs with equal scores enter
+    together), with the out-of-distribution inputs as the positive class.
+    Chance is the share of out-of-distribution inputs; 1.0 a perfect
+    separation.
+
+    Args:
+        scores_in: scores of in-distribution inputs, shape (N_in,).
+        scores_out: scores of out-of-distribution inputs (the positives), shape (N_out,).
+
+    Returns:
+        The AUPR as a float.
+    """
+    s_in = _checks.finite_array("scores_in", np.asarray(scores_in, dtype=np.float64)).ravel()
+    s_out = _checks.finite_array("scores_out", np.asarray(scores_out, dtype=np.float64)).ravel()
+    if s_in.size == 0 or s_out.size == 0:
+        raise ValueError(
+            f"Expected non-empty score arrays. Received: scores_in.size={s_in.size}, scores_out.size={s_out.size}"
+        )
+    scores = np.concatenate([s_in, s_out])
+    positive = np.r_[np.zeros(s_in.size), np.ones(s_out.size)]
+    order = np.argsort(-scores, kind="mergesort")
+    scores, positive = scores[order], positive[order]
+    last = np.r_[scores[1:] != scores[:-1], True]  # the last input of each group of equal scores
+    true_pos = np.cumsum(positive)[last]
+    taken = np.flatnonzero(last) + 1.0
+    recall = true_pos / s_out.size
+    precision = true_pos / taken
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))

@@ -1,7 +1,9 @@
 """What the MC-dropout regressor and classifier share: the network, normalization, passes, steps.
 
 An MLP with dropout before every dense layer (the input layer included),
-kept on at prediction. Its formulas (masks, weight decay, concrete-dropout
+kept on at prediction; or (classifier, `architecture="lenet"`) LeNet-5 with
+dropout before every weight layer but the first, as in Gal & Ghahramani's
+Bayesian CNN ("lenet-all"). Its formulas (masks, weight decay, concrete-dropout
 KL) are `tfvb.dropout`'s. The T stochastic passes of `predict_samples` are
 drawn in chunks of batched calls: pass t uses the stateless seed pair
 (seed, t), so `model(x, seed=(s, t))` repeats pass t of a call with `seed=s`.
@@ -38,6 +40,7 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
         output_units: width of the network's last layer (from the subclass's own arguments).
         hidden_units, dropout_rate, lengthscale, num_examples, seed, concrete, temperature:
             as in `MCDropoutRegressor`.
+        architecture, image_shape: as in `MCDropoutClassifier`.
     """
 
     metric_names = ("loss",)
@@ -48,7 +51,7 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
     has_labels = False
 
     def __init__(self, *, output_units, hidden_units=(50,), dropout_rate=0.05, lengthscale=1e-2, num_examples=None,
-                 seed=None, concrete=False, temperature=0.1, **kwargs):
+                 seed=None, concrete=False, temperature=0.1, architecture="mlp", image_shape=(28, 28, 1), **kwargs):
         # Under mixed precision the model's own inputs, normalization, noise, dropout rates and
         # likelihood stay in float32 (rounding raw UCI features to float16 before standardizing them
         # would erase their spread); its Dense layers compute in the policy's dtype.
@@ -63,6 +66,18 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
         self.num_examples = None if num_examples is None else _checks.positive_int("num_examples", num_examples)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.architecture = _checks.one_of("architecture", architecture, {"mlp", "lenet"})
+        self.image_shape = _checks.int_tuple("image_shape", image_shape)
+        self.conv_layers = []
+        if self.architecture == "lenet":
+            if self.concrete:
+                raise ValueError("Expected concrete=False with architecture='lenet' (concrete dropout is offered "
+                                 "for the MLP). Received: concrete=True")
+            if len(self.image_shape) != 3:
+                raise ValueError(f"Expected `image_shape` (height, width, channels). Received: {image_shape!r}")
+            self.conv_layers = [keras.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv_0"),
+                                keras.layers.Conv2D(16, 5, activation="relu", name="conv_1")]
+            self.pool = keras.layers.MaxPooling2D(2, name="pool")
         self.hidden = [keras.layers.Dense(h, activation="relu", name=f"hidden_{i}")
                        for i, h in enumerate(self.hidden_units)]
         self.head = keras.layers.Dense(self.output_units, name="head")
@@ -107,8 +122,13 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
                                        autocast=False)
         self.adapted = self.add_weight(shape=(), initializer="zeros", trainable=False, name="adapted", autocast=False)
         width = self.input_dim
+        #: The per-example shape of the dropout noise at each site, in the order the network meets them.
+        self.noise_shapes = [(width,)]
+        if self.conv_layers:
+            width = self._build_conv()
         for layer in self.hidden:
             layer.build((None, width))
+            self.noise_shapes.append((layer.units,))
             width = layer.units
         self.head.build((None, width))
         if self.concrete:
@@ -117,6 +137,21 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
                 shape=(len(self.hidden) + 1,), initializer=keras.initializers.Constant(logit), name="dropout_logits",
                 autocast=False)
         self.build_targets()
+
+    def _build_conv(self):
+        """Build LeNet-5's convolutions; the noise sites are the second convolution's and the first dense
+        layer's inputs. Returns the width of the flattened features."""
+        if self.input_dim != int(np.prod(self.image_shape)):
+            raise ValueError(f"Expected inputs of {int(np.prod(self.image_shape))} values (image_shape="
+                             f"{self.image_shape}) for architecture='lenet'. Received: {self.input_dim} features")
+        shape = (None,) + self.image_shape
+        self.conv_layers[0].build(shape)
+        first = self.pool.compute_output_shape(self.conv_layers[0].compute_output_shape(shape))
+        self.conv_layers[1].build(first)
+        second = self.pool.compute_output_shape(self.conv_layers[1].compute_output_shape(first))
+        width = int(np.prod(second[1:]))
+        self.noise_shapes = [tuple(first[1:]), (width,)]
+        return width
 
     def build_from_config(self, config):
         super().build_from_config(config)
@@ -223,7 +258,7 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
         """Dropout rate of each dense layer's input (numpy): learned with `concrete`, else p everywhere."""
         if self.concrete and self.built:
             return dropout.rate_from_logit(keras.ops.convert_to_numpy(self.dropout_logits))
-        return np.full(len(self.hidden) + 1, self.dropout_rate)
+        return np.full(len(self.hidden) + (2 if self.conv_layers else 1), self.dropout_rate)
 
     @property
     def dropout_rates(self):
@@ -244,7 +279,7 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
 
     def _l2(self):
         # Kernels only, as in Gal's published code; the biases are not decayed.
-        kernels = [layer.kernel for layer in self.hidden + [self.head]]
+        kernels = [layer.kernel for layer in self.conv_layers + self.hidden + [self.head]]
         if not self.concrete:
             return self.weight_decay * tf.add_n([tf.reduce_sum(tf.square(w)) for w in kernels])
         self._require_num_examples()
@@ -265,6 +300,19 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
         return dropout.bernoulli_dropout(h, 1.0 - u, self.dropout_rate)
 
     def _layers_with_noise(self, h, noises):
+        """The network on flattened inputs h (..., input_dim); `noises[i]` drops out the input of site i.
+
+        With stacked noise (T, N, ...) on inputs (1, N, input_dim), the T
+        passes run as one batch; LeNet's first convolution, before any noise,
+        runs once.
+        """
+        if self.conv_layers:
+            h = self.pool(self.conv_layers[0](tf.reshape(h, (-1,) + self.image_shape)))
+            h = noises[0](h)  # (N, ...) or, stacked, (T, N, ...)
+            lead = tf.shape(h)[:-3]
+            h = self.pool(self.conv_layers[1](tf.reshape(h, tf.concat([[-1], tf.shape(h)[-3:]], 0))))
+            h = tf.reshape(h, tf.concat([lead, [-1]], 0))
+            noises = noises[1:]
         for layer, noise in zip(self.hidden + [self.head], noises):
             h = layer(noise(h))
         return tf.cast(h, tf.float32)  # raw outputs, likelihoods and losses in float32
@@ -280,19 +328,19 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
                 tf.shape(h), batch_slice)
             return self._mask(h, u, i)
 
-        noises = [lambda h, i=i: noise(h, i) for i in range(len(self.hidden) + 1)]
+        noises = [lambda h, i=i: noise(h, i) for i in range(len(self.noise_shapes))]
         return self._layers_with_noise(self._normalize(x), noises)
 
     def _seeded_passes(self, x, seeds):
         """Passes t = 0..T-1 with dropout noise from the stateless seed pairs `seeds` (T, 2): (T, N, units)."""
         x = self._normalize(x)
         n = tf.shape(x)[0]
-        widths = (self.input_dim,) + self.hidden_units
+        widths = self.noise_shapes
 
         def draw(seed):
             return tuple(
                 tf.random.stateless_uniform(
-                    (n, w), seed=tf.random.experimental.stateless_fold_in(seed, i), dtype=x.dtype)
+                    (n,) + tuple(w), seed=tf.random.experimental.stateless_fold_in(seed, i), dtype=x.dtype)
                 for i, w in enumerate(widths)
             )
 
@@ -352,7 +400,9 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
             seed = int(keras.ops.convert_to_numpy(
                 keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator, dtype="int32")))
         a, b = randomness.seed_pair(seed)
-        widest = max((self.input_dim,) + self.hidden_units + (self.output_units,))
+        # Per pass and example: the widest noise site (LeNet's second convolution outputs at most twice it).
+        widest = max([int(np.prod(w)) for w in self.noise_shapes] + [self.output_units]) * (
+            2 if self.conv_layers else 1)
         chunk = max(1, min(samples, _CHUNK_ELEMENTS // max(1, int(x.shape[0]) * widest)))
         passes = _traced.traced_once(
             self, "_tfvb_passes_fn", lambda x, s: self.outputs_from_raw(self._seeded_passes(x, s)),

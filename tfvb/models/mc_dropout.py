@@ -190,7 +190,7 @@ class MCDropoutRegressor(MCDropoutBase):
 
 @keras.saving.register_keras_serializable(package="tfvb")
 class MCDropoutClassifier(MCDropoutBase):
-    """MC-dropout classification MLP (softmax head); images are flattened.
+    """MC-dropout classifier (softmax head): an MLP on flattened images, or LeNet-5.
 
     The train step minimizes the per-example negative ELBO of Gal (2016):
     cross-entropy + lambda sum ||W||^2 with lambda = l^2 (1 - p) / (2 N).
@@ -203,6 +203,13 @@ class MCDropoutClassifier(MCDropoutBase):
             soft) rows, shape (N, C); anything else is refused (see `tfvb.models._labels`).
         hidden_units, dropout_rate, lengthscale, num_examples, seed, concrete, temperature: as in
             `MCDropoutRegressor`.
+        architecture: "mlp" (dropout before every dense layer, the input included) or "lenet":
+            LeNet-5 (conv 6@5x5 same, 2x2 max pool, conv 16@5x5, 2x2 max pool, then the dense
+            `hidden_units`, e.g. (120, 84), and the output layer) with dropout before every weight
+            layer but the first, as Gal & Ghahramani's Bayesian CNN; the kernels of the convolutions
+            are decayed like the dense ones. Not with `concrete`.
+        image_shape: the images' (height, width, channels) for "lenet"; inputs may come as images
+            or flattened.
 
     Metrics: `loss`, `accuracy`, `nll` (one stochastic pass).
 
@@ -220,13 +227,13 @@ class MCDropoutClassifier(MCDropoutBase):
     normalizes_inputs = False
 
     def __init__(self, num_classes, hidden_units=(50,), dropout_rate=0.05, lengthscale=1e-2, num_examples=None,
-                 seed=None, concrete=False, temperature=0.1, **kwargs):
+                 seed=None, concrete=False, temperature=0.1, architecture="mlp", image_shape=(28, 28, 1), **kwargs):
         num_classes = _checks.positive_int("num_classes", num_classes)
         if num_classes < 2:
             raise ValueError(f"Expected `num_classes` >= 2. Received: num_classes={num_classes!r}")
         super().__init__(output_units=num_classes, hidden_units=hidden_units, dropout_rate=dropout_rate,
                          lengthscale=lengthscale, num_examples=num_examples, seed=seed, concrete=concrete,
-                         temperature=temperature, **kwargs)
+                         temperature=temperature, architecture=architecture, image_shape=image_shape, **kwargs)
         self.num_classes = num_classes
 
     def outputs_from_raw(self, raw):
@@ -266,4 +273,5 @@ class MCDropoutClassifier(MCDropoutBase):
         return self._passes(x, samples, seed)["probs"]
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes}
+        return {**super().get_config(), "num_classes": self.num_classes, "architecture": self.architecture,
+                "image_shape": list(self.image_shape)}

@@ -4,6 +4,7 @@
     grid        `MCDropoutGrid`: many MC-dropout networks trained at once as one batched model
     search      `grid_search_split`: the grid search, retraining and test scores of one split
     run         `run_protocol` / `iter_protocol`: the splits of a folder, in worker processes
+    gap         Foong et al.'s gap splits (the middle third of one feature held out) and their run
     results     the JSON summary: contents, atomic writes, resuming, the kept runs' file names
     benchmark   `uci_benchmark(folder, ...)`: the resumable run (also `tfvb.evaluate.uci_benchmark`)
     anchors     Gal's published table
@@ -24,6 +25,11 @@ _EXPORTS = {
     "protocol_split": "run",
     "iter_protocol": "run",
     "run_protocol": "run",
+    "iter_splits": "run",
+    "gap_rows": "gap",
+    "gap_split": "gap",
+    "gap_splits": "gap",
+    "run_gap_protocol": "gap",
     "set_cpu_threads": "run",
     "RESULT_FILES": "results",
     "result_file": "results",

@@ -18,7 +18,7 @@ from tfvb import _checks
 from tfvb.data import UCIFolder
 from tfvb.uci_protocol.search import grid_search_split
 
-__all__ = ["protocol_split", "iter_protocol", "run_protocol", "set_cpu_threads", "split_count"]
+__all__ = ["protocol_split", "iter_protocol", "iter_splits", "run_protocol", "set_cpu_threads", "split_count"]
 
 # Grids kept across the splits a process runs, so their traced loops are reused.
 _WORKER_CACHE = {}
@@ -65,18 +65,33 @@ def iter_protocol(folder, protocol, splits, jobs=1):
     """
     folder = _folder(folder)
     splits = [int(k) for k in splits]
+    yield from iter_splits((folder.split(k) for k in splits), protocol, jobs, len(splits))
+
+
+def iter_splits(data, protocol, jobs=1, count=None):
+    """Run `protocol` on each `UCIData` of the iterable `data`; yield each record as it finishes.
+
+    Args:
+        data: the splits (e.g. `UCIFolder.split(k)`, or `tfvb.uci_protocol.gap_splits`).
+        protocol: a `Protocol`.
+        jobs: worker processes, each running whole splits with one TensorFlow thread.
+        count: how many splits `data` holds, when it is a generator (None: counted).
+    """
     jobs = _checks.positive_int("jobs", jobs)
-    if jobs == 1 or len(splits) <= 1:
-        for k in splits:
-            yield protocol_split(folder.split(k), protocol)
+    if count is None:
+        data = list(data)
+        count = len(data)
+    if jobs == 1 or count <= 1:
+        for split in data:
+            yield protocol_split(split, protocol)
         return
     import concurrent.futures
     import multiprocessing
 
     with concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(jobs, len(splits)), mp_context=multiprocessing.get_context("spawn"),
+            max_workers=min(jobs, count), mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker, initargs=(1,)) as pool:
-        futures = [pool.submit(protocol_split, folder.split(k), protocol) for k in splits]
+        futures = [pool.submit(protocol_split, split, protocol) for split in data]
         for future in concurrent.futures.as_completed(futures):
             yield future.result()
 

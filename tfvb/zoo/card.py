@@ -36,7 +36,9 @@ def text_card(info):
     if anchors:
         lines.append("  published anchors:")
         for k, v in anchors.items():
-            if k == "table":
+            if k == "entry" and isinstance(v, dict):
+                lines.append(f"    {'this entry reproduces':32s} NLL {v.get('nll')} ({v.get('source')})")
+            elif k == "table":
                 lines += [f"    {row.get('model', '?'):32s} NLL {row.get('nll')} ({row.get('source')}; "
                           f"{row.get('data')})" for row in v]
             else:

@@ -1,0 +1,101 @@
+"""Dataset shift for every MNIST classifier in the zoo: Ovadia et al. (2019)'s rotated-MNIST protocol.
+
+For each trained entry (mean-field VI with Flipout and with reparameterization, MC dropout, the deep
+ensemble): accuracy, NLL, Brier score, ECE (15 bins) and mean predictive entropy of the predictive mean
+on the held-out digits rotated by 0, 15, ..., 180 degrees, and the AUROC / AUPR of telling Fashion-MNIST
+from the upright digits by predictive entropy and by mutual information. uncertainty-baselines' LeNet-5
+numbers are the anchors at 0 degrees; Ovadia et al. publish figures only, so the table is new.
+
+Data: t10k images 0-4,999 (the shared `mnist10k` file's last 5,000) and Fashion-MNIST t10k 0-4,999
+(Debian's dataset-fashion-mnist); without them, the 2,000 + 2,000 images bundled with tfvb (said in
+the output).
+
+    .venv/bin/python benchmarks/dataset_shift.py      # -> benchmarks/results/dataset_shift.{json,md,png}
+    .venv/bin/python benchmarks/dataset_shift.py --limit 200 --samples 10 --angles 0 90   # a quick look
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+from tfvb import data, paths, zoo  # noqa: E402
+from tfvb.demo.numbers import plain  # noqa: E402
+from tfvb.evaluate import shift  # noqa: E402
+
+
+def held_out(limit):
+    """(images, labels, OOD images, description) on the zoo classifiers' evaluation images."""
+    root = paths.shared_data_dir(required=False)
+    folder = os.path.join(root, "mnist") if root else None
+    if folder and os.path.isdir(folder):
+        x, y = data.mnist_arrays("mnist10k", data_dir=folder)
+        x, y, what = x[5000:], y[5000:], "t10k images 0-4,999"
+    else:
+        (x, y), what = data.mnist_sample(), "the 2,000 bundled t10k images 3,000-4,999"
+    try:
+        ood, _ = data.fashion_mnist_arrays("test")
+        ood, ood_what = ood[:5000], "Fashion-MNIST t10k 0-4,999"
+    except (OSError, RuntimeError, ValueError):
+        (ood, _), ood_what = data.fashion_mnist_sample(), "the 2,000 bundled Fashion-MNIST t10k images"
+    return x[:limit], y[:limit], ood[:limit], f"{what}; OOD: {ood_what}"
+
+
+def markdown(results, description, anchors):
+    angles = next(iter(results.values()))["angles"]
+    lines = [f"Rotated MNIST ({description}); predictive mean of each model's own draws.", ""]
+    for metric in shift.SHIFT_METRICS:
+        lines += [f"**{metric}**", "", "| entry | " + " | ".join(f"{a:g}°" for a in angles) + " |",
+                  "|---|" + "---|" * len(angles)]
+        lines += [f"| `{n}` | " + " | ".join(plain(v) for v in t["per_angle"][metric]) + " |"
+                  for n, t in results.items()]
+        lines.append("")
+    lines += ["**out of distribution** (Fashion-MNIST against the upright digits)", "",
+              "| entry | AUROC (entropy) | AUROC (MI) | AUPR (entropy) | AUPR (MI) |", "|---|---|---|---|---|"]
+    lines += [f"| `{n}` | {plain(t['ood']['auroc_entropy'])} | {plain(t['ood']['auroc_mutual_information'])} "
+              f"| {plain(t['ood']['aupr_entropy'])} | {plain(t['ood']['aupr_mutual_information'])} |"
+              for n, t in results.items() if t.get("ood")]
+    if anchors:
+        lines += ["", f"Anchors at 0° ({anchors.get('source', '')}): " + "; ".join(
+            f"{k.replace('_', ' ')}: " + ", ".join(f"{m} {v}" for m, v in row.items())
+            for k, row in anchors.items() if isinstance(row, dict))]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--names", nargs="*", default=None, help="zoo entries (default: every MNIST classifier)")
+    parser.add_argument("--angles", nargs="*", type=float, default=list(shift.ANGLES))
+    parser.add_argument("--samples", type=int, default=100, help="weight draws / dropout passes per prediction")
+    parser.add_argument("--limit", type=int, default=None, help="use the first LIMIT images of each set")
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "dataset_shift"))
+    args = parser.parse_args(argv)
+    names = args.names or [n for n in zoo.list_models() if zoo.registry.get(n).family == "bnn"
+                           and zoo.registry.get(n).dataset == "mnist" and zoo.is_trained(n)]
+    x, y, ood, description = held_out(args.limit)
+    results, anchors, start = {}, None, time.time()
+    for name in names:
+        model = zoo.load(name)
+        results[name] = shift.rotation_shift(model, x, y, ood=ood, angles=args.angles, samples=args.samples)
+        results[name]["card_data"] = zoo.info(name).get("data")
+        anchors = anchors or zoo.info(name).get("anchors")
+        print(f"{name}: accuracy by angle {[round(a, 3) for a in results[name]['per_angle']['accuracy']]}",
+              flush=True)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out + ".json", "w") as f:
+        json.dump({"data": description, "samples": args.samples, "seconds": round(time.time() - start, 1),
+                   "results": results}, f, indent=1)
+    with open(args.out + ".md", "w") as f:
+        f.write(markdown(results, description, anchors))
+    shift.shift_figure(results, path=args.out + ".png", title=f"Rotated MNIST ({description})")
+    print(f"wrote {args.out}.json, .md and .png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Every tfvb predictive model calibrates, and its calibrated model saves and reloads with the same outputs.
+
+Small untrained, uncompiled models (calibration needs no particular accuracy, and an untrained
+model needs no optimizer): the BNNs, MC dropout, deep ensembles and a `tfvb.bayesianize` network,
+for classification and regression. (A compiled model that never trained does not reload inside
+another: Keras then refuses its optimizer, built at load with more variables than the saved one had.)
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import tfvb
+from tfvb.calibrate import conformal, conformal_sets, temperature_scale
+
+N = 120
+
+
+def _dense_net(outputs, inputs=(28, 28, 1)):
+    return keras.Sequential([keras.Input(inputs), keras.layers.Flatten(), keras.layers.Dense(8, activation="relu"),
+                             keras.layers.Dense(outputs)])
+
+
+def _classifiers():
+    def bnn():
+        return tfvb.models.BNNClassifier(10, hidden_units=(16,), seed=0)
+
+    def mc_dropout():
+        images, labels = tfvb.data.mnist_sample()
+        model = tfvb.models.MCDropoutClassifier(10, hidden_units=(16,), dropout_rate=0.2, seed=0)
+        return model.adapt(images[:N], labels[:N])
+
+    def ensemble():
+        return tfvb.models.DeepEnsemble(lambda: _dense_net(10), n=3, seed=0, task="classification")
+
+    def bayesianized():
+        return tfvb.bayesianize(_dense_net(10), layer="flipout", task="classification")
+
+    return {"bnn": bnn, "mc_dropout": mc_dropout, "ensemble": ensemble, "bayesianized": bayesianized}
+
+
+def _regressors():
+    def bnn():
+        return tfvb.models.BNNRegressor(hidden_units=(16,), input_dim=3, seed=0)
+
+    def mc_dropout():
+        x, y = _regression_data()
+        return tfvb.models.MCDropoutRegressor(hidden_units=(16,), dropout_rate=0.2, seed=0).adapt(x, y)
+
+    def ensemble():
+        return tfvb.models.DeepEnsemble(lambda: _dense_net(1, inputs=(3,)), n=3, seed=0, task="regression")
+
+    return {"bnn": bnn, "mc_dropout": mc_dropout, "ensemble": ensemble}
+
+
+def _regression_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2 * N, 3)).astype("float32")
+    return x, x[:, 0] + 0.5 * rng.normal(size=2 * N)
+
+
+def _same(a, b):
+    assert set(a) == set(b)
+    for key in a:
+        np.testing.assert_allclose(np.asarray(a[key], np.float64), np.asarray(b[key], np.float64), rtol=1e-5,
+                                   atol=1e-6, err_msg=key)
+
+
+# An untrained model is no better than uniform on the calibration digits: T goes to the upper bound, with a
+# warning that says so.
+@pytest.mark.filterwarnings("ignore:temperature_scale. the NLL is smallest at the edge")
+@pytest.mark.parametrize("name", sorted(_classifiers()))
+def test_every_classifier_is_tempered_and_gets_sets_that_reload(name, tmp_path):
+    images, labels = tfvb.data.mnist_sample()
+    model = _classifiers()[name]()
+    scaled = temperature_scale(model, images[:N], labels[:N], samples=4, seed=1)
+    sets = conformal_sets(scaled, images[N:2 * N], labels[N:2 * N], coverage=0.8, score="raps", samples=4, seed=1)
+    u = sets.predict_uncertainty(images[2 * N:2 * N + 20])
+    assert u["prediction_set"].shape == (20, 10) and u["mean"].shape == (20, 10)
+    np.testing.assert_allclose(u["mean"].sum(axis=1), 1.0, rtol=1e-6)
+    path = str(tmp_path / f"{name}.keras")
+    sets.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert type(reloaded.base.base) is type(model)
+    _same(reloaded.predict_uncertainty(images[2 * N:2 * N + 20]), u)
+
+
+@pytest.mark.parametrize("name, score", [("bnn", "normalized"), ("ensemble", "normalized"), ("mc_dropout", "absolute")])
+def test_every_regressor_gets_intervals_that_reload(name, score, tmp_path):
+    x, y = _regression_data()
+    model = _regressors()[name]()
+    calibrated = conformal(model, x[:N], y[:N], coverage=0.8, score=score, samples=4, seed=1)
+    u = calibrated.predict_uncertainty(x[N:])
+    assert np.all(u["lower"] < u["mean"]) and np.all(u["mean"] < u["upper"])
+    path = str(tmp_path / f"{name}.keras")
+    calibrated.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert type(reloaded.base) is type(model)
+    _same(reloaded.predict_uncertainty(x[N:]), u)
+
+
+def test_a_plain_object_calibrates_but_does_not_save(tmp_path):
+    class Constant:
+        def predict_uncertainty(self, x, samples=None, seed=None):
+            return {"mean": np.zeros(len(x)), "variance": np.ones(len(x))}
+
+    x, y = _regression_data()
+    calibrated = conformal(Constant(), x[:N], y[:N])
+    assert calibrated.predict_uncertainty(x[N:])["upper"].shape == (N,)
+    with pytest.raises(ValueError, match="Expected a Keras model as the base of a ConformalRegressor to save it. "
+                                         "Received: Constant"):
+        calibrated.save(str(tmp_path / "constant.keras"))

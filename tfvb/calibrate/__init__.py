@@ -1,0 +1,28 @@
+"""Calibration of predictive models: temperature scaling, conformal intervals and conformal sets.
+
+    temperature_scale(model, x, y)           a classifier whose draws' logits are divided by a fitted T
+    conformal(model, x, y, coverage=0.9)     a regressor with intervals covering 1 - alpha of new targets
+    conformal_sets(model, x, y, coverage=0.9)  a classifier with sets covering 1 - alpha of new labels
+
+Each takes a trained model and a calibration split it was not trained on, and
+returns a model with the same `predict_uncertainty(x, samples=, seed=)` (plus
+`lower`/`upper` or the prediction set), saved and loaded as `.keras`. They
+work on every tfvb predictive model (BNNs, MC dropout, deep ensembles,
+`tfvb.bayesianize` networks) and on any object with that method.
+"""
+
+from tfvb._lazy import lazy_exports
+
+_EXPORTS = {
+    "temperature_scale": "temperature",
+    "TemperatureScaled": "temperature",
+    "conformal": "intervals",
+    "ConformalRegressor": "intervals",
+    "interval_scores": "intervals",
+    "conformal_sets": "sets",
+    "ConformalClassifier": "sets",
+    "set_scores": "sets",
+    "conformal_quantile": "quantile",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,69 @@
+"""What every calibrated model shares: a base model, the defaults of its draws, saving as `.keras`.
+
+A calibrated model is a `keras.Model` holding the model it calibrates (`base`)
+and a few numbers (a temperature, a quantile), so it is saved and loaded as
+one `.keras` file with the base's weights inside. Its predictions are numpy
+(`predict_uncertainty`, `predict`), made from the base model's own
+`predict_uncertainty` / `predict_samples` with the `samples` and `seed` it was
+calibrated with unless others are given: with the same seed a BNN's weight
+draws are the same networks, so the model predicts with the very function it
+was calibrated on.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+
+__all__ = ["CalibratedModel", "register"]
+
+register = keras.saving.register_keras_serializable(package="tfvb")
+
+
+class CalibratedModel(keras.Model):
+    """Base class of the calibrated models (not used directly)."""
+
+    def __init__(self, base, samples=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(getattr(base, "predict_uncertainty", None)):
+            raise ValueError("Expected `base` to be a predictive model with `predict_uncertainty(x, samples=, "
+                             f"seed=)`. Received: {type(base).__name__}")
+        if samples is not None and (isinstance(samples, bool) or not isinstance(samples, numbers.Integral)
+                                    or samples < 1):
+            raise ValueError(f"Expected `samples` to be None or a positive integer. Received: samples={samples!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
+        self.base = base
+        self.samples = None if samples is None else int(samples)
+        self.seed = None if seed is None else int(seed)
+        self.built = True
+
+    def _defaults(self, samples, seed):
+        return (self.samples if samples is None else samples), (self.seed if seed is None else seed)
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(f"{type(self).__name__} predicts in numpy: use `predict_uncertainty(x)` or "
+                                  "`predict(x)`")
+
+    def predict(self, x, samples=None, seed=None, **kwargs):
+        """The calibrated predictive mean, `predict_uncertainty(x, ...)["mean"]` (numpy).
+
+        Keras' own `predict` options that mean nothing here (`verbose`, `steps`, `callbacks`) are accepted
+        and ignored; others (e.g. `batch_size`) go to the base model's `predict_uncertainty`.
+        """
+        for option in ("verbose", "steps", "callbacks"):
+            kwargs.pop(option, None)
+        return self.predict_uncertainty(np.asarray(x), samples=samples, seed=seed, **kwargs)["mean"]
+
+    def get_config(self):
+        if not isinstance(self.base, keras.Model):
+            raise ValueError(f"Expected a Keras model as the base of a {type(self).__name__} to save it. Received: "
+                             f"{type(self.base).__name__}")
+        return {**super().get_config(), "base": keras.saving.serialize_keras_object(self.base),
+                "samples": self.samples, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["base"] = keras.saving.deserialize_keras_object(config["base"])
+        return cls(**config)
