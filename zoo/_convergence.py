@@ -44,6 +44,9 @@ def finished_run(model, done, record_path, backup_dir):
         return None
     try:
         training = _atomic.read_json(record_path)
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:  # the file holds the optimizer's state too
+            optimizer.build(model.trainable_variables)
         model.load_weights(done)
         return training
     except (OSError, ValueError) as e:
