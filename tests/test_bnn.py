@@ -57,6 +57,16 @@ def test_kl_warmup_scales_linearly():
     np.testing.assert_allclose(weights, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
 
 
+def test_the_vae_kl_warmup_callback_points_a_bnn_to_its_own_warmup():
+    from tfvb.callbacks import KLWarmup
+
+    assert "the BNNs" not in KLWarmup.__doc__.split("Example")[0].replace("The BNNs anneal", "")
+    x, y = _images(8)
+    with pytest.raises(ValueError, match=r"Expected a model with a `beta` weight \(CVAE, IWAE\). Received: "
+                                         r"BNNClassifier \(a BNN anneals its KL with `kl_warmup_steps=`\)"):
+        _classifier(num_examples=8).fit(x, y, epochs=1, verbose=0, callbacks=[KLWarmup(epochs=2)])
+
+
 # ---- N -------------------------------------------------------------------------------------
 def test_fit_learns_num_examples_from_arrays():
     x, y = _images(40)
@@ -282,6 +292,31 @@ def test_bad_inputs():
         reg.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), verbose=0)
 
 
+def test_huge_targets_are_refused_not_reported_as_a_diverged_run():
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    model = BNNRegressor(hidden_units=(4,), seed=0)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"Expected targets with \|y\| <= 9.2e\+16, whose squared errors stay "
+                                         r"finite in float32 .*Received: max \|y\| = .*e\+30; standardize y"):
+        model.fit(x, x[:, 0] * 1e30, epochs=1, verbose=0)
+    model.fit(x, x[:, 0] * 1e6, epochs=1, verbose=0)  # large but representable: trains
+
+
+@pytest.mark.parametrize("num_examples", [None, 32])
+def test_evaluate_before_fit_leaves_the_regressor_usable(num_examples):
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    model = BNNRegressor(hidden_units=(4,), num_examples=num_examples, seed=0)
+    model.compile(optimizer="adam")
+    if num_examples is None:
+        with pytest.raises(ValueError, match="Expected `num_examples`"):
+            model.evaluate(x, x[:, 0], verbose=0)
+    else:
+        assert np.isfinite(model.evaluate(x, x[:, 0], verbose=0, return_dict=True)["loss"])
+    model.fit(x, x[:, 0], epochs=1, verbose=0)
+    assert np.isfinite(model.evaluate(x, x[:, 0], verbose=0, return_dict=True)["loss"])
+    assert model.predict_uncertainty(x[:2], samples=3)["mean"].shape[0] == 2
+
+
 def test_image_shape_is_the_one_name_and_input_shape_still_reads():
     """`image_shape`, as in the VAEs; files saved with `input_shape` (the zoo's) and old calls still work."""
     model = BNNClassifier(10, hidden_units=(8,), image_shape=(14, 14, 1), seed=0)
@@ -291,3 +326,16 @@ def test_image_shape_is_the_one_name_and_input_shape_still_reads():
     assert BNNClassifier.from_config({**old, "input_shape": [14, 14, 1]}).image_shape == (14, 14, 1)
     with pytest.warns(DeprecationWarning, match="use `image_shape`"):
         assert BNNClassifier(10, hidden_units=(8,), input_shape=(14, 14, 1)).image_shape == (14, 14, 1)
+
+
+def test_input_range_is_checked_kept_and_validated(tmp_path):
+    model = _classifier(input_range=(0, 1))
+    x, _ = _images(4)
+    model(x)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Expected `inputs` in \[0, 1\]"):
+        model(x * 255.0)
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras", compile=False).input_range == (0.0, 1.0)
+    with pytest.raises(ValueError, match=r"Expected `input_range` to be None or a pair \(low, high\) with low < high. "
+                                         r"Received: input_range=\(1, 0\)"):
+        BNNClassifier(10, input_range=(1, 0))

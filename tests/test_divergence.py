@@ -87,3 +87,37 @@ def test_a_backup_keeps_the_last_good_epoch_and_a_rerun_resumes_from_it(tmp_path
     history = rerun.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=[callbacks.BackupAndRestore(backup)])
     assert history.epoch == [2, 3]  # resumed after the two good epochs
     assert np.isfinite(history.history["loss"]).all()
+
+
+def _poisoned(model):
+    """`model` with NaN in its first float variable (as a diverged run leaves it)."""
+    variable = next(v for v in model.weights if "float" in str(v.dtype))
+    variable.assign(np.full(variable.shape, np.nan, "float32"))
+    return model
+
+
+def _models():
+    from tfvb.models import CVAE, IWAE, BNNClassifier, DeepEnsemble
+
+    images = np.zeros((2, 28, 28, 1), "float32")
+    regressor = _regressor()
+    regressor(_data(2)[0])  # built
+    ensemble = DeepEnsemble(lambda: keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), n=2)
+    ensemble.compile(loss="mse")
+    return [(CVAE(latent_dim=2, filters=(4, 8), seed=0), images), (IWAE(k=2, latent_dim=2, hidden_units=(4,)), images),
+            (BNNClassifier(3, hidden_units=(4,), image_shape=(3,), seed=0), _data(2)[0]), (regressor, _data(2)[0]),
+            (ensemble, _data(2)[0])]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_an_eager_call_or_encode_on_nan_weights_is_refused(index):
+    model, x = _models()[index]
+    model(x)  # finite weights: fine
+    _poisoned(model)
+    with pytest.raises(ValueError, match=f"Expected finite weights to call {type(model).__name__}. Received: NaN"):
+        model(x)
+    if hasattr(model, "encode"):
+        with pytest.raises(ValueError, match="Expected finite weights to encode with"):
+            model.encode(x)
+        with pytest.raises(ValueError, match="Expected finite weights to decode with"):
+            model.decode(np.zeros((2, 2), "float32"))

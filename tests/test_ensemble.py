@@ -145,6 +145,10 @@ def test_keras_round_trip(tmp_path):
     loaded.fit(x, y, batch_size=16, epochs=1, verbose=0)  # fine-tunable after loading (optimizer restored)
 
 
+_NET = _net()
+_SHARED, _SHARED_2 = keras.layers.Dense(3, name="shared"), keras.layers.Dense(3, name="shared_2")
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
@@ -152,6 +156,17 @@ def test_keras_round_trip(tmp_path):
         (lambda: DeepEnsemble([]), "Expected `members` to be a function returning a keras.Model"),
         (lambda: DeepEnsemble([_net(), keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])]),
          "Expected built members with one input of one shape"),
+        (lambda: DeepEnsemble(lambda: keras.Sequential([keras.Input((6,)), _SHARED]), n=5),
+         "Expected members that share no weights (each with its own layers and initialisation). Received: members "
+         "0 and 1 share the layer 'shared'"),
+        (lambda: DeepEnsemble([_NET, _NET]), "Expected 2 distinct members (an ensemble's spread comes from their "
+         "independent weights). Received: members 0 and 1 are the same model"),
+        (lambda: DeepEnsemble([keras.Sequential([keras.Input((6,)), keras.layers.Dense(8), _SHARED_2]),
+                               keras.Sequential([keras.Input((6,)), keras.layers.Dense(8), _SHARED_2])]),
+         "Received: members 0 and 1 share the layer 'shared_2'"),
+        (lambda: DeepEnsemble([keras.Sequential([keras.Input((6,)), keras.layers.Dense(10)]),
+                               keras.Sequential([keras.Input((6,)), keras.layers.Dense(5)])]),
+         "Expected members with one output shape (the ensemble averages them). Received output shapes: (10,), (5,)"),
         (lambda: DeepEnsemble(_net, seed="a"), "Expected `seed` to be a non-negative integer. Received: seed='a'"),
         (lambda: DeepEnsemble(_net, task="ranking"), "Expected `task` to be one of"),
     ],

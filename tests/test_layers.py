@@ -369,6 +369,14 @@ def test_bad_inputs():
     for conv in (layers.Conv2DFlipout(2, 3), layers.Conv2DTransposeFlipout(2, 3)):
         with pytest.raises(ValueError, match="Expected inputs of shape \\(batch, height, width, channels\\)"):
             conv(np.ones((2, 5, 5), "float32"))
+    for cls in (layers.Conv2DFlipout, layers.Conv2DReparameterization, layers.Conv2DLocalReparameterization):
+        with pytest.raises(ValueError, match=r"Expected inputs of at least 5x5 pixels for .*'s 5x5 kernel "
+                                             r"\(padding='valid', dilation_rate=\(1, 1\)\), or padding='same'. "
+                                             r"Received: input_shape=\(1, 3, 3, 1\)"):
+            cls(4, 5)(np.zeros((1, 3, 3, 1), "float32"))
+    model = keras.Sequential([keras.Input((None, None, 1)), layers.Conv2DFlipout(4, 5)])  # size known per call
+    with pytest.raises(ValueError, match=r"Expected inputs of at least 5x5 pixels"):
+        model(np.zeros((1, 3, 3, 1), "float32"))
     local = layers.Conv2DLocalReparameterization(2, 3)
     local(np.ones((1, 5, 5, 1), "float32"))
     with pytest.raises(ValueError, match=r"Received: inputs.shape=\(1, 1, 1, 5, 5, 1\)"):

@@ -3,6 +3,7 @@
 import logging
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfvb import evaluate, objectives
@@ -63,3 +64,14 @@ def test_jackknife_at_large_k_is_computed_in_float64(binary_images):
     np.testing.assert_allclose(got.per_example, exact, rtol=0, atol=1e-9)
     iwae = evaluate.log_likelihood(model, binary_images[:3], k=5000, batch_size=3, verbose=0)
     np.testing.assert_allclose(iwae.per_example, objectives.iwae_bound(log_w, axis=0), rtol=1e-6)
+
+
+def test_a_dataset_of_dicts_is_refused_with_what_to_do(binary_images):
+    model = IWAE(k=2, latent_dim=2, hidden_units=(4,), seed=0)
+    data = tf.data.Dataset.from_tensor_slices({"image": binary_images[:8]}).batch(4)
+    with pytest.raises(ValueError, match=r"Expected images, \(images, labels\) or \(images,\) batches. Received: "
+                                         r"batches of dict with keys \['image'\]; map them to the images first, "
+                                         r"e.g. data.map\(lambda d: d\['image'\]\)"):
+        evaluate.log_likelihood(model, data, k=2)
+    estimate = evaluate.log_likelihood(model, data.map(lambda d: d["image"]), k=2)
+    assert np.isfinite(estimate.mean)

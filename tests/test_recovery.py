@@ -1,6 +1,8 @@
 """Interrupted work recovers: torn backups, killed trainings, crashed or concurrent zoo writers."""
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,6 +96,62 @@ def test_a_corrupt_newest_backup_is_skipped_with_a_warning(mnist_sample, straigh
     with pytest.warns(UserWarning, match="skipping incomplete or corrupt backup"):
         model, backup = _run(mnist_sample[0], folder)
     assert backup.restored_epoch == 3
+    _assert_same(straight[0], model)
+
+
+def test_a_hand_edited_state_is_not_trusted(mnist_sample, straight, tmp_path):
+    folder = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _run(mnist_sample[0], folder, Interrupt(4))
+    path = os.path.join(folder, "epoch-000004", "state.json")
+    with open(path) as f:
+        state = json.load(f)
+    state["tracked"][0]["scalars"]["wait"] += 1  # outside the checksummed files: the early-stopping counter
+    with open(path, "w") as f:
+        json.dump(state, f)
+    with pytest.warns(UserWarning, match="skipping incomplete or corrupt backup .*epoch-000004"):
+        model, backup = _run(mnist_sample[0], folder)
+    assert backup.restored_epoch == 3
+    _assert_same(straight[0], model)
+
+
+def test_a_backup_of_another_architecture_or_a_file_is_refused_before_training(mnist_sample, tmp_path):
+    folder = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _run(mnist_sample[0], folder, Interrupt(2))
+    other = IWAE(k=2, latent_dim=2, hidden_units=(16,), seed=1)
+    other.compile(optimizer=keras.optimizers.Adam(1e-2))
+    train = data.image_dataset(mnist_sample[0][:64], batch_size=64, seed=3)
+    with pytest.raises(ValueError, match=r"Expected a backup of this model's architecture in .*epoch-000002. "
+                                         r"Received: variable '.*' has shape \[.*16.*\] in this model and "
+                                         r"\[.*8.*\] in the backup"):
+        other.fit(train, epochs=3, verbose=0, callbacks=[callbacks.BackupAndRestore(folder)])
+    a_file = tmp_path / "not_a_folder"
+    a_file.write_text("")
+    epochs = []
+    with pytest.raises(ValueError, match="Expected `backup_dir` to be a folder path. Received: .*, a file"):
+        other.fit(train, epochs=3, verbose=0, callbacks=[
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: epochs.append(e)),
+            callbacks.BackupAndRestore(str(a_file))])
+    assert epochs == []  # refused before the first epoch, not after it
+
+
+def test_a_full_disk_stops_at_the_backup_and_keeps_the_previous_one(mnist_sample, straight, tmp_path, monkeypatch):
+    folder = str(tmp_path / "backup")
+    real_usage, calls = shutil.disk_usage, []
+
+    def fills_at_the_third_backup(path):
+        usage = real_usage(path)
+        calls.append(path)
+        return usage._replace(free=1000) if len(calls) == 3 else usage
+
+    monkeypatch.setattr(shutil, "disk_usage", fills_at_the_third_backup)
+    with pytest.raises(OSError, match=r"No space|Expected at least .* MB free in .*backup to write the backup of "
+                                      r"epoch 3 .*Received: 0.0 MB free"):
+        _run(mnist_sample[0], folder)
+    monkeypatch.setattr(shutil, "disk_usage", real_usage)
+    model, backup = _run(mnist_sample[0], folder)
+    assert backup.restored_epoch == 2
     _assert_same(straight[0], model)
 
 

@@ -260,3 +260,21 @@ def test_bnn_with_a_collapsed_posterior_sigma_is_finite():
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     logs = model.fit(x, y, batch_size=32, verbose=0).history
     assert all(np.isfinite(v[-1]) for v in logs.values()), logs
+
+
+def test_a_step_too_large_for_memory_says_what_fits(binary_images, monkeypatch):
+    from tfvb.models import _vae_base
+
+    monkeypatch.setattr(_vae_base, "available_memory", lambda: 1 << 30)  # a machine with 1 GiB free
+    x = binary_images[:2]
+    model = IWAE(k=100_000, latent_dim=2, hidden_units=(4,), seed=0)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"Expected a step of IWAE that fits in memory \(1.0 GB available\). "
+                                         r"Received: k=100000 samples x 2 images x 784 values, about 3.5 GB; "
+                                         r"k=100000 does not fit even one image per batch; k=57065 does"):
+        model.fit(x, batch_size=2, epochs=1, verbose=0)
+    model = IWAE(k=30_000, latent_dim=2, hidden_units=(4,), seed=0)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"at most 1 images per batch fit at k=30000"):
+        model.evaluate(x, batch_size=2, verbose=0)
+    assert np.all(np.isfinite(model.evaluate(x[:1], batch_size=1, verbose=0)))  # one image per step fits

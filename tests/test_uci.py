@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import REPO, SHARED_DATA
 
-from tfvb.data import UCIData, list_uci, uci
+from tfvb.data import UCIData, UCIFolder, list_uci, uci
 from tfvb.evaluate import mean_and_standard_error
 
 UCI_ROOT = os.path.join(SHARED_DATA, "uci")
@@ -151,6 +151,18 @@ def _load_benchmark(script):
 
 def _benchmark_module():
     return _load_benchmark("uci")
+
+
+def test_more_splits_than_the_folder_has_are_refused(tmp_path, capsys):
+    from tfvb.evaluate import uci_benchmark
+    from tfvb.uci_protocol import Protocol, run_protocol
+
+    folder = make_folder(str(tmp_path / "tiny"), splits=2)
+    message = r"Expected `splits` <= 2, the splits of tiny. Received: splits=99"
+    with pytest.raises(ValueError, match=message):
+        uci_benchmark(folder, splits=99)
+    with pytest.raises(ValueError, match=message):
+        run_protocol(folder, Protocol.of(UCIFolder(folder), epochs=1, samples=2), splits=99)
 
 
 def test_protocol_slice_runs_on_any_folder(tmp_path):

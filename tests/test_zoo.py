@@ -85,6 +85,28 @@ def test_missing_and_incompatible_files_are_refused(zoo_copy):
         zoo.info("cvae_mnist")
 
 
+def test_metadata_that_leaves_the_entry_or_is_malformed_is_refused(zoo_copy, tmp_path, capsys):
+    folder = zoo_copy("cvae_mnist")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not part of the entry")
+    good = json.loads((folder / "metadata.json").read_text())
+    meta = {**good, "files": {**good["files"], "serving/../../secret.txt": "0" * 64}}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(zoo.ArtifactError, match=r"Received: 'serving/../../secret.txt', a path that leaves it; "
+                                                 r"refusing to open it") as info:
+        zoo.load("cvae_mnist", format="savedmodel")
+    assert store.sha256(outside) not in str(info.value)
+    malformed = {"[" * 100_000 + "]" * 100_000: "JSON nested too deeply",
+                 "[1, 2]": "Expected a JSON object of zoo metadata .*Received: a list",
+                 json.dumps({**good, "files": ["model.keras"]}): "Expected `files` .*Received: list"}
+    for text, message in malformed.items():
+        (folder / "metadata.json").write_text(text)
+        with pytest.raises(zoo.ArtifactError, match=message):
+            zoo.info("cvae_mnist")
+        assert cli.main(["zoo", "info", "cvae_mnist"]) == 2
+        assert "tfvb: error: Expected" in capsys.readouterr().err
+
+
 def test_savedmodel_tampering_is_refused(zoo_copy):
     folder = zoo_copy("cvae_mnist")
     with open(folder / "serving" / "saved_model.pb", "ab") as f:
@@ -275,3 +297,18 @@ def test_evaluate_again_rewrites_the_metrics_and_keeps_the_training_record(zoo_c
     with pytest.raises(ValueError, match="evaluate_stored"):
         (recipes / "fashion_mnist.py").write_text("")
         driver.evaluate_again("vae_fashion_mnist")
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if zoo.registry.get(n).input_range is not None])
+def test_image_classifiers_refuse_unscaled_pixels(name):
+    from tfvb.data import mnist_sample
+
+    images = mnist_sample()[0][:4]
+    model = zoo.load(name)
+    assert model.input_range == (0.0, 1.0)
+    expected = r"Expected `inputs` in \[0, 1\], the range the model was trained on \(images: scale pixels by 1/255\)"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+        model.predict_uncertainty(images * 255.0, samples=2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+        model(images * 255.0)
+    assert model.predict_uncertainty(images, samples=2)["mean"].shape == (4, 10)  # scaled pixels: fine

@@ -7,10 +7,17 @@ TensorFlow): `models`, `layers`, `priors`, `objectives`, `evaluate`, `data`,
 conformal prediction), `dropout` and `gaussian` (MC dropout's formulas),
 `randomness` (seeds and per-example noise); and the function
 `tfvb.bayesianize(model, ...)` (a trained Keras model -> a BNN).
+
+Every serializable tfvb class (models, layers, priors) is registered with
+Keras as soon as both are imported, in either order, so a `.keras` file
+loads with `keras.saving.load_model` after `import tfvb` alone.
 """
 
 import importlib as _importlib
+import importlib.util as _importlib_util
 import os as _os
+import sys as _sys
+import warnings as _warnings
 
 # tfvb's models use TensorFlow ops in their train steps and tfp distributions.
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -57,3 +64,55 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_SUBMODULES) | set(_FUNCTIONS))
+
+
+#: The modules defining tfvb's serializable classes; importing them registers the classes with Keras.
+_SERIALIZABLE = ("tfvb.priors", "tfvb.layers.dense", "tfvb.layers.conv", "tfvb.layers.conv_transpose", "tfvb.models")
+
+
+def _register_with_keras():
+    """Import the modules of every serializable tfvb class (on Keras' TensorFlow backend, tfvb's own)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return  # `tfvb.models` then says that tfvb needs it
+    # Keras imported by a tfvb module: that module is not complete yet (it registers its own classes when it
+    # is), and a module importing from it fails here for now.
+    inside_tfvb = any(getattr(getattr(m, "__spec__", None), "_initializing", False)
+                      for n, m in list(_sys.modules.items()) if n.startswith("tfvb."))
+    for module in _SERIALIZABLE:
+        try:
+            _importlib.import_module(module)
+        except ImportError as e:  # a broken install must not break `import keras`
+            if not inside_tfvb:
+                _warnings.warn(f"tfvb: its classes are not registered with Keras ({e}); import {module} to see why",
+                               stacklevel=2)
+
+
+class _AfterKerasImport:
+    """A meta-path finder that registers tfvb's classes right after `keras` is imported.
+
+    `import tfvb` does not import Keras (the command line starts without TensorFlow), so when Keras
+    comes second its import is where the classes are registered.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        _sys.meta_path.remove(self)
+        spec = _importlib_util.find_spec(fullname)  # Keras' own spec, from the other finders
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            exec_module = spec.loader.exec_module
+
+            def exec_and_register(module):
+                exec_module(module)
+                _register_with_keras()
+
+            spec.loader.exec_module = exec_and_register
+        return spec
+
+
+if "keras" in _sys.modules:
+    _register_with_keras()
+elif not any(isinstance(f, _AfterKerasImport) for f in _sys.meta_path):
+    _sys.meta_path.insert(0, _AfterKerasImport())

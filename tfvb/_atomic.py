@@ -9,8 +9,10 @@ Nothing here imports TensorFlow.
 """
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 
 
@@ -56,3 +58,15 @@ def read_json(path):
     except json.JSONDecodeError as e:
         raise ValueError(f"Expected a JSON file at {path}. Received: unreadable JSON ({e}); delete the file "
                          "to compute it again") from e
+
+
+def require_free_space(folder, nbytes, what):
+    """Raise OSError(ENOSPC) saying so when `folder` has less than `nbytes` free for writing `what`.
+
+    Checked before a write because some writers do not fail cleanly on a full disk (h5py can crash the
+    process; TensorFlow raises its own errors).
+    """
+    free = shutil.disk_usage(folder).free
+    if free < nbytes:
+        raise OSError(errno.ENOSPC, f"Expected at least {nbytes / 2**20:.1f} MB free in {folder} to write {what}. "
+                                    f"Received: {free / 2**20:.1f} MB free; free some space and run again")

@@ -34,6 +34,28 @@ def finished_backup(backup_dir, max_epochs):
     return epoch if stopped > 0 or epoch >= max_epochs else None
 
 
+def finished_run(model, done, record_path, backup_dir):
+    """The training record of a run whose final weights and record are on disk (the weights loaded), else None.
+
+    A torn final file (written by a tfvb whose writes were not atomic) is ignored when the run's backup is
+    still there to resume from, and named in a ValueError when it is not.
+    """
+    if not (os.path.isfile(done) and os.path.isfile(record_path)):
+        return None
+    try:
+        training = _atomic.read_json(record_path)
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:  # the file holds the optimizer's state too
+            optimizer.build(model.trainable_variables)
+        model.load_weights(done)
+        return training
+    except (OSError, ValueError) as e:
+        if os.path.isfile(os.path.join(backup_dir, "LATEST")):
+            return None  # the backup continues the run; both files are written again
+        raise ValueError(f"Expected the finished run's weights {done} and record {record_path}. Received: "
+                         f"{type(e).__name__}: {e}; delete {os.path.dirname(done)} to train again") from e
+
+
 def fit_to_convergence(model, train, val, folder, *, max_epochs, stop_patience, lr_patience, lr_factor=0.5,
                        min_lr=1e-5, monitor="val_loss", rule="", y=None, batch_size=None):
     """Fit a compiled `model` on `train` (`y`, `batch_size`: as `fit`'s); resumes from `folder`.
@@ -43,9 +65,9 @@ def fit_to_convergence(model, train, val, folder, *, max_epochs, stop_patience, 
     """
     done, record_path = os.path.join(folder, WEIGHTS), os.path.join(folder, RECORD)
     backup_dir = os.path.join(folder, BACKUP)
-    if os.path.isfile(done) and os.path.isfile(record_path):
-        model.load_weights(done)
-        return _atomic.read_json(record_path)
+    training = finished_run(model, done, record_path, backup_dir)
+    if training is not None:
+        return training
     stop = callbacks.EarlyStopping(monitor=monitor, patience=stop_patience, restore_best_weights=True)
     schedule = callbacks.ReduceLROnPlateau(monitor=monitor, factor=lr_factor, patience=lr_patience, min_lr=min_lr)
     clock = callbacks.WallClock()

@@ -42,7 +42,8 @@ def train_mnist_bnn(name, layer, seed=0, quick=False, data_root=None):
 
     constructor = {"num_classes": 10, "architecture": "lenet", "hidden_units": (120, 84), "layer": layer,
                    "prior": None, "kl_weighting": "uniform", "posterior_sigma_init": 0.01,
-                   "num_examples": 512 if quick else recipe.N_TRAIN, "seed": seed}
+                   "num_examples": 512 if quick else recipe.N_TRAIN, "seed": seed,
+                   "input_range": (0.0, 1.0)}
     notes = (f"{name}: {layer} {recipe.LENET5}, N(0,1) prior, uniform KL weighting (KL/N per example), posterior "
              f"sigma started at 0.01. Metrics use the MC predictive mean of {SAMPLES} seeded weight draws; "
              "`accuracy_posterior_mean` uses the posterior mean weights.")

@@ -24,7 +24,7 @@ import warnings
 import keras
 import numpy as np
 
-from tfvb import _checks
+from tfvb import _atomic, _checks
 
 _LATEST, _STATE, _WEIGHTS, _ARRAYS = "LATEST", "state.json", "weights.weights.h5", "tracked.npz"
 
@@ -49,6 +49,17 @@ def _write_atomic(path, text):
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _state_checksum(state):
+    """sha256 of a backup's state (without its checksum): a state.json edited by hand is not trusted."""
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+def _fingerprint(model):
+    """The class and the variables' shapes (in order: names differ between instances) of a model: what a
+    backup must match to be restored into it."""
+    return {"class": type(model).__name__, "shapes": [list(v.shape) for v in model.weights]}
 
 
 class BackupAndRestore(keras.callbacks.Callback):
@@ -127,14 +138,38 @@ class BackupAndRestore(keras.callbacks.Callback):
         try:
             with open(os.path.join(folder, _STATE)) as f:
                 state = json.load(f)
+            if "checksum" in state and state.pop("checksum") != _state_checksum(state):
+                return None  # state.json itself was changed after it was written
             for name, digest in state["files"].items():
                 if _sha256(os.path.join(folder, name)) != digest:
                     return None
             return state
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
+    def _check_folder(self):
+        if os.path.exists(self.backup_dir) and not os.path.isdir(self.backup_dir):
+            raise ValueError(f"Expected `backup_dir` to be a folder path. Received: backup_dir={self.backup_dir!r}, "
+                             "a file")
+
+    def _check_same_model(self, folder, state):
+        """Refuse a backup of another model (another architecture or class), naming the first difference."""
+        saved, current = state.get("model"), _fingerprint(self.model)
+        if saved is None or saved == current:
+            return
+        if saved["class"] != current["class"]:
+            difference = f"a {saved['class']} was backed up, this model is a {current['class']}"
+        elif len(saved["shapes"]) != len(current["shapes"]):
+            difference = f"{len(saved['shapes'])} variables were backed up, this model has {len(current['shapes'])}"
+        else:
+            i = next(i for i, (a, b) in enumerate(zip(saved["shapes"], current["shapes"])) if a != b)
+            difference = (f"variable {self.model.weights[i].path!r} has shape {current['shapes'][i]} in this model "
+                          f"and {saved['shapes'][i]} in the backup")
+        raise ValueError(f"Expected a backup of this model's architecture in {folder}. Received: {difference}. "
+                         "Use a new `backup_dir` for a different model")
+
     def on_train_begin(self, logs=None):
+        self._check_folder()
         self.history, self.restored_epoch = {}, 0
         for folder in self._candidates():
             state = self._read(folder)
@@ -145,6 +180,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             return
 
     def _restore(self, folder, state):
+        self._check_same_model(folder, state)
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(os.path.join(folder, _WEIGHTS))
@@ -167,6 +203,11 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def _save(self, epochs_done):
         os.makedirs(self.backup_dir, exist_ok=True)
+        optimizer = getattr(self.model, "optimizer", None)
+        variables = list(self.model.weights) + (list(optimizer.variables) if optimizer is not None else [])
+        need = 2 * sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables) + (1 << 20)
+        _atomic.require_free_space(self.backup_dir, need, f"the backup of epoch {epochs_done} (the backup of "
+                                                          f"epoch {epochs_done - 1}, if any, is kept to resume from)")
         name = f"epoch-{epochs_done:06d}"
         tmp = tempfile.mkdtemp(dir=self.backup_dir, prefix=f"{name}.tmp-")
         self.model.save_weights(os.path.join(tmp, _WEIGHTS))
@@ -181,7 +222,9 @@ class BackupAndRestore(keras.callbacks.Callback):
         for fname in sorted(os.listdir(tmp)):
             _fsync_file(os.path.join(tmp, fname))
             files[fname] = _sha256(os.path.join(tmp, fname))
-        state = {"epoch": epochs_done, "history": self.history, "tracked": tracked, "files": files}
+        state = {"epoch": epochs_done, "history": self.history, "tracked": tracked, "files": files,
+                 "model": _fingerprint(self.model)}
+        state["checksum"] = _state_checksum(state)
         with open(os.path.join(tmp, _STATE), "w") as f:
             json.dump(state, f)
             f.flush()

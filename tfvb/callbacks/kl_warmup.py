@@ -8,9 +8,10 @@ from tfvb import _checks
 class KLWarmup(keras.callbacks.Callback):
     """Anneal the model's KL weight `beta` linearly from `start` to `target` over `epochs` epochs.
 
-    Works with every tfvb model that has a `beta` weight (CVAE, IWAE, the BNNs).
-    The weight is part of the model's state, so `BackupAndRestore` resumes the
-    schedule where it stopped.
+    Works with the tfvb models that have a `beta` weight: the VAE family (CVAE,
+    IWAE). The BNNs anneal their KL term by steps instead, with their own
+    `kl_warmup_steps` argument. The weight is part of the model's state, so
+    `BackupAndRestore` resumes the schedule where it stopped.
 
     Example:
         >>> images, _ = tfvb.data.mnist_sample()                     # digits bundled with tfvb
@@ -42,7 +43,9 @@ class KLWarmup(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if not hasattr(self.model, "beta"):
-            raise ValueError(f"Expected a model with a `beta` weight. Received: {type(self.model).__name__}")
+            hint = " (a BNN anneals its KL with `kl_warmup_steps=`)" if hasattr(self.model, "kl_warmup_steps") else ""
+            raise ValueError(f"Expected a model with a `beta` weight (CVAE, IWAE). Received: "
+                             f"{type(self.model).__name__}{hint}")
         self.model.beta.assign(self.value(epoch))
 
     def on_epoch_end(self, epoch, logs=None):

@@ -31,11 +31,19 @@ def _images(data):
     if isinstance(data, tf.data.Dataset):
         for batch in data:
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            _refuse_mapping(x, "batches")
             yield np.asarray(x)
         return
+    _refuse_mapping(data, "data")
     if isinstance(data, (tuple, list)) and len(data) in (2, 3) and np.ndim(data[0]) >= 3:
         data = data[0]
     yield np.asarray(data)
+
+
+def _refuse_mapping(x, what):
+    if isinstance(x, dict):
+        raise ValueError(f"Expected images, (images, labels) or (images,) {what}. Received: {what} of dict with keys "
+                         f"{sorted(x)}; map them to the images first, e.g. data.map(lambda d: d[{sorted(x)[0]!r}])")
 
 
 def _require_latent_variable_model(model, action):
@@ -82,13 +90,7 @@ def _log_w_fn(model):
 
 def values_per_sample(model):
     """Floats one latent sample puts in the decoder's largest tensor (at least the image's pixels)."""
-    sizes = [math.prod(model.image_shape)]
-    for layer in getattr(getattr(model, "decoder", None), "layers", []):
-        try:
-            sizes.append(math.prod(layer.output.shape[1:]))
-        except (AttributeError, TypeError, ValueError):
-            continue  # a layer without a single static output shape does not set the budget
-    return max(sizes)
+    return model.values_per_sample()
 
 
 def log_likelihood(model, data, k=5000, method="iwae", order=1, batch_size=None, chunk=None, seed=0,

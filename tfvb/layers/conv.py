@@ -93,7 +93,19 @@ class _VariationalConv2D(VariationalLayer):
                 f"Expected inputs of shape (batch, height, width, channels) with known channels for "
                 f"{self.name}. Received: input_shape={tuple(input_shape)}"
             )
+        self._check_fits(input_shape)
         self._add_posterior(self.kernel_size + (int(input_shape[-1]), self.filters), self.filters)
+
+    def _check_fits(self, input_shape):
+        """Raise ValueError when a known height or width is smaller than the (dilated) kernel needs."""
+        out = self.compute_output_shape(tuple(input_shape))[1:3]
+        if any(n is not None and n <= 0 for n in out):
+            span = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
+            raise ValueError(
+                f"Expected inputs of at least {span[0]}x{span[1]} pixels for {self.name}'s {self.kernel_size[0]}x"
+                f"{self.kernel_size[1]} kernel (padding='valid', dilation_rate={self.dilation_rate}), or "
+                f"padding='same'. Received: input_shape={tuple(input_shape)}"
+            )
 
     def compute_output_shape(self, input_shape):
         spatial = []
@@ -107,6 +119,7 @@ class _VariationalConv2D(VariationalLayer):
         return (input_shape[0], *spatial, self.filters)
 
     def _linear(self, x, kernel):
+        self._check_fits(x.shape)
         return tf.nn.conv2d(
             x, kernel, strides=(1, *self.strides, 1), padding=self.padding.upper(),
             dilations=(1, *self.dilation_rate, 1),

@@ -302,16 +302,22 @@ class BNNBase(WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedSt
             steps = int(x.cardinality())
         self._steps_var.assign(float(steps or 0))
         self._kl_step.assign(0.0)
-        if not self.built:
-            shape = self._input_shape_of(x)
-            if shape is not None:
-                self.build(shape)
+        self._build_from(x)
         kwargs = _base.fit_kwargs(x, kwargs)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         x, y, kwargs = self._user_data(x, y, kwargs, "evaluate")
+        # Built here as `fit` builds it: Keras' own build inside `evaluate` would lock the model's state
+        # half-built, and the next `fit` could not create the weights.
+        self._build_from(x)
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def _build_from(self, x):
+        if not self.built:
+            shape = self._input_shape_of(x)
+            if shape is not None:
+                self.build(shape)
 
     @staticmethod
     def _input_shape_of(x):

@@ -13,9 +13,9 @@ comes much later, blaming something else. tfvb's models instead:
   to stop with a warning instead) or Keras' `TerminateOnNaN` (its behaviour
   then: stop, keep the NaN weights, no error);
 - refuse to save, export or report from weights that are not finite
-  (`FiniteWeightsOnly`: `save`, `save_weights`, `export`, `predict`, and the
-  models' `predict_uncertainty`, `predict_samples`, `sample`), with an error
-  naming the variables.
+  (`FiniteWeightsOnly`: `save`, `save_weights`, `export`, `predict`, an eager
+  `model(x)`, and the models' `predict_uncertainty`, `predict_samples`,
+  `sample`, `encode`, `decode`), with an error naming the variables.
 """
 
 import math
@@ -55,7 +55,16 @@ def require_finite_weights(model, action):
 
 
 class FiniteWeightsOnly:
-    """Mixin for a keras.Model: nothing is saved, exported or predicted from non-finite weights."""
+    """Mixin for a keras.Model: nothing is saved, exported or predicted from non-finite weights.
+
+    An eager `model(x)` (not a training step, not a symbolic call) is refused too; inside compiled
+    steps the check would cost a sync per step, and `fit` has `TerminateOnNonFinite` there.
+    """
+
+    def __call__(self, *args, **kwargs):
+        if not kwargs.get("training") and eager_call(args):
+            require_finite_weights(self, "call")
+        return super().__call__(*args, **kwargs)
 
     def save(self, filepath, *args, **kwargs):
         require_finite_weights(self, "save")
@@ -88,6 +97,13 @@ class FiniteWeightsOnly:
 
     def _unbuilt_hint(self):
         return " (call `fit` first)"
+
+
+def eager_call(inputs):
+    """True when a call on `inputs` runs eagerly on values (not traced, not on symbolic Keras tensors)."""
+    import tensorflow as tf
+
+    return tf.executing_eagerly() and not any(keras.utils.is_keras_tensor(t) for t in tf.nest.flatten(inputs))
 
 
 class TerminateOnNonFinite(keras.callbacks.Callback):

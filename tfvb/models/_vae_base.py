@@ -6,6 +6,9 @@ networks and `per_example_terms`; this base class owns input checks, the
 train/test steps, metrics, sampling, importance weights and export.
 """
 
+import math
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -15,6 +18,26 @@ from tfvb.models import _base, _divergence, _inputs
 
 # Guards against exp overflow/underflow of a runaway or collapsed posterior scale.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+
+
+#: Bytes a training step holds per value of the decoder's widest tensor: about 4.3 float32 copies of an
+#: IWAE's logits were alive at the peak of a measured step; 6 leaves room.
+STEP_BYTES_PER_VALUE = 6 * 4
+
+
+def available_memory():
+    """Bytes of memory available to a new allocation (Linux: MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
@@ -79,6 +102,8 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
 
         `x` is checked as `fit` and `model(x)` check it: its shape, finite, in [0, 1].
         """
+        if _divergence.eager_call(x):
+            _divergence.require_finite_weights(self, "encode with")
         return self._encode(self.check_inputs(x))
 
     def _encode(self, x):
@@ -92,6 +117,8 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
         if z.shape.rank is not None and (z.shape.rank < 1 or z.shape[-1] not in (None, self.latent_dim)):
             raise ValueError(f"Expected `z` of shape (..., {self.latent_dim}), latent_dim={self.latent_dim} values "
                              f"in its last axis. Received: z.shape={tuple(z.shape)}")
+        if _divergence.eager_call(z):
+            _divergence.require_finite_weights(self, "decode with")
         return self._decode(_checks.assert_finite(z, "z"))
 
     def _decode(self, z):
@@ -227,9 +254,42 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
     def compute_gradients(self, tape, losses):
         return tape.gradient(losses["loss"], self.trainable_variables)
 
+    # -- memory of a step -----------------------------------------------------------------------
+    def values_per_sample(self):
+        """Floats one latent sample puts in the decoder's largest tensor (at least the image's pixels)."""
+        sizes = [math.prod(self.image_shape)]
+        for layer in getattr(getattr(self, "decoder", None), "layers", []):
+            try:
+                sizes.append(math.prod(layer.output.shape[1:]))
+            except (AttributeError, TypeError, ValueError):
+                continue  # a layer without a single static output shape does not set the budget
+        return max(sizes)
+
+    def check_step_fits(self, x):
+        """Raise ValueError, saying what fits, when a step on the batch `x` (k samples per image) would need
+        more memory than the machine has available. Runs when a step is traced: free per step."""
+        batch, k = x.shape[0], getattr(self, "k", 1)
+        available = available_memory()
+        if batch is None or available is None:
+            return
+        per_sample = self.values_per_sample() * STEP_BYTES_PER_VALUE
+        need = k * batch * per_sample
+        if need <= available:
+            return
+        if available >= k * per_sample:
+            hint = f"at most {available // (k * per_sample)} images per batch fit at k={k}"
+        else:
+            hint = f"k={k} does not fit even one image per batch; k={max(1, available // per_sample)} does"
+        raise ValueError(
+            f"Expected a step of {type(self).__name__} that fits in memory ({available / 2**30:.1f} GB available). "
+            f"Received: k={k} samples x {batch} images x {self.values_per_sample()} values, about "
+            f"{need / 2**30:.1f} GB; {hint} (tfvb.evaluate.log_likelihood sizes its own steps for any k)"
+        )
+
     def train_step(self, data):
         x, _, sample_weight = _base.unpack_batch(data)
         x = self.check_inputs(x)
+        self.check_step_fits(x)
         with tf.GradientTape(persistent=len(self.gradient_terms) > 1) as tape:
             terms = self.per_example_terms(x, training=True)
             losses = {name: self.optimizer.scale_loss(_base.average_loss(terms[name], sample_weight))
@@ -241,7 +301,9 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
 
     def test_step(self, data):
         x, _, sample_weight = _base.unpack_batch(data)
-        terms = self.per_example_terms(self.check_inputs(x), training=False)
+        x = self.check_inputs(x)
+        self.check_step_fits(x)
+        terms = self.per_example_terms(x, training=False)
         return _base.update_trackers(self._trackers, terms, sample_weight)
 
     # -- fit / evaluate: check the data, honour sample weights ----------------------------------------

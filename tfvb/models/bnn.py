@@ -26,6 +26,10 @@ tfd = tfp.distributions
 
 __all__ = ["BNNClassifier", "BNNRegressor", "blundell_kl_weights"]
 
+#: The largest |target| a BNNRegressor trains on: squared errors of (2|y|)^2 summed over 10,000 examples stay
+#: within float32's range.
+TARGET_LIMIT = float(np.sqrt(_checks.FLOAT32_MAX / 4e4))
+
 CONV_LAYERS = {"flipout": Conv2DFlipout, "reparameterization": Conv2DReparameterization,
                "local_reparameterization": Conv2DLocalReparameterization}
 
@@ -63,6 +67,8 @@ class BNNClassifier(BNNBase):
         train_samples: weight draws averaged per training step.
         posterior_sigma_init: initial posterior standard deviation.
         seed: integer seed of all weight draws (None: random).
+        input_range: None, or (low, high): inputs outside it are refused at
+            run time, e.g. (0, 1) for images trained on scaled pixels.
 
     Example:
         >>> images, labels = tfvb.data.mnist_sample()        # 2,000 digits bundled with tfvb
@@ -82,7 +88,7 @@ class BNNClassifier(BNNBase):
 
     def __init__(self, num_classes, hidden_units=(400, 400), layer="flipout", prior=None, num_examples=None,
                  architecture="mlp", image_shape=(28, 28, 1), activation="relu", kl_weighting="uniform",
-                 kl_warmup_steps=0, train_samples=1, posterior_sigma_init=0.01, seed=None, **kwargs):
+                 kl_warmup_steps=0, train_samples=1, posterior_sigma_init=0.01, seed=None, input_range=None, **kwargs):
         image_shape = _checks.renamed(kwargs, "input_shape", "image_shape", image_shape)
         super().__init__(hidden_units=hidden_units, layer=layer, prior=prior, num_examples=num_examples,
                          activation=activation, kl_weighting=kl_weighting, kl_warmup_steps=kl_warmup_steps,
@@ -105,7 +111,26 @@ class BNNClassifier(BNNBase):
         self.dense_layers = [self._bayesian(dense, u, activation=activation) for u in self.hidden_units]
         self.dense_layers.append(self._bayesian(dense, self.num_classes))
         self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
+        self.input_range = input_range
         self.build((None,) + self.image_shape)
+
+    @property
+    def input_range(self):
+        """(low, high) that every input value must lie in (checked at run time), or None: no check."""
+        return self._input_range
+
+    @input_range.setter
+    def input_range(self, value):
+        if value is not None:
+            try:
+                low, high = (float(v) for v in value)
+            except (TypeError, ValueError):
+                low = high = None
+            if low is None or not low < high:
+                raise ValueError(f"Expected `input_range` to be None or a pair (low, high) with low < high. "
+                                 f"Received: input_range={value!r}")
+            value = (low, high)
+        self._input_range = value
 
     @property
     def metrics(self):
@@ -151,7 +176,13 @@ class BNNClassifier(BNNBase):
     has_labels = True
 
     def _check_inputs(self, x):
-        return _checks.image_batch(x, self.image_shape)
+        x = _checks.image_batch(x, self.image_shape)
+        if self.input_range is None:
+            return x
+        low, high = self.input_range
+        outside = tf.reduce_any(tf.logical_or(x < low, x > high))
+        return _checks.wired_check(x, outside, f"Expected `inputs` in [{low:g}, {high:g}], the range the model was "
+                                               "trained on (images: scale pixels by 1/255). Received values outside it")
 
     def _check_arrays(self, x, y):
         _checks.check_image_shape(np.shape(x), self.image_shape, "x")
@@ -205,7 +236,7 @@ class BNNClassifier(BNNBase):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "architecture": self.architecture,
-                "image_shape": self.image_shape}
+                "image_shape": self.image_shape, "input_range": self.input_range}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -313,6 +344,12 @@ class BNNRegressor(BNNBase):
         self._check_input_shape(np.shape(x), "x")
         if y is not None and not (np.ndim(y) == 1 or (np.ndim(y) == 2 and np.shape(y)[1] == self.output_dim)):
             raise ValueError(f"Expected `y` of shape (N,) or (N, {self.output_dim}). Received: y.shape={np.shape(y)}")
+        largest = float(np.max(np.abs(y))) if y is not None and np.size(y) else 0.0
+        if largest > TARGET_LIMIT:
+            raise ValueError(f"Expected targets with |y| <= {TARGET_LIMIT:.2g}, whose squared errors stay finite in "
+                             f"float32 (the model does not rescale them). Received: max |y| = {largest:.4g}; "
+                             "standardize y (subtract its mean, divide by its standard deviation) and scale the "
+                             "predictions back")
 
     def _unbuilt_hint(self):
         return " (call `fit`, or pass `input_dim` to the constructor)"

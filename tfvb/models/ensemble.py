@@ -72,6 +72,30 @@ class _MemberBatches(keras.utils.PyDataset):
         self._shuffle()
 
 
+def _check_independent(members):
+    """Refuse members that are one model, share a variable (their spread would not be an ensemble's), or
+    predict outputs of different shapes."""
+    owner = {}
+    for i, member in enumerate(members):
+        for j, other in enumerate(members[:i]):
+            if member is other:
+                raise ValueError(f"Expected {len(members)} distinct members (an ensemble's spread comes from their "
+                                 f"independent weights). Received: members {j} and {i} are the same model")
+        layer_of = {id(v): layer.name for layer in member._flatten_layers(include_self=False) for v in layer.weights}
+        for v in member.weights:
+            j = owner.setdefault(id(v), i)
+            if j != i:
+                raise ValueError(f"Expected members that share no weights (each with its own layers and "
+                                 f"initialisation). Received: members {j} and {i} share the layer "
+                                 f"{layer_of.get(id(v), '?')!r} (variable {v.path!r}); build new layers for every "
+                                 "member")
+    shapes = sorted({str(tuple(m.outputs[0].shape[1:])) if getattr(m, "outputs", None) else "unknown"
+                     for m in members})
+    if len(shapes) != 1:
+        raise ValueError(f"Expected members with one output shape (the ensemble averages them). Received output "
+                         f"shapes: {', '.join(shapes)}")
+
+
 @keras.saving.register_keras_serializable(package="tfvb")
 class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
     """A deep ensemble of Keras networks, trained by one `fit` and averaged in prediction.
@@ -140,6 +164,7 @@ class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
             raise ValueError("Expected built members with one input of one shape (e.g. a Sequential starting with "
                              f"keras.Input). Received input shapes: {sorted(map(str, shapes))}")
         self.member_input_shape = shapes.pop()
+        _check_independent(members)
         self.task = None if task is None else _checks.one_of("task", task, set(_task.TASKS))
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ensemble_trackers = {"ensemble_nll": keras.metrics.Mean(name="ensemble_nll"),

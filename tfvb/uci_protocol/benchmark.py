@@ -18,10 +18,9 @@ References:
 
 import time
 
-from tfvb import _checks
 from tfvb.data import UCIFolder
 from tfvb.uci_protocol import results
-from tfvb.uci_protocol.run import iter_protocol
+from tfvb.uci_protocol.run import iter_protocol, split_count
 from tfvb.uci_protocol.settings import EPOCH_MULTIPLIER, SAMPLES, VALIDATION_SAMPLES, Protocol
 
 __all__ = ["uci_benchmark"]
@@ -54,7 +53,7 @@ def uci_benchmark(folder, splits=None, jobs=1, json_path=None, resume=False, var
     protocol = Protocol.of(folder, variant, samples, validation_samples, epoch_multiplier, epochs,
                            dropout_rates, taus, seed)
     done, earlier_wall = results.read_previous(json_path, protocol) if resume else ([], 0.0)
-    n = folder.n_splits if splits is None else min(_checks.positive_int("splits", splits), folder.n_splits)
+    n = split_count(folder, splits)
     records = {int(r["split"]): r for r in done if int(r["split"]) < n}
     start = time.perf_counter()
 

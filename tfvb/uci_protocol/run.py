@@ -18,7 +18,7 @@ from tfvb import _checks
 from tfvb.data import UCIFolder
 from tfvb.uci_protocol.search import grid_search_split
 
-__all__ = ["protocol_split", "iter_protocol", "iter_splits", "run_protocol", "set_cpu_threads"]
+__all__ = ["protocol_split", "iter_protocol", "iter_splits", "run_protocol", "set_cpu_threads", "split_count"]
 
 # Grids kept across the splits a process runs, so their traced loops are reused.
 _WORKER_CACHE = {}
@@ -96,9 +96,19 @@ def iter_splits(data, protocol, jobs=1, count=None):
             yield future.result()
 
 
+def split_count(folder, splits):
+    """The number of splits to run: all of `folder`'s when `splits` is None, else `splits` (at most all)."""
+    if splits is None:
+        return folder.n_splits
+    n = _checks.positive_int("splits", splits)
+    if n > folder.n_splits:
+        raise ValueError(f"Expected `splits` <= {folder.n_splits}, the splits of {folder.name}. Received: splits={n}")
+    return n
+
+
 def run_protocol(folder, protocol, splits=None, jobs=1):
     """Gal's protocol on the first `splits` splits of `folder` (default all); the records, in split order."""
     folder = _folder(folder)
-    n = folder.n_splits if splits is None else min(_checks.positive_int("splits", splits), folder.n_splits)
+    n = split_count(folder, splits)
     records = {r["split"]: r for r in iter_protocol(folder, protocol, range(n), jobs)}
     return [records[k] for k in range(n)]

@@ -82,6 +82,9 @@ def load(name, format="keras", compile=True):
     store.verify(where, meta, prefix=store.MODEL_FILE)
     # A corrupt archive that still matches its checksum, or an incompatible class: ArtifactError.
     model = store.load_model_file(os.path.join(where, store.MODEL_FILE), compile=compile)
+    entry = registry.get(name)
+    if entry.input_range is not None and getattr(model, "input_range", entry.input_range) is None:
+        model.input_range = entry.input_range  # saved before models kept their range: the card's is theirs
     if compile and getattr(model, "optimizer", None) is None:
         model.compile(optimizer=keras.optimizers.Adam())
     return model

@@ -7,9 +7,10 @@ returning the card's metrics re-measured. The driver writes what the recipe
 returns; nothing in `metadata.json` is typed by hand.
 """
 
+import contextlib
+import fcntl
 import importlib.util
 import inspect
-import json
 import os
 import shutil
 import sys
@@ -17,7 +18,7 @@ import time
 
 import numpy as np
 
-from tfvb import paths, zoo
+from tfvb import _atomic, paths, zoo
 from tfvb.zoo import registry, store
 
 
@@ -38,9 +39,29 @@ def recipe(name):
     return module
 
 
+@contextlib.contextmanager
+def training_lock(name):
+    """Hold the lock of entry `name`'s trainings: its run folder (resumable state) serves one at a time."""
+    folder = paths.runs_dir()
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f".{name}.lock")
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"Expected one training of {name!r} at a time (they share its run folder). Received: "
+                               f"another process holds {path}; wait for it to finish") from None
+        yield
+
+
 def train(name, seed=0, quick=False, root=None, data_root=None):
     """Run an entry's recipe and write its artifacts; returns the metadata written."""
     entry = registry.get(name)
+    with training_lock(name):
+        return _train(entry, name, seed, quick, root, data_root)
+
+
+def _train(entry, name, seed, quick, root, data_root):
     module = recipe(name)
     start = time.time()
     model, record = module.train(seed=seed, quick=quick, data_root=data_root, dataset=entry.dataset, **entry.args)
@@ -190,9 +211,14 @@ def package(name, run_dir, root=None):
     The metadata is still the recipe's record; nothing is typed by hand.
     """
     entry = registry.get(name)
-    with open(os.path.join(run_dir, "record.json")) as f:
-        record = json.load(f)
+    record_path = os.path.join(run_dir, "record.json")
+    record = _atomic.read_json(record_path)
+    if not isinstance(record, dict) or "golden_inputs" not in record:
+        got = "an object without golden_inputs" if isinstance(record, dict) else type(record).__name__
+        raise ValueError(f"Expected a recipe's record (a JSON object with `golden_inputs`) in {record_path}. "
+                         f"Received: {got}")
     model = store.load_model_file(os.path.join(run_dir, "model.keras"))
+    registry.check_model(entry, model, record)  # before anything under `name` is replaced
     golden = record.pop("golden_inputs")
     golden = np.load(os.path.join(run_dir, golden)) if isinstance(golden, str) else np.asarray(golden, np.float32)
     wall = record.pop("wall_seconds", record.get("train_seconds"))

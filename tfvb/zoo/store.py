@@ -5,7 +5,8 @@ staging folder of its own, holds an exclusive lock on the entry while it
 swaps the new folder in, and keeps the old one (as `.<name>.previous`) until
 the new one is in place. A crash at any moment therefore leaves either the
 old entry or the new one, and readers find whichever is complete
-(`entry_folder`). Every file's sha256 is recorded and checked before
+(`entry_folder`); the staging folder a killed writer leaves is removed by the
+next write (a live writer holds a lock on its own). Every file's sha256 is recorded and checked before
 anything is loaded.
 """
 
@@ -22,6 +23,8 @@ import sys
 import tempfile
 
 import numpy as np
+
+from tfvb import _atomic
 
 FORMAT_VERSION = 1
 MODEL_FILE, GOLDEN_FILE, META_FILE, SERVING_DIR = "model.keras", "golden.npz", "metadata.json", "serving"
@@ -144,16 +147,53 @@ def _swap_in(root, name, staged):
         shutil.rmtree(previous, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _held(folder, blocking=True):
+    """Hold an exclusive lock on `folder` (True), or yield False when another process holds it."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_stale_staging(root):
+    """Remove the staging folders of writers that were killed; a live writer holds a lock on its own."""
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if name.startswith(".") and ".staging-" in name and os.path.isdir(path):
+            with _held(path, blocking=False) as stale:
+                if stale:
+                    shutil.rmtree(path, ignore_errors=True)
+
+
 def write_entry(root, name, model, metadata, golden_inputs):
     """Write an entry's artifacts into root/name atomically; return the metadata written."""
     check_finite_weights(model)
     os.makedirs(root, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=root, prefix=f".{name}.staging-")
-    os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the entry from other users of an installed zoo
-    try:
-        return _write_staged(root, name, tmp, model, metadata, golden_inputs)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        with _held(root):  # a staging folder is created and locked before any cleanup can see it
+            _remove_stale_staging(root)
+            tmp = tempfile.mkdtemp(dir=root, prefix=f".{name}.staging-")
+            stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+            os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the entry from other users of an installed zoo
+            stack.enter_context(_held(tmp))
+        _atomic.require_free_space(root, 3 * sum(np.asarray(w).nbytes for w in model.weights) + (16 << 20),
+                                   f"zoo entry {name!r} (its model.keras and serving export)")
+        try:
+            return _write_staged(root, name, tmp, model, metadata, golden_inputs)
+        except Exception as e:
+            import tensorflow as tf
+
+            if not isinstance(e, tf.errors.OpError):
+                raise
+            raise ArtifactError(f"Expected to write zoo entry {name!r} in {root}. Received: {type(e).__name__}: "
+                                f"{e.message} (a full disk?); the previous entry, if any, is untouched") from e
 
 
 def _write_staged(root, name, tmp, model, metadata, golden_inputs):
@@ -204,6 +244,14 @@ def read_metadata(folder):
             meta = json.load(f)
     except (OSError, ValueError) as e:
         raise ArtifactError(f"Expected valid JSON in {path}. Received: {e}") from e
+    except RecursionError as e:
+        raise ArtifactError(f"Expected zoo metadata in {path}. Received: JSON nested too deeply to read") from e
+    if not isinstance(meta, dict):
+        raise ArtifactError(f"Expected a JSON object of zoo metadata in {path}. Received: a {type(meta).__name__}")
+    files = meta.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise ArtifactError(f"Expected `files` in {path} to map file names to sha256 strings. Received: "
+                            f"{type(files).__name__} {str(files)[:80]}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(
             f"Expected zoo format_version {FORMAT_VERSION} in {path}. Received: "
@@ -219,8 +267,12 @@ def verify(folder, meta, prefix=None):
     wanted = {p: h for p, h in recorded.items() if prefix is None or p == prefix or p.startswith(prefix + os.sep)}
     if not wanted:
         raise ArtifactError(f"Expected checksums for {prefix or 'the files'} in {folder}/{META_FILE}. Received none")
+    root = os.path.realpath(folder)
     for rel, expected in wanted.items():
         path = os.path.join(folder, rel)
+        if os.path.isabs(rel) or not os.path.realpath(path).startswith(root + os.sep):
+            raise ArtifactError(f"Expected the files of {folder}/{META_FILE} inside the entry. Received: {rel!r}, "
+                                "a path that leaves it; refusing to open it")
         if not os.path.isfile(path):
             raise ArtifactError(f"Expected zoo file {path}. Received: missing")
         actual = sha256(path)
