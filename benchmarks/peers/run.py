@@ -151,6 +151,11 @@ def ratios(raw):
                          for clock in CLOCKS}
                 entry["seconds"] = {side: {c: statistics.median(x[c] for x in runs[side]) for c in CLOCKS}
                                     for side in ("tfvb", "peer")}
+                # What each side computed (the loss of its timed epoch, its log p(x), its mean top
+                # probability): the evaluation rows run untrained models, so their values must agree too.
+                key = next(k for k in runs["tfvb"][0] if k not in (*CLOCKS, "version"))
+                entry["value"] = {"what": key, **{side: statistics.median(x[key] for x in runs[side])
+                                                  for side in ("tfvb", "peer")}}
                 table.setdefault(row, {}).setdefault(peer, {})[str(threads)] = entry
     return table
 
@@ -173,6 +178,14 @@ def markdown(report):
                 s = by_peer.get(peer, {}).get(threads)
                 cells.append("" if s is None else " / ".join(f"{s['wall'][k]:.2f}" for k in ("min", "median", "max")))
             lines.append(f"| {ROWS[row][0]} | {threads} | " + " | ".join(cells) + " |")
+    lines += ["", "What each side computed in the timed runs (medians; the evaluation rows on untrained models):", "",
+              "| path | threads | peer | value | tfvb | peer |", "|---|---|---|---|---|---|"]
+    for row, by_peer in report["ratios"].items():
+        for peer, by_threads in by_peer.items():
+            for threads, s in by_threads.items():
+                v = s["value"]
+                lines.append(f"| {ROWS[row][0]} | {threads} | {PEER_NAMES[peer]} | {v['what']} | {v['tfvb']:.3f} | "
+                             f"{v['peer']:.3f} |")
     if report["sanity"]:
         lines += ["", f"Sanity check ({report['sanity'][0]['epochs']} epochs, each side evaluated its own way):", "",
                   "| path | peer | agree | compared |", "|---|---|---|---|"]
