@@ -15,7 +15,7 @@ $(VENV)/.docs-installed: $(VENV)/.installed setup.cfg
 	$(PY) -m pip install -q -e ".[docs]"
 	touch $@
 
-.PHONY: install system-deps demo test test-slow lint benchmarks bench docs docs-serve tutorials
+.PHONY: install system-deps demo test test-slow lint benchmarks bench bench-peers docs docs-serve tutorials
 install: $(VENV)/.installed
 
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist package.
@@ -51,3 +51,16 @@ tutorials: install
 # Every speed benchmark in one run, the matmul peak measured beside them: benchmarks/results/summary.{json,md}
 bench: install
 	$(PY) benchmarks/run_all.py
+
+# tfvb side by side with pythae, bayesian-torch and a plain PyTorch loop: benchmarks/results/peers.{json,md}.
+# The peers live in their own environment ($(PEERS_VENV)), never in tfvb's: torch 2.13.0 is the CPU build
+# pip finds on this machine's disk for Python 3.11 (a plain `torch` would pull a CUDA build of several GB).
+PEERS_VENV ?= .venv-peers
+$(PEERS_VENV)/.installed: benchmarks/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -q -r benchmarks/peers/requirements.txt
+	touch $@
+
+bench-peers: install $(PEERS_VENV)/.installed
+	$(PY) benchmarks/peers/run.py --peers-python $(PEERS_VENV)/bin/python
