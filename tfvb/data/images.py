@@ -201,37 +201,30 @@ def image_dataset(images, labels=None, batch_size=128, binarize="dynamic", shuff
     pixels = tf.constant(images)
     targets = None if labels is None else tf.constant(labels)
 
-    with tf.init_scope(), tf.device("/CPU:0"):  # the epoch being drawn and its order, set by its first batch
-        drawn_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="tfvb_data_drawn_epoch")
-        drawn_order = tf.Variable(tf.zeros([n], tf.int64), trainable=False, name="tfvb_data_order")
-
-    def new_epoch():
-        # Each pass over the data takes the next epoch number; `fit` (through the counter) sets it
-        # before every epoch, which is what makes a resumed run exact.
-        epoch = counter.variable.assign_add(1, read_value=True) - 1
-        order = tf.range(n, dtype=tf.int64)
-        if shuffle:
-            order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([np.int64(seed), epoch]))
-        return drawn_epoch.assign(epoch, read_value=True), drawn_order.assign(order, read_value=True)
-
-    def one_batch(b):
-        # One gather and one draw per batch, not per image, and one dataset for every epoch: the
-        # pipeline's cost stays far below the step's. Batches come in order (a sequential map), the
-        # first one of a pass drawing its epoch and order. The draw is a function of (seed, epoch,
-        # batch), so a resumed run sees the same data.
-        epoch, order = tf.cond(tf.equal(b, 0), new_epoch, lambda: (drawn_epoch.read_value(), drawn_order.read_value()))
-        i = order[b * batch_size:(b + 1) * batch_size]
+    def one_batch(b, i, epoch):
+        # One gather and one draw per batch, not per image: the pipeline's cost stays far below the
+        # step's. The draw is a function of (seed, epoch, batch), so a resumed run sees the same data.
         x = tf.gather(pixels, i)
         if binarize == "dynamic":
             u = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([key, epoch * batches + b]), dtype=x.dtype)
             x = tf.cast(u < x, x.dtype)
         return x if targets is None else (x, tf.gather(targets, i))
 
+    def one_epoch(_):
+        # Each pass over the data takes the next epoch number; `fit` (through the counter) sets it
+        # before every epoch, which is what makes a resumed run exact.
+        epoch = counter.variable.assign_add(1, read_value=True) - 1
+        order = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([np.int64(seed), epoch]))
+        indices = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
+        return indices.enumerate().map(lambda b, i: one_batch(b, i, epoch))
+
     # A fixed prefetch and no autotuning: with autotuning on, every new epoch waited seconds for the
     # previous epoch's iterator to shut down on one thread (measured: ../shared/notes/speed-vs-peers.md).
     options = tf.data.Options()
     options.autotune.enabled = False
-    ds = tf.data.Dataset.range(batches).map(one_batch).prefetch(2).with_options(options)
+    ds = tf.data.Dataset.range(1).flat_map(one_epoch).prefetch(2).with_options(options)
     ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     ds.tfvb_epoch_counter = counter
     return ds
