@@ -5,7 +5,9 @@ TensorFlow): `models`, `layers`, `priors`, `objectives`, `evaluate`, `data`,
 `callbacks`, `zoo`, `tuning`, `plots`, `uncertainty`, `paths`, `cli`,
 `uci_protocol` (Gal's UCI protocol), `dropout` and `gaussian` (MC dropout's
 formulas), `randomness` (seeds and per-example noise); and the function
-`tfvb.bayesianize(model, ...)` (a trained Keras model -> a BNN).
+`tfvb.bayesianize(model, ...)` (a trained Keras model -> a BNN), and
+`tfvb.predict_samples` / `tfvb.predict_uncertainty(model, x, samples=T, seed=s)`
+(T weight draws of any Keras model with tfvb layers).
 """
 
 import importlib as _importlib
@@ -36,7 +38,7 @@ def _check_backend():
 
 #: Functions exported at the top level: name -> the (private) module defining it. The module is not
 #: named after the function, so `tfvb.bayesianize` stays the function once the module is imported.
-_FUNCTIONS = {"bayesianize": "_bayesianize"}
+_FUNCTIONS = {"bayesianize": "_bayesianize", "predict_samples": "_monte_carlo", "predict_uncertainty": "_monte_carlo"}
 
 
 def __getattr__(name):

@@ -72,6 +72,8 @@ def sample_rank_error(x):
 class _VariationalConv2D(VariationalLayer):
     """Convolution algebra shared by the estimators; inputs (N, H, W, C) -> (N, H', W', filters)."""
 
+    _default_rank = 4
+
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
                  activation=None, use_bias=True, prior=None, kl="auto", posterior_sigma_init=0.01,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", seed=None, num_examples=None,
@@ -95,7 +97,7 @@ class _VariationalConv2D(VariationalLayer):
             )
         self._add_posterior(self.kernel_size + (int(input_shape[-1]), self.filters), self.filters)
 
-    def compute_output_shape(self, input_shape):
+    def _output_shape(self, input_shape):
         spatial = []
         for n, k, s, d in zip(input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate):
             if n is None:
@@ -224,4 +226,4 @@ class Conv2DLocalReparameterization(_VariationalConv2D):
     def _sample_many(self, x, num_samples, seed):
         if x.shape.rank not in (4, 5):
             raise sample_rank_error(x)
-        return self._local_sample_many(x, num_samples, seed, sample_axis=x.shape.rank == 5)
+        return self._local_sample_many_checked(x, num_samples, seed)

@@ -14,8 +14,9 @@ network returns, from the posterior-mean weights.
 
 T weight draws in one call: the batch is tiled T times (row t * N + n is
 draw t of example n); each Bayesian layer folds the T draws out of the
-batch, applies T independent kernels in one batched op, and folds them back,
-so every other layer of the graph runs unchanged on a batch of T * N.
+batch, applies T independent kernels in one batched op, and folds them back
+(`VariationalLayer.tiled_call`, as `tfvb.predict_samples` does for any Keras
+model), so every other layer of the graph runs unchanged on a batch of T * N.
 
 References:
     Blundell, Cornebise, Kavukcuoglu, Wierstra. Weight Uncertainty in Neural
@@ -31,8 +32,7 @@ import tensorflow_probability as tfp
 
 from tfvb import _checks, uncertainty
 from tfvb.layers import conv_transpose  # noqa: F401  (registers the transposed layers for loading)
-from tfvb.layers._variational import VariationalLayer
-from tfvb.layers.dense import _VariationalDense
+from tfvb.layers._variational import VariationalLayer, _dims
 from tfvb.models import _labels, _task
 from tfvb.models._base import update_trackers
 from tfvb.models._bnn_base import BNNBase
@@ -40,12 +40,6 @@ from tfvb.models._bnn_base import BNNBase
 tfd = tfp.distributions
 
 __all__ = ["BayesianNetwork"]
-
-
-def _dims(t):
-    """The shape of `t` as a list: Python ints where static (kept through reshapes), scalars elsewhere."""
-    dynamic = tf.shape(t)
-    return [d if d is not None else dynamic[i] for i, d in enumerate(t.shape)]
 
 
 def _takes_training(layer):
@@ -132,7 +126,7 @@ class BayesianNetwork(BNNBase):
                 def bayesian(h, **kwargs):
                     if not num_samples:
                         return op(h, training=training, seed=seeds[id(op)], batch_slice=batch_slice)
-                    return self._sampled_call(op, h, num_samples, seeds[id(op)])
+                    return op.tiled_call(h, num_samples, seeds[id(op)])
                 return bayesian
             if _takes_training(op):
                 return lambda *args, **kwargs: op(*args, **{**kwargs, "training": bool(training) and not num_samples})
@@ -142,22 +136,6 @@ class BayesianNetwork(BNNBase):
         if num_samples:
             out = tf.reshape(out, [num_samples, -1] + _dims(out)[1:])
         return out
-
-    @staticmethod
-    def _sampled_call(op, h, num_samples, seed):
-        """A Bayesian layer on a tiled batch (T * N, ...): fold out the T draws, apply T kernels, fold back.
-
-        A dense layer folds every position into its batch, (T, N x positions, features), as its kernel is
-        shared by the positions; a convolution takes (T, N, height, width, channels).
-        """
-        dims = _dims(h)
-        dense = isinstance(op, _VariationalDense)
-        out = op(tf.reshape(h, [num_samples, -1] + (dims[-1:] if dense else dims[1:])), num_samples=num_samples,
-                 seed=seed)
-        if dense:
-            return tf.reshape(out, dims[:-1] + [op.units])
-        static = op.compute_output_shape(tuple(h.shape))[1:]
-        return tf.reshape(out, [-1] + [s if s is not None else d for s, d in zip(static, _dims(out)[2:])])
 
     def _widest_activation(self):
         sizes = [int(np.prod(self.input_spec_shape))]
