@@ -7,7 +7,10 @@ three modes:
 
     layer(x, training=True)        one stochastic pass; its KL(q || p) is
                                    recorded with `add_loss` for the model
-    layer(x)                       the posterior mean, W = mu (deterministic)
+    layer(x)                       the posterior mean, W = mu (deterministic);
+                                   the KL is recorded too, so that Keras'
+                                   `evaluate` and `val_loss` report the
+                                   objective `fit` reports
     layer(x, num_samples=T)        T independent weight draws in one
                                    vectorized call: x of shape (N, ...) or
                                    (T, N, ...) -> (T, N, ...)
@@ -316,14 +319,20 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         elif training:
             scale = self.kernel_scale  # softplus once for the pass and its KL
             outputs, kernel = self._sample(inputs, seed, scale, batch_slice)
-            kl = self._kl(scale, kernel_sample=kernel)
-            self.add_loss(kl if self.num_examples is None else kl / float(self.num_examples))
+            self._add_kl(self._kl(scale, kernel_sample=kernel))
         else:
             _sampling_guard.note_deterministic(self, inputs)
             outputs = self._linear(inputs, self._compute(self.kernel_loc))
+            # The same KL term as in training, so that a model's `evaluate` and `val_loss` report the objective
+            # `fit` reports (Keras adds the layers' losses in both). A sampled KL uses a fixed draw: the
+            # evaluation is repeatable and the layer's seed generator is left where training left it.
+            self._add_kl(self._kl(self.kernel_scale, seed=(0 if self.seed is None else self.seed, 1)))
         if self.use_bias:
             outputs = outputs + self._compute(self.bias)
         return self.activation(outputs)
+
+    def _add_kl(self, kl):
+        self.add_loss(kl if self.num_examples is None else kl / float(self.num_examples))
 
     def _sample_many(self, x, num_samples, seed):
         return self._independent_samples(x, num_samples, seed)

@@ -2,10 +2,10 @@ r"""Bayesian dense layers: reparameterization, Flipout and local reparameterizat
 
 Each is a drop-in `keras.layers.Dense` whose kernel has a Gaussian posterior
 $q(W) = \mathcal{N}(\mu, \operatorname{softplus}(\rho)^2)$ and a prior $p(W)$ (see `tfvb.priors`). In a
-stochastic pass (`training=True`) the layer records $\mathrm{KL}(q \,\|\, p)$ with
-`add_loss`; tfvb's models scale it by the data set size (in a model of your
-own, pass `num_examples=N` and the layer adds $\mathrm{KL} / N$). The three estimators
-of the forward pass differ in their gradient variance and cost:
+stochastic pass (`training=True`) and a posterior-mean one the layer records $\mathrm{KL}(q \,\|\, p)$ with
+`add_loss` (so Keras' `evaluate` and `val_loss` report the objective `fit` reports); tfvb's models scale
+it by the data set size (in a model of your own, pass `num_examples=N` and the layer adds
+$\mathrm{KL} / N$). The three estimators of the forward pass differ in their gradient variance and cost:
 
 | layer | forward pass | noise |
 |---|---|---|
