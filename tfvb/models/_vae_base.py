@@ -12,12 +12,13 @@ import tensorflow as tf
 
 from tfvb import _checks, objectives, randomness
 from tfvb.models import _base, _divergence, _inputs
+from tfvb.models._compile import KerasCompile
 
 # Guards against exp overflow/underflow of a runaway or collapsed posterior scale.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 
 
-class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class LatentVariableModel(KerasCompile, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
 
     Args:
@@ -65,7 +66,12 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
 
     @property
     def metrics(self):
-        return list(self._trackers)
+        return self.own_metrics(self._trackers)
+
+    objective_name = "its bound on log p(x) (the negative ELBO or IWAE bound per image)"
+
+    def metric_target(self, x, y):
+        return x  # compiled metrics compare the images with their reconstruction
 
     # -- inputs -------------------------------------------------------------------------------
     def check_inputs(self, x):
@@ -237,12 +243,19 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
         grads = self.compute_gradients(tape, losses)
         del tape
         self.optimizer.apply(grads, self.trainable_variables)
-        return _base.update_trackers(self._trackers, terms, sample_weight)
+        return self._update(x, terms, sample_weight)
 
     def test_step(self, data):
         x, _, sample_weight = _base.unpack_batch(data)
-        terms = self.per_example_terms(self.check_inputs(x), training=False)
-        return _base.update_trackers(self._trackers, terms, sample_weight)
+        x = self.check_inputs(x)
+        terms = self.per_example_terms(x, training=False)
+        return self._update(x, terms, sample_weight)
+
+    def _update(self, x, terms, sample_weight):
+        if getattr(self, "_compile_metrics", None) is not None:
+            mean, _ = self._encode(x)  # the reconstruction from the posterior mean, as `call` returns
+            self.update_compiled_metrics(x, None, tf.sigmoid(self._decode(mean)), sample_weight)
+        return _base.update_trackers(self.metrics, terms, sample_weight)
 
     # -- fit / evaluate: check the data, honour sample weights ----------------------------------------
     def _user_data(self, x, y, kwargs, method):

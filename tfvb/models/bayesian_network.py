@@ -112,7 +112,7 @@ class BayesianNetwork(BNNBase):
     @property
     def metrics(self):
         last = self.accuracy_tracker if self.task == "classification" else self.rmse_tracker
-        return [self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker, last]
+        return self.own_metrics([self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker, last])
 
     # ---- the forward pass through the graph -------------------------------------------------------
     def _forward(self, x, training=None, num_samples=None, seed=None, batch_slice=None):
@@ -200,9 +200,10 @@ class BayesianNetwork(BNNBase):
 
     def _extra_values(self, outputs, y):
         if self.task == "regression":
-            return {"_mean": tf.add_n([tf.reshape(o, [-1, self.output_dim]) for o in outputs]) / len(outputs)}
+            mean = tf.add_n([tf.reshape(o, [-1, self.output_dim]) for o in outputs]) / len(outputs)
+            return {"_mean": mean, "_prediction": mean}
         probs = tf.add_n([tf.exp(self._log_probs(o)) for o in outputs]) / len(outputs)
-        return {"accuracy": _task.correct(probs, y)}
+        return {"accuracy": _task.correct(probs, y), "_prediction": probs}
 
     def _update(self, values, y, sample_weight):
         if self.task == "regression":
