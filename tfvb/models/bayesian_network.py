@@ -95,6 +95,7 @@ class BayesianNetwork(BNNBase):
         if not self.dense_layers:
             raise ValueError("Expected a network with at least one tfvb Bayesian layer. Received none in "
                              f"{network.name!r}")
+        self._shared_layers = any(len(getattr(op, "_inbound_nodes", ())) > 1 for op in self.dense_layers)
         self.input_spec_shape = tuple(network.inputs[0].shape[1:])
         out_shape = tuple(network.outputs[0].shape[1:])
         self.output_dim = int(np.prod(out_shape)) if out_shape else 1
@@ -116,6 +117,9 @@ class BayesianNetwork(BNNBase):
 
     # ---- the forward pass through the graph -------------------------------------------------------
     def _forward(self, x, training=None, num_samples=None, seed=None, batch_slice=None):
+        if seed is None and training and self._shared_layers:
+            # One seed per pass: a layer called at several places of the graph draws the same weights at each.
+            seed = self.seed_generator.next()
         seeds = dict(zip(map(id, self.dense_layers), self._layer_seeds(seed)))
         if num_samples:
             x = tf.reshape(tf.tile(x[tf.newaxis], tf.concat([[num_samples], tf.ones_like(tf.shape(x))], 0)),
