@@ -47,7 +47,7 @@ import tensorflow as tf
 
 from tfvb import _checks, randomness
 from tfvb import priors as priors_lib
-from tfvb.layers import _sampling_guard
+from tfvb.layers import _sampling_guard, _tfp_arguments
 
 KL_MODES = ("auto", "analytic", "sample")
 #: The smallest `posterior_sigma_init`: below it softplus(rho) underflows in float32 (KL = inf).
@@ -101,6 +101,8 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         num_examples=None,
         **kwargs,
     ):
+        # Arguments of tfp.layers (kernel_divergence_fn, kl_weight, ...): read, or refused naming tfvb's.
+        kwargs, num_examples, kl = _tfp_arguments.translate(kwargs, num_examples, kl)
         super().__init__(**kwargs)
         self.num_examples = None if num_examples is None else _checks.positive_int("num_examples", num_examples)
         self.activation = keras.activations.get(activation)

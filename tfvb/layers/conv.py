@@ -36,7 +36,8 @@ import tensorflow as tf
 from tfvb import _checks
 from tfvb.layers._variational import VariationalLayer, grouped_convolutions
 
-__all__ = ["Conv2DReparameterization", "Conv2DFlipout", "Conv2DLocalReparameterization"]
+__all__ = ["Conv2DReparameterization", "Conv2DFlipout", "Conv2DLocalReparameterization",
+           "Convolution2DReparameterization", "Convolution2DFlipout"]
 
 
 def pair(name, value):
@@ -227,3 +228,8 @@ class Conv2DLocalReparameterization(_VariationalConv2D):
         if x.shape.rank not in (4, 5):
             raise sample_rank_error(x)
         return self._local_sample_many_checked(x, num_samples, seed)
+
+
+# tfp.layers' names (and Keras' Convolution2D alias of Conv2D), for ported code.
+Convolution2DReparameterization = Conv2DReparameterization
+Convolution2DFlipout = Conv2DFlipout
