@@ -92,13 +92,19 @@ class LatentVariableModel(KerasCompile, _divergence.FiniteWeightsOnly, randomnes
         mean, logvar = tf.split(self.to_variable_dtype(self.encoder(x)), 2, axis=-1)
         return mean, tf.clip_by_value(logvar, LOGVAR_MIN, LOGVAR_MAX)
 
-    def decode(self, z):
-        """Bernoulli logits of p(x|z); `z` is (..., latent_dim), leading axes kept."""
+    def decode(self, z, apply_sigmoid=False):
+        """The decoder's Bernoulli **logits** of p(x|z) (pixel probabilities with `apply_sigmoid=True`).
+
+        As in TensorFlow's convolutional VAE tutorial: `decode(z)` returns logits, the form the
+        likelihood takes (`sigmoid_cross_entropy_with_logits`), and `decode(z, apply_sigmoid=True)`
+        returns sigmoid(logits), the image's mean. `z` is (..., latent_dim); leading axes are kept.
+        """
         z = self.to_variable_dtype(tf.convert_to_tensor(z))
         if z.shape.rank is not None and (z.shape.rank < 1 or z.shape[-1] not in (None, self.latent_dim)):
             raise ValueError(f"Expected `z` of shape (..., {self.latent_dim}), latent_dim={self.latent_dim} values "
                              f"in its last axis. Received: z.shape={tuple(z.shape)}")
-        return self._decode(_checks.assert_finite(z, "z"))
+        logits = self._decode(_checks.assert_finite(z, "z"))
+        return tf.sigmoid(logits) if apply_sigmoid else logits
 
     def _decode(self, z):
         """`decode` of latents the model drew itself (no checks: they stay off the gradient's path)."""
