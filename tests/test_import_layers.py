@@ -5,8 +5,8 @@ The layers, bottom-up (an import may go sideways within a layer or down, never u
     0  _atomic _checks _lazy _traced randomness paths version
     1  priors objectives dropout gaussian uncertainty layers data
     2  models
-    3  evaluate _bayesianize
-    4  uci_protocol calibrate
+    ("evaluate", "_bayesianize", "_monte_carlo"),
+    ("uci_protocol", "calibrate"),
     5  tuning callbacks plots zoo
     6  demo cli __main__
 
@@ -28,7 +28,7 @@ LAYERS = (
     ("_atomic", "_checks", "_lazy", "_traced", "randomness", "paths", "version"),
     ("priors", "objectives", "dropout", "gaussian", "uncertainty", "layers", "data"),
     ("models",),
-    ("evaluate", "_bayesianize"),
+    ("evaluate", "_bayesianize", "_monte_carlo"),
     ("uci_protocol", "calibrate"),
     ("tuning", "callbacks", "plots", "zoo"),
     ("demo", "cli", "__main__"),

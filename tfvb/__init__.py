@@ -5,8 +5,10 @@ TensorFlow): `models`, `layers`, `priors`, `objectives`, `evaluate`, `data`,
 `callbacks`, `zoo`, `tuning`, `plots`, `uncertainty`, `paths`, `cli`,
 `uci_protocol` (Gal's UCI protocol), `calibrate` (temperature scaling and
 conformal prediction), `dropout` and `gaussian` (MC dropout's formulas),
-`randomness` (seeds and per-example noise); and the function
-`tfvb.bayesianize(model, ...)` (a trained Keras model -> a BNN).
+`randomness` (seeds and per-example noise); and the functions
+`tfvb.bayesianize(model, ...)` (a trained Keras model -> a BNN) and
+`tfvb.predict_samples` / `tfvb.predict_uncertainty(model, x, samples=T, seed=s)`
+(T weight draws of any Keras model with tfvb layers).
 
 Every serializable tfvb class (models, layers, priors) is registered with
 Keras as soon as both are imported, in either order, so a `.keras` file
@@ -44,7 +46,7 @@ def _check_backend():
 
 #: Functions exported at the top level: name -> the (private) module defining it. The module is not
 #: named after the function, so `tfvb.bayesianize` stays the function once the module is imported.
-_FUNCTIONS = {"bayesianize": "_bayesianize"}
+_FUNCTIONS = {"bayesianize": "_bayesianize", "predict_samples": "_monte_carlo", "predict_uncertainty": "_monte_carlo"}
 
 
 def __getattr__(name):

@@ -41,6 +41,8 @@ SUPPORTED_LAYERS = {
 KEPT_WITH_WEIGHTS = (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
                      keras.layers.GroupNormalization)
 _CONV_ARGS = ("filters", "kernel_size", "strides", "padding", "dilation_rate")
+#: Settings of a converted layer with no meaning for a posterior: refused, or dropped on request.
+_WEIGHT_PENALTIES = ("kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint")
 #: MOPED scales are floored here: a weight of exactly 0 still gets a (tiny) posterior.
 MIN_MOPED_SIGMA = 1e-5
 
@@ -65,7 +67,21 @@ def _check_model(model):
                          f"input(s) and {len(model.outputs)} output(s)")
 
 
-def _plan(model, layer, skip):
+def _check_penalties(op, drop_regularizers):
+    """Refuse a converted layer's weight regularizers and constraints unless asked to drop them."""
+    config = op.get_config()
+    found = {key: config[key] for key in _WEIGHT_PENALTIES if config.get(key) is not None}
+    if found and not drop_regularizers:
+        shown = ", ".join(f"{key}={value.get('class_name', value) if isinstance(value, dict) else value!r}"
+                          for key, value in found.items())
+        raise ValueError(
+            f"Expected layers to convert without weight regularizers or constraints: in a BNN the prior "
+            f"(`prior=`) regularizes the weights, and a constraint has no counterpart on a posterior. Received: "
+            f"layer {op.name!r} with {shown} (pass drop_regularizers=True to drop them, or name the layer in "
+            "`skip` to keep it deterministic)")
+
+
+def _plan(model, layer, skip, drop_regularizers=False):
     """{layer name: tfvb class or None (kept)}; raises on layers it cannot handle."""
     names = {op.name for op in model.layers}
     unknown = sorted(set(skip) - names)
@@ -92,6 +108,7 @@ def _plan(model, layer, skip):
                 raise ValueError(f"Expected channels_last, ungrouped, unquantized layers without LoRA. Received: "
                                  f"layer {op.name!r} ({type(op).__name__}) with an unsupported setting "
                                  "(name it in `skip` to keep it deterministic)")
+            _check_penalties(op, drop_regularizers)
             plan[op.name] = choices[layer]
         elif not op.weights or isinstance(op, KEPT_WITH_WEIGHTS):
             plan[op.name] = None
@@ -110,7 +127,19 @@ def _bayesian_layer(op, cls, prior, seed):
     if "output_padding" in config:
         kwargs["output_padding"] = config["output_padding"]
     return cls(**kwargs, activation=config["activation"], use_bias=config["use_bias"], prior=prior, seed=seed,
-               name=op.name, dtype=op.dtype_policy)
+               name=op.name, dtype=op.dtype_policy, activity_regularizer=config.get("activity_regularizer"))
+
+
+def _kept_layer(op):
+    """A fresh copy of a layer kept as it is (its weights are copied after cloning)."""
+    if isinstance(op, keras.layers.Lambda):
+        # A Lambda's function is in memory, not read from a file: Keras' safe mode (against code in saved
+        # files) has nothing to protect here.
+        from keras.src.saving import serialization_lib
+
+        with serialization_lib.SafeModeScope(False):
+            return op.__class__.from_config(op.get_config())
+    return op.__class__.from_config(op.get_config())
 
 
 def _posterior_rho(kernel, posterior_sigma_init, moped_delta):
@@ -123,7 +152,7 @@ def _posterior_rho(kernel, posterior_sigma_init, moped_delta):
 
 
 def bayesianize(model, layer="flipout", prior=None, posterior_sigma_init=None, num_examples=None, skip=(),
-                task=None, moped_delta=0.1, seed=None):
+                task=None, moped_delta=0.1, seed=None, drop_regularizers=False):
     """Turn a trained Keras model into a Bayesian neural network of the same structure.
 
     Every `Dense`, `Conv2D` (and `Conv2DTranspose`) becomes a tfvb Bayesian
@@ -156,6 +185,9 @@ def bayesianize(model, layer="flipout", prior=None, posterior_sigma_init=None, n
             noise scale, so `predict_uncertainty` splits epistemic and aleatoric).
         moped_delta: the MOPED factor delta (Krishnan et al. use 0.1).
         seed: seed of the weight draws (None: random).
+        drop_regularizers: whether to drop the weight regularizers and constraints of the layers made
+            Bayesian (the prior takes a regularizer's place); by default such a layer is refused with
+            an error. An activity regularizer is kept.
 
     Returns:
         A `tfvb.models.BayesianNetwork`, compiled with a fresh copy of the
@@ -192,14 +224,14 @@ def bayesianize(model, layer="flipout", prior=None, posterior_sigma_init=None, n
         raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
     loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
     task, outputs = _task.infer(None if loss is None else keras.losses.get(loss), task=task, model=model)
-    plan = _plan(model, layer, skip)
+    plan = _plan(model, layer, skip, drop_regularizers)
 
     count = iter(range(len(plan)))
 
     def clone(op):
         cls = plan[op.name]
         if cls is None:
-            return op.__class__.from_config(op.get_config())
+            return _kept_layer(op)
         return _bayesian_layer(op, cls, prior, None if seed is None else seed * 1000 + next(count) + 1)
 
     cloned = keras.models.clone_model(model, clone_function=clone)

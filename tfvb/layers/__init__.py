@@ -9,6 +9,8 @@ _EXPORTS = {
     "Conv2DReparameterization": "conv",
     "Conv2DFlipout": "conv",
     "Conv2DLocalReparameterization": "conv",
+    "Convolution2DReparameterization": "conv",
+    "Convolution2DFlipout": "conv",
     "Conv2DTransposeReparameterization": "conv_transpose",
     "Conv2DTransposeFlipout": "conv_transpose",
 }

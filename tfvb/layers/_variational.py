@@ -7,7 +7,10 @@ three modes:
 
     layer(x, training=True)        one stochastic pass; its KL(q || p) is
                                    recorded with `add_loss` for the model
-    layer(x)                       the posterior mean, W = mu (deterministic)
+    layer(x)                       the posterior mean, W = mu (deterministic);
+                                   the KL is recorded too, so that Keras'
+                                   `evaluate` and `val_loss` report the
+                                   objective `fit` reports
     layer(x, num_samples=T)        T independent weight draws in one
                                    vectorized call: x of shape (N, ...) or
                                    (T, N, ...) -> (T, N, ...)
@@ -44,6 +47,7 @@ import tensorflow as tf
 
 from tfvb import _checks, randomness
 from tfvb import priors as priors_lib
+from tfvb.layers import _sampling_guard, _tfp_arguments
 
 KL_MODES = ("auto", "analytic", "sample")
 #: The smallest `posterior_sigma_init`: below it softplus(rho) underflows in float32 (KL = inf).
@@ -51,6 +55,12 @@ MIN_POSTERIOR_SIGMA_INIT = 1e-30
 _FLOAT32_MAX = 3.4028234663852886e38
 #: Samples a `tf.map_fn` over weight draws runs at once (see `VariationalLayer._map_samples`).
 _PARALLEL_SAMPLES = 8
+
+
+def _dims(t):
+    """The shape of `t` as a list: Python ints where static (kept through reshapes), scalars elsewhere."""
+    dynamic = tf.shape(t)
+    return [d if d is not None else dynamic[i] for i, d in enumerate(t.shape)]
 
 
 def grouped_convolutions():
@@ -91,6 +101,8 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         num_examples=None,
         **kwargs,
     ):
+        # Arguments of tfp.layers (kernel_divergence_fn, kl_weight, ...): read, or refused naming tfvb's.
+        kwargs, num_examples, kl = _tfp_arguments.translate(kwargs, num_examples, kl)
         super().__init__(**kwargs)
         self.num_examples = None if num_examples is None else _checks.positive_int("num_examples", num_examples)
         self.activation = keras.activations.get(activation)
@@ -109,6 +121,11 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
             raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self._built_rank = None
+        # Keras hands a call-context argument down a Functional graph: `model(x, num_samples=T)` on a
+        # user's Sequential reaches the layer (and is refused there, see `_sampling_guard`) instead of
+        # being dropped without a word.
+        self._register_call_context_args("num_samples")
 
     # ---- posterior ---------------------------------------------------------------
     def _add_posterior(self, kernel_shape, bias_size):
@@ -255,25 +272,86 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
             shape = tf.concat([[num_samples], tf.shape(mean)], 0)
         return mean + tf.sqrt(var) * self._compute(self._normal(shape, self._seeds(seed, 1)[0]))
 
+    # ---- shapes ------------------------------------------------------------------
+    #: The rank of the inputs the layer takes when it is not told otherwise (before it is built).
+    _default_rank = 2
+
+    @property
+    def input_rank(self):
+        """The rank of the inputs the layer was built for; with `num_samples`, one more axis holds per-sample
+        inputs (T, batch, ...)."""
+        return self._built_rank or self._default_rank
+
+    def _record_rank(self, input_shape):
+        self._built_rank = len(input_shape)
+
+    def _is_per_sample(self, x):
+        """Whether `x` (under `num_samples`) holds one input per sample on a leading axis; raises on other ranks."""
+        rank = len(x.shape)
+        if rank == self.input_rank:
+            return False
+        if rank == self.input_rank + 1:
+            return True
+        raise ValueError(
+            f"Expected inputs of rank {self.input_rank} (as {self.name} was built), or {self.input_rank + 1} "
+            f"(num_samples, batch, ...) with `num_samples`. Received: inputs.shape={tuple(x.shape)}"
+        )
+
+    def compute_output_shape(self, input_shape, num_samples=None):
+        """The output shape for inputs of `input_shape`; with `num_samples=T`, (T, ...) ahead of it."""
+        input_shape = tuple(input_shape)
+        if num_samples is None:
+            return tuple(self._output_shape(input_shape))
+        if len(input_shape) == self.input_rank + 1:  # per-sample inputs: the sample axis is kept
+            return (input_shape[0],) + tuple(self._output_shape(input_shape[1:]))
+        return (num_samples,) + tuple(self._output_shape(input_shape))
+
+    def compute_output_spec(self, inputs, training=None, num_samples=None, seed=None, batch_slice=None):
+        shape = self.compute_output_shape(inputs.shape, num_samples=num_samples)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
     # ---- call --------------------------------------------------------------------
     def call(self, inputs, training=None, num_samples=None, seed=None, batch_slice=None):
         inputs = tf.cast(inputs, self.compute_dtype)
         if num_samples is not None:
+            _sampling_guard.refuse_graph_samples(self, num_samples)
             num_samples = _checks.positive_int("num_samples", num_samples)
+            self._is_per_sample(inputs)  # a clear error on a wrong rank
             outputs = self._sample_many(inputs, num_samples, seed)
         elif training:
             scale = self.kernel_scale  # softplus once for the pass and its KL
             outputs, kernel = self._sample(inputs, seed, scale, batch_slice)
-            kl = self._kl(scale, kernel_sample=kernel)
-            self.add_loss(kl if self.num_examples is None else kl / float(self.num_examples))
+            self._add_kl(self._kl(scale, kernel_sample=kernel))
         else:
+            _sampling_guard.note_deterministic(self, inputs)
             outputs = self._linear(inputs, self._compute(self.kernel_loc))
+            # The same KL term as in training, so that a model's `evaluate` and `val_loss` report the objective
+            # `fit` reports (Keras adds the layers' losses in both). A sampled KL uses a fixed draw: the
+            # evaluation is repeatable and the layer's seed generator is left where training left it.
+            self._add_kl(self._kl(self.kernel_scale, seed=(0 if self.seed is None else self.seed, 1)))
         if self.use_bias:
             outputs = outputs + self._compute(self.bias)
         return self.activation(outputs)
 
+    def _add_kl(self, kl):
+        self.add_loss(kl if self.num_examples is None else kl / float(self.num_examples))
+
     def _sample_many(self, x, num_samples, seed):
         return self._independent_samples(x, num_samples, seed)
+
+    def _local_sample_many_checked(self, x, num_samples, seed):
+        return self._local_sample_many(x, num_samples, seed, sample_axis=self._is_per_sample(x))
+
+    def tiled_call(self, h, num_samples, seed=None):
+        """The layer on a batch tiled T times (row t * N + n is draw t of example n), with T weight draws.
+
+        Folds the T draws out of the batch, applies T independent kernels in one call and folds them back,
+        so that every other layer of a graph runs unchanged on a batch of T * N (how `tfvb.predict_samples`
+        and `tfvb.models.BayesianNetwork` sample a whole Keras graph).
+        """
+        dims = _dims(h)
+        out = self(tf.reshape(h, [num_samples, -1] + dims[1:]), num_samples=num_samples, seed=seed)
+        return tf.reshape(out, [-1] + _dims(out)[2:])
 
     def get_config(self):
         return {

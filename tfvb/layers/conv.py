@@ -36,7 +36,8 @@ import tensorflow as tf
 from tfvb import _checks
 from tfvb.layers._variational import VariationalLayer, grouped_convolutions
 
-__all__ = ["Conv2DReparameterization", "Conv2DFlipout", "Conv2DLocalReparameterization"]
+__all__ = ["Conv2DReparameterization", "Conv2DFlipout", "Conv2DLocalReparameterization",
+           "Convolution2DReparameterization", "Convolution2DFlipout"]
 
 
 def pair(name, value):
@@ -72,6 +73,8 @@ def sample_rank_error(x):
 class _VariationalConv2D(VariationalLayer):
     """Convolution algebra shared by the estimators; inputs (N, H, W, C) -> (N, H', W', filters)."""
 
+    _default_rank = 4
+
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
                  activation=None, use_bias=True, prior=None, kl="auto", posterior_sigma_init=0.01,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", seed=None, num_examples=None,
@@ -98,7 +101,7 @@ class _VariationalConv2D(VariationalLayer):
 
     def _check_fits(self, input_shape):
         """Raise ValueError when a known height or width is smaller than the (dilated) kernel needs."""
-        out = self.compute_output_shape(tuple(input_shape))[1:3]
+        out = self._output_shape(tuple(input_shape))[1:3]
         if any(n is not None and n <= 0 for n in out):
             span = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
             raise ValueError(
@@ -107,7 +110,7 @@ class _VariationalConv2D(VariationalLayer):
                 f"padding='same'. Received: input_shape={tuple(input_shape)}"
             )
 
-    def compute_output_shape(self, input_shape):
+    def _output_shape(self, input_shape):
         spatial = []
         for n, k, s, d in zip(input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate):
             if n is None:
@@ -237,4 +240,9 @@ class Conv2DLocalReparameterization(_VariationalConv2D):
     def _sample_many(self, x, num_samples, seed):
         if x.shape.rank not in (4, 5):
             raise sample_rank_error(x)
-        return self._local_sample_many(x, num_samples, seed, sample_axis=x.shape.rank == 5)
+        return self._local_sample_many_checked(x, num_samples, seed)
+
+
+# tfp.layers' names (and Keras' Convolution2D alias of Conv2D), for ported code.
+Convolution2DReparameterization = Conv2DReparameterization
+Convolution2DFlipout = Conv2DFlipout

@@ -70,6 +70,8 @@ def _output_padding(value, strides):
 class _VariationalConv2DTranspose(VariationalLayer):
     """Transposed-convolution algebra shared by the estimators: (N, H, W, C) -> (N, H', W', filters)."""
 
+    _default_rank = 4
+
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, prior=None, kl="auto",
                  posterior_sigma_init=0.01, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -102,7 +104,7 @@ class _VariationalConv2DTranspose(VariationalLayer):
         return [output_length(n, k, s, self.padding, p, d)
                 for n, k, s, p, d in zip(sizes, self.kernel_size, self.strides, pads, self.dilation_rate)]
 
-    def compute_output_shape(self, input_shape):
+    def _output_shape(self, input_shape):
         return (input_shape[0], *self._spatial(input_shape[1:3]), self.filters)
 
     def _transpose(self, x, kernel, filters):

@@ -2,10 +2,10 @@ r"""Bayesian dense layers: reparameterization, Flipout and local reparameterizat
 
 Each is a drop-in `keras.layers.Dense` whose kernel has a Gaussian posterior
 $q(W) = \mathcal{N}(\mu, \operatorname{softplus}(\rho)^2)$ and a prior $p(W)$ (see `tfvb.priors`). In a
-stochastic pass (`training=True`) the layer records $\mathrm{KL}(q \,\|\, p)$ with
-`add_loss`; tfvb's models scale it by the data set size (in a model of your
-own, pass `num_examples=N` and the layer adds $\mathrm{KL} / N$). The three estimators
-of the forward pass differ in their gradient variance and cost:
+stochastic pass (`training=True`) and a posterior-mean one the layer records $\mathrm{KL}(q \,\|\, p)$ with
+`add_loss` (so Keras' `evaluate` and `val_loss` report the objective `fit` reports); tfvb's models scale
+it by the data set size (in a model of your own, pass `num_examples=N` and the layer adds
+$\mathrm{KL} / N$). The three estimators of the forward pass differ in their gradient variance and cost:
 
 | layer | forward pass | noise |
 |---|---|---|
@@ -74,6 +74,7 @@ class _VariationalDense(VariationalLayer):
             **kwargs,
         )
         self.units = _checks.positive_int("units", units)
+        self.supports_masking = True  # as keras.layers.Dense: a mask passes through unchanged
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -81,9 +82,10 @@ class _VariationalDense(VariationalLayer):
             raise ValueError(
                 f"Expected the last axis of the inputs of {self.name} to be known. Received: input_shape={input_shape}"
             )
+        self._record_rank(input_shape)
         self._add_posterior((int(input_dim), self.units), self.units)
 
-    def compute_output_shape(self, input_shape):
+    def _output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
     @staticmethod
@@ -97,15 +99,20 @@ class _VariationalDense(VariationalLayer):
         return tf.shape(t)
 
     def _linear_per_sample(self, x, kernels):
-        """x (N, in) shared or (T, N, in) per sample, kernels (T, in, units) -> (T, N, units)."""
+        """x (N, ..., in) shared or (T, N, ..., in) per sample, kernels (T, in, units) -> (T, N, ..., units)."""
+        per_sample = self._is_per_sample(x)
         if x.shape.rank == 2:
             return tf.einsum("ni,tio->tno", x, kernels)
-        if x.shape.rank == 3:
+        if x.shape.rank == 3 and per_sample:
             return tf.matmul(x, kernels)
-        raise ValueError(
-            f"Expected inputs of shape (batch, features) or (num_samples, batch, features) with "
-            f"`num_samples`. Received: inputs.shape={tuple(x.shape)}"
-        )
+        # Inputs with more axes (a sequence (N, L, in), ...): every position shares the kernel.
+        shape = tf.shape(x)
+        lead = shape[:-1] if per_sample else tf.concat([tf.shape(kernels)[:1], shape[:-1]], 0)
+        if per_sample:
+            y = tf.matmul(tf.reshape(x, tf.stack([shape[0], -1, shape[-1]])), kernels)
+        else:
+            y = tf.einsum("ni,tio->tno", tf.reshape(x, tf.stack([-1, shape[-1]])), kernels)
+        return tf.reshape(y, tf.concat([lead, [self.units]], 0))
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
@@ -195,9 +202,4 @@ class DenseLocalReparameterization(_VariationalDense):
         return self._local_sample(x, seed, scale, batch_slice)
 
     def _sample_many(self, x, num_samples, seed):
-        if x.shape.rank not in (2, 3):
-            raise ValueError(
-                f"Expected inputs of shape (batch, features) or (num_samples, batch, features) with "
-                f"`num_samples`. Received: inputs.shape={tuple(x.shape)}"
-            )
-        return self._local_sample_many(x, num_samples, seed, sample_axis=x.shape.rank == 3)
+        return self._local_sample_many_checked(x, num_samples, seed)

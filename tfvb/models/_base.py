@@ -113,7 +113,11 @@ def update_trackers(trackers, values, sample_weight=None):
     for tracker in trackers:
         if tracker.name in values:
             tracker.update_state(values[tracker.name], sample_weight=sample_weight)
-    results = {t.name: t.result() for t in trackers}
+    results = {}
+    for tracker in trackers:
+        result = tracker.result()
+        # The metrics passed to compile come as one tracker whose result is a dict of them.
+        results.update(result if isinstance(result, dict) else {tracker.name: result})
     if _multi_worker():
         # Keras 3 reduces a step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`,
         # which fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions",

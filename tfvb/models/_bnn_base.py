@@ -18,7 +18,9 @@ warm-up multiplies w_i by min(1, step / kl_warmup_steps).
 N is needed to weigh data against prior: give `num_examples`, or let `fit`
 count the arrays it receives; the models refuse to train without it.
 Reported metrics are per example: `nll`, `kl` (= KL / N), `elbo`
-(= -(nll + kl)), `loss` (the weighted objective), and `accuracy` or `rmse`.
+(= -(nll + kl)), `loss` (the weighted objective), and `accuracy` or `rmse`,
+then the metrics passed to `compile` (on the predictive probabilities or
+mean, see `tfvb.models._compile`); a `loss` passed to `compile` is refused.
 
 References:
     Blundell, Cornebise, Kavukcuoglu, Wierstra. Weight Uncertainty in Neural
@@ -39,6 +41,7 @@ from tfvb.layers._variational import check_posterior_sigma_init
 from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
 from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._base import average_loss, global_batch_size, replicas_in_sync, unpack_batch, update_trackers
+from tfvb.models._compile import KerasCompile
 from tfvb.models._weight_draws import WeightDraws
 
 __all__ = ["BNNBase", "blundell_kl_weights"]
@@ -72,7 +75,7 @@ def _num_examples_of(x, validation_split):
     return None
 
 
-class BNNBase(WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class BNNBase(KerasCompile, WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
 
     def __init__(self, *, hidden_units, layer="flipout", prior=None, num_examples=None, activation="relu",
@@ -176,6 +179,8 @@ class BNNBase(WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedSt
     def _collect_kl(self):
         return tf.add_n([loss for layer in self._bayesian_layers for loss in layer.losses])
 
+    objective_name = "the negative ELBO per example (nll + KL / N)"
+
     def _require_num_examples(self):
         if self.num_examples is None:
             raise ValueError(
@@ -240,21 +245,23 @@ class BNNBase(WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedSt
 
     def train_step(self, data):
         self._require_num_examples()
-        x, y, sample_weight = unpack_batch(data)
-        x, y = self._checked_batch(x, y)
+        x, given, sample_weight = unpack_batch(data)
+        x, y = self._checked_batch(x, given)
         kl_weight = self._kl_weight(tf.shape(x)[0])
         with tf.GradientTape() as tape:
             loss, values = self._step_values(x, y, sample_weight, kl_weight)
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
+        self.update_compiled_metrics(x, given, values["_prediction"], sample_weight)
         return self._update(values, y, sample_weight)
 
     def test_step(self, data):
         self._require_num_examples()
-        x, y, sample_weight = unpack_batch(data)
-        x, y = self._checked_batch(x, y)
+        x, given, sample_weight = unpack_batch(data)
+        x, y = self._checked_batch(x, given)
         _, values = self._step_values(x, y, sample_weight, tf.constant(1.0))
+        self.update_compiled_metrics(x, given, values["_prediction"], sample_weight)
         return self._update(values, y, sample_weight)
 
     def _update(self, values, y, sample_weight):

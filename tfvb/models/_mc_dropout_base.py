@@ -18,6 +18,7 @@ import tensorflow as tf
 from tfvb import _checks, _traced, dropout, gaussian, randomness
 from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._base import average_loss, unpack_batch, update_trackers
+from tfvb.models._compile import KerasCompile
 
 __all__ = ["MCDropoutBase", "RootMean"]
 
@@ -33,7 +34,7 @@ class RootMean(keras.metrics.Mean):
         return tf.sqrt(super().result())
 
 
-class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class MCDropoutBase(KerasCompile, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """Base class (not used directly): subclasses pass `output_units` and define the hooks below.
 
     Args:
@@ -162,9 +163,11 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
         """One forward pass, so Keras records the input signature `model.export` needs."""
         self(keras.ops.zeros((1, self.input_dim)))
 
+    objective_name = "MC dropout's objective (the data term plus the weight decay of Gal's protocol)"
+
     @property
     def metrics(self):
-        return self.trackers
+        return self.own_metrics(self.trackers)
 
     def _flat_inputs(self, x):
         x = tf.convert_to_tensor(x)
@@ -420,6 +423,7 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
             raise ValueError(
                 f"Expected (x, y) or (x, y, sample_weight) batches for {type(self).__name__}. Received x only")
         x = self._flat_inputs(x)
+        given = y
         y = self.prepare_targets(y)
         context = tf.distribute.get_replica_context()
         batch_slice = None
@@ -430,6 +434,8 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
         per_example, values = self.objective(raw, y)
         l2 = self._l2()
         values["loss"] = per_example + l2
+        if getattr(self, "_compile_metrics", None) is not None:
+            self.update_compiled_metrics(x, given, self.outputs_from_raw(raw)[0], w)
         # The decay is added once per replica: scale it so the replicas' sum counts it once.
         return average_loss(per_example, w) + tf.nn.scale_regularization_loss(l2), values, w
 
@@ -439,11 +445,11 @@ class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, ke
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        return update_trackers(self.trackers, values, w)
+        return update_trackers(self.metrics, values, w)
 
     def test_step(self, data):
         _, values, w = self._step_values(data)
-        return update_trackers(self.trackers, values, w)
+        return update_trackers(self.metrics, values, w)
 
     def get_config(self):
         return {

@@ -40,7 +40,7 @@ def _from_logits(loss):
     return bool(getattr(loss, "from_logits", False)) if isinstance(loss, keras.losses.Loss) else False
 
 
-def _softmax_head(model):
+def softmax_head(model):
     activation = getattr(model.layers[-1], "activation", None) if getattr(model, "layers", None) else None
     return getattr(activation, "__name__", None) == "softmax"
 
@@ -70,7 +70,7 @@ def infer(loss, task=None, model=None):
         raise ValueError(f"Expected `task` to be one of {list(TASKS)} or None. Received: task={task!r}")
     if task == "regression":
         return task, "values"
-    softmax = model is not None and _softmax_head(model)
+    softmax = model is not None and softmax_head(model)
     if name in _CLASSIFICATION_LOSSES:
         kind = "logits" if _from_logits(loss) else "probabilities"
         if kind == "logits" and softmax:

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfvb import _checks, objectives, randomness
 from tfvb.models import _base, _divergence, _inputs
+from tfvb.models._compile import KerasCompile
 
 # Guards against exp overflow/underflow of a runaway or collapsed posterior scale.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
@@ -40,7 +41,7 @@ def available_memory():
         return None
 
 
-class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class LatentVariableModel(KerasCompile, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
 
     Args:
@@ -88,7 +89,12 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
 
     @property
     def metrics(self):
-        return list(self._trackers)
+        return self.own_metrics(self._trackers)
+
+    objective_name = "its bound on log p(x) (the negative ELBO or IWAE bound per image)"
+
+    def metric_target(self, x, y):
+        return x  # compiled metrics compare the images with their reconstruction
 
     # -- inputs -------------------------------------------------------------------------------
     def check_inputs(self, x):
@@ -111,15 +117,21 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
         mean, logvar = tf.split(self.to_variable_dtype(self.encoder(x)), 2, axis=-1)
         return mean, tf.clip_by_value(logvar, LOGVAR_MIN, LOGVAR_MAX)
 
-    def decode(self, z):
-        """Bernoulli logits of p(x|z); `z` is (..., latent_dim), leading axes kept."""
+    def decode(self, z, apply_sigmoid=False):
+        """The decoder's Bernoulli **logits** of p(x|z) (pixel probabilities with `apply_sigmoid=True`).
+
+        As in TensorFlow's convolutional VAE tutorial: `decode(z)` returns logits, the form the
+        likelihood takes (`sigmoid_cross_entropy_with_logits`), and `decode(z, apply_sigmoid=True)`
+        returns sigmoid(logits), the image's mean. `z` is (..., latent_dim); leading axes are kept.
+        """
         z = self.to_variable_dtype(tf.convert_to_tensor(z))
         if z.shape.rank is not None and (z.shape.rank < 1 or z.shape[-1] not in (None, self.latent_dim)):
             raise ValueError(f"Expected `z` of shape (..., {self.latent_dim}), latent_dim={self.latent_dim} values "
                              f"in its last axis. Received: z.shape={tuple(z.shape)}")
         if _divergence.eager_call(z):
             _divergence.require_finite_weights(self, "decode with")
-        return self._decode(_checks.assert_finite(z, "z"))
+        logits = self._decode(_checks.assert_finite(z, "z"))
+        return tf.sigmoid(logits) if apply_sigmoid else logits
 
     def _decode(self, z):
         """`decode` of latents the model drew itself (no checks: they stay off the gradient's path)."""
@@ -297,14 +309,20 @@ class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedSta
         grads = self.compute_gradients(tape, losses)
         del tape
         self.optimizer.apply(grads, self.trainable_variables)
-        return _base.update_trackers(self._trackers, terms, sample_weight)
+        return self._update(x, terms, sample_weight)
 
     def test_step(self, data):
         x, _, sample_weight = _base.unpack_batch(data)
         x = self.check_inputs(x)
         self.check_step_fits(x)
         terms = self.per_example_terms(x, training=False)
-        return _base.update_trackers(self._trackers, terms, sample_weight)
+        return self._update(x, terms, sample_weight)
+
+    def _update(self, x, terms, sample_weight):
+        if getattr(self, "_compile_metrics", None) is not None:
+            mean, _ = self._encode(x)  # the reconstruction from the posterior mean, as `call` returns
+            self.update_compiled_metrics(x, None, tf.sigmoid(self._decode(mean)), sample_weight)
+        return _base.update_trackers(self.metrics, terms, sample_weight)
 
     # -- fit / evaluate: check the data, honour sample weights ----------------------------------------
     def _user_data(self, x, y, kwargs, method):

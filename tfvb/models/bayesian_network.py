@@ -14,8 +14,9 @@ network returns, from the posterior-mean weights.
 
 T weight draws in one call: the batch is tiled T times (row t * N + n is
 draw t of example n); each Bayesian layer folds the T draws out of the
-batch, applies T independent kernels in one batched op, and folds them back,
-so every other layer of the graph runs unchanged on a batch of T * N.
+batch, applies T independent kernels in one batched op, and folds them back
+(`VariationalLayer.tiled_call`, as `tfvb.predict_samples` does for any Keras
+model), so every other layer of the graph runs unchanged on a batch of T * N.
 
 References:
     Blundell, Cornebise, Kavukcuoglu, Wierstra. Weight Uncertainty in Neural
@@ -31,8 +32,7 @@ import tensorflow_probability as tfp
 
 from tfvb import _checks, uncertainty
 from tfvb.layers import conv_transpose  # noqa: F401  (registers the transposed layers for loading)
-from tfvb.layers._variational import VariationalLayer
-from tfvb.layers.dense import _VariationalDense
+from tfvb.layers._variational import VariationalLayer, _dims
 from tfvb.models import _labels, _task
 from tfvb.models._base import update_trackers
 from tfvb.models._bnn_base import BNNBase
@@ -40,12 +40,6 @@ from tfvb.models._bnn_base import BNNBase
 tfd = tfp.distributions
 
 __all__ = ["BayesianNetwork"]
-
-
-def _dims(t):
-    """The shape of `t` as a list: Python ints where static (kept through reshapes), scalars elsewhere."""
-    dynamic = tf.shape(t)
-    return [d if d is not None else dynamic[i] for i, d in enumerate(t.shape)]
 
 
 def _takes_training(layer):
@@ -101,6 +95,7 @@ class BayesianNetwork(BNNBase):
         if not self.dense_layers:
             raise ValueError("Expected a network with at least one tfvb Bayesian layer. Received none in "
                              f"{network.name!r}")
+        self._shared_layers = any(len(getattr(op, "_inbound_nodes", ())) > 1 for op in self.dense_layers)
         self.input_spec_shape = tuple(network.inputs[0].shape[1:])
         out_shape = tuple(network.outputs[0].shape[1:])
         self.output_dim = int(np.prod(out_shape)) if out_shape else 1
@@ -118,10 +113,13 @@ class BayesianNetwork(BNNBase):
     @property
     def metrics(self):
         last = self.accuracy_tracker if self.task == "classification" else self.rmse_tracker
-        return [self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker, last]
+        return self.own_metrics([self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker, last])
 
     # ---- the forward pass through the graph -------------------------------------------------------
     def _forward(self, x, training=None, num_samples=None, seed=None, batch_slice=None):
+        if seed is None and training and self._shared_layers:
+            # One seed per pass: a layer called at several places of the graph draws the same weights at each.
+            seed = self.seed_generator.next()
         seeds = dict(zip(map(id, self.dense_layers), self._layer_seeds(seed)))
         if num_samples:
             x = tf.reshape(tf.tile(x[tf.newaxis], tf.concat([[num_samples], tf.ones_like(tf.shape(x))], 0)),
@@ -132,7 +130,7 @@ class BayesianNetwork(BNNBase):
                 def bayesian(h, **kwargs):
                     if not num_samples:
                         return op(h, training=training, seed=seeds[id(op)], batch_slice=batch_slice)
-                    return self._sampled_call(op, h, num_samples, seeds[id(op)])
+                    return op.tiled_call(h, num_samples, seeds[id(op)])
                 return bayesian
             if _takes_training(op):
                 return lambda *args, **kwargs: op(*args, **{**kwargs, "training": bool(training) and not num_samples})
@@ -142,22 +140,6 @@ class BayesianNetwork(BNNBase):
         if num_samples:
             out = tf.reshape(out, [num_samples, -1] + _dims(out)[1:])
         return out
-
-    @staticmethod
-    def _sampled_call(op, h, num_samples, seed):
-        """A Bayesian layer on a tiled batch (T * N, ...): fold out the T draws, apply T kernels, fold back.
-
-        A dense layer folds every position into its batch, (T, N x positions, features), as its kernel is
-        shared by the positions; a convolution takes (T, N, height, width, channels).
-        """
-        dims = _dims(h)
-        dense = isinstance(op, _VariationalDense)
-        out = op(tf.reshape(h, [num_samples, -1] + (dims[-1:] if dense else dims[1:])), num_samples=num_samples,
-                 seed=seed)
-        if dense:
-            return tf.reshape(out, dims[:-1] + [op.units])
-        static = op.compute_output_shape(tuple(h.shape))[1:]
-        return tf.reshape(out, [-1] + [s if s is not None else d for s, d in zip(static, _dims(out)[2:])])
 
     def _widest_activation(self):
         sizes = [int(np.prod(self.input_spec_shape))]
@@ -222,9 +204,10 @@ class BayesianNetwork(BNNBase):
 
     def _extra_values(self, outputs, y):
         if self.task == "regression":
-            return {"_mean": tf.add_n([tf.reshape(o, [-1, self.output_dim]) for o in outputs]) / len(outputs)}
+            mean = tf.add_n([tf.reshape(o, [-1, self.output_dim]) for o in outputs]) / len(outputs)
+            return {"_mean": mean, "_prediction": mean}
         probs = tf.add_n([tf.exp(self._log_probs(o)) for o in outputs]) / len(outputs)
-        return {"accuracy": _task.correct(probs, y)}
+        return {"accuracy": _task.correct(probs, y), "_prediction": probs}
 
     def _update(self, values, y, sample_weight):
         if self.task == "regression":

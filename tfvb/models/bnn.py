@@ -134,7 +134,8 @@ class BNNClassifier(BNNBase):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker, self.accuracy_tracker]
+        return self.own_metrics([self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker,
+                                 self.accuracy_tracker])
 
     def build(self, input_shape):
         shape = (None,) + self.image_shape
@@ -202,9 +203,9 @@ class BNNClassifier(BNNBase):
         return -tf.reduce_sum(tf.cast(y, logits.dtype) * tf.nn.log_softmax(logits), axis=-1)
 
     def _extra_values(self, outputs, y):
-        probs = tf.add_n([tf.nn.softmax(o) for o in outputs])
+        probs = tf.add_n([tf.nn.softmax(o) for o in outputs]) / len(outputs)
         correct = tf.equal(tf.argmax(probs, -1), tf.argmax(y, -1))
-        return {"accuracy": tf.cast(correct, tf.float32)}
+        return {"accuracy": tf.cast(correct, tf.float32), "_prediction": probs}
 
     def predict_uncertainty(self, x, samples=100, batch_size=None, seed=None):
         """Monte Carlo predictive of T weight draws, in one vectorized call per batch.
@@ -308,7 +309,8 @@ class BNNRegressor(BNNBase):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker, self.rmse_tracker]
+        return self.own_metrics([self.loss_tracker, self.nll_tracker, self.kl_tracker, self.elbo_tracker,
+                                 self.rmse_tracker])
 
     def build(self, input_shape):
         if len(input_shape) != 2 or input_shape[-1] is None:
@@ -373,7 +375,8 @@ class BNNRegressor(BNNBase):
         return -tf.reduce_sum(tfd.Normal(mean, std).log_prob(y), axis=-1)
 
     def _extra_values(self, outputs, y):
-        return {"_mean": tf.add_n([self._mean_std(o)[0] for o in outputs]) / len(outputs)}
+        mean = tf.add_n([self._mean_std(o)[0] for o in outputs]) / len(outputs)
+        return {"_mean": mean, "_prediction": mean}
 
     def _update(self, values, y, sample_weight):
         self.rmse_tracker.update_state(y, values["_mean"], sample_weight=sample_weight)

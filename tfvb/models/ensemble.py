@@ -310,8 +310,20 @@ class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
                 data = [a[:cut] for a in data]
             kwargs.pop("shuffle", None)
             batches = _MemberBatches(data, self.n, batch_size or 32, self.seed, kwargs.get("initial_epoch", 0))
+            self._train_on(per_member=True)
             return super().fit(batches, epochs=epochs, **kwargs)
+        self._train_on(per_member=False)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def _train_on(self, per_member):
+        """Retrace the train step when a fit batches the data differently from the previous one.
+
+        Per-member batches (B, n, ...) and shared ones (B, ...) differ in rank: a train function traced
+        on one and reused for the other is relaxed to inputs of unknown rank, which the step cannot read.
+        """
+        if self.__dict__.get("_tfvb_per_member") not in (None, per_member):
+            self.train_function = None
+        self.__dict__["_tfvb_per_member"] = per_member
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         x, y, kwargs = self._user_data(x, y, kwargs, "evaluate")
@@ -408,8 +420,11 @@ class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
         return filepath
 
     def get_config(self):
+        task = self.task
+        if task is None and self.compiled and self.loss is not None:
+            task = self.task_and_outputs[0]  # known from the loss: a copy predicts before it is compiled
         return {**super().get_config(), "members": [keras.saving.serialize_keras_object(m) for m in self.members],
-                "n": self.n, "seed": self.seed, "task": self.task}
+                "n": self.n, "seed": self.seed, "task": task}
 
     @classmethod
     def from_config(cls, config):

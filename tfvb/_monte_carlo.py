@@ -1,0 +1,294 @@
+"""`tfvb.predict_samples` and `tfvb.predict_uncertainty`: T weight draws of any Keras model with tfvb layers.
+
+A user's Sequential or Functional model (any number of inputs and outputs)
+holding tfvb Bayesian layers is run as one graph on the batch tiled T times
+(row t * N + n is draw t of example n). Each tfvb layer folds the T draws out
+of the batch and applies T independent weight draws in one batched op
+(`VariationalLayer.tiled_call`); every other layer runs unchanged on the T * N
+rows, in inference mode:
+
+    normalization (BatchNormalization, ...)   moving statistics, as in predict
+    Dropout                                   off; with mc_dropout=True a fresh
+                                              mask per row (MC dropout)
+    tfvb layers                               W_t ~ q(W), t = 1..T
+
+so the draws differ only by the Bayesian layers' weights (and the dropout
+masks when asked). The T draws run in groups whose kernels and widest
+activation stay near `tfvb.models._weight_draws.MAX_ACTIVATION_ELEMENTS`
+floats, each group one compiled call (traced once per model and group size);
+`seed` fixes every draw, whatever the batch size. A model that is a tfvb
+model (`BNNClassifier`, `bayesianize`'s network, MC dropout, `DeepEnsemble`)
+is handed to its own `predict_samples` / `predict_uncertainty`.
+
+Example:
+    >>> images, labels = tfvb.data.mnist_sample()
+    >>> model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 5, activation="relu"),
+    ...                           keras.layers.BatchNormalization(), keras.layers.MaxPooling2D(),
+    ...                           keras.layers.Flatten(), tfvb.layers.DenseFlipout(10, num_examples=1000)])
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> history = model.fit(images[:1000], labels[:1000], epochs=1, verbose=0)
+    >>> u = tfvb.predict_uncertainty(model, images[1000:1100], samples=50, seed=0)
+    >>> u["mean"].shape, u["mutual_information"].shape
+    ((100, 10), (100,))
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvb import _checks, _traced, randomness, uncertainty
+from tfvb.layers._variational import VariationalLayer
+from tfvb.models import _task
+from tfvb.models._weight_draws import MAX_ACTIVATION_ELEMENTS, REFERENCE_BATCH
+
+__all__ = ["predict_samples", "predict_uncertainty"]
+
+#: Offset of the dropout layers' seeds among a pass's per-layer seeds (the Bayesian layers' come first).
+_DROPOUT_SEEDS = 1 << 20
+
+
+def _is_tfvb_model(model):
+    return type(model).__module__.startswith("tfvb.") and hasattr(model, "predict_samples")
+
+
+def _graph(model):
+    """The Functional graph of `model` (a Sequential's inner one), or a ValueError saying what is needed."""
+    from keras.src.models.functional import Functional
+
+    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    if not isinstance(graph, Functional):
+        raise ValueError(
+            "Expected a tfvb model, or a Sequential or Functional keras.Model built on known inputs (start a "
+            "Sequential with keras.Input). Received: "
+            + (f"a Sequential model {model.name!r} without a known input" if isinstance(model, keras.Sequential)
+               else f"{model!r} (a subclassed model's layers cannot be reached: call its tfvb layers with "
+                    "`num_samples` in its `call`, or build it as a Functional model)"))
+    return graph
+
+
+def _graph_layers(graph):
+    """The layers `graph` runs, nested Sequential/Functional models opened up."""
+    out = []
+    for op in graph.layers:
+        out.extend(_graph_layers(_graph(op)) if isinstance(op, keras.Model) else [op])
+    return out
+
+
+class _GraphSampler:
+    """T draws of a Functional graph with tfvb layers; built once per model and kept on it."""
+
+    def __init__(self, model):
+        self.model = model
+        self.graph = _graph(model)
+        layers = _graph_layers(self.graph)
+        self.bayesian = [op for op in layers if isinstance(op, VariationalLayer)]
+        if not self.bayesian:
+            raise ValueError(f"Expected a model with at least one tfvb Bayesian layer. Received none in "
+                             f"{model.name!r} (a deterministic model has no weight uncertainty to sample)")
+        reachable = {id(op) for op in self.bayesian}
+        for op in layers:
+            for inner in op._flatten_layers(include_self=False):
+                if isinstance(inner, VariationalLayer) and id(inner) not in reachable:
+                    raise ValueError(f"Expected tfvb layers as layers of the model's graph. Received: "
+                                     f"{inner.name!r} inside the custom layer {op.name!r}, which tfvb cannot "
+                                     "sample (call it with `num_samples` in that layer's `call`)")
+        self.dropout = [op for op in layers if isinstance(op, keras.layers.Dropout)]
+        self.input_specs = [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype) for t in self.graph.inputs]
+        self.widest = max([int(np.prod(s.shape[1:])) for s in self.input_specs] + [
+            int(np.prod(t.shape[1:])) for op in layers for t in tf.nest.flatten(getattr(op, "output", None))
+            if getattr(t, "shape", None) is not None and all(d is not None for d in t.shape[1:])])
+        self.kernel_elements = max(1, sum(int(np.prod(op.kernel_loc.shape)) for op in self.bayesian))
+
+    @classmethod
+    def of(cls, model):
+        sampler = model.__dict__.get("_tfvb_graph_sampler")
+        if sampler is None:
+            sampler = model.__dict__["_tfvb_graph_sampler"] = cls(model)
+        return sampler
+
+    # ---- one pass: the graph on a tiled batch ---------------------------------------------------
+    def _run(self, graph, inputs, count, seeds, mc_dropout):
+        def operation_fn(op):
+            if isinstance(op, VariationalLayer):
+                return lambda h, **kwargs: op.tiled_call(h, count, seeds[id(op)])
+            if isinstance(op, keras.Model):
+                return lambda *args, **kwargs: self._run(_graph(op), tf.nest.flatten(args), count, seeds,
+                                                         mc_dropout)
+            if mc_dropout and type(op) is keras.layers.Dropout:
+                return lambda h, **kwargs: _dropout(op, h, seeds[id(op)])
+            params = getattr(op, "call_signature_parameters", None) or ()
+            if "training" in params:
+                on = mc_dropout and isinstance(op, keras.layers.Dropout)  # spatial dropout: its own generator
+                return lambda *args, **kwargs: op(*args, **{**kwargs, "training": on})
+            return op
+
+        outputs = graph._run_through_graph(list(inputs), operation_fn=operation_fn)  # the graph's output structure
+        return tf.nest.flatten(outputs) if graph is self.graph else outputs
+
+    def draw_fn(self, count, mc_dropout):
+        """`count` draws on a chunk of inputs -> outputs (count, rows, ...), compiled once per count."""
+
+        def draw(*args):
+            *inputs, seed = args
+            tiled = [tf.reshape(tf.tile(x[tf.newaxis], tf.concat([[count], tf.ones_like(tf.shape(x))], 0)),
+                                tf.concat([[-1], tf.shape(x)[1:]], 0)) for x in inputs]
+            seeds = {id(op): tf.random.experimental.stateless_fold_in(seed, i) for i, op in enumerate(self.bayesian)}
+            seeds.update({id(op): tf.random.experimental.stateless_fold_in(seed, _DROPOUT_SEEDS + i)
+                          for i, op in enumerate(self.dropout)})
+            outputs = self._run(self.graph, tiled, count, seeds, mc_dropout)
+            return [tf.reshape(o, tf.concat([[count, -1], tf.shape(o)[1:]], 0)) for o in outputs]
+
+        name = f"_tfvb_sample_fn_{count}_{int(mc_dropout)}"
+        return _traced.traced_once(self.model, name, draw, *self.input_specs, tf.TensorSpec((2,), tf.int64),
+                                   autograph=False)
+
+    # ---- T draws, block by block ----------------------------------------------------------------
+    def blocks(self, inputs, samples, seed, batch_size, mc_dropout):
+        """Yield (rows, [outputs (T_g, rows, ...)]): groups of draws on chunks of the inputs."""
+        group = max(1, min(samples, MAX_ACTIVATION_ELEMENTS // (REFERENCE_BATCH * self.widest),
+                           MAX_ACTIVATION_ELEMENTS // self.kernel_elements))
+        if batch_size is None:
+            batch_size = max(1, MAX_ACTIVATION_ELEMENTS // (group * self.widest))
+        batch_size = _checks.positive_int("batch_size", batch_size)
+        n = len(inputs[0])
+        base = randomness.seed_tensor(seed)
+        fn = self.draw_fn(group, mc_dropout)
+        for g, first in enumerate(range(0, samples, group)):
+            count = min(group, samples - first)
+            key = base if g == 0 else tf.cast(tf.random.experimental.stateless_fold_in(base, g), tf.int64)
+            for i in range(0, n, batch_size):
+                outs = fn(*[tf.constant(x[i:i + batch_size]) for x in inputs], key)
+                yield slice(i, min(n, i + batch_size)), [o if count == group else o[:count] for o in outs]
+
+
+def _dropout(op, h, seed):
+    """Keras' Dropout with a mask drawn from `seed` (reproducible MC dropout), the same noise_shape."""
+    if not op.rate:
+        return h
+    shape = None
+    if op.noise_shape is not None:
+        dynamic = tf.shape(h)
+        shape = tf.stack([dynamic[i] if s is None else s for i, s in enumerate(op.noise_shape)])
+    return tf.nn.experimental.stateless_dropout(h, op.rate, seed=seed, noise_shape=shape)
+
+
+def _input_arrays(sampler, x):
+    """`x` as a list of numpy arrays, one per model input, with the same number of rows."""
+    names = [t.name for t in sampler.graph.inputs]
+    if isinstance(x, dict):
+        missing = sorted(set(names) - set(x))
+        if missing:
+            raise ValueError(f"Expected `x` to hold the model's inputs {names}. Received: keys {sorted(x)}")
+        x = [x[name] for name in names]
+    elif not isinstance(x, (list, tuple)):
+        x = [x]
+    if len(x) != len(names):
+        raise ValueError(f"Expected {len(names)} input array(s), one per model input {names}. Received: "
+                         f"{len(x)} array(s)")
+    arrays = []
+    for value, spec, name in zip(x, sampler.input_specs, names):
+        array = np.asarray(value, dtype=spec.dtype.as_numpy_dtype)
+        if array.ndim != len(spec.shape) or any(
+                s is not None and a != s for a, s in zip(array.shape[1:], spec.shape[1:])):
+            raise ValueError(f"Expected input {name!r} of shape {tuple(spec.shape)}. Received: shape={array.shape}")
+        if array.dtype.kind == "f":
+            _checks.finite_array(name, array)
+        arrays.append(array)
+    rows = {len(a) for a in arrays}
+    if len(rows) != 1 or 0 in rows:
+        raise ValueError(f"Expected inputs with the same, non-zero number of rows. Received: rows {sorted(rows)}")
+    return arrays
+
+
+def _prepare(model, x, samples, seed, mc_dropout):
+    samples = _checks.positive_int("samples", samples)
+    if not isinstance(mc_dropout, bool):
+        raise ValueError(f"Expected `mc_dropout` to be True or False. Received: mc_dropout={mc_dropout!r}")
+    if seed is None:
+        seed = int(np.random.default_rng().integers(1 << 62))
+    sampler = _GraphSampler.of(model)
+    return sampler, _input_arrays(sampler, x), samples, seed
+
+
+def _delegate(model, method, x, samples, seed, batch_size, mc_dropout):
+    if mc_dropout:
+        raise ValueError(f"Expected mc_dropout=False for a tfvb model: {type(model).__name__}.{method} decides "
+                         "its own sampling. Received: mc_dropout=True")
+    kwargs = {"samples": samples, "seed": seed}
+    if batch_size is not None:
+        kwargs["batch_size"] = batch_size
+    return getattr(model, method)(x, **kwargs)
+
+
+def predict_samples(model, x, samples=100, seed=None, batch_size=None, mc_dropout=False):
+    """The raw outputs of T draws of a Keras model with tfvb layers, stacked: (T, N, ...) per output.
+
+    Args:
+        model: a Sequential or Functional `keras.Model` holding tfvb Bayesian layers (at any depth of
+            nested Sequential/Functional models), or a tfvb model (then its own `predict_samples`).
+        x: the inputs: an array, or a list (or a dict by input name) of arrays, one per model input.
+        samples: T, the number of weight draws.
+        seed: an integer (or pair) fixing every draw; None draws a random one.
+        batch_size: inputs per compiled call (None: sized to keep memory bounded).
+        mc_dropout: whether `keras.layers.Dropout` layers drop (a fresh mask per draw and example) as in
+            MC dropout; by default they are off, as in `predict`. Normalization layers always use their
+            moving statistics.
+
+    Returns:
+        A numpy array (T, N, ...) of the model's outputs (logits stay logits), or a list of them for a
+        model with several outputs.
+    """
+    if _is_tfvb_model(model):
+        return _delegate(model, "predict_samples", x, samples, seed, batch_size, mc_dropout)
+    sampler, arrays, samples, seed = _prepare(model, x, samples, seed, mc_dropout)
+    per_output = None
+    for rows, outs in sampler.blocks(arrays, samples, seed, batch_size, mc_dropout):
+        if per_output is None:
+            per_output = [{} for _ in outs]
+        for store, out in zip(per_output, outs):
+            store.setdefault(rows.start, []).append(out.numpy())
+    stacked = [np.concatenate([np.concatenate(store[start], axis=0) for start in sorted(store)], axis=1)
+               for store in per_output]
+    return stacked[0] if len(stacked) == 1 else stacked
+
+
+def predict_uncertainty(model, x, samples=100, seed=None, batch_size=None, mc_dropout=False, task=None):
+    """Monte Carlo predictive summaries of a Keras model with tfvb layers, from T weight draws.
+
+    Classification (outputs are class logits or probabilities): `mean`, `entropy`, `expected_entropy`,
+    `mutual_information`, `variation_ratio`, `prediction` (see `tfvb.uncertainty`). Regression (outputs are
+    means): `mean`, `variance` (= `epistemic`, the variance of the T means), `epistemic`, `aleatoric` (0: the
+    model predicts no noise), `std`. Memory stays bounded for any T: the draws are summarized as they come.
+
+    Args:
+        model, x, samples, seed, batch_size, mc_dropout: as in `tfvb.predict_samples`.
+        task: "classification", "regression" or None: from the compiled loss (a (sparse) categorical
+            cross-entropy means classification, logits when `from_logits=True`), else from a softmax head.
+
+    Returns:
+        A dict of numpy arrays, one row per input, with the names every tfvb model's
+        `predict_uncertainty` reports.
+    """
+    if _is_tfvb_model(model):
+        return _delegate(model, "predict_uncertainty", x, samples, seed, batch_size, mc_dropout)
+    sampler, arrays, samples, seed = _prepare(model, x, samples, seed, mc_dropout)
+    if len(sampler.graph.outputs) != 1:
+        raise ValueError(f"Expected a model with one output for predict_uncertainty. Received "
+                         f"{len(sampler.graph.outputs)} outputs (use tfvb.predict_samples)")
+    loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
+    if task is None and loss is None and _task.softmax_head(model):
+        task = "classification"
+    task, kind = _task.infer(None if loss is None else keras.losses.get(loss), task=task, model=model)
+    n = len(arrays[0])
+    out_shape = tuple(sampler.graph.outputs[0].shape[1:])
+    if task == "classification":
+        summary = uncertainty.ClassificationAccumulator(n, out_shape[-1])
+    else:
+        summary = uncertainty.RegressionAccumulator((n,) + (out_shape if out_shape not in ((), (1,)) else ()))
+    for rows, (out,) in sampler.blocks(arrays, samples, seed, batch_size, mc_dropout):
+        if task == "classification":
+            summary.add(_task.probabilities(out, kind).numpy(), rows)
+        else:
+            values = out.numpy()
+            summary.add(values.reshape(values.shape[:2]) if out_shape in ((), (1,)) else values, rows=rows)
+    return summary.result()
