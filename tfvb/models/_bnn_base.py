@@ -39,6 +39,7 @@ from tfvb.layers._variational import check_posterior_sigma_init
 from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
 from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._base import average_loss, global_batch_size, replicas_in_sync, unpack_batch, update_trackers
+from tfvb.models._distribute import LocalBatchBuild
 from tfvb.models._weight_draws import WeightDraws
 
 __all__ = ["BNNBase", "blundell_kl_weights"]
@@ -72,7 +73,7 @@ def _num_examples_of(x, validation_split):
     return None
 
 
-class BNNBase(WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class BNNBase(LocalBatchBuild, WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
 
     def __init__(self, *, hidden_units, layer="flipout", prior=None, num_examples=None, activation="relu",

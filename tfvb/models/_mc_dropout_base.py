@@ -18,6 +18,7 @@ import tensorflow as tf
 from tfvb import _checks, _traced, dropout, gaussian, randomness
 from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._base import average_loss, unpack_batch, update_trackers
+from tfvb.models._distribute import LocalBatchBuild
 
 __all__ = ["MCDropoutBase", "RootMean"]
 
@@ -33,7 +34,7 @@ class RootMean(keras.metrics.Mean):
         return tf.sqrt(super().result())
 
 
-class MCDropoutBase(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class MCDropoutBase(LocalBatchBuild, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """Base class (not used directly): subclasses pass `output_units` and define the hooks below.
 
     Args:

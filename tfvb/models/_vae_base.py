@@ -12,12 +12,13 @@ import tensorflow as tf
 
 from tfvb import _checks, objectives, randomness
 from tfvb.models import _base, _divergence, _inputs
+from tfvb.models._distribute import LocalBatchBuild
 
 # Guards against exp overflow/underflow of a runaway or collapsed posterior scale.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 
 
-class LatentVariableModel(_divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class LatentVariableModel(LocalBatchBuild, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
 
     Args:

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from tfvb import _checks, _traced, uncertainty
 from tfvb.models import _base, _divergence, _inputs, _labels, _task
+from tfvb.models._distribute import LocalBatchBuild
 
 __all__ = ["DeepEnsemble"]
 
@@ -73,7 +74,7 @@ class _MemberBatches(keras.utils.PyDataset):
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
-class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
+class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
     """A deep ensemble of Keras networks, trained by one `fit` and averaged in prediction.
 
     `fit` trains every member in each step of one compiled graph: member m
