@@ -113,7 +113,11 @@ def update_trackers(trackers, values, sample_weight=None):
     for tracker in trackers:
         if tracker.name in values:
             tracker.update_state(values[tracker.name], sample_weight=sample_weight)
-    results = {t.name: t.result() for t in trackers}
+    return step_logs({t.name: t.result() for t in trackers})
+
+
+def step_logs(results):
+    """A step's {name: scalar} logs in the shape Keras can reduce across workers."""
     if _multi_worker():
         # Keras 3 reduces a step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`,
         # which fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
