@@ -38,8 +38,12 @@ def recipe(name):
     return module
 
 
-def train(name, seed=0, quick=False, root=None, data_root=None):
-    """Run an entry's recipe and write its artifacts; returns the metadata written."""
+def train(name, seed=0, quick=False, root=None, data_root=None, keep_run_dir=False):
+    """Run an entry's recipe and write its artifacts; returns the metadata written.
+
+    `keep_run_dir`: leave the run's resumable state in place (a worker other
+    than the chief of a multi-worker run: the chief removes it).
+    """
     entry = registry.get(name)
     module = recipe(name)
     start = time.time()
@@ -52,7 +56,7 @@ def train(name, seed=0, quick=False, root=None, data_root=None):
                              "quick": quick, "wall_time_s": round(seconds, 1), "machine": store.machine(),
                              "threads": _threads()})
     meta = store.write_entry(root or zoo.saved_models_dir(), name, model, record, golden_inputs)
-    if run_dir:  # the run's resumable state is no longer needed (and must not be reused by a later run)
+    if run_dir and not keep_run_dir:  # the resumable state is no longer needed (and must not be reused later)
         shutil.rmtree(run_dir, ignore_errors=True)
     return meta
 
