@@ -113,6 +113,7 @@ def worker(run_dir, family, kind, kill):
 
                 backup_and_restore._fsync_file = fsync_then_die
 
+    keras.utils.set_random_seed(0)  # the same initial weights in every run (the chief's are broadcast)
     with strategy.scope():
         model = families.make(family)
     backup = callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), delete_on_end=False)
