@@ -15,7 +15,9 @@ skipped in favour of the one before it.
 
 Several workers (MultiWorkerMirroredStrategy): the workers hold the same
 weights, so only the chief (`strategy.extended.should_checkpoint`) writes,
-and every worker restores from the chief's folder -- give all of them the
+(the others save to a scratch folder they delete, so that any collective in
+saving runs on every worker) and every worker restores from the chief's
+folder -- give all of them the
 same `backup_dir` on a file system they share. The workers read it at the
 start of `fit`, before the first step's collectives, so they all resume the
 same epoch; a worker killed mid-epoch (or the chief killed in a write) is
@@ -180,6 +182,13 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def _save(self, epochs_done):
         if not self._writes():
+            # Saving may run collectives (variables made under the strategy's scope are broadcast from
+            # the chief): the other workers save too, as Keras' own callback does, to a scratch folder.
+            scratch = tempfile.mkdtemp(prefix="tfvb-backup-worker-")
+            try:
+                self.model.save_weights(os.path.join(scratch, _WEIGHTS))
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch-{epochs_done:06d}"
