@@ -14,7 +14,7 @@ import keras_tuner  # noqa: E402
 
 from tfvb import data, tuning  # noqa: E402
 
-#: Three distinct configurations, three trials: every one is run once, by one of the workers.
+#: Three trials (latent size and learning rate drawn), each run once, by one of the two workers.
 SPACE = {"latent_dim": [2, 3, 4], "filters": 4, "kl_warmup_epochs": 0}
 MAX_TRIALS = 3
 
