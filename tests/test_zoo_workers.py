@@ -21,6 +21,12 @@ def test_workers_and_index_are_checked():
         cluster.tf_config(["h:1", "h:2"], 2)
 
 
+def test_cli_refuses_an_index_without_workers():
+    from tfvb import cli
+
+    assert cli.main(["zoo", "train", "cvae_mnist", "--index", "1"]) != 0
+
+
 def _mnist():
     root = paths.shared_data_dir(required=False)
     return bool(root) and os.path.isdir(os.path.join(root, "mnist"))

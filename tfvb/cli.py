@@ -132,6 +132,8 @@ def _zoo_train(args):
 
     zoo.registry.get(args.name)
     _writable_folder("--root", args.root)
+    if args.index and not args.workers:
+        raise ValueError(f"Expected `--workers` with `--index`. Received: --index {args.index} without --workers")
     if args.workers:
         from tfvb.zoo import cluster
 
