@@ -1,6 +1,8 @@
 """keras-tuner HyperModels: a tiny RandomSearch per family, best-model reload, chief/worker search."""
 
+import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -119,33 +121,44 @@ def _free_port():
 
 
 @pytest.mark.slow
-def test_distributed_search_with_a_chief_and_a_worker(tmp_path):
-    """keras-tuner's chief/worker mode: the oracle is served over gRPC on 127.0.0.1."""
+def test_distributed_search_with_a_chief_and_two_workers_records_every_trial_once(tmp_path):
+    """keras-tuner's chief/worker mode: the oracle is served over gRPC on 127.0.0.1 to two worker tuners."""
     port = _free_port()
     script = os.path.join(WORKERS, "tuner_process.py")
     procs, logs = {}, []
     try:
-        for tuner_id in ("chief", "tuner0"):
+        for tuner_id in ("chief", "tuner0", "tuner1"):
             env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": "127.0.0.1",
-                   "KERASTUNER_ORACLE_PORT": str(port), "TF_CPP_MIN_LOG_LEVEL": "2"}
+                   "KERASTUNER_ORACLE_PORT": str(port), "TF_CPP_MIN_LOG_LEVEL": "2",
+                   "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
             log = open(tmp_path / f"{tuner_id}.log", "w")  # closed below, after the processes
             logs.append(log)
             procs[tuner_id] = subprocess.Popen([sys.executable, script, str(tmp_path)], env=env, stdout=log,
                                                stderr=subprocess.STDOUT, start_new_session=True)
         for tuner_id, proc in procs.items():
-            rc = proc.wait(timeout=300)
+            rc = proc.wait(timeout=600)
             assert rc == 0, (tmp_path / f"{tuner_id}.log").read_text()[-3000:]
     finally:
         for proc in procs.values():
             if proc.poll() is None:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         for log in logs:
             log.close()
-    # The search is complete on disk: the oracle's state and the worker's checkpoints reload here.
-    hypermodel = tuning.CVAEHyperModel(space={"latent_dim": [2, 4], "filters": 4, "kl_warmup_epochs": 0}, seed=1)
-    tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=2, seed=0,
-                                     directory=str(tmp_path), project_name="distributed")
-    trials = tuner.oracle.get_best_trials(2)
-    assert len(trials) == 2 and all(t.status == "COMPLETED" and np.isfinite(t.score) for t in trials)
+    # Every trial is on disk once, completed, with its own configuration.
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "distributed").glob("trial_*/trial.json"))]
+    ids = [r["trial_id"] for r in records]
+    assert len(ids) == len(set(ids)) == 3, ids
+    assert all(r["status"] == "COMPLETED" for r in records), [r["status"] for r in records]
+    configurations = {json.dumps(r["hyperparameters"]["values"], sort_keys=True) for r in records}
+    assert len(configurations) == 3, configurations
+    # The search is complete on disk: the oracle's state and the workers' checkpoints reload here.
+    sys.path.insert(0, WORKERS)
+    try:
+        import tuner_process
+    finally:
+        sys.path.remove(WORKERS)
+    tuner = tuner_process.make_tuner(str(tmp_path))
+    trials = tuner.oracle.get_best_trials(3)
+    assert len(trials) == 3 and all(t.status == "COMPLETED" and np.isfinite(t.score) for t in trials)
     assert tuner.get_best_models(1)[0].latent_dim == trials[0].hyperparameters.values["latent_dim"]

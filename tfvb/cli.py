@@ -55,8 +55,11 @@ def _native_stderr_silenced():
         os.close(saved)
 
 
-def _start_tensorflow(threads=None):
-    """Import TensorFlow and start its runtime quietly, with `threads` intra/inter-op threads if given."""
+def _start_tensorflow(threads=None, start=None):
+    """Import TensorFlow and start its runtime quietly, with `threads` intra/inter-op threads if given.
+
+    `start`: called before the runtime starts (a distribution strategy's set-up); its result is returned.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _native_stderr_silenced():
         import tensorflow as tf
@@ -64,9 +67,11 @@ def _start_tensorflow(threads=None):
         if threads is not None:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)
+        started = start() if start is not None else None
         tf.config.list_logical_devices()
         import keras  # noqa: F401
         import tensorflow_probability  # noqa: F401
+    return started
 
 
 def _int_at_least(low, what):
@@ -127,8 +132,22 @@ def _zoo_train(args):
 
     zoo.registry.get(args.name)
     _writable_folder("--root", args.root)
-    _start_tensorflow(args.threads)
-    meta = driver.train(args.name, seed=args.seed, quick=args.quick, root=args.root, data_root=args.data_root)
+    if args.index and not args.workers:
+        raise ValueError(f"Expected `--workers` with `--index`. Received: --index {args.index} without --workers")
+    if args.workers:
+        from tfvb.zoo import cluster
+
+        workers = cluster.parse_workers(args.workers)
+        cluster.tf_config(workers, args.index)  # checks --index before anything starts
+        strategy = _start_tensorflow(args.threads, start=lambda: cluster.start(workers, args.index))
+        meta = cluster.train(args.name, strategy, args.index, seed=args.seed, quick=args.quick, root=args.root,
+                             data_root=args.data_root)
+        if args.index:
+            print(f"worker {args.index}: done (the chief wrote the entry)")
+            return 0
+    else:
+        _start_tensorflow(args.threads)
+        meta = driver.train(args.name, seed=args.seed, quick=args.quick, root=args.root, data_root=args.data_root)
     print(json.dumps(meta["metrics"], indent=2))
     print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} "
           f"in {meta['recipe']['wall_time_s']} s")
@@ -246,6 +265,9 @@ def build_parser():
                    help="folder holding mnist/ and uci/ (default: ../shared/data)")
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="TensorFlow threads (two recipes with --threads 1 each use both cores of a 2-core machine)")
+    p.add_argument("--workers", default=None, metavar="HOST:PORT,HOST:PORT",
+                   help="train on a MultiWorkerMirroredStrategy cluster: run the same command on every worker")
+    p.add_argument("--index", type=_non_negative_int, default=0, help="this worker's place in --workers (0: chief)")
     p.set_defaults(func=_zoo_train)
 
     p = zoo.add_parser("evaluate", help="evaluate a stored model again with its recipe's protocol; rewrite its card")

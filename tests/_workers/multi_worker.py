@@ -1,9 +1,13 @@
-"""Train one epoch of a CVAE with MultiWorkerMirroredStrategy in two local worker processes.
+"""Train one epoch of a tfvb model with MultiWorkerMirroredStrategy in two local worker processes.
 
-Usage: multi_worker.py OUT_DIR (start it in its own process group: the
-workers share it, so killing the group ends everything). Each worker writes OUT_DIR/worker{i}.npz
-(its final weights w0, w1, ...); worker 0 also writes initial.npz and the
-data (data.npy).
+Usage: multi_worker.py OUT_DIR [FAMILIES [arrays|dataset]] (default: cvae
+arrays; FAMILIES is a comma-separated list of names in `families.FAMILIES`,
+each optionally NAME:KIND, fitted in turn by the same two workers, each into
+OUT_DIR/NAME-KIND when there are several). Start it in its own process group:
+the workers share it, so killing the group ends everything. Each worker uses
+one intra-op and one inter-op thread and writes OUT_DIR/worker{i}.npz (its
+final weights w0, w1, ...); worker 0 also writes initial.npz and, for the
+CVAE, the data (data.npy).
 
 TensorFlow's gRPC server listens on every interface (0.0.0.0) whatever
 TF_CONFIG says. Where Linux allows an unprivileged network namespace, the
@@ -45,7 +49,7 @@ def _free_ports(n):
             s.close()
 
 
-def launch(out_dir):
+def launch(out_dir, *args):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
@@ -54,7 +58,7 @@ def launch(out_dir):
             env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
                    "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
             log = open(os.path.join(out_dir, f"worker{index}.log"), "w")
-            procs.append(subprocess.Popen([sys.executable, __file__, "--worker", out_dir], env=env,
+            procs.append(subprocess.Popen([sys.executable, __file__, "--worker", out_dir, *args], env=env,
                                           stdout=log, stderr=subprocess.STDOUT))
         deadline = time.monotonic() + TIMEOUT_S
         for proc in procs:
@@ -72,40 +76,51 @@ def launch(out_dir):
         sys.exit(1)
 
 
-def worker(out_dir):
+def worker(out_dir, families_arg="cvae", kind="arrays"):
+    """Fit each family (comma-separated; FAMILY:KIND overrides `kind`) in turn under one strategy."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
     import numpy as np
     import tensorflow as tf
 
-    from tfvb import data
-    from tfvb.models import CVAE
+    keras.config.disable_traceback_filtering()  # a failure shows where in Keras it happened
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import families
 
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()  # one per process (collective keys)
     assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
-    x = data.binarize_fixed(data.mnist_sample()[0][:96], seed=0)
-    with strategy.scope():
-        model = CVAE(latent_dim=2, filters=(4, 8), seed=1)
-        model.compile(optimizer=keras.optimizers.SGD(1e-4))
-    if index == 0:
-        np.save(os.path.join(out_dir, "data.npy"), x)
-        np.savez(os.path.join(out_dir, "initial.npz"),
-                 **{f"w{i}": v.numpy() for i, v in enumerate(model.trainable_variables)})
-    model.fit(x, batch_size=32, epochs=1, shuffle=False, verbose=0)
-    np.savez(os.path.join(out_dir, f"worker{index}.npz"),
-             **{f"w{i}": v.numpy() for i, v in enumerate(model.trainable_variables)})
+    cases = [case.split(":") if ":" in case else (case, kind) for case in families_arg.split(",")]
+    for family, case_kind in cases:
+        out = out_dir if len(cases) == 1 else os.path.join(out_dir, f"{family}-{case_kind}")
+        os.makedirs(out, exist_ok=True)
+        with strategy.scope():
+            model = families.make(family)
+        if index == 0:
+            if family == "cvae":
+                np.save(os.path.join(out, "data.npy"), families.data(family)[0])
+            np.savez(os.path.join(out, "initial.npz"), **families.weights(model))
+        families.fit(model, family, case_kind)
+        np.savez(os.path.join(out, f"worker{index}.npz"), **families.weights(model))
+        print(f"worker {index}: {family} on {case_kind} done", flush=True)
+
+
+def isolated(script, run, args):
+    """`run(*args)` in a private network namespace whose only interface is loopback, where Linux allows one."""
+    if args[0] == "--isolated":
+        _loopback_up()
+        return run(*args[1:])
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
+        # exec: same process and process group, so the caller can kill everything
+        os.execv(unshare, [unshare, "-rn", sys.executable, script, "--isolated", *args])
+    return run(*args)
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "--worker":
-        worker(sys.argv[2])
-    elif sys.argv[1] == "--isolated":
-        _loopback_up()
-        launch(sys.argv[2])
+        worker(*sys.argv[2:])
     else:
-        unshare = shutil.which("unshare")
-        isolated = unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0
-        if isolated:  # exec: same process and process group, so the caller can kill everything
-            os.execv(unshare, [unshare, "-rn", sys.executable, __file__, "--isolated", sys.argv[1]])
-        launch(sys.argv[1])
+        isolated(__file__, launch, sys.argv[1:])

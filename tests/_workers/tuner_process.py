@@ -14,12 +14,20 @@ import keras_tuner  # noqa: E402
 
 from tfvb import data, tuning  # noqa: E402
 
+#: Three trials (latent size and learning rate drawn), each run once, by one of the two workers.
+SPACE = {"latent_dim": [2, 3, 4], "filters": 4, "kl_warmup_epochs": 0}
+MAX_TRIALS = 3
+
+
+def make_tuner(directory):
+    hypermodel = tuning.CVAEHyperModel(space=SPACE, seed=1)
+    return keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=MAX_TRIALS, seed=0,
+                                    directory=directory, project_name="distributed")
+
 
 def main(directory):
     images = data.binarize_fixed(data.mnist_sample()[0][:192], seed=0)
-    hypermodel = tuning.CVAEHyperModel(space={"latent_dim": [2, 4], "filters": 4, "kl_warmup_epochs": 0}, seed=1)
-    tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=2, seed=0,
-                                     directory=directory, project_name="distributed")
+    tuner = make_tuner(directory)
     tuner.search(images[:128], batch_size=64, validation_data=(images[128:],), epochs=1, verbose=0)
 
 

@@ -12,6 +12,16 @@ into place and only then named in `LATEST` (itself replaced atomically).
 `state.json` records the sha256 of the files beside it. A kill at any moment
 therefore leaves the previous backup intact; a backup that does not verify is
 skipped in favour of the one before it.
+
+Several workers (MultiWorkerMirroredStrategy): the workers hold the same
+weights, so only the chief (`strategy.extended.should_checkpoint`) writes,
+(the others save to a scratch folder they delete, so that any collective in
+saving runs on every worker) and every worker restores from the chief's
+folder -- give all of them the
+same `backup_dir` on a file system they share. The workers read it at the
+start of `fit`, before the first step's collectives, so they all resume the
+same epoch; a worker killed mid-epoch (or the chief killed in a write) is
+handled by restarting all of them.
 """
 
 import hashlib
@@ -201,7 +211,21 @@ class BackupAndRestore(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
         self._save(epoch + 1)
 
+    def _writes(self):
+        """Whether this process writes backups: the chief under multi-worker training, else always."""
+        strategy = getattr(self.model, "distribute_strategy", None)
+        return bool(getattr(getattr(strategy, "extended", None), "should_checkpoint", True))
+
     def _save(self, epochs_done):
+        if not self._writes():
+            # Saving may run collectives (variables made under the strategy's scope are broadcast from
+            # the chief): the other workers save too, as Keras' own callback does, to a scratch folder.
+            scratch = tempfile.mkdtemp(prefix="tfvb-backup-worker-")
+            try:
+                self.model.save_weights(os.path.join(scratch, _WEIGHTS))
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         optimizer = getattr(self.model, "optimizer", None)
         variables = list(self.model.weights) + (list(optimizer.variables) if optimizer is not None else [])
@@ -247,5 +271,5 @@ class BackupAndRestore(keras.callbacks.Callback):
                 shutil.rmtree(os.path.join(self.backup_dir, n), ignore_errors=True)
 
     def on_train_end(self, logs=None):
-        if self.delete_on_end:  # not reached when fit raises: the backup stays for the resume
+        if self.delete_on_end and self._writes():  # not reached when fit raises: the backup stays for the resume
             shutil.rmtree(self.backup_dir, ignore_errors=True)

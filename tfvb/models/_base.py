@@ -118,6 +118,11 @@ def update_trackers(trackers, values, sample_weight=None):
         result = tracker.result()
         # The metrics passed to compile come as one tracker whose result is a dict of them.
         results.update(result if isinstance(result, dict) else {tracker.name: result})
+    return step_logs(results)
+
+
+def step_logs(results):
+    """A step's {name: scalar} logs in the shape Keras can reduce across workers."""
     if _multi_worker():
         # Keras 3 reduces a step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`,
         # which fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions",

@@ -42,6 +42,7 @@ from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseR
 from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._base import average_loss, global_batch_size, replicas_in_sync, unpack_batch, update_trackers
 from tfvb.models._compile import KerasCompile
+from tfvb.models._distribute import LocalBatchBuild
 from tfvb.models._weight_draws import WeightDraws
 
 __all__ = ["BNNBase", "blundell_kl_weights"]
@@ -75,7 +76,7 @@ def _num_examples_of(x, validation_split):
     return None
 
 
-class BNNBase(KerasCompile, WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class BNNBase(LocalBatchBuild, KerasCompile, WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
 
     def __init__(self, *, hidden_units, layer="flipout", prior=None, num_examples=None, activation="relu",

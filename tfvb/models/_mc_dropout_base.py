@@ -19,6 +19,7 @@ from tfvb import _checks, _traced, dropout, gaussian, randomness
 from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._base import average_loss, unpack_batch, update_trackers
 from tfvb.models._compile import KerasCompile
+from tfvb.models._distribute import LocalBatchBuild
 
 __all__ = ["MCDropoutBase", "RootMean"]
 
@@ -34,7 +35,7 @@ class RootMean(keras.metrics.Mean):
         return tf.sqrt(super().result())
 
 
-class MCDropoutBase(KerasCompile, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class MCDropoutBase(LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """Base class (not used directly): subclasses pass `output_units` and define the hooks below.
 
     Args:

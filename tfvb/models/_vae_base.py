@@ -16,6 +16,7 @@ import tensorflow as tf
 from tfvb import _checks, objectives, randomness
 from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._compile import KerasCompile
+from tfvb.models._distribute import LocalBatchBuild
 
 # Guards against exp overflow/underflow of a runaway or collapsed posterior scale.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
@@ -41,7 +42,7 @@ def available_memory():
         return None
 
 
-class LatentVariableModel(KerasCompile, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class LatentVariableModel(LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
     """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
 
     Args:

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from tfvb import _checks, _traced, uncertainty
 from tfvb.models import _base, _divergence, _inputs, _labels, _task
+from tfvb.models._distribute import LocalBatchBuild
 
 __all__ = ["DeepEnsemble"]
 
@@ -97,7 +98,7 @@ def _check_independent(members):
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
-class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
+class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
     """A deep ensemble of Keras networks, trained by one `fit` and averaged in prediction.
 
     `fit` trains every member in each step of one compiled graph: member m
@@ -263,7 +264,7 @@ class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
         self.loss_tracker.update_state(total / self.n)
         for ym, out, wm in seen:
             self.compute_metrics(None, ym, out, wm)
-        return {k: v for k, v in self.get_metrics_result().items() if not k.startswith("ensemble_")}
+        return _base.step_logs({k: v for k, v in self.get_metrics_result().items() if not k.startswith("ensemble_")})
 
     def test_step(self, data):
         x, y, sample_weight = _base.unpack_batch(data)
@@ -284,7 +285,8 @@ class DeepEnsemble(_divergence.FiniteWeightsOnly, keras.Model):
             self.ensemble_trackers["ensemble_rmse"].update_state(
                 tf.reshape(tf.cast(y, tf.float32), tf.shape(mean)), mean, sample_weight)
             own = ("ensemble_rmse",)
-        return {k: v for k, v in self.get_metrics_result().items() if not k.startswith("ensemble_") or k in own}
+        logs = {k: v for k, v in self.get_metrics_result().items() if not k.startswith("ensemble_") or k in own}
+        return _base.step_logs(logs)
 
     # ---- fit: per-member data orders -------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):

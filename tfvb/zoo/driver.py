@@ -54,14 +54,21 @@ def training_lock(name):
         yield
 
 
-def train(name, seed=0, quick=False, root=None, data_root=None):
-    """Run an entry's recipe and write its artifacts; returns the metadata written."""
+def train(name, seed=0, quick=False, root=None, data_root=None, keep_run_dir=False):
+    """Run an entry's recipe and write its artifacts; returns the metadata written.
+
+    `keep_run_dir`: leave the run's resumable state in place (a worker other
+    than the chief of a multi-worker run: the chief removes it, and holds
+    the entry's training lock for the cluster).
+    """
     entry = registry.get(name)
+    if keep_run_dir:
+        return _train(entry, name, seed, quick, root, data_root, keep_run_dir)
     with training_lock(name):
-        return _train(entry, name, seed, quick, root, data_root)
+        return _train(entry, name, seed, quick, root, data_root, keep_run_dir)
 
 
-def _train(entry, name, seed, quick, root, data_root):
+def _train(entry, name, seed, quick, root, data_root, keep_run_dir):
     module = recipe(name)
     start = time.time()
     model, record = module.train(seed=seed, quick=quick, data_root=data_root, dataset=entry.dataset, **entry.args)
@@ -73,7 +80,7 @@ def _train(entry, name, seed, quick, root, data_root):
                              "quick": quick, "wall_time_s": round(seconds, 1), "machine": store.machine(),
                              "threads": _threads()})
     meta = store.write_entry(root or zoo.saved_models_dir(), name, model, record, golden_inputs)
-    if run_dir:  # the run's resumable state is no longer needed (and must not be reused by a later run)
+    if run_dir and not keep_run_dir:  # the resumable state is no longer needed (and must not be reused later)
         shutil.rmtree(run_dir, ignore_errors=True)
     return meta
 
