@@ -76,7 +76,10 @@ def _num_examples_of(x, validation_split):
     return None
 
 
-class BNNBase(LocalBatchBuild, KerasCompile, WeightDraws, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class BNNBase(
+    LocalBatchBuild, KerasCompile, WeightDraws,
+    _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model,
+):
     """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
 
     def __init__(self, *, hidden_units, layer="flipout", prior=None, num_examples=None, activation="relu",

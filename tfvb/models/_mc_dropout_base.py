@@ -35,7 +35,10 @@ class RootMean(keras.metrics.Mean):
         return tf.sqrt(super().result())
 
 
-class MCDropoutBase(LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class MCDropoutBase(
+    LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly,
+    randomness.SavesSeedState, keras.Model,
+):
     """Base class (not used directly): subclasses pass `output_units` and define the hooks below.
 
     Args:

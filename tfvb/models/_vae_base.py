@@ -42,7 +42,10 @@ def available_memory():
         return None
 
 
-class LatentVariableModel(LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model):
+class LatentVariableModel(
+    LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly,
+    randomness.SavesSeedState, keras.Model,
+):
     """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
 
     Args:
