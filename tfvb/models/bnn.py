@@ -126,7 +126,7 @@ class BNNClassifier(BNNBase):
         lead = 1  # leading axes: (N,), then (T, N) once a layer has drawn T samples
         for conv in self.conv_layers:
             h = conv(h, training=training, num_samples=num_samples, seed=next(seeds), batch_slice=batch_slice)
-            lead = 2 if num_samples else 1
+            lead = 2 if num_samples is not None else 1
             inner = tf.shape(h)[lead:]
             pooled = self.pool(tf.reshape(h, tf.concat([[-1], inner], 0)))
             h = tf.reshape(pooled, tf.concat([tf.shape(h)[:lead], tf.shape(pooled)[1:]], 0))
