@@ -58,15 +58,18 @@ def key(seed):
     return [a, b]
 
 
-def _counters(shape):
-    size = tf.reduce_prod(tf.cast(shape, tf.int32))
+def _counters(shape, k):
+    """0, 1, ..., size - 1 (int64), computed at run time: a range of static size would be folded into a
+    constant of the draw's size by the converters (megabytes in the model file)."""
+    # min(k, 0) is 0 (k >= 0) yet not foldable: the converters simplify k * 0 away.
+    size = tf.reduce_prod(tf.cast(shape, tf.int32)) + tf.cast(tf.minimum(k, 0), tf.int32)
     return tf.cast(tf.range(size), tf.int64)
 
 
 def _unit(shape, seed, stream):
     """Floats in [0, 1), multiples of 2^-24: the hash's top 24 of 31 bits (h - h mod 2^7 is exact in float32)."""
     k = key(seed)
-    h = _mix(_counters(shape), [k[0], _mod(k[1] + stream), k[0], k[1]])
+    h = _mix(_counters(shape, k[0]), [k[0], _mod(k[1] + stream), k[0], k[1]])
     top = tf.cast(h - tf.math.floormod(h, tf.constant(128, tf.int64)), tf.float32) * (2.0 ** -31)
     return tf.reshape(top, tf.cast(shape, tf.int32))
 

@@ -38,7 +38,8 @@ import tensorflow as tf
 from tfvb import _counter_rng
 
 __all__ = ["seed_pair", "seed_tensor", "normal", "replica_batch_slice", "per_example", "SavesSeedState",
-           "portable_noise", "stateless_normal", "stateless_uniform", "stateless_fold_in", "stateless_split"]
+           "portable_noise", "is_portable", "stateless_normal", "stateless_uniform", "stateless_fold_in",
+           "stateless_split"]
 
 _portable = [False]
 
@@ -51,6 +52,11 @@ def portable_noise():
         yield
     finally:
         _portable[0] = before
+
+
+def is_portable():
+    """Whether the code runs inside `portable_noise()` (a graph traced for LiteRT or ONNX)."""
+    return _portable[0]
 
 
 def stateless_normal(shape, seed, dtype=tf.float32):

@@ -54,8 +54,12 @@ _PARALLEL_SAMPLES = 8
 
 
 def grouped_convolutions():
-    """Whether T kernels should run as one stacked/grouped convolution (GPU) or a map over T (CPU)."""
-    return bool(tf.config.list_logical_devices("GPU"))
+    """Whether T kernels should run as one stacked/grouped convolution (GPU) or a map over T (CPU).
+
+    Graphs traced for LiteRT and ONNX (`tfvb.randomness.portable_noise`) take the one convolution:
+    LiteRT cannot lower a map's TensorList loop.
+    """
+    return randomness.is_portable() or bool(tf.config.list_logical_devices("GPU"))
 
 
 def inverse_softplus(sigma):

@@ -130,8 +130,8 @@ class BNNClassifier(BNNBase):
             inner = tf.shape(h)[lead:]
             pooled = self.pool(tf.reshape(h, tf.concat([[-1], inner], 0)))
             h = tf.reshape(pooled, tf.concat([tf.shape(h)[:lead], tf.shape(pooled)[1:]], 0))
-        h = tf.reshape(h, tf.concat([tf.shape(h)[:lead], [-1]], 0))
-        h = tf.ensure_shape(h, [None] * lead + [int(np.prod(self._flat_shape()))])
+        # A static width in the shape (not tf.ensure_shape: LiteRT has no kernel for it).
+        h = tf.reshape(h, tf.concat([tf.shape(h)[:lead], [int(np.prod(self._flat_shape()))]], 0))
         return self._dense_forward(h, seeds, training=training, num_samples=num_samples, batch_slice=batch_slice)
 
     def _widest_activation(self):

@@ -25,11 +25,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import randomness
-from tfvb.models import _task
-from tfvb.models._bnn_base import BNNBase
-from tfvb.models._mc_dropout_base import MCDropoutBase
-from tfvb.models._vae_base import LatentVariableModel
-from tfvb.models.ensemble import DeepEnsemble
 
 __all__ = ["Predictive", "for_model"]
 
@@ -86,22 +81,7 @@ def _grouped_draws(model, x, samples, seed):
 
 
 def _bnn(model):
-    from tfvb.models.bayesian_network import BayesianNetwork
-    from tfvb.models.bnn import BNNClassifier, BNNRegressor
-
-    if isinstance(model, BNNClassifier):
-        shape, task = model.image_shape, "classification"
-
-        def outputs(raw):
-            return {"probs": tf.nn.softmax(raw)}
-    elif isinstance(model, BNNRegressor):
-        shape, task = (model.input_dim,), "regression"
-
-        def outputs(raw):
-            mean, std = model._mean_std(raw)
-            return {"mean": _squeeze_single(mean, model.output_dim),
-                    "variance": _squeeze_single(tf.square(std), model.output_dim)}
-    elif isinstance(model, BayesianNetwork):
+    if hasattr(model, "network"):  # a tfvb.bayesianize result (BayesianNetwork)
         shape, task = model.input_spec_shape, model.task
 
         def outputs(raw):
@@ -111,8 +91,18 @@ def _bnn(model):
             variance = tf.exp(2.0 * model.noise_log_std) * tf.ones_like(mean)
             return {"mean": _squeeze_single(mean, model.output_dim),
                     "variance": _squeeze_single(variance, model.output_dim)}
-    else:
-        raise TypeError(f"Expected a tfvb BNN. Received: {type(model).__name__}")
+    elif hasattr(model, "num_classes"):  # BNNClassifier
+        shape, task = model.image_shape, "classification"
+
+        def outputs(raw):
+            return {"probs": tf.nn.softmax(raw)}
+    else:  # BNNRegressor
+        shape, task = (model.input_dim,), "regression"
+
+        def outputs(raw):
+            mean, std = model._mean_std(raw)
+            return {"mean": _squeeze_single(mean, model.output_dim),
+                    "variance": _squeeze_single(tf.square(std), model.output_dim)}
 
     def draws(x, samples, seed):
         return outputs(_grouped_draws(model, model._check_inputs(x), samples, seed))
@@ -142,24 +132,49 @@ def _mc_dropout(model):
 
     def draws(x, samples, seed):
         x = model._flat_inputs(x)
+        if randomness.is_portable():
+            return named(model.outputs_from_raw(_portable_passes(model, x, samples, seed)))
         t = tf.range(samples, dtype=tf.int64)
         seeds = tf.stack([tf.fill(tf.shape(t), tf.cast(seed, tf.int64)), t], axis=1)
         if isinstance(samples, int):
-            seeds = tf.ensure_shape(seeds, (samples, 2))
+            seeds = tf.reshape(seeds, (samples, 2))  # a static T (a T = 1 pass skips the map over seeds)
         return named(model.outputs_from_raw(model._seeded_passes(x, seeds)))
 
     return Predictive(model, tf.TensorSpec((None,) + shape, tf.float32),
                       "classification" if classifier else "regression", serve, draws)
 
 
+def _portable_passes(model, x, samples, seed):
+    """`MCDropoutBase._seeded_passes` for a fixed T without its map over per-pass seeds (LiteRT cannot lower
+    the loop): site i's uniforms for all T passes in one draw keyed by (seed, i). Same distribution,
+    other draws."""
+    x = model._normalize(x)
+    n = tf.shape(x)[0]
+    pair = seed_pair(seed)
+    uniforms = [randomness.stateless_uniform(tf.concat([[samples, n], list(w)], 0),
+                                             randomness.stateless_fold_in(pair, i), dtype=x.dtype)
+                for i, w in enumerate(model.noise_shapes)]
+    noises = [lambda h, u=u, i=i: model._mask(h, u, i) for i, u in enumerate(uniforms)]
+    return model._layers_with_noise(x[tf.newaxis], noises)
+
+
 # ---- deep ensembles -----------------------------------------------------------------------------------
+def _probabilities(outputs, kind):
+    """Class probabilities from member outputs, as `tfvb.models._task.probabilities` (not imported: the
+    models import this package)."""
+    if kind == "logits":
+        return tf.nn.softmax(outputs)
+    outputs = tf.maximum(outputs, 0.0)
+    return outputs / tf.reduce_sum(outputs, axis=-1, keepdims=True)
+
+
 def _ensemble(model):
     task, kind = model.task_and_outputs
 
     def draws(x, samples, seed):
         stack = tf.stack(model._member_outputs(x))
         if task == "classification":
-            return {"probs": _task.probabilities(stack, kind)}
+            return {"probs": _probabilities(stack, kind)}
         dim = int(np.prod(stack.shape[2:])) if stack.shape.rank > 2 else 1
         stack = tf.reshape(stack, tf.concat([tf.shape(stack)[:2], [dim]], 0))
         mean = _squeeze_single(stack, dim)
@@ -195,12 +210,17 @@ def _vae(model):
     return Predictive(model, images, "regression", lambda x: model(x, training=False), draws, extra)
 
 
+#: (the hook a family's models define, the family's Predictive). The models call `tfvb.serving` from
+#: their `export`, so this module knows them by their hooks, not their classes (no import cycle).
+_FAMILIES = (("posterior_predictive_draws", "_vae"), ("_seeded_passes", "_mc_dropout"),
+             ("task_and_outputs", "_ensemble"), ("_sample_plan", "_bnn"))
+
+
 def for_model(model):
     """The `Predictive` of a tfvb model; TypeError for another kind of model."""
-    for base, make in ((BNNBase, _bnn), (MCDropoutBase, _mc_dropout), (DeepEnsemble, _ensemble),
-                       (LatentVariableModel, _vae)):
-        if isinstance(model, base):
-            return make(model)
+    for hook, make in _FAMILIES:
+        if hasattr(model, hook):
+            return globals()[make](model)
     raise TypeError(f"Expected a tfvb model (BNNClassifier, BNNRegressor, a tfvb.bayesianize result, "
                     f"MCDropoutClassifier, MCDropoutRegressor, DeepEnsemble, CVAE, IWAE). "
                     f"Received: {type(model).__name__}")
