@@ -26,8 +26,10 @@ import _serving_models as families  # noqa: E402
 
 SEED, OTHER_SEED, T = 5, 6, 7
 #: Families checked in the default run; every family runs with -m slow (the machine's minutes are few).
-FAST = ("bnn_mlp", "bnn_regressor", "mc_dropout_lenet", "deep_ensemble", "bayesianized_cnn", "iwae")
+FAST = ("bnn_regressor", "mc_dropout_regressor", "bayesianized_cnn")
 FAST_PORTABLE = ("mc_dropout_regressor",)
+#: ONNX conversion (tf2onnx) takes a minute a model on a busy machine: every family runs with -m slow.
+FAST_ONNX = ()
 
 
 def _marked(names, fast):
@@ -65,8 +67,9 @@ def assert_close_dicts(served, expected, atol=1e-6):
 # ---- model.export works whenever the model is built ------------------------------------------------------
 @pytest.mark.parametrize("make", [
     lambda: tfvb.models.BNNClassifier(10, hidden_units=(8,), seed=0),
-    lambda: tfvb.models.BNNClassifier(10, hidden_units=(8,), architecture="lenet", seed=0),
-    lambda: tfvb.models.BNNRegressor(hidden_units=(8,), input_dim=3, seed=0),
+    pytest.param(lambda: tfvb.models.BNNClassifier(10, hidden_units=(8,), architecture="lenet", seed=0),
+                 marks=pytest.mark.slow),
+    pytest.param(lambda: tfvb.models.BNNRegressor(hidden_units=(8,), input_dim=3, seed=0), marks=pytest.mark.slow),
 ], ids=["bnn_mlp", "bnn_lenet", "bnn_regressor"])
 def test_export_right_after_construction_and_after_load_model(make, tmp_path):
     model = make()
@@ -82,6 +85,7 @@ def test_export_right_after_construction_and_after_load_model(make, tmp_path):
     assert_close_dicts(u, model.predict_uncertainty(x.numpy(), samples=3, seed=SEED))
 
 
+@pytest.mark.slow
 def test_a_bayesianized_network_exports_after_load_model(tmp_path_factory, tmp_path):
     model, _ = exported("bayesianized_cnn", tmp_path_factory)
     model.save(str(tmp_path / "m.keras"))
@@ -258,7 +262,7 @@ def test_litert_serves_the_predictive_within_monte_carlo_error(name, tmp_path_fa
     np.testing.assert_allclose(serve, saved.serve(tf.constant(x)), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", _marked(families.FAMILIES, FAST_PORTABLE))
+@pytest.mark.parametrize("name", _marked(families.FAMILIES, FAST_ONNX))
 def test_onnx_serves_the_predictive_within_monte_carlo_error(name, tmp_path_factory, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")
@@ -312,3 +316,17 @@ def test_portable_noise_replaces_philox_only_inside_its_context():
         portable = randomness.stateless_normal((4,), seed).numpy()
     np.testing.assert_array_equal(portable, _counter_rng.normal((4,), seed).numpy())
     assert not randomness.is_portable()
+
+
+# ---- zoo entries ship the signatures ---------------------------------------------------------------------------
+def test_a_new_zoo_entry_ships_and_exposes_the_serving_signatures(tmp_path_factory, tmp_path, monkeypatch):
+    from tfvb.zoo import store
+
+    model, _ = exported("bnn_regressor", tmp_path_factory)
+    x = families.inputs("bnn_regressor")
+    store.write_entry(str(tmp_path), "bnn_flipout_uci_boston", model, {"metrics": {}}, x)
+    monkeypatch.setenv("TFVB_SAVED_MODELS", str(tmp_path))
+    served = tfvb.zoo.load("bnn_flipout_uci_boston", format="savedmodel")
+    assert {"serve", "predict_uncertainty", "predict_samples"} <= set(served.signatures)
+    assert_close_dicts(served.predict_uncertainty(x, tf.constant(T), tf.constant(SEED, tf.int64)),
+                       model.predict_uncertainty(x, samples=T, seed=SEED))
