@@ -330,3 +330,18 @@ def test_a_new_zoo_entry_ships_and_exposes_the_serving_signatures(tmp_path_facto
     assert {"serve", "predict_uncertainty", "predict_samples"} <= set(served.signatures)
     assert_close_dicts(served.predict_uncertainty(x, tf.constant(T), tf.constant(SEED, tf.int64)),
                        model.predict_uncertainty(x, samples=T, seed=SEED))
+
+
+@pytest.mark.parametrize("padding, strides, dilation, size", [
+    ("same", (1, 1), (1, 1), 12), ("valid", (2, 2), (1, 1), 13), ("same", (2, 2), (1, 1), 13),
+    ("valid", (1, 1), (2, 2), 12)])
+def test_per_sample_convolution_by_patches_equals_conv2d(padding, strides, dilation, size):
+    """The per-draw convolution of the LiteRT/ONNX graphs (slices and one batched matmul) is Conv2D's."""
+    from tfvb.layers.conv import conv_by_patches
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 2, size, size, 4)).astype("float32")
+    k = rng.normal(size=(3, 5, 5, 4, 6)).astype("float32")
+    expected = np.stack([tf.nn.conv2d(x[t], k[t], strides=(1, *strides, 1), padding=padding.upper(),
+                                      dilations=(1, *dilation, 1)) for t in range(3)])
+    np.testing.assert_allclose(conv_by_patches(x, k, strides, padding, dilation), expected, atol=1e-4)
