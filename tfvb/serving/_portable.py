@@ -15,9 +15,22 @@ from tfvb.serving.saved_model import SEED_SPEC, summary_of
 __all__ = ["signatures"]
 
 
-def signatures(predictive, samples):
+def refuse_unportable(model, format):
+    """ValueError for Bayesian Conv2DTranspose layers (a `tfvb.bayesianize` of a decoder): their T per-draw
+    kernels run as a map over the draws, a TensorList loop LiteRT cannot lower (and not checked in ONNX)."""
+    layers = getattr(model, "_bayesian_layers", [])
+    bad = [layer.name for layer in layers if type(layer).__name__.startswith("Conv2DTranspose")]
+    if bad:
+        raise ValueError(f"Expected Bayesian Dense and Conv2D layers for format={format!r}. Received: Bayesian "
+                         f"Conv2DTranspose layer(s) {bad}, whose per-draw kernels run as a loop over the draws "
+                         "that this format cannot express. Export format='tf_saved_model' instead: its "
+                         "predict_uncertainty(x, samples, seed) serves them")
+
+
+def signatures(predictive, samples, format):
     """{name: (function, input signature)} of serve(x), predict_uncertainty(x, seed), predict_samples(x, seed),
     each a concrete function traced with portable noise."""
+    refuse_unportable(predictive.model, format)
     x = tf.TensorSpec(predictive.input_spec.shape, tf.float32, name="x")
 
     def predict_uncertainty(x, seed):

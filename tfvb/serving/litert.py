@@ -15,7 +15,7 @@ __all__ = ["write"]
 
 
 def write(predictive, filepath, samples, verbose=False):
-    functions = _portable.signatures(predictive, samples)
+    functions = _portable.signatures(predictive, samples, "litert")
     module = tf.Module()
     # The variables the functions capture (the Keras model itself would bring its own default signature).
     module.tracked = [getattr(v, "value", v) for v in predictive.model.variables]

@@ -49,7 +49,7 @@ def _named_outputs(model, names):
 def write(predictive, filepath, samples, verbose=False):
     tf2onnx = _require_tf2onnx()
     os.makedirs(filepath, exist_ok=True)
-    for name, (function, concrete, spec) in _portable.signatures(predictive, samples).items():
+    for name, (function, concrete, spec) in _portable.signatures(predictive, samples, "onnx").items():
         names = sorted(concrete.structured_outputs)  # tf.nest flattens a dict by sorted keys
         model, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=OPSET)
         with open(os.path.join(filepath, f"{name}.onnx"), "wb") as f:
