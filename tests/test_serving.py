@@ -345,3 +345,11 @@ def test_per_sample_convolution_by_patches_equals_conv2d(padding, strides, dilat
     expected = np.stack([tf.nn.conv2d(x[t], k[t], strides=(1, *strides, 1), padding=padding.upper(),
                                       dilations=(1, *dilation, 1)) for t in range(3)])
     np.testing.assert_allclose(conv_by_patches(x, k, strides, padding, dilation), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("format", ["litert", "onnx"])
+def test_bayesian_transposed_convolutions_are_refused_where_they_cannot_be_expressed(format, tmp_path):
+    net = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.Conv2DTranspose(2, 3), keras.layers.Flatten()])
+    bnn = tfvb.bayesianize(net, task="regression", seed=0)
+    with pytest.raises(ValueError, match="Conv2DTranspose.*format='tf_saved_model'"):
+        bnn.export(str(tmp_path / "m"), format=format, samples=3)
