@@ -2,11 +2,11 @@
 
 The layers, bottom-up (an import may go sideways within a layer or down, never up):
 
-    0  _atomic _checks _lazy _traced randomness paths version
+    0  _atomic _checks _counter_rng _lazy _traced randomness paths version
     1  priors objectives dropout gaussian uncertainty layers data
-    2  models
-    ("evaluate", "_bayesianize", "_monte_carlo"),
-    ("uci_protocol", "calibrate"),
+    2  models serving
+    3  evaluate _bayesianize _monte_carlo
+    4  uci_protocol calibrate
     5  tuning callbacks plots zoo
     6  demo cli __main__
 
@@ -25,9 +25,9 @@ import pytest
 PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tfvb")
 
 LAYERS = (
-    ("_atomic", "_checks", "_lazy", "_traced", "randomness", "paths", "version"),
+    ("_atomic", "_checks", "_counter_rng", "_lazy", "_traced", "randomness", "paths", "version"),
     ("priors", "objectives", "dropout", "gaussian", "uncertainty", "layers", "data"),
-    ("models",),
+    ("models", "serving"),
     ("evaluate", "_bayesianize", "_monte_carlo"),
     ("uci_protocol", "calibrate"),
     ("tuning", "callbacks", "plots", "zoo"),

@@ -16,18 +16,75 @@ would get on one device:
 
     noise = draw((B_global, ...))[offset : offset + B_local]
 
+Portable noise. Inside `portable_noise()`, the stateless draws of tfvb's
+layers and models (`stateless_normal`, `stateless_uniform`, `stateless_fold_in`,
+`stateless_split`) come from `tfvb._counter_rng`, a counter-based generator
+made of integer ops that LiteRT and ONNX run, instead of TensorFlow's Philox
+ops, which those runtimes lack. `tfvb.serving` traces its LiteRT and ONNX
+exports inside it; everything else draws from Philox.
+
 Saved states. Keras saves no SeedGenerator state, so a resumed run would
 replay the noise of step 0; `SavesSeedState` stores the states with the
 owner's weights.
 """
 
+import contextlib
 import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["seed_pair", "seed_tensor", "normal", "replica_batch_slice", "per_example", "SavesSeedState"]
+from tfvb import _counter_rng
+
+__all__ = ["seed_pair", "seed_tensor", "normal", "replica_batch_slice", "per_example", "SavesSeedState",
+           "portable_noise", "is_portable", "stateless_normal", "stateless_uniform", "stateless_fold_in",
+           "stateless_split"]
+
+_portable = [False]
+
+
+@contextlib.contextmanager
+def portable_noise():
+    """Within it, tfvb's stateless draws come from the counter-based generator (see the module docstring)."""
+    before, _portable[0] = _portable[0], True
+    try:
+        yield
+    finally:
+        _portable[0] = before
+
+
+def is_portable():
+    """Whether the code runs inside `portable_noise()` (a graph traced for LiteRT or ONNX)."""
+    return _portable[0]
+
+
+def stateless_normal(shape, seed, dtype=tf.float32):
+    """`tf.random.stateless_normal`, or its portable counterpart inside `portable_noise()`."""
+    if _portable[0]:
+        return _counter_rng.normal(shape, seed, dtype=dtype)
+    return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
+
+
+def stateless_uniform(shape, seed, minval=0, maxval=None, dtype=tf.float32):
+    """`tf.random.stateless_uniform`, or its portable counterpart inside `portable_noise()`."""
+    if _portable[0]:
+        return _counter_rng.uniform(shape, seed, minval=minval, maxval=maxval, dtype=dtype)
+    return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval, dtype=dtype)
+
+
+def stateless_fold_in(seed, data):
+    """`tf.random.experimental.stateless_fold_in`, or its portable counterpart inside `portable_noise()`."""
+    if _portable[0]:
+        return _counter_rng.fold_in(seed, data)
+    return tf.random.experimental.stateless_fold_in(seed, data)
+
+
+def stateless_split(seed, num):
+    """`tf.random.experimental.stateless_split`, or its portable counterpart inside `portable_noise()`."""
+    if _portable[0]:
+        return _counter_rng.split(seed, num)
+    return tf.random.experimental.stateless_split(seed, num)
 
 
 def seed_pair(seed):
@@ -54,7 +111,7 @@ def normal(shape, generator, seed=None, dtype=None):
     """N(0, 1) noise: from `generator` (a SeedGenerator), or stateless from `seed` when given."""
     if seed is None:
         return keras.random.normal(shape, seed=generator, dtype=dtype)
-    return tf.random.stateless_normal(shape, seed=seed_tensor(seed), dtype=dtype or tf.float32)
+    return stateless_normal(shape, seed_tensor(seed), dtype=dtype or tf.float32)
 
 
 def replica_batch_slice(local_batch_size):

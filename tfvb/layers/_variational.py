@@ -64,8 +64,12 @@ def _dims(t):
 
 
 def grouped_convolutions():
-    """Whether T kernels should run as one stacked/grouped convolution (GPU) or a map over T (CPU)."""
-    return bool(tf.config.list_logical_devices("GPU"))
+    """Whether T kernels should run as one stacked/grouped convolution (GPU) or a map over T (CPU).
+
+    Graphs traced for LiteRT and ONNX (`tfvb.randomness.portable_noise`) take the one convolution:
+    LiteRT cannot lower a map's TensorList loop.
+    """
+    return randomness.is_portable() or bool(tf.config.list_logical_devices("GPU"))
 
 
 def inverse_softplus(sigma):
@@ -177,15 +181,15 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
     def _seeds(self, seed, n):
         """`n` independent stateless seeds, shape (n, 2)."""
         base = self.seed_generator.next() if seed is None else randomness.seed_tensor(seed)
-        return tf.random.experimental.stateless_split(tf.cast(base, tf.int64), n)
+        return randomness.stateless_split(tf.cast(base, tf.int64), n)
 
     def _normal(self, shape, seed):
         """N(0, 1) draws in the variable dtype: under mixed precision the same numbers as in float32."""
-        return tf.random.stateless_normal(shape, seed, dtype=self.variable_dtype)
+        return randomness.stateless_normal(shape, seed, dtype=self.variable_dtype)
 
     def _rademacher(self, shape, seed):
         """Independent signs, exactly +1 or -1."""
-        bits = tf.random.stateless_uniform(shape, seed, minval=0, maxval=2, dtype=tf.int32)
+        bits = randomness.stateless_uniform(shape, seed, minval=0, maxval=2, dtype=tf.int32)
         return tf.cast(2 * bits - 1, self.compute_dtype)
 
     @staticmethod
@@ -315,7 +319,8 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         inputs = tf.cast(inputs, self.compute_dtype)
         if num_samples is not None:
             _sampling_guard.refuse_graph_samples(self, num_samples)
-            num_samples = _checks.positive_int("num_samples", num_samples)
+            if not tf.is_tensor(num_samples):  # a tensor: a served graph's T, checked where it enters
+                num_samples = _checks.positive_int("num_samples", num_samples)
             self._is_per_sample(inputs)  # a clear error on a wrong rank
             outputs = self._sample_many(inputs, num_samples, seed)
         elif training:

@@ -33,7 +33,7 @@ References:
 import keras
 import tensorflow as tf
 
-from tfvb import _checks
+from tfvb import _checks, randomness
 from tfvb.layers._variational import VariationalLayer, grouped_convolutions
 
 __all__ = ["Conv2DReparameterization", "Conv2DFlipout", "Conv2DLocalReparameterization",
@@ -61,6 +61,31 @@ def channels_as_samples(y, samples, filters):
     out = tf.shape(y)
     y = tf.reshape(y, tf.stack([out[0], out[1], out[2], samples, filters]))
     return tf.transpose(y, [3, 0, 1, 2, 4])
+
+
+def conv_by_patches(x, kernels, strides, padding, dilation_rate):
+    """x (T, N, H, W, C) convolved with its own kernel (T, kh, kw, C, F) per sample: (T, N, H', W', F).
+
+    The kh x kw shifted (strided) slices of the input, concatenated, times the flattened kernels in
+    one batched matmul: ops LiteRT and ONNX both run (LiteRT cannot run a grouped Conv2D, nor the
+    TensorList loop of a map). Needs static H and W.
+    """
+    kh, kw, c, f = (int(d) for d in kernels.shape[1:])
+    (sh, sw), (dh, dw) = strides, dilation_rate
+    h, w = int(x.shape[2]), int(x.shape[3])
+    flat = tf.reshape(x, [-1, h, w, c])
+    if padding == "same":
+        out_h, out_w = -(-h // sh), -(-w // sw)
+        pad_h = max((out_h - 1) * sh + (kh - 1) * dh + 1 - h, 0)
+        pad_w = max((out_w - 1) * sw + (kw - 1) * dw + 1 - w, 0)
+        flat = tf.pad(flat, [[0, 0], [pad_h // 2, pad_h - pad_h // 2], [pad_w // 2, pad_w - pad_w // 2], [0, 0]])
+    else:
+        out_h, out_w = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    patches = tf.concat([flat[:, i * dh: i * dh + (out_h - 1) * sh + 1: sh, j * dw: j * dw + (out_w - 1) * sw + 1: sw]
+                         for i in range(kh) for j in range(kw)], axis=-1)
+    t, n = tf.shape(x)[0], tf.shape(x)[1]
+    y = tf.matmul(tf.reshape(patches, tf.stack([t, -1, kh * kw * c])), tf.reshape(kernels, tf.stack([t, -1, f])))
+    return tf.reshape(y, tf.stack([t, n, out_h, out_w, f]))
 
 
 def sample_rank_error(x):
@@ -140,6 +165,8 @@ class _VariationalConv2D(VariationalLayer):
         for a shared input, or a grouped convolution with T groups otherwise; on
         CPU, T convolutions in one `tf.map_fn` (faster there, see `_map_samples`).
         """
+        if x.shape.rank == 5 and randomness.is_portable():
+            return conv_by_patches(x, kernels, self.strides, self.padding, self.dilation_rate)
         if x.shape.rank in (4, 5) and not grouped_convolutions():
             return self._map_samples(x, kernels)
         t = tf.shape(kernels)[0]

@@ -177,7 +177,7 @@ class BNNBase(
         if seed is None:
             return [None] * len(self._bayesian_layers)
         base = randomness.seed_tensor(seed)
-        return [tf.random.experimental.stateless_fold_in(base, i) for i in range(len(self._bayesian_layers))]
+        return [randomness.stateless_fold_in(base, i) for i in range(len(self._bayesian_layers))]
 
     # ---- the objective ------------------------------------------------------------
     def _collect_kl(self):

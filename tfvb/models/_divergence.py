@@ -75,10 +75,16 @@ class FiniteWeightsOnly:
         require_finite_weights(self, "save the weights of")
         return super().save_weights(filepath, *args, **kwargs)
 
-    def export(self, filepath, *args, **kwargs):
+    def export(self, filepath, format="tf_saved_model", verbose=None, samples=None):
+        """Export for serving with the posterior's uncertainty (`tfvb.serving`): a SavedModel
+        (format="tf_saved_model", signatures serve, predict_uncertainty(x, samples, seed),
+        predict_samples(x, samples, seed)), a LiteRT file (format="litert") or ONNX models
+        (format="onnx"), the last two with T = `samples` draws fixed at export."""
         self.require_built("export")
         require_finite_weights(self, "export")
-        return super().export(filepath, *args, **kwargs)
+        from tfvb import serving
+
+        return serving.export(self, filepath, format=format, samples=samples, verbose=verbose)
 
     def predict(self, x, *args, **kwargs):
         from tfvb.models import _inputs

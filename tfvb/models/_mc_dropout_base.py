@@ -346,8 +346,7 @@ class MCDropoutBase(
 
         def draw(seed):
             return tuple(
-                tf.random.stateless_uniform(
-                    (n,) + tuple(w), seed=tf.random.experimental.stateless_fold_in(seed, i), dtype=x.dtype)
+                randomness.stateless_uniform((n,) + tuple(w), randomness.stateless_fold_in(seed, i), dtype=x.dtype)
                 for i, w in enumerate(widths)
             )
 

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvb import _checks, objectives, randomness
+from tfvb import _checks, objectives, randomness, uncertainty
 from tfvb.models import _base, _divergence, _inputs
 from tfvb.models._compile import KerasCompile
 from tfvb.models._distribute import LocalBatchBuild
@@ -209,9 +209,35 @@ class LatentVariableModel(
         _divergence.require_finite_weights(self, "sample from")
         return tf.sigmoid(self.decode(self.sample_prior(n, seed)))
 
+    def posterior_predictive_draws(self, x, samples, seed=None):
+        """Bernoulli means sigmoid(decode(z_t)) of T latents z_t ~ q(z|x), (T, N) + image_shape, as graph ops.
+
+        `seed` (an int, a pair or an integer tensor) makes the draws those of
+        the served `predict_samples` signature with the same seed.
+        """
+        mean, logvar = self.encode(x)
+        return tf.sigmoid(self._decode(self.reparameterize(mean, logvar, k=samples, seed=seed)))
+
+    def predict_samples(self, x, samples=100, seed=None):
+        """The posterior predictive's T draws: Bernoulli means (T, N) + image_shape, numpy."""
+        samples = _checks.positive_int("samples", samples)
+        _divergence.require_finite_weights(self, "predict with")
+        x = _inputs.user_data(x, method="predict_samples")[0]
+        return self.posterior_predictive_draws(x, samples, seed).numpy()
+
+    def predict_uncertainty(self, x, samples=100, seed=None):
+        """Per pixel, from T latents z ~ q(z|x): `mean` Bernoulli mean, `epistemic` (its variance over z),
+        `aleatoric` (the mean Bernoulli variance p (1 - p)), `variance` (their sum), `std`; numpy arrays
+        of shape (N,) + image_shape (`tfvb.uncertainty.regression_uncertainty` on the pixels)."""
+        probs = self.predict_samples(x, samples, seed)
+        t, n = probs.shape[:2]
+        flat = probs.reshape(t, n, -1)
+        out = uncertainty.regression_uncertainty(flat, flat * (1.0 - flat))
+        return {k: v.reshape(probs.shape[1:]) for k, v in out.items()}
+
     def stateless_sample_logits(self, n, seed):
         """Logits of `n` model samples from an integer tensor `seed` (for serving)."""
-        z = tf.random.stateless_normal(tf.stack([n, self.latent_dim]), seed=randomness.seed_tensor(seed))
+        z = randomness.stateless_normal(tf.stack([n, self.latent_dim]), randomness.seed_tensor(seed))
         return self._decode(z)
 
     def reparameterize(self, mean, logvar, k=None, seed=None, batch_axis=0):
@@ -369,32 +395,3 @@ class LatentVariableModel(
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         x, y, kwargs = self._user_data(x, y, kwargs, "evaluate")
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
-
-    # -- serving --------------------------------------------------------------------------------
-    def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
-        """Export a SavedModel with endpoints `serve` (reconstruct), `encode`, `decode`, `sample`.
-
-        `sample(n, seed)` is stateless: the same seed gives the same images.
-        """
-        if format != "tf_saved_model":
-            return super().export(filepath, format=format, verbose=verbose, **kwargs)
-        _divergence.require_finite_weights(self, "export")
-        archive = keras.export.ExportArchive()
-        archive.track(self)
-        images = tf.TensorSpec((None,) + self.image_shape, tf.float32)
-        latents = tf.TensorSpec((None, self.latent_dim), tf.float32)
-        scalar = tf.TensorSpec((), tf.int32)
-
-        def encode(x):
-            mean, logvar = self.encode(x)
-            return {"mean": mean, "logvar": logvar}
-
-        def sample(n, seed):
-            return tf.sigmoid(self.stateless_sample_logits(n, seed))
-
-        archive.add_endpoint("serve", lambda x: self(x, training=False), input_signature=[images])
-        archive.add_endpoint("encode", encode, input_signature=[images])
-        archive.add_endpoint("decode", lambda z: self.decode(z), input_signature=[latents])
-        archive.add_endpoint("sample", sample, input_signature=[scalar, scalar])
-        archive.write_out(filepath, verbose=bool(verbose))
-        return filepath

@@ -121,23 +121,24 @@ class BayesianNetwork(BNNBase):
             # One seed per pass: a layer called at several places of the graph draws the same weights at each.
             seed = self.seed_generator.next()
         seeds = dict(zip(map(id, self.dense_layers), self._layer_seeds(seed)))
-        if num_samples:
+        sampled = num_samples is not None  # T may be a tensor (a served graph's input)
+        if sampled:
             x = tf.reshape(tf.tile(x[tf.newaxis], tf.concat([[num_samples], tf.ones_like(tf.shape(x))], 0)),
                            tf.concat([[-1], tf.shape(x)[1:]], 0))
 
         def operation_fn(op):
             if isinstance(op, VariationalLayer):
                 def bayesian(h, **kwargs):
-                    if not num_samples:
+                    if not sampled:
                         return op(h, training=training, seed=seeds[id(op)], batch_slice=batch_slice)
                     return op.tiled_call(h, num_samples, seeds[id(op)])
                 return bayesian
             if _takes_training(op):
-                return lambda *args, **kwargs: op(*args, **{**kwargs, "training": bool(training) and not num_samples})
+                return lambda *args, **kwargs: op(*args, **{**kwargs, "training": bool(training) and not sampled})
             return op
 
         out = tf.cast(self.network._run_through_graph([x], operation_fn=operation_fn)[0], self.variable_dtype)
-        if num_samples:
+        if sampled:
             out = tf.reshape(out, [num_samples, -1] + _dims(out)[1:])
         return out
 

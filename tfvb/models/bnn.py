@@ -152,12 +152,12 @@ class BNNClassifier(BNNBase):
         lead = 1  # leading axes: (N,), then (T, N) once a layer has drawn T samples
         for conv in self.conv_layers:
             h = conv(h, training=training, num_samples=num_samples, seed=next(seeds), batch_slice=batch_slice)
-            lead = 2 if num_samples else 1
+            lead = 2 if num_samples is not None else 1
             inner = tf.shape(h)[lead:]
             pooled = self.pool(tf.reshape(h, tf.concat([[-1], inner], 0)))
             h = tf.reshape(pooled, tf.concat([tf.shape(h)[:lead], tf.shape(pooled)[1:]], 0))
-        h = tf.reshape(h, tf.concat([tf.shape(h)[:lead], [-1]], 0))
-        h = tf.ensure_shape(h, [None] * lead + [int(np.prod(self._flat_shape()))])
+        # A static width in the shape (not tf.ensure_shape: LiteRT has no kernel for it).
+        h = tf.reshape(h, tf.concat([tf.shape(h)[:lead], [int(np.prod(self._flat_shape()))]], 0))
         return self._dense_forward(h, seeds, training=training, num_samples=num_samples, batch_slice=batch_slice)
 
     def _widest_activation(self):

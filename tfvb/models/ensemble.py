@@ -401,26 +401,6 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         """The ensemble's mean prediction (probabilities or means): deterministic, for the zoo."""
         return self.predict_uncertainty(x)["mean"]
 
-    def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
-        """Export a SavedModel with endpoints `serve` (the ensemble's prediction) and `members`
-        (the members' class probabilities or means, stacked on a leading axis)."""
-        if format != "tf_saved_model":
-            return super().export(filepath, format=format, verbose=verbose, **kwargs)
-        _divergence.require_finite_weights(self, "export")
-        archive = keras.export.ExportArchive()
-        archive.track(self)
-        spec = [tf.TensorSpec((None,) + self.member_input_shape, tf.float32)]
-        task, kind = self.task_and_outputs
-
-        def members(x):
-            stack = tf.stack(self._member_outputs(x))
-            return _task.probabilities(stack, kind) if task == "classification" else stack
-
-        archive.add_endpoint("serve", lambda x: self(x, training=False), input_signature=spec)
-        archive.add_endpoint("members", members, input_signature=spec)
-        archive.write_out(filepath, verbose=bool(verbose))
-        return filepath
-
     def get_config(self):
         task = self.task
         if task is None and self.compiled and self.loss is not None:
