@@ -27,10 +27,10 @@ ROW_SUM_TOLERANCE = 1e-3
 
 def _shape_error(name, num_classes, shape):
     rank = shape.rank if hasattr(shape, "rank") else len(shape)
-    shown = "of unknown rank" if rank is None else f"={tuple(shape)}"
+    shown = " of unknown rank" if rank is None else f"={tuple(shape)}"
     return ValueError(
         f"Expected `{name}` of integer class labels, shape (batch,), or one-hot labels, shape (batch, "
-        f"{num_classes}), for num_classes={num_classes}. Received: {name}.shape {shown}"
+        f"{num_classes}), for num_classes={num_classes}. Received: {name}.shape{shown}"
     )
 
 
