@@ -177,6 +177,17 @@ def _average_ranks(values):
     return ranks
 
 
+def _score_pair(scores_in, scores_out):
+    """(in, out) scores as flat float64 arrays, checked: finite and non-empty."""
+    s_in = _checks.finite_array("scores_in", np.asarray(scores_in, dtype=np.float64)).ravel()
+    s_out = _checks.finite_array("scores_out", np.asarray(scores_out, dtype=np.float64)).ravel()
+    if s_in.size == 0 or s_out.size == 0:
+        raise ValueError(
+            f"Expected non-empty score arrays. Received: scores_in.size={s_in.size}, scores_out.size={s_out.size}"
+        )
+    return s_in, s_out
+
+
 def ood_auroc(scores_in, scores_out):
     """AUROC of telling out-of-distribution inputs by a higher uncertainty score.
 
@@ -191,12 +202,7 @@ def ood_auroc(scores_in, scores_out):
     Returns:
         The AUROC as a float.
     """
-    s_in = _checks.finite_array("scores_in", np.asarray(scores_in, dtype=np.float64)).ravel()
-    s_out = _checks.finite_array("scores_out", np.asarray(scores_out, dtype=np.float64)).ravel()
-    if s_in.size == 0 or s_out.size == 0:
-        raise ValueError(
-            f"Expected non-empty score arrays. Received: scores_in.size={s_in.size}, scores_out.size={s_out.size}"
-        )
+    s_in, s_out = _score_pair(scores_in, scores_out)
     ranks = _average_ranks(np.concatenate([s_in, s_out]))
     u = ranks[s_in.size:].sum() - s_out.size * (s_out.size + 1) / 2.0
     return float(u / (s_in.size * s_out.size))
@@ -218,12 +224,7 @@ def ood_aupr(scores_in, scores_out):
     Returns:
         The AUPR as a float.
     """
-    s_in = _checks.finite_array("scores_in", np.asarray(scores_in, dtype=np.float64)).ravel()
-    s_out = _checks.finite_array("scores_out", np.asarray(scores_out, dtype=np.float64)).ravel()
-    if s_in.size == 0 or s_out.size == 0:
-        raise ValueError(
-            f"Expected non-empty score arrays. Received: scores_in.size={s_in.size}, scores_out.size={s_out.size}"
-        )
+    s_in, s_out = _score_pair(scores_in, scores_out)
     scores = np.concatenate([s_in, s_out])
     positive = np.r_[np.zeros(s_in.size), np.ones(s_out.size)]
     order = np.argsort(-scores, kind="mergesort")
