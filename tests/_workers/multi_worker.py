@@ -49,18 +49,19 @@ def _free_ports(n):
             s.close()
 
 
-def launch(out_dir, *args):
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+def tf_config(cluster, index):
+    return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+
+
+def run_workers(out_dir, commands, envs, timeout=TIMEOUT_S):
+    """Start one process per command (its log OUT_DIR/worker{i}.log), wait for all; exit 1 with the logs if
+    any failed. Processes still running at the timeout are killed."""
     procs = []
     try:
-        for index in range(2):
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-                   "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-            log = open(os.path.join(out_dir, f"worker{index}.log"), "w")
-            procs.append(subprocess.Popen([sys.executable, __file__, "--worker", out_dir, *args], env=env,
-                                          stdout=log, stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + TIMEOUT_S
+        for index, (command, env) in enumerate(zip(commands, envs)):
+            with open(os.path.join(out_dir, f"worker{index}.log"), "w") as log:
+                procs.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + timeout
         for proc in procs:
             proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         codes = [proc.returncode for proc in procs]
@@ -70,10 +71,17 @@ def launch(out_dir, *args):
                 proc.kill()
                 proc.wait()
     if any(codes):
-        for index in range(2):
+        for index in range(len(procs)):
             with open(os.path.join(out_dir, f"worker{index}.log")) as f:
                 sys.stderr.write(f"--- worker {index} (exit {codes[index]}) ---\n{f.read()[-3000:]}\n")
         sys.exit(1)
+
+
+def launch(out_dir, *args):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    envs = [{**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": tf_config(cluster, index)} for index in range(2)]
+    run_workers(out_dir, [[sys.executable, __file__, "--worker", out_dir, *args]] * 2, envs)
 
 
 def worker(out_dir, families_arg="cvae", kind="arrays"):

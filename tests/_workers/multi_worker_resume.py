@@ -36,7 +36,7 @@ def _phase(run_dir, family, kind, kill=None):
     try:
         for index in range(2):
             env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-                   "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+                   "TF_CONFIG": multi_worker.tf_config(cluster, index)}
             log = open(os.path.join(run_dir, f"worker{index}-{kill or 'run'}.log"), "w")
             procs.append(subprocess.Popen([sys.executable, __file__, "--worker", run_dir, family, kind, kill or ""],
                                           env=env, stdout=log, stderr=subprocess.STDOUT))

@@ -7,9 +7,7 @@ loopback-only network namespace where Linux allows it. Logs: OUT_DIR/worker{i}.l
 """
 
 import os
-import subprocess
 import sys
-import time
 
 import multi_worker
 
@@ -22,28 +20,10 @@ def launch(out_dir, name):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TFVB_RUNS": os.path.join(out_dir, "runs")}
     env.pop("TF_CONFIG", None)
     os.makedirs(os.path.join(out_dir, "root"), exist_ok=True)
-    procs = []
-    try:
-        for index in range(2):
-            log = open(os.path.join(out_dir, f"worker{index}.log"), "w")
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "tfvb", "zoo", "train", name, "--quick", "--threads", "1",
-                 "--root", os.path.join(out_dir, "root"), "--workers", workers, "--index", str(index)],
-                env=env, stdout=log, stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + TIMEOUT_S
-        for proc in procs:
-            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        codes = [proc.returncode for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    if any(codes):
-        for index in range(2):
-            with open(os.path.join(out_dir, f"worker{index}.log")) as f:
-                sys.stderr.write(f"--- worker {index} (exit {codes[index]}) ---\n{f.read()[-3000:]}\n")
-        sys.exit(1)
+    commands = [[sys.executable, "-m", "tfvb", "zoo", "train", name, "--quick", "--threads", "1",
+                 "--root", os.path.join(out_dir, "root"), "--workers", workers, "--index", str(index)]
+                for index in range(2)]
+    multi_worker.run_workers(out_dir, commands, [env, env], timeout=TIMEOUT_S)
 
 
 if __name__ == "__main__":
