@@ -177,6 +177,16 @@ def test_protocol_slice_runs_on_any_folder(tmp_path):
         assert len(written[key]) == 2 and np.all(np.isfinite(written[key]))
     assert written["seconds"] > 0 and summary["ll"] == written["ll"]
     assert {r["dropout_rate"] for r in written["per_split"]} <= {0.01, 0.1}
+    # Every split reports its 90 % / 95 % intervals (Gaussian and conformal); the summary averages them.
+    coverage = written["coverage"]
+    assert coverage["splits"] == 2
+    for level in ("90", "95"):
+        per_split = [r["coverage"][level]["gaussian"]["coverage"] for r in written["per_split"]]
+        assert coverage[level]["gaussian"]["coverage"][0] == pytest.approx(np.mean(per_split))
+        assert 0 <= per_split[0] <= 1 and coverage[level]["gaussian"]["mean_width"][0] > 0
+        # The toy folder's test sets are too small to calibrate conformal intervals on half of them.
+        assert "conformal_absolute" not in written["per_split"][0]["coverage"][level]
+    assert coverage["95"]["gaussian"]["mean_width"][0] > coverage["90"]["gaussian"]["mean_width"][0]
 
 
 @needs_boston
@@ -192,6 +202,11 @@ def test_protocol_slice_on_boston(tmp_path):
     assert len(record["validation_ll"]) == 2
     # A 20-epoch network is already far better than predicting the mean (y has std ~9).
     assert 1.5 < s["rmse"][0] < 7.0 and -5.0 < s["ll"][0] < -2.0
+    # 51 test rows: conformal intervals calibrated on random halves of them, Gaussian ones on all.
+    for level in ("90", "95"):
+        got = record["coverage"][level]
+        assert set(got) == {"gaussian", "conformal_absolute", "conformal_normalized"}
+        assert all(0.6 < got[k]["coverage"] <= 1.0 for k in got)
 
 
 def _toy_protocol(folder, out, *extra):

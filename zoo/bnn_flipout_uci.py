@@ -84,8 +84,18 @@ def fit_split(d, seed, epochs, quick=False):
               batch_size=BATCH_SIZE, epochs=epochs, verbose=0, shuffle=True)
     s = model.predict_samples(((x_test - mx) / sx).astype("float32"), samples=10 if quick else SAMPLES, seed=seed)
     scores = regression_scores(y_test, s["mean"] * sy + my, var_samples=s["variance"] * sy**2)
+    scores["coverage"] = _coverage(s, y_test, my, sy, seed)
     constructor["num_examples"] = model.num_examples
     return model, scores, constructor, (mx, sx, my, sy)
+
+
+def _coverage(draws, y, my, sy, seed):
+    """Gaussian and conformal interval coverage (`tfvb.uci_protocol.split_coverage`) of the draws' predictive."""
+    from tfvb.uci_protocol import split_coverage
+
+    f = np.asarray(draws["mean"], np.float64) * sy + my
+    noise = np.broadcast_to(np.asarray(draws["variance"], np.float64) * sy**2, f.shape)
+    return split_coverage(f.mean(axis=0), f.var(axis=0) + noise.mean(axis=0), y, seed=seed)
 
 
 def train(seed=0, quick=False, data_root=None, dataset="bostonHousing", splits=SPLITS):
@@ -99,6 +109,7 @@ def train(seed=0, quick=False, data_root=None, dataset="bostonHousing", splits=S
     """
     from tfvb.data import uci
     from tfvb.evaluate import mean_and_standard_error
+    from tfvb.uci_protocol import coverage_summary
 
     folder = os.path.join(data_root_of(data_root), "uci", dataset)
     first = uci(folder, split=0)
@@ -109,7 +120,8 @@ def train(seed=0, quick=False, data_root=None, dataset="bostonHousing", splits=S
     for k in range(n_eval):
         d = first if k == 0 else uci(folder, split=k)
         m, scores, c, nz = fit_split(d, seed + k, epochs, quick)
-        per_split.append({"split": k, "rmse": scores["rmse"], "test_ll": scores["ll"]})
+        per_split.append({"split": k, "rmse": scores["rmse"], "test_ll": scores["ll"],
+                          "coverage": scores["coverage"]})
         if k == 0:
             model, constructor, norm = m, c, nz
 
@@ -141,6 +153,7 @@ def train(seed=0, quick=False, data_root=None, dataset="bostonHousing", splits=S
             "test_ll_split0": per_split[0]["test_ll"],
             "splits": n_eval,
             "samples": 10 if quick else SAMPLES,
+            "coverage": coverage_summary(per_split),
             "per_split": per_split,
             "train_seconds": time.time() - start,
         },

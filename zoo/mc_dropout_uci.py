@@ -116,6 +116,7 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=None, r
     model = final.regressor(index)
     s = model.predict_samples(data.x_test, samples=samples, seed=seed)
     scores = regression_scores(data.y_test, s["mean"], tau=model.tau)
+    coverage = _split0_coverage(s, data.y_test, seed)
     record = {
         "constructor": {k: v for k, v in model.get_config().items()
                         if k in ("hidden_units", "dropout_rate", "tau", "lengthscale", "num_examples",
@@ -145,6 +146,8 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=None, r
             "protocol_split0_in_the_protocol_run": (
                 {k: selection[k] for k in ("rmse", "ll")} if selection else None),
             "protocol_table": _protocol_table(name),
+            "coverage_split0": coverage,
+            "coverage_protocol": _protocol_coverage(name),
         },
         "anchors": {"gal_updated": MC_DROPOUT_ANCHORS.get(name),
                     "note": "mean and standard error over all splits; split 0 alone varies more"},
@@ -160,6 +163,51 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=None, r
         ),
     }
     return model, record
+
+
+def _split0_coverage(draws, y, seed):
+    """Interval coverage on split 0's test rows (`tfvb.uci_protocol.split_coverage`) from the MC draws."""
+    from tfvb.uci_protocol import split_coverage
+
+    f = np.asarray(draws["mean"], np.float64)
+    return split_coverage(f.mean(axis=0), f.var(axis=0) + np.mean(draws["variance"], axis=0), y, seed=seed)
+
+
+def _protocol_coverage(name):
+    """The coverage summary over the protocol's splits, from the kept 100 x run when it reports one."""
+    table = _protocol_table(name)
+    where = paths.benchmark_results_dir()
+    path = os.path.join(where, f"uci_{name}_100x.json") if where else None
+    if not (path and os.path.exists(path) and table):
+        return None
+    with open(path) as f:
+        return json.load(f).get("coverage")
+
+
+def evaluate_stored(model, data_root=None, dataset="bostonHousing", seed=0, card=None):
+    """Split 0's test scores and interval coverage of a stored entry, measured again: (metrics, data, None).
+
+    For `tfvb zoo evaluate`: the card keeps its training record and gets
+    these numbers (`coverage_split0`: Gaussian and conformal 90 % / 95 %
+    intervals on split 0's test rows; `coverage_protocol`: the same over the
+    protocol's splits when its kept run reports them).
+    """
+    from tfvb.data import uci
+    from tfvb.evaluate import regression_scores
+    from tfvb.uci_protocol import settings
+
+    name, folder = _folder(dataset, data_root)
+    data = uci(folder, split=0)
+    s = model.predict_samples(data.x_test, samples=settings.SAMPLES, seed=seed)
+    scores = regression_scores(data.y_test, s["mean"], tau=model.tau)
+    metrics = {**((card or {}).get("metrics") or {}), "test_rmse": scores["rmse"], "test_ll": scores["ll"],
+               "test_ll_gaussian": scores["ll_gaussian"], "mc_samples": settings.SAMPLES,
+               "coverage_split0": _split0_coverage(s, data.y_test, seed),
+               "coverage_protocol": _protocol_coverage(name)}
+    description = (card or {}).get("data") or (
+        f"UCI {name} (shared/data/uci, the benchmark's standard split 0): trained on its "
+        f"{len(data.x_train)} training rows, scored on its {len(data.x_test)} test rows")
+    return metrics, description, None
 
 
 def protocol(dataset="bostonHousing", data_root=None, splits=None, jobs=1, epoch_multiplier=None, json_path=None,

@@ -3,6 +3,7 @@
     temperature_scale(model, x, y)           a classifier whose draws' logits are divided by a fitted T
     conformal(model, x, y, coverage=0.9)     a regressor with intervals covering 1 - alpha of new targets
     conformal_sets(model, x, y, coverage=0.9)  a classifier with sets covering 1 - alpha of new labels
+    interval_coverage(u, y) / set_coverage(u, y)  coverage and width / set size on held-out predictions
 
 Each takes a trained model and a calibration split it was not trained on, and
 returns a model with the same `predict_uncertainty(x, samples=, seed=)` (plus
@@ -23,6 +24,8 @@ _EXPORTS = {
     "ConformalClassifier": "sets",
     "set_scores": "sets",
     "conformal_quantile": "quantile",
+    "interval_coverage": "coverage",
+    "set_coverage": "coverage",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

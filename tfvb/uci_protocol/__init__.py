@@ -22,6 +22,8 @@ _EXPORTS = {
     "EPOCH_MULTIPLIER": "settings",
     "MCDropoutGrid": "grid",
     "grid_search_split": "search",
+    "split_coverage": "search",
+    "coverage_summary": "results",
     "protocol_split": "run",
     "iter_protocol": "run",
     "run_protocol": "run",

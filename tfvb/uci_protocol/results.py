@@ -45,6 +45,21 @@ def _mean_se(values):
     return list(mean_and_standard_error(values))
 
 
+def coverage_summary(records):
+    """Mean and standard error over splits of each split's interval coverage and width (splits that report it)."""
+    with_coverage = [r["coverage"] for r in records if r.get("coverage")]
+    if not with_coverage:
+        return None
+    out = {"splits": len(with_coverage)}
+    for level in with_coverage[0]:
+        kinds = dict.fromkeys(k for c in with_coverage for k in c[level])
+        out[level] = {}
+        for kind in kinds:
+            have = [c[level][kind] for c in with_coverage if kind in c[level]]
+            out[level][kind] = {what: _mean_se([h[what] for h in have]) for what in have[0]} | {"splits": len(have)}
+    return out
+
+
 def summarize(name, records, protocol, seconds, resumed=0, earlier_wall=0.0, command=None):
     """The JSON summary of a run's per-split records (`protocol`: the run's `Protocol`)."""
     per_split = [r["seconds"] for r in records]
@@ -59,6 +74,7 @@ def summarize(name, records, protocol, seconds, resumed=0, earlier_wall=0.0, com
             "rmse": _mean_se([r["tuned"]["rmse"] for r in records]),
             "ll": _mean_se([r["tuned"]["ll"] for r in records]),
         },
+        "coverage": coverage_summary(records),
         # Wall time of the splits' own work (sum over splits; with jobs=N the run's wall time is ~1/N).
         "seconds": float(sum(per_split)),
         "seconds_per_split": float(sum(per_split) / len(per_split)) if per_split else 0.0,

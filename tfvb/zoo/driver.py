@@ -98,7 +98,9 @@ def evaluate_again(name, root=None, data_root=None):
     entries, now measured on 5,000 t10k images): the weights are the stored
     ones, untouched; the card keeps its training record and gets the new
     metrics, data description and an `evaluated_again` note. The recipe's
-    evaluation resumes from its own run folder when interrupted.
+    evaluation resumes from its own run folder when interrupted. A recipe
+    whose `evaluate_stored` takes `card` gets the stored card (to keep the
+    metrics it does not measure again).
     """
     entry = registry.get(name)
     module = recipe(name)
@@ -108,8 +110,9 @@ def evaluate_again(name, root=None, data_root=None):
     model = zoo.load(name)
     meta = zoo.info(name)
     start = time.time()
+    extra = {"card": meta} if "card" in inspect.signature(module.evaluate_stored).parameters else {}
     metrics, description, run_dir = module.evaluate_stored(model, data_root=data_root, dataset=entry.dataset,
-                                                           **entry.args)
+                                                           **entry.args, **extra)
     record = {k: v for k, v in store.read_metadata(zoo.folder(name)).items() if k not in _STORE_KEYS}
     record["metrics"] = {**metrics, **{k: meta["metrics"][k] for k in _TRAINING_METRICS if k in meta["metrics"]}}
     record["data"] = description
