@@ -89,7 +89,8 @@ def classifier_table():
         rows.append(f"| `{name}` | {trained_on(info)} | {t.get('epochs_run', info.get('epochs'))} "
                     f"({t.get('best_epoch', '—')}) | {seconds(t.get('train_wall_time_s', m.get('train_seconds')))} "
                     f"| {plain(m.get('accuracy'))}{images} | {plain(m.get('nll'))} | {plain(m.get('brier'))} "
-                    f"| {plain(m.get('ece'))} | {plain(m.get('ood_auroc_entropy'))} | {sets} | {ref if anchor else '—'} |")
+                    f"| {plain(m.get('ece'))} | {plain(m.get('ood_auroc_entropy'))} | {sets} "
+                    f"| {ref if anchor else '—'} |")
     return "\n".join(rows)
 
 

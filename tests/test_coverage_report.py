@@ -1,4 +1,4 @@
-"""tfvb.calibrate.interval_coverage / set_coverage: the coverage numbers of a model card, on models whose answer is known."""
+"""tfvb.calibrate.interval_coverage / set_coverage: a card's coverage numbers, on models whose answer is known."""
 
 from statistics import NormalDist
 
