@@ -18,6 +18,8 @@ from tfvb.demo.numbers import plain, pm, seconds  # noqa: E402
 BEGIN, END = "<!-- zoo-table:begin (scripts/zoo_table.py) -->", "<!-- zoo-table:end -->"
 CLASSIFIERS_BEGIN = "<!-- zoo-classifiers:begin (scripts/zoo_table.py) -->"
 CLASSIFIERS_END = "<!-- zoo-classifiers:end -->"
+COVERAGE_BEGIN = "<!-- zoo-coverage:begin (scripts/zoo_table.py) -->"
+COVERAGE_END = "<!-- zoo-coverage:end -->"
 #: Which published row of the classifiers' anchors each kind of entry stands beside.
 CLASSIFIER_ANCHOR = {"BNNClassifier": "mean_field_vi", "DeepEnsemble": "ensemble_of_10"}
 
@@ -94,6 +96,55 @@ def classifier_table():
     return "\n".join(rows)
 
 
+def _interval_cells(coverage):
+    """'coverage / width' of the Gaussian, absolute and normalized conformal 90 % intervals, or dashes."""
+    level = (coverage or {}).get("90") or {}
+    cells = []
+    for kind in ("gaussian", "conformal_absolute", "conformal_normalized"):
+        c = level.get(kind)
+        if c is None:
+            cells.append("—")
+            continue
+        value = c["coverage"][0] if isinstance(c["coverage"], list) else c["coverage"]
+        width = c["mean_width"][0] if isinstance(c["mean_width"], list) else c["mean_width"]
+        cells.append(f"{value:.3f} / {plain(width)}")
+    return cells
+
+
+def coverage_table():
+    """90 % intervals of the regression entries and 90 % sets of the classifiers, from the cards."""
+    rows = ["| entry | measured on | Gaussian: coverage / width | conformal, absolute | conformal, normalized |",
+            "|---|---|---|---|---|"]
+    for name in zoo.list_models():
+        if not zoo.is_trained(name):
+            continue
+        m = zoo.info(name).get("metrics", {})
+        if m.get("coverage_protocol"):
+            c = m["coverage_protocol"]
+            rows.append(f"| `{name}` | the protocol's {c['splits']} test splits | "
+                        + " | ".join(_interval_cells(c)) + " |")
+        if m.get("coverage_split0"):
+            rows.append(f"| `{name}` | split 0's test rows | " + " | ".join(_interval_cells(m["coverage_split0"]))
+                        + " |")
+        elif m.get("coverage"):
+            rows.append(f"| `{name}` | test splits 0-{m['coverage']['splits'] - 1} | "
+                        + " | ".join(_interval_cells(m["coverage"])) + " |")
+    rows += ["", "| classifier | measured on | APS sets | 90 %: coverage | mean set size | 95 %: coverage | size |",
+             "|---|---|---|---|---|---|---|"]
+    for name in zoo.list_models():
+        if not zoo.is_trained(name):
+            continue
+        sets = zoo.info(name).get("metrics", {}).get("conformal_sets") or {}
+        for suffix, kind in (("", "plain (u = 1)"), ("_randomized", "randomized")):
+            if f"90{suffix}" not in sets:
+                continue
+            a, b = sets[f"90{suffix}"], sets[f"95{suffix}"]
+            rows.append(f"| `{name}` | t10k 0-{a['rows'] - 1}, {a['splits']} random halvings | {kind} | "
+                        f"{a['coverage']:.3f} ± {a['coverage_sd']:.3f} | {plain(a['mean_set_size'])} "
+                        f"| {b['coverage']:.3f} ± {b['coverage_sd']:.3f} | {plain(b['mean_set_size'])} |")
+    return "\n".join(rows)
+
+
 def _replace(text, begin, end, table):
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
@@ -105,7 +156,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
     args = parser.parse_args()
-    tables = {(BEGIN, END): vae_table(), (CLASSIFIERS_BEGIN, CLASSIFIERS_END): classifier_table()}
+    tables = {(BEGIN, END): vae_table(), (CLASSIFIERS_BEGIN, CLASSIFIERS_END): classifier_table(),
+              (COVERAGE_BEGIN, COVERAGE_END): coverage_table()}
     if not args.readme:
         print("\n\n".join(tables.values()))
         return

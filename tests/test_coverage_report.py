@@ -60,6 +60,10 @@ def test_sets_of_a_calibrated_classifier_cover_and_a_sure_classifier_gets_single
     assert sure["coverage"] == 1.0 and sure["mean_set_size"] == 1.0
     raps = tfvb.calibrate.set_coverage({"mean": probs}, labels, coverage=0.9, score="raps", splits=20)
     assert raps["score"] == "raps" and raps["coverage"] > 0.88
+    # Randomized sets keep the coverage (to within 1/(n+1) above it) and are smaller on average.
+    randomized = tfvb.calibrate.set_coverage({"mean": probs}, labels, coverage=0.9, randomized=True, splits=50)
+    assert abs(randomized["coverage"] - 0.9) < 4 * _binomial_sd(0.9, n / 2) / np.sqrt(50) + 1 / (n / 2 + 1)
+    assert randomized["mean_set_size"] < c["mean_set_size"] and randomized["randomized"]
 
 
 def test_bad_inputs_are_refused():

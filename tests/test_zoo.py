@@ -228,6 +228,7 @@ def test_readme_zoo_table_is_generated_from_the_metadata():
         readme = f.read()
     assert f"{module.BEGIN}\n{module.vae_table()}\n{module.END}" in readme
     assert f"{module.CLASSIFIERS_BEGIN}\n{module.classifier_table()}\n{module.CLASSIFIERS_END}" in readme
+    assert f"{module.COVERAGE_BEGIN}\n{module.coverage_table()}\n{module.COVERAGE_END}" in readme
 
 
 @pytest.mark.slow

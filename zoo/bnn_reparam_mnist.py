@@ -24,6 +24,11 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist"):
     return bnn_flipout_mnist.train_mnist_bnn(NAME, "reparameterization", seed=seed, quick=quick, data_root=data_root)
 
 
+def evaluate_stored(model, data_root=None, dataset="mnist", card=None, **args):
+    """The stored weights measured again on the held-out digits (`tfvb zoo evaluate bnn_reparam_mnist`)."""
+    return recipe.evaluate_stored(bnn_flipout_mnist.evaluate, model, data_root=data_root, card=card)
+
+
 def benchmark(model, limit=None, data_root=None, dataset="mnist"):
     """Re-measure the card's metrics on the held-out digits and Fashion-MNIST (the first `limit` of each)."""
     return bnn_flipout_mnist.benchmark(model, limit=limit, data_root=data_root)

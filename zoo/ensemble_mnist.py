@@ -81,6 +81,11 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist"):
         compile_kwargs={"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "metrics": ["accuracy"]})
 
 
+def evaluate_stored(model, data_root=None, dataset="mnist", card=None, **args):
+    """The stored weights measured again on the held-out digits (`tfvb zoo evaluate ensemble_mnist`)."""
+    return recipe.evaluate_stored(evaluate, model, data_root=data_root, card=card)
+
+
 def benchmark(model, limit=None, data_root=None, dataset="mnist"):
     """Re-measure the card's metrics on the held-out digits and Fashion-MNIST (the first `limit` of each)."""
     return evaluate(model, *recipe.held_out(data_root, limit))

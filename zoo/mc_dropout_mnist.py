@@ -42,6 +42,11 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist"):
                                    seed=seed, quick=quick, data_root=data_root, constructor=constructor, notes=notes)
 
 
+def evaluate_stored(model, data_root=None, dataset="mnist", card=None, **args):
+    """The stored weights measured again on the held-out digits (`tfvb zoo evaluate mc_dropout_mnist`)."""
+    return recipe.evaluate_stored(bnn_flipout_mnist.evaluate, model, data_root=data_root, card=card)
+
+
 def benchmark(model, limit=None, data_root=None, dataset="mnist"):
     """Re-measure the card's metrics on the held-out digits and Fashion-MNIST (the first `limit` of each)."""
     return bnn_flipout_mnist.benchmark(model, limit=limit, data_root=data_root)

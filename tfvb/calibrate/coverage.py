@@ -103,21 +103,23 @@ def interval_coverage(u, y, coverage=0.9, splits=100, calibration_fraction=0.5, 
     return result
 
 
-def set_coverage(u, y, coverage=0.9, score="aps", splits=100, calibration_fraction=0.5, seed=0):
-    """Coverage and mean size of a classifier's conformal prediction sets (non-randomized) on held-out rows.
+def set_coverage(u, y, coverage=0.9, score="aps", randomized=False, splits=100, calibration_fraction=0.5, seed=0):
+    """Coverage and mean size of a classifier's conformal prediction sets on held-out rows.
 
     Args:
         u: `predict_uncertainty` on the held-out rows (`mean`: class probabilities (N, C)).
         y: their labels, integers (N,) or one-hot rows (N, C).
         coverage: the nominal coverage 1 - alpha, in (0, 1).
         score: "aps" or "raps" (`tfvb.calibrate.set_scores` with its default penalty).
+        randomized: Romano et al.'s randomized scores (smaller sets, possibly empty), a new
+            draw of u for every split; False: u = 1 (never-empty, larger sets).
         splits: random calibration / test splits.
         calibration_fraction: the share of rows that calibrates in each split.
         seed: the splits' seed.
 
     Returns:
         {"coverage", "coverage_sd", "mean_set_size", "mean_set_size_sd",
-        "nominal", "score", "rows", "splits", "calibration_rows"}.
+        "nominal", "score", "randomized", "rows", "splits", "calibration_rows"}.
     """
     coverage = _checks.open_unit_interval("coverage", coverage)
     s = sets.set_scores(u["mean"], score=score)  # checks the probabilities' shape and values
@@ -125,13 +127,18 @@ def set_coverage(u, y, coverage=0.9, score="aps", splits=100, calibration_fracti
     if len(labels) != len(s):
         raise ValueError(f"Expected one label per row of u['mean']. Received: {len(labels)} labels for "
                          f"{len(s)} rows")
-    true = s[np.arange(len(labels)), labels]
+    rows = np.arange(len(labels))
+    true = s[rows, labels]
     covered, sizes, calibration_rows = [], [], None
+    draws = np.random.default_rng([seed, 1])
     for cal, test in _splits(len(labels), calibration_fraction, splits, seed):
+        if randomized:
+            s = sets.set_scores(u["mean"], score=score, randomized=True, rng=draws)
+            true = s[rows, labels]
         quantile.require_finite(len(cal), coverage)
         q = quantile.conformal_quantile(true[cal], coverage)
         covered.append(np.mean(true[test] <= q))
         sizes.append(np.mean(np.sum(s[test] <= q, axis=1)))
         calibration_rows = len(cal)
     return {**_summary(covered, "coverage"), **_summary(sizes, "mean_set_size"), "nominal": coverage,
-            "score": score, "rows": int(len(labels)), "splits": int(splits), "calibration_rows": calibration_rows}
+            "score": score, "randomized": bool(randomized), "rows": int(len(labels)), "splits": int(splits), "calibration_rows": calibration_rows}
