@@ -97,7 +97,10 @@ class Standardized:
         a clear error for a dataset before `adapt`."""
         if self.is_adapted:
             return
-        if _inputs.num_rows(x) is None or y is None:
+        arrays = _inputs.num_rows(x) is not None
+        if arrays and y is None:
+            raise ValueError("Expected batches (x, y) with targets y for training. Received: y=None")
+        if not arrays:
             raise ValueError(
                 f"{type(self).__name__} learns the standardization of its inputs and targets from the training "
                 "data: call `model.adapt(x, y)` on arrays before `fit` on a dataset. Received: x of type "
