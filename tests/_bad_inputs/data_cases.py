@@ -87,7 +87,7 @@ CASES = [
          lambda e: fitted_mc_dropout().predict_uncertainty(np.full((2, 3), np.nan, "float32")),
          ValueError, r"Expected `x` to be finite", r"Received 6 NaN or inf values"),
     Case("NaN/inf inputs", "bnn_nan_features_in_a_dataset",
-         lambda e: bnn_regressor(num_examples=8).fit(
+         lambda e: bnn_regressor(num_examples=8).adapt(features(), targets()).fit(
              regression_dataset(np.full((8, 3), np.nan, "float32"), targets()), verbose=0),
          INVALID, r"Expected `(x|inputs)` to be finite", r"Received"),
     # NaN / inf in targets
@@ -186,8 +186,8 @@ CASES = [
          lambda e: bnn_regressor().fit(features(), targets(), sample_weight=np.ones((8, 2)), verbose=0),
          ValueError, r"Expected `sample_weight` of shape \(8,\)", r"Received: sample_weight.shape=\(8, 2\)"),
     Case("bad sample weights", "bnn_negative_weight_in_a_dataset",
-         lambda e: bnn_regressor(num_examples=8).fit(regression_dataset(features(), targets(), 4, -np.ones(8)),
-                                                     verbose=0),
+         lambda e: bnn_regressor(num_examples=8).adapt(features(), targets()).fit(
+             regression_dataset(features(), targets(), 4, -np.ones(8)), verbose=0),
          INVALID, r"Expected `sample_weight` to be finite and non-negative", "Received a negative, NaN or inf value"),
     Case("class_weight without classes", "vae_class_weight",
          lambda e: cvae().fit(e.images[:8], class_weight={0: 1.0, 1: 2.0}, verbose=0),

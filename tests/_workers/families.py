@@ -119,7 +119,7 @@ def data(family):
 
 
 def make(family):
-    """The family's model, compiled, in the current strategy's scope; MC dropout adapted to the arrays."""
+    """The family's model, compiled, in the current strategy's scope; the regressors adapted to the arrays."""
     build, arrays = FAMILIES[family]()
     x, y = arrays()
     with tf.distribute.get_strategy().scope():
@@ -129,7 +129,7 @@ def make(family):
             loss = "mse"
         # A small step: the updates stay in the linear regime, where float error does not grow.
         model.compile(optimizer=keras.optimizers.SGD(1e-4), loss=loss)
-        if family.startswith("mc_dropout"):
+        if family.startswith(("mc_dropout", "bnn_regressor")):  # they standardize with the arrays' statistics
             model.adapt(x, y)
     return model
 

@@ -229,14 +229,19 @@ class BNNBase(
         kl_per_example = kl / self._n_var
         loss = average_loss(nll, sample_weight) + kl_weight * kl_per_example / replicas_in_sync()
         ones = tf.ones_like(nll)
+        reported = nll + self._nll_offset()  # the NLL of the data as given (the regressor's targets' units)
         values = {
             "loss": nll + kl_weight * kl_per_example * ones,
-            "nll": nll,
+            "nll": reported,
             "kl": kl_per_example * ones,
-            "elbo": -(nll + kl_per_example),
+            "elbo": -(reported + kl_per_example),
             **self._extra_values(outputs, y),
         }
         return loss, values
+
+    def _nll_offset(self):
+        """What turns `_nll` into the NLL of the data as given (0: `_nll` already is; see `BNNRegressor`)."""
+        return 0.0
 
     def _checked_batch(self, x, y):
         """The subclass's shape checks, then run-time finite checks wired into x and y."""
@@ -296,6 +301,7 @@ class BNNBase(
         """`keras.Model.fit` that first checks the data and learns the training-set size (N) from arrays."""
         x, y, kwargs = self._user_data(x, y, kwargs, "fit")
         counted = _num_examples_of(x, kwargs.get("validation_split", 0.0))
+        self._before_fit(x, y, counted)
         if counted is not None:
             if self.num_examples is not None and self.num_examples != counted:
                 warnings.warn(
@@ -316,6 +322,10 @@ class BNNBase(
         self._build_from(x)
         kwargs = _base.fit_kwargs(x, kwargs)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def _before_fit(self, x, y, counted):
+        """What a subclass learns from the checked data of `fit`, of which the first `counted` rows train
+        (None: not arrays); nothing here."""
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         x, y, kwargs = self._user_data(x, y, kwargs, "evaluate")

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, objectives, randomness, uncertainty
-from tfvb.models import _base, _divergence, _inputs
+from tfvb.models import _base, _divergence, _inputs, networks
 from tfvb.models._compile import KerasCompile
 from tfvb.models._distribute import LocalBatchBuild
 
@@ -46,7 +46,7 @@ class LatentVariableModel(
     LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly,
     randomness.SavesSeedState, keras.Model,
 ):
-    """Base class: subclasses set `self.encoder`, `self.decoder` and the metric names.
+    """Base class: subclasses set `self.encoder`, `self.decoder` (`set_networks`) and the metric names.
 
     Args:
         image_shape: shape of one image, (H, W, C).
@@ -78,6 +78,25 @@ class LatentVariableModel(
         self._trackers = [keras.metrics.Mean(name=n) for n in self.metric_names]
 
     # -- construction and serialization ---------------------------------------------------
+    def set_networks(self, encoder, decoder, default_encoder, default_decoder):
+        """`self.encoder` and `self.decoder`: the user's networks, checked and built, or the defaults.
+
+        `encoder` maps images (None,) + image_shape to q(z|x)'s mean and
+        log-variance, as one tensor (None, 2 * latent_dim) or two tensors
+        (None, latent_dim); `decoder` maps latents (None, latent_dim) to
+        Bernoulli logits (None,) + image_shape (see `networks.check_encoder`).
+        `default_encoder` / `default_decoder` build the model's own when one is None.
+        """
+        if encoder is not None:
+            networks.check_encoder(encoder, self.image_shape, self.latent_dim)
+        if decoder is not None:
+            networks.check_decoder(decoder, self.latent_dim, self.image_shape)
+        #: Which networks are the user's (they are serialized into the config).
+        self.user_networks = tuple(role for role, net in (("encoder", encoder), ("decoder", decoder))
+                                   if net is not None)
+        self.encoder = encoder if encoder is not None else default_encoder()
+        self.decoder = decoder if decoder is not None else default_decoder()
+
     def build(self, input_shape=None):
         # The networks are built from `image_shape` in __init__; nothing depends on input_shape.
         self.built = True
@@ -89,7 +108,16 @@ class LatentVariableModel(
             "latent_dim": self.latent_dim,
             "beta": self.initial_beta,
             "seed": self.seed,
+            **{role: keras.saving.serialize_keras_object(getattr(self, role)) for role in self.user_networks},
         }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for role in ("encoder", "decoder"):
+            if isinstance(config.get(role), dict):
+                config[role] = keras.saving.deserialize_keras_object(config[role], custom_objects=custom_objects)
+        return super().from_config(config, custom_objects)
 
     @property
     def metrics(self):
@@ -118,7 +146,11 @@ class LatentVariableModel(
 
     def _encode(self, x):
         """`encode` of inputs already checked."""
-        mean, logvar = tf.split(self.to_variable_dtype(self.encoder(x)), 2, axis=-1)
+        out = self.encoder(x)
+        if isinstance(out, (list, tuple)):  # a user's encoder with two outputs [mean, log_variance]
+            mean, logvar = (self.to_variable_dtype(t) for t in out)
+        else:
+            mean, logvar = tf.split(self.to_variable_dtype(out), 2, axis=-1)
         return mean, tf.clip_by_value(logvar, LOGVAR_MIN, LOGVAR_MAX)
 
     def decode(self, z, apply_sigmoid=False):

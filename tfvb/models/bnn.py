@@ -21,13 +21,14 @@ from tfvb.layers.conv import Conv2DFlipout, Conv2DLocalReparameterization, Conv2
 from tfvb.models import _labels
 from tfvb.models._base import update_trackers
 from tfvb.models._bnn_base import DENSE_LAYERS, BNNBase, blundell_kl_weights
+from tfvb.models._standardized import Standardized
 
 tfd = tfp.distributions
 
 __all__ = ["BNNClassifier", "BNNRegressor", "blundell_kl_weights"]
 
-#: The largest |target| a BNNRegressor trains on: squared errors of (2|y|)^2 summed over 10,000 examples stay
-#: within float32's range.
+#: The largest |target| a BNNRegressor trains on: its `rmse` metric, in the targets' units, sums squared errors
+#: of (2|y|)^2 over 10,000 examples within float32's range.
 TARGET_LIMIT = float(np.sqrt(_checks.FLOAT32_MAX / 4e4))
 
 CONV_LAYERS = {"flipout": Conv2DFlipout, "reparameterization": Conv2DReparameterization,
@@ -248,16 +249,26 @@ class BNNClassifier(BNNBase):
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
-class BNNRegressor(BNNBase):
-    """Bayesian neural network regressor with a Gaussian likelihood.
+class BNNRegressor(Standardized, BNNBase):
+    """Bayesian neural network regressor with a Gaussian likelihood, on standardized inputs and targets.
 
-        W ~ q(W),  p(y | x, W) = N(m_W(x), s^2)         noise="homoscedastic" (s learned)
-                   p(y | x, W) = N(m_W(x), s_W(x)^2)    noise="heteroscedastic"
+        W ~ q(W),  p(y' | x', W) = N(m_W(x'), s^2)         noise="homoscedastic" (s learned)
+                   p(y' | x', W) = N(m_W(x'), s_W(x')^2)    noise="heteroscedastic"
 
-    With s_W(x) = softplus(.) + 1e-3 from a second output head. `model(x)`
-    returns the mean from the posterior-mean weights; `predict_uncertainty`
-    splits the predictive variance into epistemic (spread of the means over
-    weight draws) and aleatoric (mean noise variance).
+    With s_W(x') = softplus(.) + 1e-3 from a second output head, and
+    x' = (x - m_x) / s_x, y' = (y - m_y) / s_y standardized with the training
+    statistics (as `MCDropoutRegressor` does): `adapt(x, y)` learns them, `fit`
+    calls it on arrays the first time (a `tf.data.Dataset` needs `adapt`
+    first), and they are saved with the model. Everything the model returns
+    is in the targets' units: `model(x)` / `predict` (the mean from the
+    posterior-mean weights), `predict_uncertainty` (the predictive variance
+    split into epistemic, the spread of the means over weight draws, and
+    aleatoric, the mean noise variance) and `predict_samples`.
+
+    Metrics: `loss` is the objective minimized, the negative ELBO per example
+    of the standardized targets (nll' + w KL / N); `nll`, `elbo` and `rmse`
+    are in the targets' units (nll = nll' + sum_d log s_y,d, see
+    `tfvb.models._standardized`), `kl` = KL / N.
 
     Args:
         hidden_units: sizes of the hidden dense layers (Gal's UCI protocol: (50,)).
@@ -275,7 +286,9 @@ class BNNRegressor(BNNBase):
         >>> y = x[:, 0] - 2 * x[:, 1] + 0.1 * np.random.default_rng(1).normal(size=200).astype("float32")
         >>> model = tfvb.models.BNNRegressor(hidden_units=(50,), input_dim=13, seed=0)
         >>> model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        >>> history = model.fit(x, y, epochs=5, batch_size=32, verbose=0)
+        >>> history = model.fit(x, y, epochs=5, batch_size=32, verbose=0)   # learns the standardization
+        >>> bool(np.allclose(model.y_mean.numpy(), y.mean(), atol=1e-6))
+        True
         >>> u = model.predict_uncertainty(x[:10], samples=100)
         >>> sorted(u)
         ['aleatoric', 'epistemic', 'mean', 'std', 'variance']
@@ -320,17 +333,27 @@ class BNNRegressor(BNNBase):
                              f"Received: input_shape={tuple(input_shape)}")
         self.input_dim = int(input_shape[-1])
         self._build_dense_layers(self.input_dim)
+        self.build_standardization()
+
+    def _before_fit(self, x, y, counted):
+        self.adapt_before_fit(x, y, counted)
 
     def _forward(self, x, training=None, num_samples=None, seed=None, batch_slice=None):
+        """The network's raw outputs on inputs x in their units (standardized here)."""
         seeds = iter(self._layer_seeds(seed))
-        h = x
+        h = self.standardize_inputs(x)
         return self._dense_forward(h, seeds, training=training, num_samples=num_samples, batch_slice=batch_slice)
 
-    def _mean_std(self, out):
+    def _standard_mean_std(self, out):
+        """Mean and noise scale of the standardized targets from raw outputs."""
         d = self.output_dim
         if self.noise == "heteroscedastic":
             return out[..., :d], tf.nn.softplus(out[..., d:]) + 1e-3
         return out, tf.exp(self.noise_log_std) * tf.ones_like(out)
+
+    def _mean_std(self, out):
+        """Mean and noise scale in the targets' units from raw outputs."""
+        return self.target_units(*self._standard_mean_std(out))
 
     def _check_inputs(self, x):
         x = tf.cast(tf.convert_to_tensor(x), tf.float32)
@@ -348,10 +371,9 @@ class BNNRegressor(BNNBase):
             raise ValueError(f"Expected `y` of shape (N,) or (N, {self.output_dim}). Received: y.shape={np.shape(y)}")
         largest = float(np.max(np.abs(y))) if y is not None and np.size(y) else 0.0
         if largest > TARGET_LIMIT:
-            raise ValueError(f"Expected targets with |y| <= {TARGET_LIMIT:.2g}, whose squared errors stay finite in "
-                             f"float32 (the model does not rescale them). Received: max |y| = {largest:.4g}; "
-                             "standardize y (subtract its mean, divide by its standard deviation) and scale the "
-                             "predictions back")
+            raise ValueError(f"Expected targets with |y| <= {TARGET_LIMIT:.2g}, whose squared errors (the `rmse` "
+                             f"metric, in the targets' units) stay finite in float32. Received: max |y| = "
+                             f"{largest:.4g}; rescale y (e.g. to other units) and scale the predictions back")
 
     def _unbuilt_hint(self):
         return " (call `fit`, or pass `input_dim` to the constructor)"
@@ -371,8 +393,12 @@ class BNNRegressor(BNNBase):
         return self._mean_std(self._forward(self._check_inputs(inputs), training, num_samples, seed))[0]
 
     def _nll(self, out, y):
-        mean, std = self._mean_std(out)
-        return -tf.reduce_sum(tfd.Normal(mean, std).log_prob(y), axis=-1)
+        # The data term of the objective, on the standardized targets.
+        mean, std = self._standard_mean_std(out)
+        return -tf.reduce_sum(tfd.Normal(mean, std).log_prob(self.standardize_targets(y)), axis=-1)
+
+    def _nll_offset(self):
+        return self.log_jacobian()
 
     def _extra_values(self, outputs, y):
         mean = tf.add_n([self._mean_std(o)[0] for o in outputs]) / len(outputs)

@@ -60,7 +60,8 @@ class IWAE(LatentVariableModel):
     stochastic layer. `stochastic_layers=2` gives their two-layer model
     (x -> 200-200 -> z1 (100) -> 100-100 -> z2 (50) and back), where
     `encode`/`decode` act on the first layer z1. `architecture="conv"` uses the
-    CVAE's convolutional networks with one stochastic layer.
+    CVAE's convolutional networks with one stochastic layer; `encoder=` and
+    `decoder=` take your own networks (one stochastic layer), as `CVAE` does.
 
     Gradient estimators: `gradient="iwae"` differentiates L_k (normalized
     weights, no gradient through them); `gradient="dreg"` uses the doubly
@@ -76,6 +77,8 @@ class IWAE(LatentVariableModel):
         stochastic_layers: 1 or 2 ("mlp" only).
         latent_dim_1, hidden_units_2: first-layer latent size and second-layer widths (two layers).
         filters: convolution channels ("conv").
+        encoder, decoder: your own keras.Models in place of the default
+            networks, with the contract of `CVAE`'s (one stochastic layer only).
         gradient: "iwae" or "dreg".
         image_shape, beta, seed: as in `CVAE` (beta weights log p(z) - log q(z|x) in log w).
 
@@ -99,7 +102,7 @@ class IWAE(LatentVariableModel):
 
     def __init__(self, k=50, latent_dim=50, hidden_units=(200, 200), architecture="mlp", stochastic_layers=1,
                  latent_dim_1=100, hidden_units_2=(100, 100), filters=(32, 64), gradient="iwae",
-                 image_shape=(28, 28, 1), beta=1.0, seed=None, **kwargs):
+                 image_shape=(28, 28, 1), beta=1.0, seed=None, encoder=None, decoder=None, **kwargs):
         self.stochastic_layers = _checks.one_of("stochastic_layers", stochastic_layers, {1, 2})
         self.latent_dim_1 = _checks.positive_int("latent_dim_1", latent_dim_1)
         # encode/decode act on the first stochastic layer.
@@ -117,14 +120,19 @@ class IWAE(LatentVariableModel):
         if gradient == "dreg" and stochastic_layers != 1:
             raise ValueError("Expected stochastic_layers=1 with gradient='dreg' (DReG for hierarchical q "
                              f"is not implemented). Received: stochastic_layers={stochastic_layers}")
+        if (encoder is not None or decoder is not None) and stochastic_layers != 1:
+            raise ValueError("Expected stochastic_layers=1 with your own `encoder`/`decoder` (the two-layer model's "
+                             "four networks are tfvb's). Received: stochastic_layers=2")
         if architecture == "conv":
-            self.encoder = conv_encoder(self.image_shape, self.latent_dim, self.filters)
-            self.decoder = conv_decoder(self.latent_dim, self.image_shape, self.filters)
+            self.set_networks(encoder, decoder, lambda: conv_encoder(self.image_shape, self.latent_dim, self.filters),
+                              lambda: conv_decoder(self.latent_dim, self.image_shape, self.filters))
         else:
             pixels = int(tf.reduce_prod(self.image_shape))
-            self.encoder = mlp(self.image_shape, self.hidden_units, 2 * self.latent_dim, name="encoder")
-            self.decoder = mlp((self.latent_dim,), tuple(reversed(self.hidden_units)), pixels,
-                               output_shape=self.image_shape, name="decoder")
+            self.set_networks(
+                encoder, decoder,
+                lambda: mlp(self.image_shape, self.hidden_units, 2 * self.latent_dim, name="encoder"),
+                lambda: mlp((self.latent_dim,), tuple(reversed(self.hidden_units)), pixels,
+                            output_shape=self.image_shape, name="decoder"))
         if stochastic_layers == 2:
             self.encoder_2 = mlp((self.latent_dim,), self.hidden_units_2, 2 * self.top_latent_dim, name="encoder_2")
             self.decoder_2 = mlp((self.top_latent_dim,), tuple(reversed(self.hidden_units_2)),
@@ -177,8 +185,9 @@ class IWAE(LatentVariableModel):
         per image) instead of a product and a sum over all k x pixels logits,
         and of their gradients; the second is `_dense_softplus_sum`.
         """
-        if self.architecture != "mlp" or self.compute_dtype != self.variable_dtype:
-            # Mixed precision: the decoder computes in its dtype and the likelihood in float32.
+        if self.architecture != "mlp" or "decoder" in self.user_networks or self.compute_dtype != self.variable_dtype:
+            # A decoder of another shape than tfvb's MLP; or mixed precision: the decoder computes in its
+            # dtype and the likelihood in float32.
             return super().log_px_given_z(x, z)
         *hidden, last = [layer for layer in self.decoder.layers if isinstance(layer, keras.layers.Dense)]
         z = tf.cast(z, self.compute_dtype)

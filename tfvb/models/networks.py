@@ -53,3 +53,53 @@ def mlp(input_shape, hidden_units, output_units, activation="tanh", output_shape
     if output_shape is not None:
         layers.append(keras.layers.Reshape(tuple(output_shape)))
     return keras.Sequential(layers, name=name)
+
+
+# ---- the user's own networks -------------------------------------------------------------------
+def _shape(t):
+    return (None,) + tuple(t.shape[1:])
+
+
+def _outputs_of(net, role, inputs, what):
+    """`net` called on one example of `inputs`' shape (which builds it): its outputs, or a clear error."""
+    if not isinstance(net, keras.Model):
+        raise ValueError(f"Expected `{role}` to be a keras.Model (Sequential, Functional or subclassed). "
+                         f"Received: {role} of type {type(net).__name__}")
+    try:
+        return net(keras.ops.zeros((1,) + tuple(inputs)))
+    except Exception as error:  # the user's network: any failure on the input shape is a shape mismatch
+        raise ValueError(f"Expected `{role}` to take {what} of shape {(None,) + tuple(inputs)}. Received: a "
+                         f"network that fails on them ({type(error).__name__}: {error})") from error
+
+
+def check_encoder(encoder, image_shape, latent_dim):
+    """Check (and build) a user's encoder: images (None,) + image_shape -> q(z|x)'s mean and log-variance.
+
+    Accepted outputs: one tensor (None, 2 * latent_dim), the mean then the
+    log-variance (tfvb's own encoders), or two tensors (None, latent_dim),
+    [mean, log_variance] (keras.io's VAE example).
+    """
+    out = _outputs_of(encoder, "encoder", image_shape, "images")
+    expected = f"one tensor of shape {(None, 2 * latent_dim)} (mean and log-variance of q(z|x) concatenated, " \
+               f"2 * latent_dim values) or two tensors [mean, log_variance] of shape {(None, latent_dim)}"
+    if isinstance(out, (list, tuple)):
+        shapes = [_shape(t) for t in out]
+        if len(out) == 2 and all(s == (None, latent_dim) for s in shapes):
+            return
+        received = shapes
+    else:
+        received = _shape(out)
+        if received == (None, 2 * latent_dim):
+            return
+    raise ValueError(f"Expected `encoder` outputs of {expected}, for latent_dim={latent_dim}. "
+                     f"Received: {received}")
+
+
+def check_decoder(decoder, latent_dim, image_shape):
+    """Check (and build) a user's decoder: latents (None, latent_dim) -> Bernoulli logits (None,) + image_shape."""
+    out = _outputs_of(decoder, "decoder", (latent_dim,), "latents")
+    expected = (None,) + tuple(image_shape)
+    received = [_shape(t) for t in out] if isinstance(out, (list, tuple)) else _shape(out)
+    if received != expected:
+        raise ValueError(f"Expected `decoder` output of shape {expected}: the images' Bernoulli logits (no "
+                         f"sigmoid: tfvb applies it). Received: {received}")

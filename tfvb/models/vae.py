@@ -23,7 +23,9 @@ class CVAE(LatentVariableModel):
     `kl="analytic"` (estimator B: closed-form Gaussian KL) or `kl="sample"`
     (estimator A: log p(x|z) + log p(z) - log q(z|x) at the sampled z; the
     word `tfvb.layers` use too, formerly "mc").
-    The default networks are those of the TensorFlow CVAE tutorial.
+    The default networks are those of the TensorFlow CVAE tutorial; `encoder=`
+    and `decoder=` take your own Keras models instead (checked when the model
+    is built, saved in its `.keras` file, served by `export`).
 
     Args:
         latent_dim: size of z.
@@ -32,6 +34,14 @@ class CVAE(LatentVariableModel):
         kl: "analytic" or "sample" ("mc" is a deprecated spelling of "sample").
         beta: weight of the KL term (anneal with `tfvb.callbacks.KLWarmup`).
         seed: seed for the reparameterization noise.
+        encoder: None (the default network), or a keras.Model mapping images
+            (None,) + image_shape to q(z|x)'s mean and log-variance: one tensor
+            (None, 2 * latent_dim), the mean then the log-variance, or two
+            tensors [mean, log_variance] of shape (None, latent_dim) (as in
+            keras.io's VAE example).
+        decoder: None, or a keras.Model mapping latents (None, latent_dim) to
+            Bernoulli **logits** of shape (None,) + image_shape (no final
+            sigmoid: `decode(z, apply_sigmoid=True)` and `sample` apply it).
 
     Metrics (per image, nats): `loss` (negative beta-ELBO), `elbo`,
     `reconstruction` (-E log p(x|z)), `kl`.
@@ -46,6 +56,15 @@ class CVAE(LatentVariableModel):
         >>> samples.shape
         TensorShape([16, 28, 28, 1])
 
+    Your own networks (here an MLP pair; any Sequential, Functional or subclassed model):
+        >>> encoder = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+        ...                             keras.layers.Dense(64, activation="relu"), keras.layers.Dense(2 * 2)])
+        >>> decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(64, activation="relu"),
+        ...                             keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1))])
+        >>> model = tfvb.models.CVAE(latent_dim=2, encoder=encoder, decoder=decoder, seed=0)
+        >>> model.decode(np.zeros((3, 2), "float32"), apply_sigmoid=True).shape
+        TensorShape([3, 28, 28, 1])
+
     References:
         Kingma & Welling. Auto-Encoding Variational Bayes. ICLR 2014.
     """
@@ -53,15 +72,16 @@ class CVAE(LatentVariableModel):
     metric_names = ("loss", "elbo", "reconstruction", "kl")
 
     def __init__(self, latent_dim=2, filters=(32, 64), image_shape=(28, 28, 1), kl="analytic", beta=1.0,
-                 seed=None, **kwargs):
+                 seed=None, encoder=None, decoder=None, **kwargs):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim, beta=beta, seed=seed, **kwargs)
         self.filters = _checks.int_tuple("filters", filters)
         if kl == "mc":
             warnings.warn('kl="mc" is deprecated: use kl="sample".', DeprecationWarning, stacklevel=2)
             kl = "sample"
         self.kl = _checks.one_of("kl", kl, {"analytic", "sample"})
-        self.encoder = conv_encoder(self.image_shape, self.latent_dim, self.filters)
-        self.decoder = conv_decoder(self.latent_dim, self.image_shape, self.filters)
+        self.set_networks(encoder, decoder,
+                          lambda: conv_encoder(self.image_shape, self.latent_dim, self.filters),
+                          lambda: conv_decoder(self.latent_dim, self.image_shape, self.filters))
         self.build((None,) + self.image_shape)
 
     def get_config(self):
