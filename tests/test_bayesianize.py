@@ -109,6 +109,7 @@ def test_t_draws_through_the_graph_equal_the_layers_own_draws():
 
 
 # ---- training ------------------------------------------------------------------------------
+@pytest.mark.slow  # a real training run; the default run checks the conversion, steps and round trips
 def test_fit_on_digits_keeps_accuracy_and_is_more_uncertain_on_fashion(digits):
     if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
         pytest.skip("dataset-fashion-mnist is not installed (make system-deps)")

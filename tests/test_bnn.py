@@ -205,6 +205,7 @@ def test_regression_uncertainty_is_the_law_of_total_variance():
         uncertainty.regression_uncertainty(means, variances[:, :3])
 
 
+@pytest.mark.slow  # a real fit; tests/test_bnn_standardized.py fits a regressor in the default run
 def test_regressor_fits_and_epistemic_variance_grows_away_from_data():
     rng = np.random.default_rng(0)
     x = rng.uniform(-2, 2, size=(256, 1)).astype("float32")
@@ -230,7 +231,8 @@ def test_regressor_fits_and_epistemic_variance_grows_away_from_data():
     [
         lambda: _classifier(layer="flipout", prior=MIXTURE),
         lambda: _classifier(layer="reparameterization", architecture="lenet", hidden_units=(8,)),
-        lambda: _classifier(layer="local_reparameterization", architecture="lenet", hidden_units=(8,)),
+        pytest.param(lambda: _classifier(layer="local_reparameterization", architecture="lenet", hidden_units=(8,)),
+                     marks=pytest.mark.slow),  # the LeNet round trip runs by default with reparameterization
         lambda: BNNRegressor(hidden_units=(8,), noise="heteroscedastic", layer="local_reparameterization", seed=1),
         lambda: BNNRegressor(hidden_units=(8,), prior=MIXTURE, kl_weighting="blundell", seed=1),
     ],

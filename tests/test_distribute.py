@@ -140,7 +140,12 @@ def _make(name, strategy, x, y, initial=None, hashed=True):
     return model
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+#: One case per family by default (the IWAE variants share the VAE base's step); every model with -m slow.
+_SLOW_MIRRORED = ("iwae2", "iwae_dreg")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in _SLOW_MIRRORED else n
+                                  for n in sorted(MODELS)])
 @two_cpus
 def test_mirrored_steps_equal_one_device_steps(name, mnist_sample):
     # 47 examples in batches of 32: a full batch (16 + 16 per replica) and an uneven
@@ -186,6 +191,7 @@ def _reset(model, initial, seed):
     model.seed_generator.state.assign([seed, 0])
 
 
+@pytest.mark.slow  # the step-by-step equality below runs by default; this is the whole-fit consequence
 @two_cpus
 def test_a_few_epochs_under_mirrored_reach_the_one_device_elbo(mnist_sample):
     x = data.binarize_fixed(mnist_sample[0][:384], seed=0)

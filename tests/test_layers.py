@@ -108,7 +108,9 @@ def test_flipout_perturbation_only_flips_signs(cls):
 
 
 # ---- moments -------------------------------------------------------------------------------
-@pytest.mark.parametrize("cls", DENSE + CONV)
+# The transposed convolutions are the slowest: one of them by default, both with -m slow.
+@pytest.mark.parametrize("cls", DENSE + [pytest.param(c, marks=pytest.mark.slow)
+                                         if c is layers.Conv2DTransposeReparameterization else c for c in CONV])
 def test_output_moments_match_analytic(cls):
     # Pre-activations given x are Gaussian: mean x mu + b, variance x^2 sigma^2 (for every estimator).
     rng = np.random.default_rng(2)
