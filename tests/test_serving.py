@@ -318,6 +318,32 @@ def test_portable_noise_replaces_philox_only_inside_its_context():
     assert not randomness.is_portable()
 
 
+@pytest.mark.parametrize("layer", ["DenseFlipout", pytest.param("DenseReparameterization", marks=pytest.mark.slow)])
+def test_portable_dense_draws_are_the_weight_posteriors_outputs(layer):
+    """In LiteRT/ONNX graphs a dense layer draws its outputs, N(x mu + b, x^2 sigma^2) per input and unit (the
+    distribution T drawn kernels give), for shared (N, in) and per-draw (T, N, in) inputs alike."""
+    dense = getattr(tfvb.layers, layer)(3, posterior_sigma_init=0.5, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 4)).astype("float32")
+    dense.build(x.shape)
+    dense.bias.assign(rng.normal(size=3).astype("float32"))
+    mu, sigma = dense.kernel_loc.numpy().astype(np.float64), dense.kernel_scale.numpy().astype(np.float64)
+    mean, var = x @ mu + dense.bias.numpy(), np.square(x) @ np.square(sigma)
+    draws = 20_000
+    with randomness.portable_noise():
+        shared = dense(x, num_samples=draws, seed=3).numpy().astype(np.float64)
+        per_draw = dense(np.broadcast_to(x, (draws,) + x.shape), num_samples=draws, seed=4).numpy()
+    for y in (shared, per_draw.astype(np.float64)):
+        assert y.shape == (draws, 2, 3)
+        se = np.sqrt(var / draws)
+        assert np.all(np.abs(y.mean(axis=0) - mean) < 5 * se)
+        assert np.all(np.abs(y.var(axis=0) - var) < 5 * var * np.sqrt(2 / draws))
+    with randomness.portable_noise():
+        graph = tf.function(lambda x: dense(x, num_samples=5, seed=1)).get_concrete_function(
+            tf.TensorSpec((None, 4), tf.float32)).graph
+    assert not any(op.type == "BatchMatMulV2" or op.type == "Einsum" for op in graph.get_operations())
+
+
 # ---- zoo entries ship the signatures ---------------------------------------------------------------------------
 def test_a_new_zoo_entry_ships_and_exposes_the_serving_signatures(tmp_path_factory, tmp_path, monkeypatch):
     from tfvb.zoo import store

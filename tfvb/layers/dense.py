@@ -38,7 +38,7 @@ References:
 import keras
 import tensorflow as tf
 
-from tfvb import _checks
+from tfvb import _checks, randomness
 from tfvb.layers._variational import VariationalLayer
 
 __all__ = ["DenseReparameterization", "DenseFlipout", "DenseLocalReparameterization"]
@@ -113,6 +113,19 @@ class _VariationalDense(VariationalLayer):
         else:
             y = tf.einsum("ni,tio->tno", tf.reshape(x, tf.stack([-1, shape[-1]])), kernels)
         return tf.reshape(y, tf.concat([lead, [self.units]], 0))
+
+    def _sample_many(self, x, num_samples, seed):
+        """T draws: T kernels in Python and SavedModels; in graphs traced for LiteRT and ONNX
+        (`tfvb.randomness.portable_noise`) the pre-activations themselves, N(x mu, x^2 sigma^2).
+
+        The portable generator costs tens of int64 ops per number, and T kernels need in x units numbers
+        each where the outputs need N x units. For a dense layer the two are the same distribution for
+        each input (its units are sums of independent Gaussian weights over disjoint columns), so every
+        summary per input is unchanged; only draw t of two inputs no longer shares this layer's weights.
+        """
+        if randomness.is_portable():
+            return self._local_sample_many_checked(x, num_samples, seed)
+        return super()._sample_many(x, num_samples, seed)
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
