@@ -141,4 +141,5 @@ def set_coverage(u, y, coverage=0.9, score="aps", randomized=False, splits=100, 
         sizes.append(np.mean(np.sum(s[test] <= q, axis=1)))
         calibration_rows = len(cal)
     return {**_summary(covered, "coverage"), **_summary(sizes, "mean_set_size"), "nominal": coverage,
-            "score": score, "randomized": bool(randomized), "rows": int(len(labels)), "splits": int(splits), "calibration_rows": calibration_rows}
+            "score": score, "randomized": bool(randomized), "rows": int(len(labels)), "splits": int(splits),
+            "calibration_rows": calibration_rows}

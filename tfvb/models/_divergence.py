@@ -198,25 +198,24 @@ class _Snapshot:
     variable, with no trip through numpy and no finiteness scan (measured on
     the 784-200-200-50 VAE with Adam, process CPU time on a loaded machine:
     1.2 ms per epoch against 12.7 ms for numpy copies and a finiteness
-    scan). Whether they are finite is asked only when they are needed.
+    scan). Whether they are finite is asked only when they are needed. The
+    assignments run eagerly: a compiled copy would be traced anew for every
+    model and every new set of optimizer slots, and TensorFlow warns of
+    retracing when a sweep fits models in a loop.
     """
 
     def __init__(self):
-        self._variables, self._copies, self._copy = [], [], None
+        self._variables, self._copies = [], []
 
     def take(self, variables):
         if [id(v) for v in variables] != [id(v) for v in self._variables]:
             # New variables (an optimizer builds its slots during the first epoch): new copies.
             with tf.init_scope():
                 copies = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False) for v in variables]
-
-            @tf.function(autograph=False)
-            def copy():
-                for c, v in zip(copies, variables):
-                    c.assign(getattr(v, "value", v))
-
-            self._variables, self._copies, self._copy = list(variables), copies, copy
-        self._copy()
+            self._variables, self._copies = list(variables), copies
+        with tf.init_scope():
+            for c, v in zip(self._copies, self._variables):
+                c.assign(getattr(v, "value", v))
 
     def values(self):
         """{id(variable): numpy copy of its value when taken}."""
