@@ -60,7 +60,10 @@ def _objective_value(hm, model, val):
     return logs[hm.objective.name[len("val_"):]]
 
 
-@pytest.mark.parametrize("family", ["cvae", "iwae", "bnn", "bnn_regressor", "mc_dropout"])
+# A VAE and a BNN sweep by default (about 15 s each); every hypermodel family with -m slow.
+@pytest.mark.parametrize("family", ["cvae", pytest.param("iwae", marks=pytest.mark.slow), "bnn",
+                                    pytest.param("bnn_regressor", marks=pytest.mark.slow),
+                                    pytest.param("mc_dropout", marks=pytest.mark.slow)])
 def test_random_search_runs_and_reloads_the_best_model(family, mnist_sample, tmp_path):
     keras.utils.set_random_seed(0)  # fit's shuffling: one epoch at lr 1e-2 otherwise varies run to run
     hm, fit_kwargs, val = _case(family, mnist_sample)

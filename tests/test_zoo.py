@@ -300,6 +300,20 @@ def test_evaluate_again_rewrites_the_metrics_and_keeps_the_training_record(zoo_c
         driver.evaluate_again("vae_fashion_mnist")
 
 
+def test_repackage_gives_an_old_entry_the_serving_signatures_and_keeps_its_weights_and_card(zoo_copy):
+    """`tfvb zoo repackage NAME`: the stored weights and card written again with today's serving export."""
+    zoo_copy("vae2_mnist")  # written before the predict_uncertainty / predict_samples signatures
+    before = zoo.info("vae2_mnist")
+    assert "predict_uncertainty" not in zoo.load("vae2_mnist", format="savedmodel").signatures
+    assert cli.main(["zoo", "repackage", "vae2_mnist"]) == 0
+    after = zoo.info("vae2_mnist")
+    assert {"serve", "predict_uncertainty", "predict_samples"} <= set(zoo.load("vae2_mnist", format="savedmodel")
+                                                                        .signatures)
+    assert after["metrics"] == before["metrics"] and after["training"] == before["training"]
+    assert after["data"] == before["data"] and after["repackaged"]["golden_max_abs_diff"] <= 1e-4
+    assert zoo.golden_check("vae2_mnist") <= 1e-4
+
+
 @pytest.mark.parametrize("name", [n for n in NAMES if zoo.registry.get(n).input_range is not None])
 def test_image_classifiers_refuse_unscaled_pixels(name):
     from tfvb.data import mnist_sample

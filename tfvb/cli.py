@@ -168,6 +168,19 @@ def _zoo_evaluate(args):
     return 0
 
 
+def _zoo_repackage(args):
+    from tfvb import zoo
+    from tfvb.zoo import driver
+
+    zoo.registry.get(args.name)
+    _writable_folder("--root", args.root)
+    _start_tensorflow(None)
+    driver.repackage(args.name, root=args.root)
+    print(f"wrote {os.path.join(args.root or zoo.saved_models_dir(), args.name)} (same weights and card; serving "
+          "export and checksums written anew)")
+    return 0
+
+
 def _fmt_pair(pair):
     return "—" if not pair else " ± ".join("—" if v is None else f"{v:.4g}" for v in pair)
 
@@ -277,6 +290,12 @@ def build_parser():
                    help="folder holding mnist/ and uci/ (default: ../shared/data)")
     p.add_argument("--threads", type=_positive_int, default=None, help="TensorFlow threads")
     p.set_defaults(func=_zoo_evaluate)
+
+    p = zoo.add_parser("repackage", help="write a stored entry again (same weights and card) with this tfvb's "
+                       "serving export")
+    p.add_argument("name")
+    p.add_argument("--root", default=None, help="where to write (default: the zoo folder tfvb reads)")
+    p.set_defaults(func=_zoo_repackage)
 
     p = zoo.add_parser("benchmark", help="re-evaluate a stored model and compare with its card")
     p.add_argument("name")

@@ -126,6 +126,29 @@ def evaluate_again(name, root=None, data_root=None):
     return written
 
 
+def repackage(name, root=None):
+    """Write a stored entry again with this tfvb's packaging: the same weights, card and golden inputs.
+
+    The serving SavedModel is exported anew (entries written before the
+    `predict_uncertainty` / `predict_samples` signatures get them), the golden
+    outputs are recomputed from the stored weights and must equal the stored
+    ones (to 1e-4), and the card keeps every field of its training record, with
+    a `repackaged` note. Nothing is trained or evaluated.
+    """
+    registry.get(name)
+    model = zoo.load(name)
+    folder = zoo.folder(name)
+    record = {k: v for k, v in store.read_metadata(folder).items() if k not in _STORE_KEYS}
+    with np.load(os.path.join(folder, store.GOLDEN_FILE)) as golden:
+        golden_inputs, golden_outputs = golden["inputs"], golden["outputs"]
+    drift = float(np.max(np.abs(store.golden_outputs(model, golden_inputs) - golden_outputs)))
+    if not drift <= 1e-4:
+        raise store.ArtifactError(f"Expected the stored model of {name!r} to reproduce its golden outputs before "
+                                  f"repackaging. Received: largest difference {drift:.3g}")
+    record["repackaged"] = {"machine": store.machine(), "golden_max_abs_diff": drift}
+    return store.write_entry(root or zoo.saved_models_dir(), name, model, record, golden_inputs)
+
+
 def _threads():
     import tensorflow as tf
 
