@@ -146,6 +146,11 @@ def repackage(name, root=None):
         raise store.ArtifactError(f"Expected the stored model of {name!r} to reproduce its golden outputs before "
                                   f"repackaging. Received: largest difference {drift:.3g}")
     record["repackaged"] = {"machine": store.machine(), "golden_max_abs_diff": drift}
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        # A card saved without its optimizer gets a fresh one from `zoo.load`; built, so that the written file's
+        # optimizer has the variables Keras builds when it loads the file again.
+        optimizer.build(model.trainable_variables)
     return store.write_entry(root or zoo.saved_models_dir(), name, model, record, golden_inputs)
 
 
