@@ -137,9 +137,13 @@ def test_weights_written_before_the_model_standardized_load_as_the_identity(nois
         np.testing.assert_array_equal(getattr(fresh, name).numpy(), value)
 
 
-def test_the_zoos_uci_regressor_from_before_loads_and_predicts_as_it_was_trained():
+def test_the_zoos_uci_regressor_loads_adapted_and_predicts_as_it_was_trained():
+    # Retrained after the change: its recipe feeds inputs and targets it normalized itself, so the statistics the
+    # model learned in `fit` are close to the identity (files from before the change: the test above).
     from tfvb import zoo
 
     model = zoo.load("bnn_flipout_uci_boston")
-    assert model.is_adapted and float(model.y_scale[0]) == 1.0 and not model.x_mean.numpy().any()
+    assert model.is_adapted
+    np.testing.assert_allclose(model.y_scale.numpy(), 1.0, rtol=1e-3)
+    np.testing.assert_allclose(model.x_mean.numpy(), 0.0, atol=1e-3)
     assert zoo.golden_check("bnn_flipout_uci_boston", model) <= 1e-4  # its stored outputs, unchanged
