@@ -219,6 +219,7 @@ def _same_scores(a, b):
         assert a[key] == pytest.approx(b[key], rel=1e-5), key
 
 
+@pytest.mark.slow  # worker processes and a resumed run; the default run keeps the in-process protocol slices
 def test_protocol_worker_processes_and_resume(tmp_path):
     """Splits give the same records in worker processes, and a resumed run keeps the finished splits."""
     folder = make_folder(str(tmp_path / "toy"), splits=3)
