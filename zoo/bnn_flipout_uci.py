@@ -92,10 +92,10 @@ def fit_split(d, seed, epochs, quick=False):
 def _coverage(draws, y, my, sy, seed):
     """Gaussian and conformal interval coverage (`tfvb.uci_protocol.split_coverage`) of the draws' predictive."""
     from tfvb.uci_protocol import split_coverage
+    from tfvb.uncertainty import regression_uncertainty
 
-    f = np.asarray(draws["mean"], np.float64) * sy + my
-    noise = np.broadcast_to(np.asarray(draws["variance"], np.float64) * sy**2, f.shape)
-    return split_coverage(f.mean(axis=0), f.var(axis=0) + noise.mean(axis=0), y, seed=seed)
+    u = regression_uncertainty(np.asarray(draws["mean"]) * sy + my, np.asarray(draws["variance"]) * sy**2)
+    return split_coverage(u["mean"], u["variance"], y, seed=seed)
 
 
 def train(seed=0, quick=False, data_root=None, dataset="bostonHousing", splits=SPLITS):

@@ -168,17 +168,19 @@ def train(dataset, seed=0, quick=False, data_root=None, epoch_multiplier=None, r
 def _split0_coverage(draws, y, seed):
     """Interval coverage on split 0's test rows (`tfvb.uci_protocol.split_coverage`) from the MC draws."""
     from tfvb.uci_protocol import split_coverage
+    from tfvb.uncertainty import regression_uncertainty
 
-    f = np.asarray(draws["mean"], np.float64)
-    return split_coverage(f.mean(axis=0), f.var(axis=0) + np.mean(draws["variance"], axis=0), y, seed=seed)
+    u = regression_uncertainty(draws["mean"], draws["variance"])
+    return split_coverage(u["mean"], u["variance"], y, seed=seed)
 
 
 def _protocol_coverage(name):
     """The coverage summary over the protocol's splits, from the kept 100 x run when it reports one."""
-    table = _protocol_table(name)
+    from tfvb.uci_protocol.results import result_file
+
     where = paths.benchmark_results_dir()
-    path = os.path.join(where, f"uci_{name}_100x.json") if where else None
-    if not (path and os.path.exists(path) and table):
+    path = os.path.join(where, result_file(name, "faithful", 100)) if where else None
+    if not (path and os.path.exists(path)):
         return None
     with open(path) as f:
         return json.load(f).get("coverage")
