@@ -118,6 +118,38 @@ def test_dynamic_binarization_redraws_each_epoch_reproducibly(mnist_sample):
     assert set(np.unique(e1)) <= {0.0, 1.0}
 
 
+def test_image_dataset_draws_what_its_docstring_says(mnist_sample):
+    """Batch b of epoch e: the images at stateless_shuffle(range(n), [seed, e])[b B:(b+1) B], each pixel
+    binarized by stateless_uniform(seed=[seed * 1000003 + 17, e * batches + b]) < grey. Written out
+    here from that definition, so a faster pipeline cannot change the data a seed gives."""
+    import tensorflow as tf
+
+    x, seed, size = mnist_sample[0][:100].reshape(-1, 28, 28, 1), 4, 32
+    ds = data.image_dataset(x, batch_size=size, seed=seed)
+    batches = 4
+    for epoch in range(2):
+        order = tf.random.experimental.stateless_shuffle(tf.range(100, dtype=tf.int64), seed=[seed, epoch])
+        for b, got in enumerate(ds):
+            grey = tf.gather(x, order[b * size:(b + 1) * size])
+            u = tf.random.stateless_uniform(tf.shape(grey), seed=[seed * 1_000_003 + 17, epoch * batches + b])
+            np.testing.assert_array_equal(got.numpy(), (u < grey).numpy().astype(np.float32))
+        assert b == batches - 1
+
+
+def test_image_dataset_iterators_alive_at_once_each_see_a_whole_epoch(mnist_sample):
+    x = mnist_sample[0][:90]
+    ds = data.image_dataset(x, batch_size=20, binarize=None, seed=1)
+    first, second = iter(ds), iter(ds)
+    got = {0: [], 1: []}
+    for _ in range(5):  # interleaved: each pass keeps its own epoch's order
+        got[0].append(next(first).numpy())
+        got[1].append(next(second).numpy())
+    for rows in got.values():
+        rows = np.concatenate(rows).reshape(90, -1)
+        assert sorted(map(bytes, rows)) == sorted(map(bytes, x.reshape(90, -1)))  # every image, once
+    assert not np.array_equal(got[0][0], got[1][0])  # two epochs, two orders
+
+
 def test_image_dataset_rejects_bad_input(mnist_sample):
     with pytest.raises(ValueError, match="non-empty"):
         data.image_dataset(np.zeros((0, 28, 28), np.float32))

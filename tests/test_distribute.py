@@ -167,6 +167,28 @@ def test_mirrored_steps_equal_one_device_steps(name, mnist_sample):
 
 
 @two_cpus
+def test_the_fused_adam_updates_mirrored_variables_as_keras_adam_one_device(mnist_sample):
+    """`tfvb.optimizers.Adam` applies its fused kernel to each replica's copy: the one-device Keras Adam steps."""
+    from tfvb import optimizers
+
+    x, y = _fit_args("bnn", mnist_sample, 47)
+    one = _make("bnn", tf.distribute.get_strategy(), x, y)
+    initial = [v.numpy() for v in one.trainable_variables]
+    one.compile(optimizer=keras.optimizers.Adam(1e-3))
+    one.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    two = _make("bnn", mirrored(), x, y, initial)
+    with two.distribute_strategy.scope():
+        two.compile(optimizer=optimizers.Adam(1e-3))
+    two.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    update = max(np.max(np.abs(v.numpy() - w)) for v, w in zip(one.trainable_variables, initial))
+    assert update > 1e-4
+    for v1, v2 in zip(one.trainable_variables, two.trainable_variables):
+        np.testing.assert_allclose(v2.numpy(), v1.numpy(), rtol=0, atol=1e-3 * update + 1e-6, err_msg=v1.path)
+        replicas = [c.numpy() for c in v2.value.values]  # every replica's copy took the same update
+        np.testing.assert_array_equal(replicas[0], replicas[1])
+
+
+@two_cpus
 def test_mc_dropout_replicas_draw_the_one_device_masks():
     """Each replica keeps its rows of the global batch's masks: the same steps as one device."""
     x, y = _regression(47)

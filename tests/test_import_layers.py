@@ -3,7 +3,7 @@
 The layers, bottom-up (an import may go sideways within a layer or down, never up):
 
     0  _atomic _checks _counter_rng _lazy _traced randomness paths version
-    1  priors objectives dropout gaussian uncertainty layers data
+    1  priors objectives dropout gaussian uncertainty layers data optimizers
     2  models serving
     3  evaluate _bayesianize _monte_carlo
     4  uci_protocol calibrate
@@ -26,7 +26,7 @@ PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 
 LAYERS = (
     ("_atomic", "_checks", "_counter_rng", "_lazy", "_traced", "randomness", "paths", "version"),
-    ("priors", "objectives", "dropout", "gaussian", "uncertainty", "layers", "data"),
+    ("priors", "objectives", "dropout", "gaussian", "uncertainty", "layers", "data", "optimizers"),
     ("models", "serving"),
     ("evaluate", "_bayesianize", "_monte_carlo"),
     ("uci_protocol", "calibrate"),

@@ -3,9 +3,10 @@
 Submodules (each imported on first use, so `tfvb --help` starts without
 TensorFlow): `models`, `layers`, `priors`, `objectives`, `evaluate`, `data`,
 `callbacks`, `zoo`, `tuning`, `plots`, `uncertainty`, `paths`, `cli`,
-`uci_protocol` (Gal's UCI protocol), `calibrate` (temperature scaling and
-conformal prediction), `dropout` and `gaussian` (MC dropout's formulas),
-`randomness` (seeds and per-example noise); and the functions
+`uci_protocol` (Gal's UCI protocol), `optimizers` (Keras' Adam with a fused
+update), `calibrate` (temperature scaling and conformal prediction),
+`dropout` and `gaussian` (MC dropout's formulas), `randomness` (seeds and
+per-example noise); and the functions
 `tfvb.bayesianize(model, ...)` (a trained Keras model -> a BNN) and
 `tfvb.predict_samples` / `tfvb.predict_uncertainty(model, x, samples=T, seed=s)`
 (T weight draws of any Keras model with tfvb layers).
@@ -31,7 +32,8 @@ from tfvb.version import __version__  # noqa: E402,F401
 SERIALIZATION_PACKAGE = "tfvb"
 
 _SUBMODULES = ("calibrate", "callbacks", "cli", "data", "demo", "dropout", "evaluate", "gaussian", "layers", "models",
-               "objectives", "paths", "plots", "priors", "randomness", "tuning", "uci_protocol", "uncertainty", "zoo")
+               "objectives", "optimizers", "paths", "plots", "priors", "randomness", "tuning", "uci_protocol",
+               "uncertainty", "zoo")
 
 
 def _check_backend():
@@ -69,7 +71,8 @@ def __dir__():
 
 
 #: The modules defining tfvb's serializable classes; importing them registers the classes with Keras.
-_SERIALIZABLE = ("tfvb.priors", "tfvb.layers.dense", "tfvb.layers.conv", "tfvb.layers.conv_transpose", "tfvb.models")
+_SERIALIZABLE = ("tfvb.priors", "tfvb.layers.dense", "tfvb.layers.conv", "tfvb.layers.conv_transpose", "tfvb.models",
+                 "tfvb.optimizers")
 
 
 def _register_with_keras():

@@ -23,6 +23,7 @@ References:
     Neural Networks. ICML 2015.
 """
 
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -62,6 +63,10 @@ class Prior:
             )
         q = tfd.Normal(loc, tf.cast(scale, loc.dtype))
         return tfd.kl_divergence(q, self.distribution(loc.dtype))
+
+    def kl_divergence_sum(self, loc, scale):
+        """The closed-form KL summed over all weights (what a layer adds to its loss)."""
+        return tf.reduce_sum(self.kl_divergence(loc, scale))
 
     def sample_kl(self, w, loc, scale):
         """Elementwise single-sample estimate log q(w) - log p(w), with w drawn from q."""
@@ -109,8 +114,43 @@ class Normal(Prior):
     def distribution(self, dtype="float32"):
         return tfd.Normal(tf.constant(0.0, dtype), tf.constant(self.sigma, dtype))
 
+    def kl_divergence_sum(self, loc, scale):
+        """sum_i KL(N(mu_i, s_i^2) || N(0, sigma^2)), its value and gradient in a few passes over the weights.
+
+        With r_i = s_i / sigma, the sum is 0.5 (sum mu_i^2 / sigma^2 + sum r_i^2 - n) - sum log r_i
+        (sum r_i^2 - n accumulated in float64, where it cancels): two dot products and one log pass
+        instead of the element-wise closed form's dozen temporaries,
+        and the gradient (mu_i / sigma^2, s_i / sigma^2 - 1 / s_i) written directly. A layer's step
+        spends much of its non-matmul time here; the value agrees with `kl_divergence` summed to
+        float rounding.
+        """
+        loc = tf.convert_to_tensor(loc)
+        return _normal_kl_sum(loc, tf.cast(scale, loc.dtype), self.sigma)
+
     def get_config(self):
         return {"sigma": self.sigma}
+
+
+def _normal_kl_sum(loc, scale, sigma):
+    inverse_variance = 1.0 / (sigma * sigma)
+
+    @tf.custom_gradient
+    def kl_sum(loc, scale):
+        flat_loc, ratio = tf.reshape(loc, [-1]), tf.reshape(scale, [-1]) * (1.0 / sigma)
+        n = tf.size(flat_loc)
+        # sum r^2 - n cancels where the posterior is near the prior: accumulated in float64.
+        ratio64 = tf.cast(ratio, tf.float64)
+        excess = tf.cast(tf.tensordot(ratio64, ratio64, 1) - tf.cast(n, tf.float64), loc.dtype)
+        value = 0.5 * (tf.tensordot(flat_loc, flat_loc, 1) * inverse_variance + excess) - tf.reduce_sum(
+            tf.math.log(ratio))
+
+        def grad(upstream):
+            return (loc * (upstream * inverse_variance),
+                    upstream * (scale * inverse_variance - tf.math.reciprocal(scale)))
+
+        return value, grad
+
+    return kl_sum(loc, scale)
 
 
 @keras.saving.register_keras_serializable(package="tfvb")

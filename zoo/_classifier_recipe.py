@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from _convergence import fit_to_convergence
 
-from tfvb import _atomic, data, paths
+from tfvb import _atomic, data, optimizers, paths
 
 BATCH_SIZE = 128
 MAX_EPOCHS = 50  # the budget: the ELBO of mean-field VI keeps improving (its KL falls) long after the NLL
@@ -127,7 +127,7 @@ def train_classifier(name, make_model, evaluate, seed=0, quick=False, data_root=
     model = make_model()
     if hasattr(model, "adapt"):  # MC dropout learns its input statistics and N from the arrays, not a dataset
         model.adapt(*train)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), **(compile_kwargs or {}))
+    model.compile(optimizer=optimizers.Adam(learning_rate), **(compile_kwargs or {}))
     x, y, val_data = fit_data(train, val, seed)
     training = fit_to_convergence(model, x, val_data, folder, y=y, batch_size=None if y is None else BATCH_SIZE,
                                   max_epochs=2 if quick else MAX_EPOCHS, stop_patience=STOP_PATIENCE,

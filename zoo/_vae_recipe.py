@@ -32,7 +32,7 @@ import numpy as np
 from _convergence import fit_to_convergence
 
 import tfvb
-from tfvb import _atomic, data, evaluate, paths
+from tfvb import _atomic, data, evaluate, optimizers, paths
 
 MAX_EPOCHS = 3000  # Burda et al. ran 3^8 = 6,561 passes; early stopping ends far earlier
 STOP_PATIENCE = 50
@@ -108,7 +108,7 @@ def fit(model, x_train, x_val, seed, folder, max_epochs=MAX_EPOCHS, batch_size=B
     bias_start = getattr(model, "architecture", None) == "mlp"
     if bias_start:
         model.initialize_output_bias(x_train)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-4))
+    model.compile(optimizer=optimizers.Adam(1e-3, epsilon=1e-4))
     train = data.image_dataset(x_train, batch_size=batch_size, seed=seed)
     val = data.image_dataset(x_val, batch_size=500, binarize="fixed", shuffle=False, seed=seed)
     rule = (f"Adam(1e-3, epsilon=1e-4), batch {batch_size}"

@@ -30,7 +30,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from tfvb import paths  # noqa: E402
+from tfvb import optimizers, paths  # noqa: E402
 
 DATASETS = ("bostonHousing", "kin8nm", "naval-propulsion-plant", "power-plant",
             "protein-tertiary-structure", "wine-quality-red")
@@ -79,7 +79,7 @@ def fit_split(d, seed, epochs, quick=False):
     constructor = {"hidden_units": (d.n_hidden,), "layer": "flipout", "prior": None, "noise": "homoscedastic",
                    "input_dim": x_train.shape[1], "posterior_sigma_init": 0.01, "seed": seed}
     model = BNNRegressor(**constructor)
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
+    model.compile(optimizer=optimizers.Adam(LEARNING_RATE))
     model.fit(((x_train - mx) / sx).astype("float32"), ((y_train - my) / sy).astype("float32"),
               batch_size=BATCH_SIZE, epochs=epochs, verbose=0, shuffle=True)
     s = model.predict_samples(((x_test - mx) / sx).astype("float32"), samples=10 if quick else SAMPLES, seed=seed)

@@ -48,23 +48,21 @@ def epoch_clock(keras):
 
 
 def vae_model(k):
-    import keras
 
     import tfvb
 
     model = tfvb.models.IWAE(k=k, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE, epsilon=ADAM_EPSILON))
+    model.compile(optimizer=tfvb.optimizers.Adam(LEARNING_RATE, epsilon=ADAM_EPSILON))
     return model
 
 
 def bnn_model(n):
-    import keras
 
     import tfvb
 
     model = tfvb.models.BNNClassifier(10, hidden_units=(400, 400), layer="flipout", num_examples=n,
                                       posterior_sigma_init=POSTERIOR_SIGMA, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
+    model.compile(optimizer=tfvb.optimizers.Adam(LEARNING_RATE))
     return model
 
 

@@ -168,7 +168,7 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
     def _kl(self, scale, kernel_sample=None, seed=None):
         loc = tf.convert_to_tensor(self.kernel_loc)
         if self.uses_analytic_kl:
-            return tf.reduce_sum(self.prior.kl_divergence(loc, scale))
+            return self.prior.kl_divergence_sum(loc, scale)
         if kernel_sample is None:
             kernel_sample = loc + scale * self._normal(tf.shape(loc), self._seeds(seed, 1)[0])
         return tf.reduce_sum(self.prior.sample_kl(kernel_sample, loc, scale))

@@ -20,6 +20,8 @@ What a metric sees (y_true, y_pred):
     >>> logs["loss"], logs["elbo"], logs["accuracy"]     # doctest: +SKIP
 """
 
+from tfvb import optimizers
+
 __all__ = ["KerasCompile"]
 
 
@@ -41,6 +43,8 @@ class KerasCompile:
                     f"Expected no `{name}` in compile: {type(self).__name__} trains on {self.objective_name} and "
                     f"reports it as `loss` (a loss given here would be ignored; pass what you want reported as "
                     f"`metrics=[...]`). Received: {name}={value!r}")
+        if isinstance(optimizer, str) and optimizer.lower() == "adam":
+            optimizer = optimizers.Adam()  # Keras' Adam with a fused update (same numbers, faster steps)
         super().compile(optimizer=optimizer, metrics=metrics, weighted_metrics=weighted_metrics, **kwargs)
 
     def compile_from_config(self, config):

@@ -2,8 +2,9 @@
 
 import numbers
 
-import keras
 import keras_tuner
+
+from tfvb import optimizers
 
 LOG_LR = {"min_value": 1e-4, "max_value": 3e-3, "sampling": "log"}
 
@@ -65,7 +66,7 @@ class HyperModel(keras_tuner.HyperModel):
             self.num_examples = int(int(x.shape[0]) * (1.0 - (kwargs.get("validation_split") or 0.0)))
 
     def compile(self, hp, model, **adam):
-        model.compile(optimizer=keras.optimizers.Adam(self.value(hp, "learning_rate"), **adam))
+        model.compile(optimizer=optimizers.Adam(self.value(hp, "learning_rate"), **adam))
         # Built now, so a reloaded best model gets its optimizer state too and can go on training.
         model.optimizer.build(model.trainable_variables)
         return model

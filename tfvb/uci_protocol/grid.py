@@ -35,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvb import _checks, dropout, gaussian
+from tfvb import _checks, dropout, gaussian, optimizers
 from tfvb.models.mc_dropout import MCDropoutRegressor
 
 __all__ = ["MCDropoutGrid"]
@@ -324,7 +324,7 @@ class MCDropoutGrid:
         model.y_scale.assign(self.y_scale[s, 0:1].astype("float32"))
         model.adapted.assign(1.0)
         model.mark_called()
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.compile(optimizer=optimizers.Adam(1e-3))
         # Built slots save with the model, so a reload restores the optimizer without a warning.
         model.optimizer.build(model.trainable_variables)
         return model

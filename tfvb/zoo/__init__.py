@@ -67,10 +67,9 @@ def load(name, format="keras", compile=True):
         KeyError: unknown name (the message lists close matches).
         ArtifactError: missing, tampered or incompatible files.
     """
-    import keras
     import tensorflow as tf
 
-    from tfvb import _checks
+    from tfvb import _checks, optimizers
 
     _checks.one_of("format", format, {"keras", "savedmodel"})
     where = folder(name)
@@ -86,7 +85,7 @@ def load(name, format="keras", compile=True):
     if entry.input_range is not None and getattr(model, "input_range", entry.input_range) is None:
         model.input_range = entry.input_range  # saved before models kept their range: the card's is theirs
     if compile and getattr(model, "optimizer", None) is None:
-        model.compile(optimizer=keras.optimizers.Adam())
+        model.compile(optimizer=optimizers.Adam())
     return model
 
 
