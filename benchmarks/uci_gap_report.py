@@ -1,0 +1,223 @@
+"""The in-between-uncertainty table: standard vs gap-split test LL and RMSE, from `benchmarks/uci_gap.py`'s records.
+
+One row per data set x method: the standard splits' test log-likelihood (mean
++- standard error over the n splits run), the gap splits' (over the n
+features), the difference gap - standard (its standard error from the two
+independent ones), the same for RMSE, and the Gaussian 90 % interval coverage
+on both. Below the table, per data set, the over-confidence question (Foong et
+al. 2019: mean-field VI is over-confident between clusters): does the Flipout
+BNN's LL fall further below its standard-split LL than MC dropout's and the
+ensemble's do? Asked as a paired difference of differences,
+
+    [mean_f (LL_flipout - LL_other)(gap f)] - [mean_k (LL_flipout - LL_other)(split k)],
+
+over the gap features and standard splits both methods ran, with the standard
+error of the two means combined; "yes" when it is below -2 standard errors,
+"no" above +2, else "not resolved". (A mean over gap features can be
+dominated by one feature where a method collapses; the count of features on
+which Flipout is below the other method is given beside it.)
+
+    .venv/bin/python benchmarks/uci_gap_report.py benchmarks/results/uci_gap.json \\
+        --out benchmarks/results/uci_gap.md
+    .venv/bin/python benchmarks/uci_gap_report.py a.json b.json     # records of several runs, printed
+"""
+
+import argparse
+import math
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if os.path.dirname(HERE) not in sys.path:
+    sys.path.insert(0, os.path.dirname(HERE))
+METHOD_NAMES = {"mc_dropout": "MC dropout", "flipout": "Flipout BNN", "ensemble": "deep ensemble"}
+DATASET_ORDER = ("bostonHousing", "kin8nm", "naval-propulsion-plant", "power-plant", "protein-tertiary-structure",
+                 "wine-quality-red")
+
+
+def mean_se(values):
+    """(mean, standard error, n) (`tfvb.evaluate.mean_and_standard_error`); the error is None for n < 2."""
+    from tfvb.evaluate import mean_and_standard_error
+
+    values = list(values)
+    if not values:
+        return None, None, 0
+    mean, se = mean_and_standard_error(values)
+    return mean, se if len(values) > 1 else None, len(values)
+
+
+def difference(a, b):
+    """(a - b, its standard error from the two independent ones) of two (mean, se, n); None when either is empty."""
+    if a[0] is None or b[0] is None:
+        return None, None
+    se = math.sqrt(a[1] ** 2 + b[1] ** 2) if a[1] is not None and b[1] is not None else None
+    return a[0] - b[0], se
+
+
+def _decimals(mean, se):
+    scale = se if se else abs(mean)
+    return min(6, max(2, 1 - math.floor(math.log10(scale)))) if scale and math.isfinite(scale) else 2
+
+
+def fmt(mean, se, n=None):
+    if mean is None:
+        return "—"
+    d = _decimals(mean, se)
+    text = f"{mean:.{d}f}" + (f" ± {se:.{d}f}" if se is not None else "")
+    return text + (f" ({n})" if n is not None else "")
+
+
+def _order(names, preferred):
+    return [n for n in preferred if n in names] + sorted(n for n in names if n not in preferred)
+
+
+def _coverage(r):
+    return r.get("coverage", {}).get("90", {}).get("gaussian", {}).get("coverage")
+
+
+def rows(records):
+    """One dict per (data set, method) present: the table's numbers as (mean, se, n) or (difference, se)."""
+    out = []
+    for name in _order({r["dataset"] for r in records}, DATASET_ORDER):
+        for method in _order({r["method"] for r in records if r["dataset"] == name}, list(METHOD_NAMES)):
+            mine = [r for r in records if (r["dataset"], r["method"]) == (name, method)]
+            row = {"dataset": name, "method": method,
+                   "mixed_settings": len({repr(sorted(r.get("settings", {}).items())) for r in mine}) > 1}
+            for kind in ("standard", "gap"):
+                these = [r for r in mine if r["kind"] == kind]
+                row[kind] = {"ll": mean_se([r["ll"] for r in these]), "rmse": mean_se([r["rmse"] for r in these]),
+                             "coverage": mean_se([c for c in map(_coverage, these) if c is not None])}
+            row["ll_difference"] = difference(row["gap"]["ll"], row["standard"]["ll"])
+            row["rmse_difference"] = difference(row["gap"]["rmse"], row["standard"]["rmse"])
+            out.append(row)
+    return out
+
+
+def paired_drop(records, name, method, other):
+    """Flipout-style difference of differences of `method` against `other` on data set `name` (module docstring).
+
+    Returns (value, se, gap features, standard splits, features where `method` is below `other`) or None.
+    """
+    def by_split(m, kind):
+        return {r["split"]: r["ll"] for r in records if (r["dataset"], r["method"], r["kind"]) == (name, m, kind)}
+
+    parts = []
+    below = None
+    for kind in ("gap", "standard"):
+        a, b = by_split(method, kind), by_split(other, kind)
+        shared = sorted(set(a) & set(b))
+        if not shared:
+            return None
+        parts.append(mean_se([a[k] - b[k] for k in shared]))
+        if kind == "gap":
+            below = sum(a[k] < b[k] for k in shared)
+    value, se = difference(*parts)
+    return value, se, parts[0][2], parts[1][2], below
+
+
+def verdict(value, se):
+    """("yes" | "no" | "not resolved", why): is `value` below -2 standard errors (yes) or above +2 (no)?"""
+    if se is None:
+        return "not resolved", " (fewer than 2 splits or features)"
+    if value < -2 * se:
+        return "yes", ""
+    return ("no", "") if value > 2 * se else ("not resolved", " (within 2 standard errors)")
+
+
+def overconfidence(records, method="flipout", others=("mc_dropout", "ensemble")):
+    """The lines answering the over-confidence question, one per data set, and a summary line."""
+    lines, answered, yes_both = [], [], []
+    by_name = {}
+    for row in rows(records):
+        by_name.setdefault(row["dataset"], {})[row["method"]] = row
+    for name, methods in by_name.items():
+        if method not in methods or not any(o in methods for o in others):
+            continue
+        drops = "; ".join(f"{METHOD_NAMES.get(m, m)} {fmt(*methods[m]['ll_difference'])}"
+                          for m in [method, *others] if m in methods)
+        parts, verdicts = [], []
+        for other in (o for o in others if o in methods):
+            p = paired_drop(records, name, method, other)
+            if p is None:
+                continue
+            value, se, n_gap, n_std, below = p
+            word, why = verdict(value, se)
+            verdicts.append(word)
+            parts.append(f"against {METHOD_NAMES.get(other, other)} {fmt(value, se)} ({n_gap} gap features, "
+                         f"{n_std} standard split{'s' * (n_std != 1)}; below it on {below}/{n_gap} features): "
+                         f"**{word}**{why}")
+        answered.append(name)
+        if verdicts and all(v == "yes" for v in verdicts) and len(verdicts) == len(others):
+            yes_both.append(name)
+        lines.append(f"- **{name}**: gap − standard test LL: {drops}. Does the {METHOD_NAMES[method]}'s LL fall "
+                     "further below (paired difference of differences)? " + "; ".join(parts) + ".")
+    if answered:
+        theirs = " and the ".join(f"{METHOD_NAMES[o]}'s" for o in others)
+        lines.append(f"\nOver-confidence between clusters: the {METHOD_NAMES[method]}'s gap LL falls further below "
+                     f"its standard-split LL than {theirs} "
+                     f"do (both by more than 2 standard errors) on {len(yes_both)} of {len(answered)} data sets"
+                     + (f": {', '.join(yes_both)}." if yes_both else "."))
+    return lines
+
+
+def markdown(records, sources=()):
+    """The report: the table, the over-confidence lines, and notes on ties and mixed settings."""
+    table = rows(records)
+    lines = ["# In-between uncertainty on UCI: standard vs gap splits", "",
+             "Foong et al. (2019)'s gap splits (the middle third of the rows sorted by one input feature held out; "
+             "one per feature) against the first standard splits, from `benchmarks/uci_gap.py`"
+             + (f" ({', '.join(os.path.basename(s) for s in sources)})" if sources else "")
+             + ". Test log-likelihood (nats, higher is better) and RMSE in the original units: mean ± standard "
+             "error (n splits or features); gap − standard with the two standard errors combined; 90 % "
+             "coverage of the Gaussian predictive interval (nominal 0.90).", "",
+             "| data set | method | standard LL | gap LL | gap − standard LL | standard RMSE | gap RMSE "
+             "| gap − standard RMSE | 90 % coverage (standard / gap) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        s, g = r["standard"], r["gap"]
+        cov = f"{fmt(s['coverage'][0], None)} / {fmt(g['coverage'][0], None)}"
+        flag = " †" if r["mixed_settings"] else ""
+        lines.append(f"| {r['dataset']} | {METHOD_NAMES.get(r['method'], r['method'])}{flag} | {fmt(*s['ll'])} "
+                     f"| {fmt(*g['ll'])} | {fmt(*r['ll_difference'])} | {fmt(*s['rmse'])} | {fmt(*g['rmse'])} "
+                     f"| {fmt(*r['rmse_difference'])} | {cov} |")
+    if any(r["mixed_settings"] for r in table):
+        lines += ["", "† records made with different settings (e.g. epochs) are averaged together in this row."]
+    lines += ["", "## Is the mean-field Flipout BNN over-confident between clusters?", ""]
+    lines += overconfidence(records) or ["(needs the Flipout BNN and MC dropout or the ensemble on one data set)"]
+    tied = {}
+    for r in records:
+        if r["kind"] == "gap" and r.get("train_rows_in_gap"):
+            tied.setdefault(r["dataset"], set()).add(r["split"])
+    if tied:
+        lines += ["", "Gap features whose held-out value range also holds training rows (ties straddle the cuts: "
+                  "discrete or repeated values), counted in the means above: "
+                  + "; ".join(f"{n}: {sorted(v)}" for n, v in sorted(tied.items())) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("json", nargs="+", help="record files written by benchmarks/uci_gap.py")
+    parser.add_argument("--out", default=None, help="write the markdown here (e.g. benchmarks/results/uci_gap.md)")
+    args = parser.parse_args(argv)
+    from tfvb import _atomic
+
+    records = {}
+    for path in args.json:
+        try:
+            data = _atomic.read_json(path)
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"Expected a record file of benchmarks/uci_gap.py at {path}. Received: {e}") from e
+        for r in data.get("records", []) if isinstance(data, dict) else []:
+            records[r["dataset"], r["method"], r["kind"], r["split"]] = r  # a later file's record wins
+    if not records:
+        raise SystemExit(f"Expected records in {', '.join(args.json)}. Received: none")
+    text = markdown(list(records.values()), args.json)
+    print(text)
+    if args.out:
+        _atomic.write_text(args.out, text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
