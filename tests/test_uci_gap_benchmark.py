@@ -1,0 +1,125 @@
+"""benchmarks/uci_gap.py end to end on a synthetic folder: records, the report table, resuming after a kill."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from test_uci import _load_benchmark, make_folder
+
+METHODS = ("mc_dropout", "flipout", "ensemble")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """One smoke run of every method: 1 standard split and the gap splits of features 0 and 1, 2 epochs."""
+    root = tmp_path_factory.mktemp("uci")
+    make_folder(str(root / "toy"), rows=60, features=3, splits=2)
+    out = str(root / "gap.json")
+    args = [str(root), "--smoke", "--datasets", "toy", "--threads", "1", "--json", out]
+    _load_benchmark("uci_gap").main(args)
+    return args, out
+
+
+def _records(path):
+    with open(path) as f:
+        return json.load(f)["records"]
+
+
+def _key(r):
+    return r["dataset"], r["method"], r["kind"], r["split"]
+
+
+def test_every_method_writes_one_record_per_split(smoke_run):
+    _, out = smoke_run
+    records = _records(out)
+    expected = {("toy", m, kind, k) for m in METHODS for kind, k in (("standard", 0), ("gap", 0), ("gap", 1))}
+    assert {_key(r) for r in records} == expected and len(records) == len(expected)
+    for r in records:
+        assert np.isfinite(r["ll"]) and r["rmse"] > 0 and r["seconds"] > 0 and r["epochs"] == 2
+        assert 0 <= r["coverage"]["90"]["gaussian"]["coverage"] <= 1
+        assert r["settings"]["seed"] == 0
+        if r["kind"] == "gap":
+            # Distinct continuous values: the held-out third of the feature holds no training row.
+            assert r["gap_feature"] == r["split"] and r["train_rows_in_gap"] == 0
+            assert (r["train_rows"], r["test_rows"]) == (40, 20)
+        else:
+            assert (r["train_rows"], r["test_rows"]) == (54, 6)
+    by_method = {r["method"]: r for r in records if _key(r)[2:] == ("standard", 0)}
+    assert by_method["mc_dropout"]["settings"]["samples"] == 100
+    assert by_method["ensemble"]["settings"]["members"] == 5 and "ll_gaussian" in by_method["ensemble"]
+
+
+def test_the_report_has_a_row_per_method_and_the_overconfidence_line(smoke_run, tmp_path):
+    _, out = smoke_run
+    md = str(tmp_path / "gap.md")
+    text = _load_benchmark("uci_gap_report").main([out, "--out", md])
+    with open(md) as f:
+        assert f.read() == text
+    for name in ("MC dropout", "Flipout BNN", "deep ensemble"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| toy | {name} |"))
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert len(cells) == 9
+        assert cells[2].endswith("(1)") and cells[3].endswith("(2)")  # 1 standard split, 2 gap features
+    assert "- **toy**: gap − standard test LL" in text and "against MC dropout" in text
+    assert "on 0 of 1 data sets" in text  # one standard split: nothing can be resolved
+
+
+def test_resume_recomputes_only_the_missing_record_and_refuses_other_settings(smoke_run, capsys):
+    args, out = smoke_run
+    before = {_key(r): r for r in _records(out)}
+    lost = ("toy", "flipout", "gap", 1)  # as if the run had been killed while computing it
+    with open(out) as f:
+        data = json.load(f)
+    data["records"] = [r for r in data["records"] if _key(r) != lost]
+    with open(out, "w") as f:
+        json.dump(data, f)
+    capsys.readouterr()
+    _load_benchmark("uci_gap").main(args + ["--resume"])
+    assert "9 records, 8 already in" in capsys.readouterr().out
+    after = {_key(r): r for r in _records(out)}
+    assert set(after) == set(before)
+    assert all(after[k] == before[k] for k in before if k != lost)  # untouched, to the recorded second
+    assert after[lost]["seconds"] != before[lost]["seconds"]
+    with pytest.raises(SystemExit, match=r"Cannot resume toy mc_dropout .* epochs=2 \(this run: 3\)"):
+        _load_benchmark("uci_gap").main(args + ["--resume", "--epochs", "3"])
+
+
+def test_unknown_names_are_refused_with_the_valid_ones(smoke_run, capsys):
+    args, _ = smoke_run
+    root = args[0]
+    with pytest.raises(SystemExit, match=r"Expected data sets among the folders of .*: toy. Received: boston"):
+        _load_benchmark("uci_gap").main([root, "--datasets", "boston", "--json", os.path.join(root, "x.json")])
+    with pytest.raises(SystemExit):
+        _load_benchmark("uci_gap").main([root, "--methods", "vi", "--json", os.path.join(root, "x.json")])
+    assert "invalid choice: 'vi' (choose from" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match=r"Expected --features in \[0, 2\] \(the input features of toy\)"):
+        _load_benchmark("uci_gap").main([root, "--features", "3", "--json", os.path.join(root, "x.json")])
+
+
+def _fake(method, kind, lls):
+    return [{"dataset": "toy", "method": method, "kind": kind, "split": k, "ll": ll, "rmse": 1.0 + k,
+             "coverage": {"90": {"gaussian": {"coverage": 0.9}}}, "settings": {"seed": 0}} for k, ll in enumerate(lls)]
+
+
+def test_the_report_answers_the_overconfidence_question_from_paired_differences():
+    report = _load_benchmark("uci_gap_report")
+    standard = [-2.0, -2.2, -2.1, -2.3]
+    gap = [-3.0, -3.5, -2.8, -4.0, -3.1]
+    # Flipout loses ~1.2 nats more in every gap than the others, and the same as they do on the standard splits.
+    records = (_fake("flipout", "standard", standard) + _fake("flipout", "gap", [g - 1.2 for g in gap])
+               + _fake("mc_dropout", "standard", [s + 0.1 for s in standard]) + _fake("mc_dropout", "gap", gap)
+               + _fake("ensemble", "standard", standard) + _fake("ensemble", "gap", [g + 0.05 for g in gap]))
+    row = next(r for r in report.rows(records) if r["method"] == "flipout")
+    flip_gap, flip_std = np.array(gap) - 1.2, np.array(standard)
+    se = np.hypot(flip_gap.std(ddof=1) / np.sqrt(5), flip_std.std(ddof=1) / 2)
+    assert row["ll_difference"] == pytest.approx((flip_gap.mean() - flip_std.mean(), se))
+    assert row["gap"]["ll"][2] == 5 and row["standard"]["rmse"] == pytest.approx((2.5, np.sqrt(5 / 3) / 2, 4))
+    value, se, n_gap, n_std, below = report.paired_drop(records, "toy", "flipout", "mc_dropout")
+    assert (value, se) == pytest.approx((-1.1, 0.0), abs=1e-12) and (n_gap, n_std, below) == (5, 4, 5)
+    text = report.markdown(records)
+    assert text.count("**yes**") == 2 and "on 1 of 1 data sets: toy." in text
+    # The same drop for every method: nothing to tell apart.
+    same = [r for r in records if r["method"] != "flipout"] + _fake("flipout", "standard", standard) + \
+        _fake("flipout", "gap", [g + 0.3 * (-1) ** k for k, g in enumerate(gap)])
+    assert "**yes**" not in report.markdown(same) and "on 0 of 1 data sets." in report.markdown(same)
