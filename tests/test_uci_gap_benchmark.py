@@ -12,11 +12,11 @@ METHODS = ("mc_dropout", "flipout", "ensemble")
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """One smoke run of every method: 1 standard split and the gap splits of features 0 and 1, 2 epochs."""
+    """One smoke run of every method: 1 standard split and the gap split of feature 1, 2 epochs."""
     root = tmp_path_factory.mktemp("uci")
     make_folder(str(root / "toy"), rows=60, features=3, splits=2)
     out = str(root / "gap.json")
-    args = [str(root), "--smoke", "--datasets", "toy", "--threads", "1", "--json", out]
+    args = [str(root), "--smoke", "--datasets", "toy", "--features", "1", "--threads", "1", "--json", out]
     _load_benchmark("uci_gap").main(args)
     return args, out
 
@@ -33,7 +33,7 @@ def _key(r):
 def test_every_method_writes_one_record_per_split(smoke_run):
     _, out = smoke_run
     records = _records(out)
-    expected = {("toy", m, kind, k) for m in METHODS for kind, k in (("standard", 0), ("gap", 0), ("gap", 1))}
+    expected = {("toy", m, kind, k) for m in METHODS for kind, k in (("standard", 0), ("gap", 1))}
     assert {_key(r) for r in records} == expected and len(records) == len(expected)
     for r in records:
         assert np.isfinite(r["ll"]) and r["rmse"] > 0 and r["seconds"] > 0 and r["epochs"] == 2
@@ -60,7 +60,7 @@ def test_the_report_has_a_row_per_method_and_the_overconfidence_line(smoke_run, 
         row = next(line for line in text.splitlines() if line.startswith(f"| toy | {name} |"))
         cells = [c.strip() for c in row.split("|")[1:-1]]
         assert len(cells) == 9
-        assert cells[2].endswith("(1)") and cells[3].endswith("(2)")  # 1 standard split, 2 gap features
+        assert cells[2].endswith("(1)") and cells[3].endswith("(1)")  # 1 standard split, 1 gap feature
     assert "- **toy**: gap − standard test LL" in text and "against MC dropout" in text
     assert "on 0 of 1 data sets" in text  # one standard split: nothing can be resolved
 
@@ -76,7 +76,7 @@ def test_resume_recomputes_only_the_missing_record_and_refuses_other_settings(sm
         json.dump(data, f)
     capsys.readouterr()
     _load_benchmark("uci_gap").main(args + ["--resume"])
-    assert "9 records, 8 already in" in capsys.readouterr().out
+    assert "6 records, 5 already in" in capsys.readouterr().out
     after = {_key(r): r for r in _records(out)}
     assert set(after) == set(before)
     assert all(after[k] == before[k] for k in before if k != lost)  # untouched, to the recorded second
