@@ -44,6 +44,16 @@ def test_normal_kl_sum_and_its_gradient_match_the_elementwise_closed_form(rng, d
     assert float(exact) == 0.0  # q = p, to the bit
 
 
+def test_a_subclass_with_its_own_closed_form_kl_is_summed_as_written():
+    class Tempered(priors.Normal):
+        def kl_divergence(self, loc, scale):
+            return 0.5 * super().kl_divergence(loc, scale)
+
+    loc, scale = tf.fill((3, 4), 0.2), tf.fill((3, 4), 0.5)
+    np.testing.assert_allclose(float(Tempered(1.0).kl_divergence_sum(loc, scale)),
+                               0.5 * float(priors.Normal(1.0).kl_divergence_sum(loc, scale)), rtol=1e-6)
+
+
 def test_scale_mixture_log_prob_matches_formula(rng):
     prior = priors.ScaleMixtureNormal(pi=0.25, sigma1=math.exp(-1), sigma2=math.exp(-7))
     w = rng.normal(scale=0.3, size=(50,))
