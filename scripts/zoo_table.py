@@ -64,15 +64,15 @@ def anchor_rows():
 
     The note comes from a card trained on the official 60,000 digits when there is one (cards from
     before they were available carry the old note on 7,000 digits)."""
-    trained = [name for name in zoo.list_models() if zoo.is_trained(name)]
-    trained.sort(key=lambda name: "60,000" not in str(zoo.info(name).get("data", "")))
-    for name in trained:
-        table = (zoo.info(name).get("anchors") or {}).get("table")
-        if table:
-            note = zoo.info(name)["anchors"].get("note", "")
+    cards = [zoo.info(name) for name in zoo.list_models() if zoo.is_trained(name)]
+    cards.sort(key=lambda info: "60,000" not in str(info.get("data", "")))
+    for info in cards:
+        anchors = info.get("anchors") or {}
+        if anchors.get("table"):
             return (["| published (MNIST) | test NLL | source | trained on |", "|---|---|---|---|"]
-                    + [f"| {r['model']} | {plain(r['nll'])} | {r['source']} | {r['data']} |" for r in table]
-                    + ["", note])
+                    + [f"| {r['model']} | {plain(r['nll'])} | {r['source']} | {r['data']} |"
+                       for r in anchors["table"]]
+                    + ["", anchors.get("note", "")])
     return []
 
 

@@ -119,8 +119,8 @@ class Normal(Prior):
 
         With r_i = s_i / sigma, the sum is 0.5 (sum mu_i^2 / sigma^2 + sum r_i^2 - n) - sum log r_i
         (sum r_i^2 - n accumulated in float64, where it cancels): two dot products and one log pass
-        instead of the element-wise closed form's dozen temporaries,
-        and the gradient (mu_i / sigma^2, s_i / sigma^2 - 1 / s_i) written directly. A layer's step
+        instead of the element-wise closed form's dozen temporaries, and the gradient
+        (mu_i / sigma^2, s_i / sigma^2 - 1 / s_i) written directly. A layer's step
         spends much of its non-matmul time here; the value agrees with `kl_divergence` summed to
         float rounding.
         """
