@@ -26,6 +26,16 @@ split; `--resume` keeps the splits already there and runs the rest. The run
 itself is `tfvb.uci_protocol.uci_benchmark` (also `tfvb.evaluate.uci_benchmark`),
 which `tfvb zoo benchmark mc_dropout_uci_<name> --protocol` also calls.
 
+Coverage for older runs: `--resume --add-coverage` gives every kept split
+whose record lacks the 90 % / 95 % interval coverage (runs made before it was
+reported) its coverage, by training that split's final networks again from
+its recorded choices (no grid search: about a third of a split's time) and
+measuring their test intervals; the record's scores stay, the repeat's are
+stored beside them and the summary's `coverage_added` gives the largest
+difference (the same networks, seeds and data: floating-point order only).
+
+    python benchmarks/uci.py kin8nm --json benchmarks/results/uci_kin8nm_100x.json --resume --add-coverage
+
 Variants: `faithful` (the protocol as published; the JSON's `tuned` entry adds
 a noise-variance factor chosen on the validation rows), `heteroscedastic`
 (the network predicts its noise variance; grid: dropout rate x prior
@@ -63,9 +73,14 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="write the summary here (updated after every split)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the splits already in --json (same settings) and run only the others")
+    parser.add_argument("--add-coverage", action="store_true",
+                        help="with --resume: give the kept splits that lack it their interval coverage, by training "
+                             "their final networks again from the recorded choices (no grid search)")
     args = parser.parse_args(argv)
     if args.resume and not args.json:
         parser.error("--resume needs --json (the file to resume from)")
+    if args.add_coverage and not args.resume:
+        parser.error("--add-coverage needs --resume (coverage is added to the splits of --json)")
 
     from tfvb.uci_protocol import set_cpu_threads, uci_benchmark
 
@@ -76,7 +91,7 @@ def main(argv=None):
             args.folder, splits=args.splits, jobs=args.jobs, json_path=args.json, resume=args.resume,
             variant=args.variant, samples=args.samples, validation_samples=args.validation_samples,
             epoch_multiplier=args.epoch_multiplier, epochs=args.epochs, dropout_rates=args.dropout_rates,
-            taus=args.taus, seed=args.seed, log=lambda line: print(line, flush=True),
+            taus=args.taus, seed=args.seed, log=lambda line: print(line, flush=True), add_coverage=args.add_coverage,
         )
     except ValueError as e:
         raise SystemExit(str(e)) from e

@@ -253,6 +253,42 @@ def test_protocol_resume_refuses_other_settings(tmp_path):
 
 
 
+def test_add_coverage_gives_older_splits_the_coverage_of_their_own_final_networks(tmp_path):
+    """A run kept from before coverage was reported gets it without a grid search, and it is the run's own."""
+    folder = make_folder(str(tmp_path / "toy"), splits=2, rows=120)
+    out = str(tmp_path / "run.json")
+    full = _toy_protocol(folder, out, "--splits", "2")
+    with open(out) as f:
+        older = json.load(f)
+    for r in older["per_split"]:  # as written before coverage existed
+        del r["coverage"]
+    older["coverage"] = None
+    with open(out, "w") as f:
+        json.dump(older, f)
+
+    added = _toy_protocol(folder, out, "--splits", "2", "--resume", "--add-coverage")
+    assert added["splits_run"] == 2 and added["splits_resumed"] == 2
+    for before, after in zip(full["per_split"], added["per_split"]):
+        for key in ("rmse", "ll", "dropout_rate", "tau", "validation_ll"):
+            assert after[key] == before[key], key  # the record's own scores are kept
+        again = after["coverage_from"]
+        assert again["rmse"] == pytest.approx(before["rmse"], rel=1e-4)
+        assert again["ll"] == pytest.approx(before["ll"], rel=1e-4)
+        for level in ("90", "95"):
+            assert after["coverage"][level]["gaussian"]["coverage"] == pytest.approx(
+                before["coverage"][level]["gaussian"]["coverage"])
+            assert after["coverage"][level]["gaussian"]["mean_width"] == pytest.approx(
+                before["coverage"][level]["gaussian"]["mean_width"], rel=1e-4)
+    summary = added["coverage_added"]
+    assert summary["splits"] == 2 and summary["max_abs_ll_difference"] < 1e-3
+    assert added["coverage"]["splits"] == 2
+    # A second pass finds nothing to add and runs nothing.
+    again = _toy_protocol(folder, out, "--splits", "2", "--resume", "--add-coverage")
+    assert again["per_split"] == added["per_split"]
+    with pytest.raises(SystemExit):
+        _toy_protocol(folder, out, "--add-coverage")  # only for the splits of an earlier run
+
+
 def test_report_pairs_splits_and_checks_the_published_standard_error(tmp_path):
     report = _load_benchmark("uci_report")
     rng = np.random.default_rng(0)

@@ -28,7 +28,7 @@ __all__ = ["uci_benchmark"]
 
 def uci_benchmark(folder, splits=None, jobs=1, json_path=None, resume=False, variant="faithful",
                   samples=SAMPLES, validation_samples=VALIDATION_SAMPLES, epoch_multiplier=EPOCH_MULTIPLIER,
-                  epochs=None, dropout_rates=None, taus=None, seed=0, log=None, command=None):
+                  epochs=None, dropout_rates=None, taus=None, seed=0, log=None, command=None, add_coverage=False):
     """Run Gal's updated UCI protocol on `folder`; returns the summary (the one written to `json_path`).
 
     Args:
@@ -46,9 +46,17 @@ def uci_benchmark(folder, splits=None, jobs=1, json_path=None, resume=False, var
         seed: split k is seeded by seed + 1000 k.
         log: called with one line of text per finished split.
         command: recorded in the summary (default: this process's command line).
+        add_coverage: with `resume`, the kept splits whose records have no interval coverage (runs made
+            before it was reported) get it: each such split's final networks are trained again from its
+            record's choices (no grid search; the same networks, seeds and data, so its test scores repeat)
+            and their test intervals measured. The record keeps its scores; the repeat's are stored beside
+            the coverage (`coverage_from`) and the summary gives the largest difference (`coverage_added`).
     """
     if resume and not json_path:
         raise ValueError("Expected `json_path` (the file to resume from) with resume=True. Received: json_path=None")
+    if add_coverage and not resume:
+        raise ValueError("Expected resume=True with add_coverage=True (coverage is added to the splits of an "
+                         "earlier run). Received: resume=False")
     folder = UCIFolder(folder)
     protocol = Protocol.of(folder, variant, samples, validation_samples, epoch_multiplier, epochs,
                            dropout_rates, taus, seed)
@@ -61,8 +69,24 @@ def uci_benchmark(folder, splits=None, jobs=1, json_path=None, resume=False, var
         return results.summarize(folder.name, [records[k] for k in sorted(records)], protocol,
                                  time.perf_counter() - start, len(done), earlier_wall, command)
 
-    for record in iter_protocol(folder, protocol, [k for k in range(n) if k not in records], jobs):
-        records[record["split"]] = record
+    missing = {k: r for k, r in records.items() if add_coverage and not r.get("coverage")}
+    todo = sorted(set(missing) | {k for k in range(n) if k not in records})
+    for record in iter_protocol(folder, protocol, todo, jobs, selections=missing):
+        k = record["split"]
+        if k in missing:
+            record = {**missing[k], "coverage": record["coverage"], "coverage_from": {
+                "what": "the split's final networks trained again from this record's choices",
+                **{key: record[key] for key in ("rmse", "ll", "seconds")}}}
+            records[k] = record
+            if log is not None:
+                again = record["coverage_from"]
+                log(f"{folder.name} split {k}: coverage added (repeat: rmse {again['rmse']:.4f} ll "
+                    f"{again['ll']:.4f}; run: rmse {record['rmse']:.4f} ll {record['ll']:.4f}) "
+                    f"{again['seconds']:.1f}s")
+            if json_path:
+                results.write_json(json_path, summary())
+            continue
+        records[k] = record
         if log is not None:
             tuned = record["tuned"]
             log(f"{folder.name} split {record['split']} ({len(records)}/{n}): rmse {record['rmse']:.4f} "

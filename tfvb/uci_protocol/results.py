@@ -63,6 +63,7 @@ def coverage_summary(records):
 def summarize(name, records, protocol, seconds, resumed=0, earlier_wall=0.0, command=None):
     """The JSON summary of a run's per-split records (`protocol`: the run's `Protocol`)."""
     per_split = [r["seconds"] for r in records]
+    added = [r for r in records if "coverage_from" in r]
     return {
         "dataset": name,
         "variant": protocol.variant,
@@ -75,6 +76,16 @@ def summarize(name, records, protocol, seconds, resumed=0, earlier_wall=0.0, com
             "ll": _mean_se([r["tuned"]["ll"] for r in records]),
         },
         "coverage": coverage_summary(records),
+        **({"coverage_added": {
+            "splits": len(added),
+            "what": "coverage of splits run before it was reported: their final networks trained again from "
+                    "the recorded choices (no grid search); the largest differences of the repeat's test "
+                    "scores from the recorded ones, and the repeat's own mean and standard error",
+            "max_abs_rmse_difference": max(abs(r["coverage_from"]["rmse"] - r["rmse"]) for r in added),
+            "max_abs_ll_difference": max(abs(r["coverage_from"]["ll"] - r["ll"]) for r in added),
+            "repeat_rmse": _mean_se([r["coverage_from"]["rmse"] for r in added]),
+            "repeat_ll": _mean_se([r["coverage_from"]["ll"] for r in added]),
+            "seconds": float(sum(r["coverage_from"]["seconds"] for r in added))}} if added else {}),
         # Wall time of the splits' own work (sum over splits; with jobs=N the run's wall time is ~1/N).
         "seconds": float(sum(per_split)),
         "seconds_per_split": float(sum(per_split) / len(per_split)) if per_split else 0.0,

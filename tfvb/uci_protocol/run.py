@@ -43,9 +43,14 @@ def _init_worker(threads):
     set_cpu_threads(threads)
 
 
-def protocol_split(data, protocol, cache=None):
-    """The record of `grid_search_split` on one split (a `UCIData`), with its epochs."""
-    record, _, _ = grid_search_split(data, protocol, cache=_WORKER_CACHE if cache is None else cache)
+def protocol_split(data, protocol, cache=None, selection=None):
+    """The record of `grid_search_split` on one split (a `UCIData`), with its epochs.
+
+    `selection`: an earlier record of this split (same protocol) whose
+    choices are taken instead of running the grid (`grid_search_split`).
+    """
+    record, _, _ = grid_search_split(data, protocol, cache=_WORKER_CACHE if cache is None else cache,
+                                     selection=selection)
     record["epochs"] = protocol.epochs
     return record
 
@@ -54,7 +59,7 @@ def _folder(folder):
     return folder if isinstance(folder, UCIFolder) else UCIFolder(folder)
 
 
-def iter_protocol(folder, protocol, splits, jobs=1):
+def iter_protocol(folder, protocol, splits, jobs=1, selections=None):
     """Run `protocol` on the given split indices of `folder`; yield each split's record as it finishes.
 
     Args:
@@ -62,13 +67,15 @@ def iter_protocol(folder, protocol, splits, jobs=1):
         protocol: a `Protocol`.
         splits: the split indices to run.
         jobs: worker processes, each running whole splits with one TensorFlow thread.
+        selections: {split index: an earlier record}: those splits train only their final networks,
+            with the record's choices (`grid_search_split`'s `selection`).
     """
     folder = _folder(folder)
     splits = [int(k) for k in splits]
-    yield from iter_splits((folder.split(k) for k in splits), protocol, jobs, len(splits))
+    yield from iter_splits((folder.split(k) for k in splits), protocol, jobs, len(splits), selections)
 
 
-def iter_splits(data, protocol, jobs=1, count=None):
+def iter_splits(data, protocol, jobs=1, count=None, selections=None):
     """Run `protocol` on each `UCIData` of the iterable `data`; yield each record as it finishes.
 
     Args:
@@ -76,14 +83,17 @@ def iter_splits(data, protocol, jobs=1, count=None):
         protocol: a `Protocol`.
         jobs: worker processes, each running whole splits with one TensorFlow thread.
         count: how many splits `data` holds, when it is a generator (None: counted).
+        selections: {split index: an earlier record of that split}: those splits
+            take the record's choices and train only their final networks.
     """
     jobs = _checks.positive_int("jobs", jobs)
+    selections = selections or {}
     if count is None:
         data = list(data)
         count = len(data)
     if jobs == 1 or count <= 1:
         for split in data:
-            yield protocol_split(split, protocol)
+            yield protocol_split(split, protocol, selection=selections.get(split.split))
         return
     import concurrent.futures
     import multiprocessing
@@ -91,7 +101,7 @@ def iter_splits(data, protocol, jobs=1, count=None):
     with concurrent.futures.ProcessPoolExecutor(
             max_workers=min(jobs, count), mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker, initargs=(1,)) as pool:
-        futures = [pool.submit(protocol_split, split, protocol) for split in data]
+        futures = [pool.submit(protocol_split, split, protocol, None, selections.get(split.split)) for split in data]
         for future in concurrent.futures.as_completed(futures):
             yield future.result()
 
