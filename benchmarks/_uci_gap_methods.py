@@ -21,7 +21,7 @@ units, each predicting a Gaussian mean m and variance s^2 = softplus(v) + 1e-6
 -log N(y; m, s^2) of inputs and target standardized on the training split, no
 adversarial training, batch 100, 40 epochs (the paper's "40 epochs", x
 `--ensemble-epoch-multiplier`), Adam; each member from its own initialisation
-and its own data order (`tfvb.models.DeepEnsemble`). The predictive is the
+and its own data order (`tfvb.models.DeepEnsemble` with `tfvb.gaussian.GaussianNLL`). The predictive is the
 uniform mixture (1/5) sum_m N(y; m_m, s_m^2): `ll` is its test log-likelihood
 (`tfvb.evaluate.regression_scores`), `ll_gaussian` that of the moment-matched
 Gaussian the paper scores. Learning rate: the paper gives Adam at a fixed
@@ -94,16 +94,6 @@ class Flipout:
                 "coverage": scores["coverage"], "epochs": self.epochs}
 
 
-def gaussian_nll(y, outputs):
-    """-log N(y; m, softplus(v) + MIN_VARIANCE) per example, from a member's outputs [m, v]."""
-    import tensorflow as tf
-
-    from tfvb import gaussian
-
-    variance = tf.nn.softplus(outputs[..., 1:2]) + Ensemble.MIN_VARIANCE
-    return -gaussian.log_density(y, outputs[..., 0:1], variance)
-
-
 class Ensemble:
     """Lakshminarayanan et al.'s deep ensemble of Gaussian regressors (the module docstring)."""
 
@@ -127,6 +117,7 @@ class Ensemble:
 
         from tfvb import gaussian, optimizers
         from tfvb.evaluate import regression_scores
+        from tfvb.gaussian import GaussianNLL
         from tfvb.models import DeepEnsemble
 
         seed = self.seed + data.split
@@ -139,12 +130,12 @@ class Ensemble:
                                      keras.layers.Dense(2)])
 
         ensemble = DeepEnsemble(member, n=self.MEMBERS, seed=seed)
-        ensemble.compile(optimizer=optimizers.Adam(self.learning_rate), loss=gaussian_nll)
+        ensemble.compile(optimizer=optimizers.Adam(self.learning_rate), loss=GaussianNLL(self.MIN_VARIANCE))
         ensemble.fit(((data.x_train - mx) / sx).astype("float32"), ((data.y_train - my) / sy).astype("float32"),
                      batch_size=self.BATCH_SIZE, epochs=self.epochs, verbose=0)
-        out = ensemble.predict_samples(((data.x_test - mx) / sx).astype("float32")).astype(np.float64)
-        means = out[..., 0] * sy + my
-        variances = (np.logaddexp(0.0, out[..., 1]) + self.MIN_VARIANCE) * sy**2  # softplus, as in training
+        out = ensemble.predict_samples(((data.x_test - mx) / sx).astype("float32"))  # the members' Gaussians
+        means = out["mean"].astype(np.float64) * sy + my
+        variances = out["variance"].astype(np.float64) * sy**2
         scores = regression_scores(data.y_test, means, var_samples=variances)
         return {"ll": scores["ll"], "rmse": scores["rmse"], "ll_gaussian": scores["ll_gaussian"],
                 "coverage": _coverage(means, variances, data.y_test, seed), "epochs": self.epochs}

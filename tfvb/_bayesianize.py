@@ -224,6 +224,10 @@ def bayesianize(model, layer="flipout", prior=None, posterior_sigma_init=None, n
         raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
     loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
     task, outputs = _task.infer(None if loss is None else keras.losses.get(loss), task=task, model=model)
+    if outputs == "gaussian":
+        raise ValueError("Expected a network predicting class scores or regression means (bayesianize's regressor "
+                         "learns one noise variance). Received: a network compiled with tfvb.gaussian.GaussianNLL "
+                         "(means and variances); compile it with a mean-squared error to bayesianize it")
     plan = _plan(model, layer, skip, drop_regularizers)
 
     count = iter(range(len(plan)))

@@ -258,7 +258,9 @@ def predict_uncertainty(model, x, samples=100, seed=None, batch_size=None, mc_dr
     Classification (outputs are class logits or probabilities): `mean`, `entropy`, `expected_entropy`,
     `mutual_information`, `variation_ratio`, `prediction` (see `tfvb.uncertainty`). Regression (outputs are
     means): `mean`, `variance` (= `epistemic`, the variance of the T means), `epistemic`, `aleatoric` (0: the
-    model predicts no noise), `std`. Memory stays bounded for any T: the draws are summarized as they come.
+    model predicts no noise), `std`; a model compiled with `tfvb.gaussian.GaussianNLL` (means and variances):
+    the same names for the mixture of its T Gaussians (`aleatoric`: the mean predicted variance). Memory
+    stays bounded for any T: the draws are summarized as they come.
 
     Args:
         model, x, samples, seed, batch_size, mc_dropout: as in `tfvb.predict_samples`.
@@ -283,11 +285,19 @@ def predict_uncertainty(model, x, samples=100, seed=None, batch_size=None, mc_dr
     out_shape = tuple(sampler.graph.outputs[0].shape[1:])
     if task == "classification":
         summary = uncertainty.ClassificationAccumulator(n, out_shape[-1])
+    elif kind == "gaussian":
+        d = out_shape[-1] // 2
+        summary = uncertainty.RegressionAccumulator((n,) + ((d,) if d > 1 else ()))
     else:
         summary = uncertainty.RegressionAccumulator((n,) + (out_shape if out_shape not in ((), (1,)) else ()))
     for rows, (out,) in sampler.blocks(arrays, samples, seed, batch_size, mc_dropout):
         if task == "classification":
             summary.add(_task.probabilities(out, kind).numpy(), rows)
+        elif kind == "gaussian":  # means and variances (tfvb.gaussian.GaussianNLL): their mixture
+            means, variances = (t.numpy() for t in keras.losses.get(loss).moments(out))
+            if means.shape[-1] == 1:
+                means, variances = means[..., 0], variances[..., 0]
+            summary.add(means, variances, rows=rows)
         else:
             values = out.numpy()
             summary.add(values.reshape(values.shape[:2]) if out_shape in ((), (1,)) else values, rows=rows)

@@ -9,6 +9,10 @@ log-likelihood) and `tfvb.evaluate`'s regression scores:
     heteroscedastic NLL, s^2 = exp(v) from a log-variance head v:
         -log N(y; f, e^v) = (y - f)^2 e^(-v) / 2 + v / 2 + log(2 pi) / 2
 
+    `GaussianNLL`, a Keras loss for a network with a mean and a variance head
+    (Lakshminarayanan et al.'s parameterization, s^2 = softplus(v) + 1e-6):
+        -log N(y; f, softplus(v) + min_variance)
+
     the Monte Carlo predictive of T passes, per test point:
         ll(y) = log (1/T) sum_t N(y; f_t, s_t^2)
               = logsumexp_t log N(y; f_t, s_t^2) - log T     (`tfvb.objectives.log_mean_exp`)
@@ -21,10 +25,11 @@ training split's statistics) leaves constant columns centred, not scaled.
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["HALF_LOG_2PI", "log_density", "heteroscedastic_nll", "standardization"]
+__all__ = ["HALF_LOG_2PI", "log_density", "heteroscedastic_nll", "standardization", "GaussianNLL"]
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -49,3 +54,67 @@ def standardization(a, axis=0, keepdims=False):
     """
     mean, std = a.mean(axis=axis, keepdims=keepdims), a.std(axis=axis, keepdims=keepdims)
     return mean, np.where(std > 1e-8 * np.abs(mean), std, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="tfvb")
+class GaussianNLL(keras.losses.Loss):
+    """-log N(y; mean, variance) of a network that predicts both: a Keras loss.
+
+    The network's last axis holds 2 D values for D targets: the D means, then
+    D unconstrained values v made variances by softplus(v) + `min_variance`
+    (Lakshminarayanan et al.'s deep-ensemble regressors: a Dense(2) head for
+    one target). `tfvb.models.DeepEnsemble` compiled with it mixes its
+    members' Gaussians (`predict_uncertainty`: epistemic = the spread of the
+    members' means, aleatoric = their mean variance).
+
+    Args:
+        min_variance: the variance floor, > 0 (the paper's 1e-6).
+        reduction, name: as for any Keras loss.
+
+    Example:
+        >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(50, activation="relu"),
+        ...                         keras.layers.Dense(2)])                        # mean and variance
+        >>> net.compile(optimizer="adam", loss=tfvb.gaussian.GaussianNLL())
+        >>> mean, variance = tfvb.gaussian.GaussianNLL().moments(net(np.zeros((4, 3), "float32")))
+        >>> tuple(mean.shape), bool(np.all(variance.numpy() > 0))
+        ((4, 1), True)
+
+    References:
+        Lakshminarayanan, Pritzel, Blundell. Simple and Scalable Predictive
+        Uncertainty Estimation using Deep Ensembles. NeurIPS 2017.
+    """
+
+    def __init__(self, min_variance=1e-6, reduction="sum_over_batch_size", name="gaussian_nll", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        min_variance = float(min_variance)
+        if not (math.isfinite(min_variance) and min_variance > 0):
+            raise ValueError(f"Expected `min_variance` > 0. Received: min_variance={min_variance!r}")
+        self.min_variance = min_variance
+
+    def moments(self, outputs):
+        """(mean, variance) from the network's outputs (..., 2 D): each (..., D)."""
+        outputs = tf.convert_to_tensor(outputs)
+        width = outputs.shape[-1]
+        if width is None or width % 2:
+            raise ValueError("Expected outputs whose last axis holds D means then D variance values (an even "
+                             f"size, 2 for one target). Received: outputs.shape={outputs.shape}")
+        d = width // 2
+        return outputs[..., :d], tf.nn.softplus(outputs[..., d:]) + tf.cast(self.min_variance, outputs.dtype)
+
+    def raw(self, variance):
+        """The unconstrained outputs whose variance is `variance` (> min_variance): `moments`' inverse."""
+        excess = tf.maximum(tf.convert_to_tensor(variance) - self.min_variance, 1e-30)
+        return excess + tf.math.log(-tf.math.expm1(-excess))  # log(exp(x) - 1), stable for large x
+
+    def call(self, y_true, y_pred):
+        mean, variance = self.moments(y_pred)
+        y_true = tf.cast(y_true, mean.dtype)
+        if y_true.shape.rank == mean.shape.rank - 1:
+            y_true = y_true[..., None]
+        if y_true.shape[-1] is not None and mean.shape[-1] is not None and y_true.shape[-1] != mean.shape[-1]:
+            raise ValueError(f"Expected targets with {mean.shape[-1]} values per example (half the network's "
+                             f"{2 * mean.shape[-1]} outputs). Received: targets of shape {y_true.shape}")
+        return tf.reduce_sum(-log_density(y_true, mean, variance), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "min_variance": self.min_variance}

@@ -13,16 +13,22 @@ Classification, T stochastic outputs per input (weight draws or members):
     combined output = log p (as logits) or p (as probabilities)
 
 so a combined prediction is of the same kind as a single network's.
+
+Regression: means ("values"), or means and variances ("gaussian": the
+network is trained with `tfvb.gaussian.GaussianNLL`); T Gaussians combine
+into their mixture, reported by its mean and variance.
 """
 
 import keras
 import tensorflow as tf
 
+from tfvb.gaussian import GaussianNLL
+
 __all__ = ["TASKS", "OUTPUTS", "loss_name", "infer", "probabilities", "combine", "class_nll", "correct",
            "per_example_loss"]
 
 TASKS = ("classification", "regression")
-OUTPUTS = ("logits", "probabilities", "values")
+OUTPUTS = ("logits", "probabilities", "values", "gaussian")
 _CLASSIFICATION_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
 _BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
 
@@ -46,7 +52,8 @@ def softmax_head(model):
 
 
 def infer(loss, task=None, model=None):
-    """(task, outputs): "classification" with "logits"/"probabilities", or "regression" with "values".
+    """(task, outputs): "classification" with "logits"/"probabilities", or "regression" with "values" (or
+    "gaussian": a `tfvb.gaussian.GaussianNLL` loss, means and variances).
 
     Args:
         loss: the loss the network is (or will be) trained with, or None.
@@ -56,6 +63,10 @@ def infer(loss, task=None, model=None):
     if isinstance(loss, (list, tuple, dict)):
         raise ValueError(f"Expected one loss for a network with one output. Received: loss={loss!r}")
     name = loss_name(loss)
+    if isinstance(loss, GaussianNLL):
+        if task not in (None, "regression"):
+            raise ValueError(f"Expected task='regression' (or None) with a GaussianNLL loss. Received: task={task!r}")
+        return "regression", "gaussian"
     if task is None:
         if loss is None:
             raise ValueError("Expected `task` ('classification' or 'regression') or a network compiled with its "

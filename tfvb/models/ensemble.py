@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvb import _checks, _traced, uncertainty
+from tfvb import _checks, _traced, gaussian, uncertainty
 from tfvb.models import _base, _divergence, _inputs, _labels, _task
 from tfvb.models._distribute import LocalBatchBuild
 
@@ -108,7 +108,11 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
     SGD, RMSprop act per weight, so this is n independent runs; under
     mixed_float16 the loss scale is shared). `model(x)` returns the
     ensemble's prediction in the members' output kind (logits: log of the
-    mean probabilities; probabilities: their mean; regression: the mean).
+    mean probabilities; probabilities: their mean; regression: the mean;
+    means and variances, members trained with `tfvb.gaussian.GaussianNLL`:
+    the mean and variance of the members' Gaussian mixture, in the members'
+    parameterization, so the compiled loss of `model(x)` is the NLL of the
+    moment-matched Gaussian).
 
     Args:
         members: a function `build()` or `build(i)` returning a built Keras
@@ -119,13 +123,18 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         seed: seed of the members' initialisations and data orders.
         task: "classification", "regression" or None (from the compiled loss:
             a (sparse) categorical cross-entropy means classification).
+        gaussian_nll: the `GaussianNLL` config of members that predict means
+            and variances; written in a saved ensemble's config (so that a
+            copy loaded without compiling predicts Gaussians), not needed when
+            the ensemble is compiled with the loss.
 
     Compile it like one of its members (`optimizer`, `loss`, `metrics`); a
     list of compiled models compiles the ensemble with the first member's
     loss, metrics and a fresh optimizer of the same configuration.
     Training logs report the members' mean `loss` and metrics; `evaluate`
     adds the ensemble's own `ensemble_nll` and `ensemble_accuracy`
-    (classification) or `ensemble_rmse` (regression). Classification labels
+    (classification), `ensemble_rmse` (regression), and the mixture's
+    `ensemble_nll` (Gaussian members). Classification labels
     are integers or one-hot rows whatever the loss (see `tfvb.models._labels`:
     checked, and shaped for a (sparse) categorical cross-entropy).
 
@@ -141,13 +150,30 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         >>> u["mutual_information"].shape
         (100,)
 
+    Regression with Gaussian members (the paper's recipe: each member
+    predicts a mean and a variance):
+
+        >>> def regressor():
+        ...     return keras.Sequential([keras.Input((1,)), keras.layers.Dense(50, activation="relu"),
+        ...                              keras.layers.Dense(2)])                  # mean, variance
+        >>> x = np.linspace(-1, 1, 200, dtype="float32")[:, None]
+        >>> y = np.sin(3 * x[:, 0]) + 0.1 * np.random.default_rng(0).normal(size=200).astype("float32")
+        >>> gaussians = tfvb.models.DeepEnsemble(regressor, n=5, seed=0)
+        >>> gaussians.compile(optimizer="adam", loss=tfvb.gaussian.GaussianNLL())
+        >>> history = gaussians.fit(x, y, epochs=2, batch_size=32, verbose=0)
+        >>> sorted(gaussians.predict_uncertainty(x[:5]))    # aleatoric: the members' mean variance
+        ['aleatoric', 'epistemic', 'mean', 'std', 'variance']
+
     References:
         Lakshminarayanan, Pritzel, Blundell. Simple and Scalable Predictive
         Uncertainty Estimation using Deep Ensembles. NeurIPS 2017.
     """
 
-    def __init__(self, members, n=5, seed=0, task=None, **kwargs):
+    def __init__(self, members, n=5, seed=0, task=None, gaussian_nll=None, **kwargs):
         super().__init__(**kwargs)
+        # The GaussianNLL of a saved ensemble of Gaussian members (its config), so that a copy loaded without
+        # compiling still predicts mixtures; set from the compiled loss when the ensemble is saved.
+        self._stored_gaussian = None if gaussian_nll is None else gaussian.GaussianNLL(**dict(gaussian_nll))
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}")
         self.seed = seed
@@ -189,10 +215,10 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
     # ---- what the members predict: from the compiled loss ------------------------------------------
     @property
     def task_and_outputs(self):
-        """("classification", "logits"|"probabilities") or ("regression", "values"), from the loss."""
+        """("classification", "logits"|"probabilities") or ("regression", "values"|"gaussian"), from the loss."""
         loss = self.loss if self.compiled else None
         if loss is None:
-            loss = getattr(self.members[0], "loss", None)
+            loss = getattr(self.members[0], "loss", None) or self._stored_gaussian
         key = (id(loss), self.task)
         cached = self.__dict__.get("_task_cache")
         if cached is None or cached[0] != key:
@@ -210,6 +236,15 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         return keras.losses.get(self.loss)
 
     @property
+    def _gaussian(self):
+        """The `GaussianNLL` of Gaussian members (compiled, else stored), or None."""
+        loss = keras.losses.get(self.loss) if self.compiled and self.loss is not None else None
+        if isinstance(loss, gaussian.GaussianNLL):
+            return loss
+        member = getattr(self.members[0], "loss", None)
+        return member if isinstance(member, gaussian.GaussianNLL) else self._stored_gaussian
+
+    @property
     def metrics(self):
         own = [self.loss_tracker, *self.ensemble_trackers.values()]
         # Keras' own loss tracker (also named "loss") is replaced by the members' mean loss.
@@ -222,7 +257,25 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
     def call(self, inputs, training=None):
         """The ensemble's prediction, of the members' output kind (see the class docstring)."""
         stack = tf.stack(self._member_outputs(inputs, training=training))
+        if self.task_and_outputs[1] == "gaussian":
+            mean, variance = self._mixture(stack)
+            return tf.concat([mean, self._gaussian.raw(variance)], axis=-1)
         return _task.combine(stack, *self.task_and_outputs)
+
+    def _mixture(self, stack):
+        """Mean and variance (N, D) of the uniform mixture of the members' Gaussians, from their outputs."""
+        means, variances = self._gaussian.moments(stack)
+        mean = tf.reduce_mean(means, axis=0)
+        return mean, tf.reduce_mean(variances + tf.square(means), axis=0) - tf.square(mean)
+
+    def _mixture_nll(self, stack, y):
+        """Per-example -log (1/n) sum_m N(y; m_m, s_m^2), summed over the targets."""
+        means, variances = self._gaussian.moments(stack)
+        y = tf.cast(y, means.dtype)
+        y = tf.reshape(y, tf.shape(means)[1:])
+        log_densities = gaussian.log_density(y[None], means, variances)  # (n, N, D)
+        mixture = tf.reduce_logsumexp(log_densities, axis=0) - tf.math.log(tf.cast(self.n, means.dtype))
+        return -tf.reduce_sum(mixture, axis=-1)
 
     @property
     def num_classes(self):
@@ -280,6 +333,12 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
             self.ensemble_trackers["ensemble_nll"].update_state(_task.class_nll(probs, y), sample_weight)
             self.ensemble_trackers["ensemble_accuracy"].update_state(_task.correct(probs, y), sample_weight)
             own = ("ensemble_nll", "ensemble_accuracy")
+        elif kind == "gaussian":
+            mean, _ = self._mixture(stack)
+            self.ensemble_trackers["ensemble_rmse"].update_state(
+                tf.reshape(tf.cast(y, tf.float32), tf.shape(mean)), mean, sample_weight)
+            self.ensemble_trackers["ensemble_nll"].update_state(self._mixture_nll(stack, y), sample_weight)
+            own = ("ensemble_nll", "ensemble_rmse")
         else:
             mean = tf.reduce_mean(stack, axis=0)
             self.ensemble_trackers["ensemble_rmse"].update_state(
@@ -351,7 +410,8 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
 
     # ---- predictive uncertainty ------------------------------------------------------------------
     def predict_samples(self, x, samples=None, batch_size=256, seed=None):
-        """The members' predictions stacked: class probabilities (n, N, C), or regression means (n, N[, D])."""
+        """The members' predictions stacked: class probabilities (n, N, C), regression means (n, N[, D]), or
+        for Gaussian members a dict of numpy `mean` and `variance`, each (n, N) or (n, N, D)."""
         if samples is not None:
             _checks.positive_int("samples", samples)  # accepted for the common interface: the members are the samples
         batch_size = _checks.positive_int("batch_size", batch_size)
@@ -373,6 +433,11 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         task, kind = self.task_and_outputs
         if task == "classification":
             return _task.probabilities(stack, kind).numpy()
+        if kind == "gaussian":
+            means, variances = (t.numpy() for t in self._gaussian.moments(stack))
+            if means.shape[-1] == 1:
+                means, variances = means[..., 0], variances[..., 0]
+            return {"mean": means, "variance": variances}
         return stack.numpy()
 
     def predict_uncertainty(self, x, samples=None, batch_size=256, seed=None):
@@ -388,11 +453,14 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         Returns:
             classification: `mean`, `entropy`, `expected_entropy`, `mutual_information`,
             `variation_ratio`, `prediction`; regression: `mean`, `variance`, `epistemic`,
-            `aleatoric` (0: the members predict means only), `std`.
+            `aleatoric` (0 when the members predict means only; with Gaussian members the mean of
+            their variances, `variance` then being the mixture's), `std`.
         """
         stack = self.predict_samples(x, samples, batch_size, seed)
         if self.task_and_outputs[0] == "classification":
             return uncertainty.classification_uncertainty(stack)
+        if isinstance(stack, dict):
+            return uncertainty.regression_uncertainty(stack["mean"], stack["variance"])
         if stack.ndim == 3 and stack.shape[-1] == 1:
             stack = stack[..., 0]
         return uncertainty.regression_uncertainty(stack)
@@ -405,8 +473,10 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         task = self.task
         if task is None and self.compiled and self.loss is not None:
             task = self.task_and_outputs[0]  # known from the loss: a copy predicts before it is compiled
+        stored = self._gaussian
         return {**super().get_config(), "members": [keras.saving.serialize_keras_object(m) for m in self.members],
-                "n": self.n, "seed": self.seed, "task": task}
+                "n": self.n, "seed": self.seed, "task": task,
+                "gaussian_nll": None if stored is None else {"min_variance": stored.min_variance}}
 
     @classmethod
     def from_config(cls, config):
