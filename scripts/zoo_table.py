@@ -101,7 +101,8 @@ def classifier_table():
 
 
 def _interval_cells(coverage):
-    """'coverage / width' of the Gaussian, absolute and normalized conformal 90 % intervals, or dashes."""
+    """'coverage / width' of the Gaussian, absolute and normalized conformal 90 % intervals, or dashes (over
+    several splits: 'mean ± standard error over the splits / mean width')."""
     level = (coverage or {}).get("90") or {}
     cells = []
     for kind in ("gaussian", "conformal_absolute", "conformal_normalized"):
@@ -109,9 +110,11 @@ def _interval_cells(coverage):
         if c is None:
             cells.append("—")
             continue
-        value = c["coverage"][0] if isinstance(c["coverage"], list) else c["coverage"]
         width = c["mean_width"][0] if isinstance(c["mean_width"], list) else c["mean_width"]
-        cells.append(f"{value:.3f} / {plain(width)}")
+        if isinstance(c["coverage"], list):  # [mean, standard error] over the splits
+            cells.append(f"{c['coverage'][0]:.3f} ± {c['coverage'][1]:.3f} / {plain(width)}")
+        else:
+            cells.append(f"{c['coverage']:.3f} / {plain(width)}")
     return cells
 
 
