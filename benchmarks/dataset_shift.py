@@ -12,6 +12,12 @@ the output).
 
     .venv/bin/python benchmarks/dataset_shift.py      # -> benchmarks/results/dataset_shift.{json,md,png}
     .venv/bin/python benchmarks/dataset_shift.py --limit 200 --samples 10 --angles 0 90   # a quick look
+
+On two cores, two processes (each entry's rows are independent), then one table:
+
+    .venv/bin/python benchmarks/dataset_shift.py --names bnn_flipout_mnist bnn_reparam_mnist --out /tmp/a &
+    .venv/bin/python benchmarks/dataset_shift.py --names mc_dropout_mnist ensemble_mnist --out /tmp/b
+    .venv/bin/python benchmarks/dataset_shift.py --merge /tmp/a.json /tmp/b.json   # -> results/dataset_shift.*
 """
 
 import argparse
@@ -75,7 +81,11 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=100, help="weight draws / dropout passes per prediction")
     parser.add_argument("--limit", type=int, default=None, help="use the first LIMIT images of each set")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "dataset_shift"))
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="write one table from earlier runs' JSON files (same data, samples and angles)")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     names = args.names or [n for n in zoo.list_models() if zoo.registry.get(n).family == "bnn"
                            and zoo.registry.get(n).dataset == "mnist" and zoo.is_trained(n)]
     x, y, ood, description = held_out(args.limit)
@@ -87,14 +97,38 @@ def main(argv=None):
         anchors = anchors or zoo.info(name).get("anchors")
         print(f"{name}: accuracy by angle {[round(a, 3) for a in results[name]['per_angle']['accuracy']]}",
               flush=True)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump({"data": description, "samples": args.samples, "seconds": round(time.time() - start, 1),
-                   "results": results}, f, indent=1)
-    with open(args.out + ".md", "w") as f:
-        f.write(markdown(results, description, anchors))
-    shift.shift_figure(results, path=args.out + ".png", title=f"Rotated MNIST ({description})")
-    print(f"wrote {args.out}.json, .md and .png")
+    write({"data": description, "samples": args.samples, "seconds": round(time.time() - start, 1),
+           "results": results, "anchors": anchors}, args.out)
+
+
+def write(run, out):
+    """The run's JSON, its markdown tables and its figure at `out` + .json / .md / .png."""
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out + ".json", "w") as f:
+        json.dump(run, f, indent=1)
+    with open(out + ".md", "w") as f:
+        f.write(markdown(run["results"], run["data"], run.get("anchors")))
+    shift.shift_figure(run["results"], path=out + ".png", title=f"Rotated MNIST ({run['data']})")
+    print(f"wrote {out}.json, .md and .png")
+
+
+def merge(paths, out):
+    """One run from several runs' JSON files; they must share the data, the samples and the angles."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append(json.load(f))
+    first = runs[0]
+    angles = next(iter(first["results"].values()))["angles"]
+    for path, run in zip(paths, runs):
+        got = (run["data"], run["samples"], next(iter(run["results"].values()))["angles"])
+        if got != (first["data"], first["samples"], angles):
+            raise SystemExit(f"Expected runs on the same data, samples and angles as {paths[0]} "
+                             f"({first['data']!r}, {first['samples']}, {angles}). Received in {path}: {got}")
+    results = {name: table for run in runs for name, table in run["results"].items()}
+    write({"data": first["data"], "samples": first["samples"], "seconds": sum(r["seconds"] for r in runs),
+           "results": results, "anchors": next((r.get("anchors") for r in runs if r.get("anchors")), None),
+           "merged_from": [os.path.basename(p) for p in paths]}, out)
 
 
 if __name__ == "__main__":
