@@ -266,7 +266,8 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         """Mean and variance (N, D) of the uniform mixture of the members' Gaussians, from their outputs."""
         means, variances = self._gaussian.moments(stack)
         mean = tf.reduce_mean(means, axis=0)
-        return mean, tf.reduce_mean(variances + tf.square(means), axis=0) - tf.square(mean)
+        # The mean variance plus the means' spread about their mean (no E[m^2] - mean^2 cancellation).
+        return mean, tf.reduce_mean(variances + tf.square(means - mean), axis=0)
 
     def _mixture_nll(self, stack, y):
         """Per-example -log (1/n) sum_m N(y; m_m, s_m^2), summed over the targets."""
