@@ -18,6 +18,10 @@ On two cores, two processes (each entry's rows are independent), then one table:
     .venv/bin/python benchmarks/dataset_shift.py --names bnn_flipout_mnist bnn_reparam_mnist --out /tmp/a &
     .venv/bin/python benchmarks/dataset_shift.py --names mc_dropout_mnist ensemble_mnist --out /tmp/b
     .venv/bin/python benchmarks/dataset_shift.py --merge /tmp/a.json /tmp/b.json   # -> results/dataset_shift.*
+
+`--publish` then puts the kept run's tables and figure into the README and the
+documentation's calibration page (between their `dataset-shift` markers; the
+figure is copied to docs/img/).
 """
 
 import argparse
@@ -83,7 +87,11 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "results", "dataset_shift"))
     parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                         help="write one table from earlier runs' JSON files (same data, samples and angles)")
+    parser.add_argument("--publish", action="store_true",
+                        help="put the kept run (results/dataset_shift.*) into the README and the docs, and stop")
     args = parser.parse_args(argv)
+    if args.publish:
+        return publish()
     if args.merge:
         return merge(args.merge, args.out)
     names = args.names or [n for n in zoo.list_models() if zoo.registry.get(n).family == "bnn"
@@ -129,6 +137,39 @@ def merge(paths, out):
     write({"data": first["data"], "samples": first["samples"], "seconds": sum(r["seconds"] for r in runs),
            "results": results, "anchors": next((r.get("anchors") for r in runs if r.get("anchors")), None),
            "merged_from": [os.path.basename(p) for p in paths]}, out)
+
+
+
+KEPT = os.path.join(HERE, "results", "dataset_shift")
+ROOT = os.path.dirname(HERE)
+BEGIN, END = "<!-- dataset-shift:begin (benchmarks/dataset_shift.py --publish) -->", "<!-- dataset-shift:end -->"
+
+
+def publish(kept=KEPT, root=ROOT):
+    """The kept run's tables and figure, between the markers of README.md and docs/calibration.md."""
+    import shutil
+
+    with open(kept + ".md") as f:
+        tables = f.read().strip()
+    with open(kept + ".json") as f:
+        run = json.load(f)
+    os.makedirs(os.path.join(root, "docs", "img"), exist_ok=True)
+    shutil.copyfile(kept + ".png", os.path.join(root, "docs", "img", "dataset_shift.png"))
+    source = (f"{len(run['results'])} zoo classifiers, {run['samples']} draws a prediction, "
+              f"`benchmarks/results/dataset_shift.json`")
+    for page, image in (("README.md", "benchmarks/results/dataset_shift.png"),
+                        (os.path.join("docs", "calibration.md"), "img/dataset_shift.png")):
+        path = os.path.join(root, page)
+        with open(path) as f:
+            text = f.read()
+        if BEGIN not in text or END not in text:
+            raise SystemExit(f"Expected the markers {BEGIN} and {END} in {path}")
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        block = f"{BEGIN}\n{tables}\n\n![Rotated-MNIST metrics against the angle ({source})]({image})\n{END}"
+        with open(path, "w") as f:
+            f.write(head + block + tail)
+        print(f"updated {path}")
 
 
 if __name__ == "__main__":

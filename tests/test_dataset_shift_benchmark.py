@@ -37,3 +37,23 @@ def test_two_runs_merge_into_the_table_of_one(tmp_path):
                  "--angles", "0", "90"])
     with pytest.raises(SystemExit, match=r"Expected runs on the same data, samples and angles"):
         script.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "c.json"), "--out", str(tmp_path / "x")])
+
+
+def test_publish_puts_the_kept_run_between_the_markers(tmp_path):
+    script = _script()
+    kept = str(tmp_path / "results" / "dataset_shift")
+    script.main(["--names", "mc_dropout_mnist", "--out", kept, "--limit", "30", "--samples", "2",
+                 "--angles", "0", "45"])
+    (tmp_path / "docs").mkdir()
+    page = f"# Title\n\nbefore\n\n{script.BEGIN}\nold table\n{script.END}\n\nafter\n"
+    for name in ("README.md", "docs/calibration.md"):
+        (tmp_path / name).write_text(page)
+    script.publish(kept=kept, root=str(tmp_path))
+    readme = (tmp_path / "README.md").read_text()
+    assert "old table" not in readme and readme.startswith("# Title\n\nbefore\n") and readme.endswith("\nafter\n")
+    assert "| `mc_dropout_mnist` |" in readme and "(benchmarks/results/dataset_shift.png)" in readme
+    assert "(img/dataset_shift.png)" in (tmp_path / "docs" / "calibration.md").read_text()
+    assert (tmp_path / "docs" / "img" / "dataset_shift.png").stat().st_size > 0
+    (tmp_path / "README.md").write_text("no markers\n")
+    with pytest.raises(SystemExit, match="Expected the markers"):
+        script.publish(kept=kept, root=str(tmp_path))
