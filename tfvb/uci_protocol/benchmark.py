@@ -74,24 +74,18 @@ def uci_benchmark(folder, splits=None, jobs=1, json_path=None, resume=False, var
     for record in iter_protocol(folder, protocol, todo, jobs, selections=missing):
         k = record["split"]
         if k in missing:
+            again = {key: record[key] for key in ("rmse", "ll", "seconds")}
             record = {**missing[k], "coverage": record["coverage"], "coverage_from": {
-                "what": "the split's final networks trained again from this record's choices",
-                **{key: record[key] for key in ("rmse", "ll", "seconds")}}}
-            records[k] = record
-            if log is not None:
-                again = record["coverage_from"]
-                log(f"{folder.name} split {k}: coverage added (repeat: rmse {again['rmse']:.4f} ll "
-                    f"{again['ll']:.4f}; run: rmse {record['rmse']:.4f} ll {record['ll']:.4f}) "
-                    f"{again['seconds']:.1f}s")
-            if json_path:
-                results.write_json(json_path, summary())
-            continue
+                "what": "the split's final networks trained again from this record's choices", **again}}
+            line = (f"{folder.name} split {k}: coverage added (repeat: rmse {again['rmse']:.4f} ll {again['ll']:.4f}; "
+                    f"run: rmse {record['rmse']:.4f} ll {record['ll']:.4f}) {again['seconds']:.1f}s")
+        else:
+            line = (f"{folder.name} split {k} ({len(records) + 1}/{n}): rmse {record['rmse']:.4f} "
+                    f"ll {record['ll']:.4f} (tuned ll {record['tuned']['ll']:.4f}) p={record['dropout_rate']} "
+                    f"tau={record['tau']} {record['seconds']:.1f}s")
         records[k] = record
         if log is not None:
-            tuned = record["tuned"]
-            log(f"{folder.name} split {record['split']} ({len(records)}/{n}): rmse {record['rmse']:.4f} "
-                f"ll {record['ll']:.4f} (tuned ll {tuned['ll']:.4f}) p={record['dropout_rate']} "
-                f"tau={record['tau']} {record['seconds']:.1f}s")
+            log(line)
         if json_path:
             results.write_json(json_path, summary())
     result = summary()
