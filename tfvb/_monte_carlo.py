@@ -294,10 +294,7 @@ def predict_uncertainty(model, x, samples=100, seed=None, batch_size=None, mc_dr
         if task == "classification":
             summary.add(_task.probabilities(out, kind).numpy(), rows)
         elif kind == "gaussian":  # means and variances (tfvb.gaussian.GaussianNLL): their mixture
-            means, variances = (t.numpy() for t in keras.losses.get(loss).moments(out))
-            if means.shape[-1] == 1:
-                means, variances = means[..., 0], variances[..., 0]
-            summary.add(means, variances, rows=rows)
+            summary.add(*keras.losses.get(loss).numpy_moments(out), rows=rows)
         else:
             values = out.numpy()
             summary.add(values.reshape(values.shape[:2]) if out_shape in ((), (1,)) else values, rows=rows)

@@ -101,6 +101,11 @@ class GaussianNLL(keras.losses.Loss):
         d = width // 2
         return outputs[..., :d], tf.nn.softplus(outputs[..., d:]) + tf.cast(self.min_variance, outputs.dtype)
 
+    def numpy_moments(self, outputs):
+        """`moments` as numpy arrays, the target axis dropped for one target: (..., D) or (...)."""
+        mean, variance = (t.numpy() for t in self.moments(outputs))
+        return (mean[..., 0], variance[..., 0]) if mean.shape[-1] == 1 else (mean, variance)
+
     def raw(self, variance):
         """The unconstrained outputs whose variance is `variance` (> min_variance): `moments`' inverse."""
         excess = tf.maximum(tf.convert_to_tensor(variance) - self.min_variance, 1e-30)

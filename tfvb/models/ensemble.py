@@ -216,9 +216,7 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
     @property
     def task_and_outputs(self):
         """("classification", "logits"|"probabilities") or ("regression", "values"|"gaussian"), from the loss."""
-        loss = self.loss if self.compiled else None
-        if loss is None:
-            loss = getattr(self.members[0], "loss", None) or self._stored_gaussian
+        loss = self._loss_in_use
         key = (id(loss), self.task)
         cached = self.__dict__.get("_task_cache")
         if cached is None or cached[0] != key:
@@ -236,13 +234,20 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         return keras.losses.get(self.loss)
 
     @property
+    def _loss_in_use(self):
+        """The loss that says what the members predict: the compiled one, else the first member's, else the
+        `GaussianNLL` of a saved ensemble's config (None when there is none)."""
+        loss = self.loss if self.compiled else None
+        if loss is None:
+            loss = getattr(self.members[0], "loss", None) or self._stored_gaussian
+        return loss
+
+    @property
     def _gaussian(self):
-        """The `GaussianNLL` of Gaussian members (compiled, else stored), or None."""
-        loss = keras.losses.get(self.loss) if self.compiled and self.loss is not None else None
-        if isinstance(loss, gaussian.GaussianNLL):
-            return loss
-        member = getattr(self.members[0], "loss", None)
-        return member if isinstance(member, gaussian.GaussianNLL) else self._stored_gaussian
+        """The `GaussianNLL` of Gaussian members, or None."""
+        loss = self._loss_in_use
+        loss = None if loss is None else keras.losses.get(loss)
+        return loss if isinstance(loss, gaussian.GaussianNLL) else None
 
     @property
     def metrics(self):
@@ -435,9 +440,7 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         if task == "classification":
             return _task.probabilities(stack, kind).numpy()
         if kind == "gaussian":
-            means, variances = (t.numpy() for t in self._gaussian.moments(stack))
-            if means.shape[-1] == 1:
-                means, variances = means[..., 0], variances[..., 0]
+            means, variances = self._gaussian.numpy_moments(stack)
             return {"mean": means, "variance": variances}
         return stack.numpy()
 
