@@ -328,3 +328,39 @@ def test_image_classifiers_refuse_unscaled_pixels(name):
     with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
         model(images * 255.0)
     assert model.predict_uncertainty(images, samples=2)["mean"].shape == (4, 10)  # scaled pixels: fine
+
+
+def _zoo_module(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"zoo_{name}", os.path.join(REPO, "zoo", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_classifier_cards_name_the_point_prediction_they_measure(mnist_sample):
+    """MC dropout's card reports the network with dropout off (its `predict` is one random pass): deterministic,
+    and what a pass of the same weights computes when the dropout rate vanishes; mean-field VI's reports the
+    posterior mean weights (`predict`)."""
+    from tfvb.models import BNNClassifier, MCDropoutClassifier
+
+    recipe = _zoo_module("bnn_flipout_mnist")
+    images, labels = mnist_sample
+    x, y = images[300:364], labels[300:364]
+    model = MCDropoutClassifier(10, hidden_units=(16, 8), dropout_rate=0.5, architecture="lenet", seed=0)
+    model.compile(keras.optimizers.Adam(1e-3))
+    model.fit(images[:256], labels[:256], batch_size=64, epochs=2, verbose=0)
+    first, again = recipe.point_accuracy(model, x, y), recipe.point_accuracy(model, x, y)
+    assert list(first) == ["accuracy_dropout_off"] and first == again
+    assert np.abs(model.predict(x, verbose=0) - model.predict(x, verbose=0)).max() > 1e-3  # predict is random
+    vanishing = MCDropoutClassifier(10, hidden_units=(16, 8), dropout_rate=1e-7, architecture="lenet", seed=0)
+    vanishing(x[:1])
+    vanishing.set_weights(model.get_weights())
+    one_pass = np.mean(vanishing.predict(x, verbose=0).argmax(1) == y)
+    assert first["accuracy_dropout_off"] == pytest.approx(one_pass)
+    bnn = BNNClassifier(10, hidden_units=(8,), seed=0)
+    bnn.compile("adam")
+    bnn.fit(images[:128], labels[:128], batch_size=64, epochs=1, verbose=0)
+    assert recipe.point_accuracy(bnn, x, y) == {
+        "accuracy_posterior_mean": float(np.mean(bnn.predict(x, verbose=0).argmax(1) == y))}
