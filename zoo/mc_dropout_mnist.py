@@ -37,7 +37,8 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist"):
                    "num_examples": 512 if quick else recipe.N_TRAIN, "seed": seed}
     notes = (f"{NAME}: {recipe.LENET5} with dropout p={DROPOUT_RATE} before every weight layer but the first, "
              f"weight decay l^2 (1 - p) / (2N) with l={LENGTHSCALE}. Metrics use the MC predictive mean of "
-             f"{bnn_flipout_mnist.SAMPLES} seeded dropout passes; `accuracy_dropout_off` is the network with dropout off (weight scaling).")
+             f"{bnn_flipout_mnist.SAMPLES} seeded dropout passes; `accuracy_dropout_off` is the network with dropout "
+             "off (weight scaling).")
     return recipe.train_classifier(NAME, lambda: MCDropoutClassifier(**constructor), bnn_flipout_mnist.evaluate,
                                    seed=seed, quick=quick, data_root=data_root, constructor=constructor, notes=notes)
 
