@@ -66,6 +66,28 @@ def test_resume_with_the_image_pipeline_is_exact(mnist_sample, straight, tmp_pat
     assert backup.history == straight[1].history  # the whole run's curve, across the restart
 
 
+def test_one_fit_over_an_image_dataset_sees_each_epochs_data_as_separate_fits_do(mnist_sample):
+    """`fit` hands Keras an `image_dataset` repeated (one iterator for the whole fit): epoch e still trains on
+    pass e's order and binarization, as Keras' own iterator per epoch (user-given `steps_per_epoch`) and
+    one `fit` per epoch (`initial_epoch`) do; the weights agree to the bit."""
+    images = mnist_sample[0][:200]
+
+    def trained(fits):
+        keras.utils.set_random_seed(0)
+        model = IWAE(k=2, latent_dim=2, hidden_units=(8,), seed=1)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        train = data.image_dataset(images, batch_size=64, seed=3)  # 4 batches, the last one short
+        for kwargs in fits:
+            model.fit(train, verbose=0, **kwargs)
+        return model
+
+    one = trained([{"epochs": 3}])
+    _assert_same(one, trained([{"epochs": 3, "steps_per_epoch": 4}]))
+    _assert_same(one, trained([{"epochs": e + 1, "initial_epoch": e} for e in range(3)]))
+    two = trained([{"epochs": 2}])
+    assert any(not np.array_equal(u, v) for u, v in zip(one.get_weights(), two.get_weights()))  # a real check
+
+
 def test_a_backup_torn_mid_write_falls_back_to_the_previous_one(mnist_sample, straight, tmp_path, monkeypatch):
     folder = str(tmp_path / "backup")
     real_save = backup_and_restore.BackupAndRestore._save

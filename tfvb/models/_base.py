@@ -68,8 +68,8 @@ def require_examples(x, method="fit"):
         raise ValueError(f"Expected at least one example for `{method}`. Received: x.shape={tuple(shape)}")
 
 
-def fit_kwargs(x, kwargs):
-    """`fit`'s keyword arguments adjusted for tfvb's data pipeline.
+def fit_arguments(model, x, kwargs):
+    """`fit`'s data and keyword arguments adjusted for tfvb's data pipeline: (x, kwargs).
 
     The epoch counter of a `tfvb.data.image_dataset` goes first among the
     callbacks: it tells the dataset which epoch to draw its order and
@@ -77,8 +77,23 @@ def fit_kwargs(x, kwargs):
     sees. A `TerminateOnNonFinite` goes last, unless the user chose one (or
     Keras' TerminateOnNaN): a diverged run stops with an error. A dataset is
     never shuffled by Keras (it would only warn).
+
+    An `image_dataset` given without `steps_per_epoch` (and not split between
+    workers) reaches Keras repeated, with `steps_per_epoch` its number of
+    batches, so that one iterator serves the whole `fit`. Keras otherwise makes
+    a new iterator every epoch, and one more at each epoch's end that the next
+    epoch discards; each instantiates the pipeline's functions anew, about
+    20 ms of CPU, a tenth of a 60-batch epoch of the VAE (measured:
+    `benchmarks/fit_overhead.py`). Every epoch's data is unchanged: a pass
+    still starts when the epoch asks for its first batch, after the counter
+    was set for it.
     """
     kwargs = dict(kwargs)
+    # Keras never asks past an epoch's last step when it knows the steps (`tfvb.models._train_function`).
+    model._tfvb_steps_known = bool(
+        kwargs.get("steps_per_epoch") is not None
+        or (isinstance(x, tf.data.Dataset) and int(x.cardinality()) > 0)
+        or (x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset)))
     callbacks = _divergence.with_divergence_guard(kwargs.get("callbacks"))
     counter = getattr(x, "tfvb_epoch_counter", None)
     if counter is not None and counter not in callbacks:
@@ -86,7 +101,14 @@ def fit_kwargs(x, kwargs):
     kwargs["callbacks"] = callbacks
     if isinstance(x, tf.data.Dataset):
         kwargs.setdefault("shuffle", False)
-    return kwargs
+        batches = int(x.cardinality())
+        if (counter is not None and kwargs.get("steps_per_epoch") is None and batches > 0
+                and not _multi_worker(model.distribute_strategy)):
+            # Workers auto-sharding a repeated dataset would take batches across the passes' boundaries.
+            x = x.repeat()
+            x.tfvb_epoch_counter = counter
+            kwargs["steps_per_epoch"] = batches
+    return x, kwargs
 
 
 class StepCounter(keras.callbacks.Callback):
@@ -123,7 +145,7 @@ def update_trackers(trackers, values, sample_weight=None):
 
 def step_logs(results):
     """A step's {name: scalar} logs in the shape Keras can reduce across workers."""
-    if _multi_worker():
+    if _multi_worker(tf.distribute.get_strategy()):
         # Keras 3 reduces a step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`,
         # which fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
         # tensorflow/tensorflow#72388): give them the axis it reduces. Epoch logs come from the
@@ -132,8 +154,7 @@ def step_logs(results):
     return results
 
 
-def _multi_worker():
-    strategy = tf.distribute.get_strategy()
+def _multi_worker(strategy):
     in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
         in_multi_worker_mode and in_multi_worker_mode())

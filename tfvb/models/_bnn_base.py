@@ -39,7 +39,7 @@ from tfvb import _checks, randomness
 from tfvb import priors as priors_lib
 from tfvb.layers._variational import check_posterior_sigma_init
 from tfvb.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
-from tfvb.models import _base, _divergence, _inputs
+from tfvb.models import _base, _divergence, _inputs, _train_function
 from tfvb.models._base import average_loss, global_batch_size, replicas_in_sync, unpack_batch, update_trackers
 from tfvb.models._compile import KerasCompile
 from tfvb.models._distribute import LocalBatchBuild
@@ -78,7 +78,7 @@ def _num_examples_of(x, validation_split):
 
 class BNNBase(
     LocalBatchBuild, KerasCompile, WeightDraws,
-    _divergence.FiniteWeightsOnly, randomness.SavesSeedState, keras.Model,
+    _divergence.FiniteWeightsOnly, _train_function.LeanTrainFunction, randomness.SavesSeedState, keras.Model,
 ):
     """What the classifier and the regressor share: layers, KL weighting, steps, fit."""
 
@@ -320,7 +320,7 @@ class BNNBase(
         self._steps_var.assign(float(steps or 0))
         self._kl_step.assign(0.0)
         self._build_from(x)
-        kwargs = _base.fit_kwargs(x, kwargs)
+        x, kwargs = _base.fit_arguments(self, x, kwargs)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def _before_fit(self, x, y, counted):

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, _traced, dropout, gaussian, randomness
-from tfvb.models import _base, _divergence, _inputs
+from tfvb.models import _base, _divergence, _inputs, _train_function
 from tfvb.models._base import average_loss, unpack_batch, update_trackers
 from tfvb.models._compile import KerasCompile
 from tfvb.models._distribute import LocalBatchBuild
@@ -36,7 +36,7 @@ class RootMean(keras.metrics.Mean):
 
 
 class MCDropoutBase(
-    LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly,
+    LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly, _train_function.LeanTrainFunction,
     randomness.SavesSeedState, keras.Model,
 ):
     """Base class (not used directly): subclasses pass `output_units` and define the hooks below.
@@ -244,7 +244,7 @@ class MCDropoutBase(
                     f"x of type {type(x).__name__}"
                 )
             self.adapt(x, y)
-        kwargs = _base.fit_kwargs(x, kwargs)
+        x, kwargs = _base.fit_arguments(self, x, kwargs)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, objectives, randomness, uncertainty
-from tfvb.models import _base, _divergence, _inputs, networks
+from tfvb.models import _base, _divergence, _inputs, _train_function, networks
 from tfvb.models._compile import KerasCompile
 from tfvb.models._distribute import LocalBatchBuild
 
@@ -43,7 +43,7 @@ def available_memory():
 
 
 class LatentVariableModel(
-    LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly,
+    LocalBatchBuild, KerasCompile, _divergence.FiniteWeightsOnly, _train_function.LeanTrainFunction,
     randomness.SavesSeedState, keras.Model,
 ):
     """Base class: subclasses set `self.encoder`, `self.decoder` (`set_networks`) and the metric names.
@@ -418,7 +418,7 @@ class LatentVariableModel(
         """
         x, y, kwargs = self._user_data(x, y, kwargs, "fit")
         counter = _base.StepCounter()
-        kwargs = _base.fit_kwargs(x, kwargs)
+        x, kwargs = _base.fit_arguments(self, x, kwargs)
         kwargs["callbacks"].append(counter)
         history = super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
         counter.check()  # a dataset of unknown size may still turn out empty

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, _traced, gaussian, uncertainty
-from tfvb.models import _base, _divergence, _inputs, _labels, _task
+from tfvb.models import _base, _divergence, _inputs, _labels, _task, _train_function
 from tfvb.models._distribute import LocalBatchBuild
 
 __all__ = ["DeepEnsemble"]
@@ -98,7 +98,7 @@ def _check_independent(members):
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
-class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
+class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_function.LeanTrainFunction, keras.Model):
     """A deep ensemble of Keras networks, trained by one `fit` and averaged in prediction.
 
     `fit` trains every member in each step of one compiled graph: member m
@@ -363,7 +363,7 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, keras.Model):
         """
         self.member_loss  # noqa: B018  (raises before any step when there is no loss to train with)
         x, y, kwargs = self._user_data(x, y, kwargs, "fit")
-        kwargs = _base.fit_kwargs(x, kwargs)  # a diverged run stops with an error
+        x, kwargs = _base.fit_arguments(self, x, kwargs)  # a diverged run stops with an error
         arrays = x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset)
         if arrays and kwargs.get("shuffle", True) is not False:
             data = [np.asarray(x), np.asarray(y)]
