@@ -139,7 +139,6 @@ def merge(paths, out):
            "merged_from": [os.path.basename(p) for p in paths]}, out)
 
 
-
 KEPT = os.path.join(HERE, "results", "dataset_shift")
 ROOT = os.path.dirname(HERE)
 BEGIN, END = "<!-- dataset-shift:begin (benchmarks/dataset_shift.py --publish) -->", "<!-- dataset-shift:end -->"

@@ -89,11 +89,12 @@ def fit_arguments(model, x, kwargs):
     was set for it.
     """
     kwargs = dict(kwargs)
+    batches = int(x.cardinality()) if isinstance(x, tf.data.Dataset) else None
     # Keras never asks past an epoch's last step when it knows the steps (`tfvb.models._train_function`).
     model._tfvb_steps_known = bool(
         kwargs.get("steps_per_epoch") is not None
-        or (isinstance(x, tf.data.Dataset) and int(x.cardinality()) > 0)
-        or (x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset)))
+        or (batches is not None and batches > 0)
+        or (batches is None and x is not None and hasattr(x, "shape")))
     callbacks = _divergence.with_divergence_guard(kwargs.get("callbacks"))
     counter = getattr(x, "tfvb_epoch_counter", None)
     if counter is not None and counter not in callbacks:
@@ -101,7 +102,6 @@ def fit_arguments(model, x, kwargs):
     kwargs["callbacks"] = callbacks
     if isinstance(x, tf.data.Dataset):
         kwargs.setdefault("shuffle", False)
-        batches = int(x.cardinality())
         if (counter is not None and kwargs.get("steps_per_epoch") is None and batches > 0
                 and not _multi_worker(model.distribute_strategy)):
             # Workers auto-sharding a repeated dataset would take batches across the passes' boundaries.
