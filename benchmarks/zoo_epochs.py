@@ -70,7 +70,7 @@ def time_entry(name, images, labels, steps_first=5):
     n = steps - 1 - steps_first
     per_step = {"wall_ms": (w1 - w0) / n * 1e3, "cpu_ms": (c1 - c0) / n * 1e3}
     epoch_steps = -(-TRAIN_DIGITS // batch)
-    return {**per_step, "batch": batch, "epoch_steps": epoch_steps,
+    return {**per_step, "batch": batch, "epoch_steps": epoch_steps, "parameters": int(model.count_params()),
             "epoch_wall_s": per_step["wall_ms"] * epoch_steps / 1e3,
             "epoch_cpu_s": per_step["cpu_ms"] * epoch_steps / 1e3}
 
@@ -107,12 +107,22 @@ def compare(before_path, after_path):
              "`benchmarks/zoo_epochs.py`).", "",
              "| entry | batch | ms/step before | ms/step after | after / before | epoch before (s) | epoch after (s) |",
              "|---|---|---|---|---|---|---|"]
+    changed = []
     for name, a in after["results"].items():
         b = before["results"].get(name)
         if b is None:
             continue
+        ratio, mark = a["cpu_ms"] / b["cpu_ms"], ""
+        if a.get("parameters", 0) and b.get("parameters", 0) and a["parameters"] != b["parameters"]:
+            # The entry's model itself changed between the checkouts (e.g. an ensemble's members): its
+            # step cost scales with its size, so the ratio is per parameter and marked.
+            ratio, mark = ratio * b["parameters"] / a["parameters"], " *"
+            changed.append(f"`{name}`: {b['parameters']:,} -> {a['parameters']:,} parameters")
         lines.append(f"| `{name}` | {a['batch']} | {b['cpu_ms']:.1f} | {a['cpu_ms']:.1f} | "
-                     f"{a['cpu_ms'] / b['cpu_ms']:.2f} | {b['epoch_cpu_s']:.0f} | {a['epoch_cpu_s']:.0f} |")
+                     f"{ratio:.2f}{mark} | {b['epoch_cpu_s']:.0f} | {a['epoch_cpu_s']:.0f} |")
+    if changed:
+        lines += ["", "\\* The entry's model differs between the two checkouts (" + "; ".join(changed) +
+                  "): the ratio is per parameter."]
     return "\n".join(lines) + "\n"
 
 

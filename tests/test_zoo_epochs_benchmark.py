@@ -1,0 +1,48 @@
+"""benchmarks/zoo_epochs.py: one entry timed end to end, and the before/after table."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _script():
+    path = os.path.join(REPO, "benchmarks", "zoo_epochs.py")
+    spec = importlib.util.spec_from_file_location("zoo_epochs_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _record(cpu_ms, parameters):
+    return {"cpu_ms": cpu_ms, "wall_ms": cpu_ms, "batch": 128, "epoch_steps": 391, "parameters": parameters,
+            "epoch_cpu_s": cpu_ms * 391 / 1e3, "epoch_wall_s": cpu_ms * 391 / 1e3}
+
+
+def test_a_model_that_changed_between_checkouts_is_compared_per_parameter(tmp_path):
+    script = _script()
+    before = {"label": "before", "threads": 1, "results": {"same": _record(20.0, 1000), "grown": _record(60.0, 500)}}
+    after = {"label": "after", "threads": 1, "results": {"same": _record(15.0, 1000), "grown": _record(120.0, 1000)}}
+    for name, report in (("b", before), ("a", after)):
+        with open(tmp_path / f"{name}.json", "w") as f:
+            json.dump(report, f)
+    text = script.main(["--compare", str(tmp_path / "b.json"), str(tmp_path / "a.json")])
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[5].strip() for line in text.splitlines()
+            if line.startswith("| `")}
+    assert rows == {"same": "0.75", "grown": "1.00 *"}  # twice the parameters, twice the step: per parameter 1
+    assert "`grown`: 500 -> 1,000 parameters" in text
+
+
+def test_one_entry_is_timed_on_a_few_digits(tmp_path):
+    script = _script()
+    data = os.path.join(REPO, "..", "shared", "data", "mnist")
+    args = ["--entries", "vae_mnist", "--digits", "1000", "--data", data, "--json", str(tmp_path / "t.json")]
+    if not os.path.isdir(data):  # pragma: no cover - CI has ../shared beside the clone
+        pytest.skip("needs the official MNIST training digits in ../shared/data/mnist")
+    report = script.main(args)
+    record = report["results"]["vae_mnist"]
+    assert record["parameters"] == 425_285  # 784-200-200-50 encoder and decoder: Burda et al.'s network
+    assert record["cpu_ms"] > 0 and record["epoch_steps"] == 500
