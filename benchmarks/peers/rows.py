@@ -9,6 +9,10 @@ A row is one workload, timed the same way on each side:
 - `iwae_epoch`: IWAE k=50 (Burda et al.'s 784-200-200-50 tanh MLP, Adam 1e-3), batch 100, the
   first `digits` training digits dynamically binarized; the second epoch of a 2-epoch fit.
 - `vae_epoch`: the same network with k=1 (the single-sample ELBO).
+- `vae_step` / `vae_data`: the VAE epoch in its two parts, for the profile of that row: the training
+  steps alone (each side's step over `digits` fixed-binarized digits in order, no data pipeline, no
+  framework loop) and the data alone (one pass of each side's dynamic binarization: shuffle, gather,
+  one Bernoulli draw per pixel, no training).
 - `iwae5000`: the IWAE-5000 log-likelihood of `ll_digits` digits (one fixed binarization).
 - `bnn_epoch`: a Flipout MLP 784-400-400-10 (ReLU, N(0, 1) prior, posterior sigma 0.01 at the
   start, Adam 1e-3) on grey digits and labels, batch 128; the second epoch of a 2-epoch fit.
@@ -26,6 +30,8 @@ ROWS = {
     "iwae_epoch": ("IWAE k=50 training epoch (784-200-200-50, batch 100)", ("pythae", "plain_torch")),
     "iwae5000": ("IWAE-5000 log-likelihood", ("pythae", "plain_torch")),
     "vae_epoch": ("VAE k=1 training epoch (784-200-200-50, batch 100)", ("pythae", "plain_torch")),
+    "vae_step": ("VAE k=1 epoch: its steps alone (pre-binarized batches)", ("plain_torch",)),
+    "vae_data": ("VAE k=1 epoch: its data alone (shuffle, binarize a pass)", ("plain_torch",)),
     "bnn_epoch": ("BNN Flipout 784-400-400-10 training epoch (batch 128)", ("bayesian_torch",)),
     "bnn_predict": ("BNN prediction, weight draws on digits", ("bayesian_torch",)),
 }

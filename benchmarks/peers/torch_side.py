@@ -269,7 +269,44 @@ def log_likelihood(model, peer, sizes, k):
     return pythae_log_likelihood(model, x, k) if peer == "pythae" else model.log_likelihood(x, k)
 
 
+def vae_parts(row, sizes):
+    """The VAE epoch's two parts (`vae_step`, `vae_data`), as `tfvb_side.vae_parts`."""
+    grey = mnist_train(sizes["digits"])[0]
+    batch = sizes["vae_batch"]
+    if row == "vae_step":
+        model = PlainIWAE(1)
+        optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, eps=ADAM_EPSILON)
+        fixed = torch.from_numpy(binarized(grey)).split(batch)
+
+        def run():
+            total = 0.0
+            for xb in fixed:
+                loss = model.loss(xb)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(xb)
+            return total / len(grey)
+
+        return run
+    x = torch.from_numpy(grey)
+
+    def run():
+        total = 0.0
+        for (xb,) in batches(x, batch):
+            total += float(xb.sum())
+        return total / x.numel()
+
+    return run
+
+
 def timing(row, peer, sizes):
+    if row in ("vae_step", "vae_data"):
+        run = vae_parts(row, sizes)
+        run()
+        start = clocks()
+        value = run()
+        return {**since(start), "loss" if row == "vae_step" else "mean_pixel": value}
     if row in ("iwae_epoch", "vae_epoch", "bnn_epoch"):
         _, epoch = trainer(row, peer, sizes)
         epoch()
