@@ -33,7 +33,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
+from _publish import publish as publish_block  # noqa: E402
 
 from tfvb import data, paths, zoo  # noqa: E402
 from tfvb.demo.numbers import plain  # noqa: E402
@@ -159,15 +161,8 @@ def publish(kept=KEPT, root=ROOT):
     for page, image in (("README.md", "benchmarks/results/dataset_shift.png"),
                         (os.path.join("docs", "calibration.md"), "img/dataset_shift.png")):
         path = os.path.join(root, page)
-        with open(path) as f:
-            text = f.read()
-        if BEGIN not in text or END not in text:
-            raise SystemExit(f"Expected the markers {BEGIN} and {END} in {path}")
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        block = f"{BEGIN}\n{tables}\n\n![Rotated-MNIST metrics against the angle ({source})]({image})\n{END}"
-        with open(path, "w") as f:
-            f.write(head + block + tail)
+        block = f"{tables}\n\n![Rotated-MNIST metrics against the angle ({source})]({image})"
+        publish_block(path, {(BEGIN, END): block})
         print(f"updated {path}")
 
 

@@ -20,6 +20,8 @@ which Flipout is below the other method is given beside it.)
     .venv/bin/python benchmarks/uci_gap_report.py benchmarks/results/uci_gap.json \\
         --out benchmarks/results/uci_gap.md
     .venv/bin/python benchmarks/uci_gap_report.py a.json b.json     # records of several runs, printed
+    .venv/bin/python benchmarks/uci_gap_report.py benchmarks/results/uci_gap.json \\
+        --out benchmarks/results/uci_gap.md --publish    # and into README.md and docs/calibration.md
 """
 
 import argparse
@@ -28,8 +30,9 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if os.path.dirname(HERE) not in sys.path:
-    sys.path.insert(0, os.path.dirname(HERE))
+for _path in (HERE, os.path.dirname(HERE)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 METHOD_NAMES = {"mc_dropout": "MC dropout", "flipout": "Flipout BNN", "ensemble": "deep ensemble"}
 DATASET_ORDER = ("bostonHousing", "kin8nm", "naval-propulsion-plant", "power-plant", "protein-tertiary-structure",
                  "wine-quality-red")
@@ -199,6 +202,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("json", nargs="+", help="record files written by benchmarks/uci_gap.py")
     parser.add_argument("--out", default=None, help="write the markdown here (e.g. benchmarks/results/uci_gap.md)")
+    parser.add_argument("--publish", action="store_true",
+                        help="also put the table between the uci-gap markers of README.md and docs/calibration.md")
     args = parser.parse_args(argv)
     from tfvb import _atomic
 
@@ -216,7 +221,23 @@ def main(argv=None):
     print(text)
     if args.out:
         _atomic.write_text(args.out, text)
+    if args.publish:
+        publish(text)
     return text
+
+
+BEGIN, END = "<!-- uci-gap:begin (benchmarks/uci_gap_report.py --publish) -->", "<!-- uci-gap:end -->"
+
+
+def publish(text, root=os.path.dirname(HERE)):
+    """The report without its title, its section headings in bold, between the pages' uci-gap markers."""
+    from _publish import publish as publish_block
+
+    lines = text.strip().splitlines()[1:]  # the title: the pages have their own heading
+    block = "\n".join(f"**{line[3:]}**" if line.startswith("## ") else line for line in lines).strip()
+    for page in ("README.md", os.path.join("docs", "calibration.md")):
+        publish_block(os.path.join(root, page), {(BEGIN, END): block})
+        print(f"updated {os.path.join(root, page)}")
 
 
 if __name__ == "__main__":

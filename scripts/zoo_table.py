@@ -6,11 +6,13 @@
 
 import argparse
 import os
-import re
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+
+from _publish import publish  # noqa: E402
 
 from tfvb import zoo  # noqa: E402
 from tfvb.demo.numbers import plain, pm, seconds  # noqa: E402
@@ -152,13 +154,6 @@ def coverage_table():
     return "\n".join(rows)
 
 
-def _replace(text, begin, end, table):
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"README.md has no {begin} ... {end} markers")
-    return pattern.sub(lambda _: f"{begin}\n{table}\n{end}", text)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
@@ -169,12 +164,7 @@ def main():
         print("\n\n".join(tables.values()))
         return
     path = os.path.join(REPO, "README.md")
-    with open(path) as f:
-        text = f.read()
-    for (begin, end), table in tables.items():
-        text = _replace(text, begin, end, table)
-    with open(path, "w") as f:
-        f.write(text)
+    publish(path, tables)
     print(f"rewrote the zoo tables in {path}")
 
 

@@ -123,3 +123,26 @@ def test_the_report_answers_the_overconfidence_question_from_paired_differences(
     same = [r for r in records if r["method"] != "flipout"] + _fake("flipout", "standard", standard) + \
         _fake("flipout", "gap", [g + 0.3 * (-1) ** k for k, g in enumerate(gap)])
     assert "**yes**" not in report.markdown(same) and "on 0 of 1 data sets." in report.markdown(same)
+
+
+def test_publish_replaces_only_what_lies_between_the_pages_markers(smoke_run, tmp_path):
+    _, out = smoke_run
+    report = _load_benchmark("uci_gap_report")
+    begin, end = report.BEGIN, report.END
+    (tmp_path / "docs").mkdir()
+    pages = {"README.md": f"# top\n\nbefore\n{begin}\nold table\n{end}\nafter\n",
+             os.path.join("docs", "calibration.md"): f"intro\n{begin}\n{end}\n## References\n"}
+    for page, text in pages.items():
+        (tmp_path / page).write_text(text)
+    text = report.main([out])
+    report.publish(text, root=str(tmp_path))
+    for page, old in pages.items():
+        new = (tmp_path / page).read_text()
+        head, rest = new.split(begin + "\n")
+        block, tail = rest.split("\n" + end)
+        assert head == old.split(begin)[0] and tail == old.split(end)[1]  # the rest of the page is kept
+        assert "old table" not in block and "| toy | Flipout BNN |" in block
+        assert "# In-between" not in block and "**Is the mean-field Flipout BNN over-confident" in block
+    (tmp_path / "README.md").write_text("no markers here\n")
+    with pytest.raises(SystemExit, match="Expected the markers"):
+        report.publish(text, root=str(tmp_path))
