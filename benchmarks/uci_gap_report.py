@@ -229,7 +229,10 @@ def main(argv=None):
 BEGIN, END = "<!-- uci-gap:begin (benchmarks/uci_gap_report.py --publish) -->", "<!-- uci-gap:end -->"
 
 
-def publish(text, root=os.path.dirname(HERE)):
+ROOT = os.path.dirname(HERE)
+
+
+def publish(text, root=ROOT):
     """The report without its title, its section headings in bold, between the pages' uci-gap markers."""
     from _publish import publish as publish_block
 
