@@ -1,20 +1,14 @@
 """benchmarks/zoo_epochs.py: one entry timed end to end, and the before/after table."""
 
-import importlib.util
 import json
 import os
 
 import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from test_uci import REPO, _load_benchmark
 
 
 def _script():
-    path = os.path.join(REPO, "benchmarks", "zoo_epochs.py")
-    spec = importlib.util.spec_from_file_location("zoo_epochs_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_benchmark("zoo_epochs")
 
 
 def _record(cpu_ms, parameters):
