@@ -4,7 +4,8 @@ import json
 import os
 
 import pytest
-from test_uci import REPO, _load_benchmark
+from conftest import SHARED_DATA
+from test_uci import _load_benchmark
 
 
 def _script():
@@ -33,9 +34,9 @@ def test_a_model_that_changed_between_checkouts_is_compared_per_parameter(tmp_pa
 def test_one_entry_is_timed_on_a_few_digits():
     import tfvb
 
-    data = os.path.join(REPO, "..", "shared", "data", "mnist")
+    data = os.path.join(SHARED_DATA, "mnist")
     if not os.path.isdir(data):  # pragma: no cover - CI has ../shared beside the clone
-        pytest.skip("needs the official MNIST training digits in ../shared/data/mnist")
+        pytest.skip(f"needs the official MNIST training digits in {data}")
     images, labels = tfvb.data.mnist_arrays("train", data)
     # `time_entry` is what `main` runs per entry (`main` also sets TensorFlow's threads, which a test
     # process that has already run TensorFlow cannot change).
