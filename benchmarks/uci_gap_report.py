@@ -33,6 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 for _path in (HERE, os.path.dirname(HERE)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
+ROOT = os.path.dirname(HERE)
+BEGIN, END = "<!-- uci-gap:begin (benchmarks/uci_gap_report.py --publish) -->", "<!-- uci-gap:end -->"
 METHOD_NAMES = {"mc_dropout": "MC dropout", "flipout": "Flipout BNN", "ensemble": "deep ensemble"}
 DATASET_ORDER = ("bostonHousing", "kin8nm", "naval-propulsion-plant", "power-plant", "protein-tertiary-structure",
                  "wine-quality-red")
@@ -226,12 +228,6 @@ def main(argv=None):
     return text
 
 
-BEGIN, END = "<!-- uci-gap:begin (benchmarks/uci_gap_report.py --publish) -->", "<!-- uci-gap:end -->"
-
-
-ROOT = os.path.dirname(HERE)
-
-
 def publish(text, root=ROOT):
     """The report without its title, its section headings in bold, between the pages' uci-gap markers."""
     from _publish import publish as publish_block
@@ -239,8 +235,9 @@ def publish(text, root=ROOT):
     lines = text.strip().splitlines()[1:]  # the title: the pages have their own heading
     block = "\n".join(f"**{line[3:]}**" if line.startswith("## ") else line for line in lines).strip()
     for page in ("README.md", os.path.join("docs", "calibration.md")):
-        publish_block(os.path.join(root, page), {(BEGIN, END): block})
-        print(f"updated {os.path.join(root, page)}")
+        path = os.path.join(root, page)
+        publish_block(path, {(BEGIN, END): block})
+        print(f"updated {path}")
 
 
 if __name__ == "__main__":
