@@ -81,8 +81,9 @@ def anchor_rows():
 def classifier_table():
     """The MNIST classifiers side by side (held-out digits, Fashion-MNIST as out-of-distribution)."""
     rows = ["| entry | trained on | epochs (best) | train time | accuracy | NLL | Brier | ECE (15 bins) "
-            "| OOD AUROC (entropy) | 90 % sets: coverage / size | published (accuracy / NLL / ECE) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| OOD AUROC (entropy) | 90 % sets: coverage / size | temperature-scaled: T / NLL / ECE "
+            "| published (accuracy / NLL / ECE) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in zoo.list_models():
         entry = zoo.registry.get(name)
         if entry.family != "bnn" or not zoo.is_trained(name):
@@ -94,10 +95,12 @@ def classifier_table():
         images = f" ({plain(m['test_images'])} digits)" if m.get("test_images") else ""
         sets = (m.get("conformal_sets") or {}).get("90")
         sets = f"{plain(sets['coverage'])} / {plain(sets['mean_set_size'])}" if sets else "—"
+        scaled = m.get("temperature_scaled")
+        scaled = " / ".join(plain(scaled[k]) for k in ("temperature", "nll", "ece")) if scaled else "—"
         rows.append(f"| `{name}` | {trained_on(info)} | {t.get('epochs_run', info.get('epochs'))} "
                     f"({t.get('best_epoch', '—')}) | {seconds(t.get('train_wall_time_s', m.get('train_seconds')))} "
                     f"| {plain(m.get('accuracy'))}{images} | {plain(m.get('nll'))} | {plain(m.get('brier'))} "
-                    f"| {plain(m.get('ece'))} | {plain(m.get('ood_auroc_entropy'))} | {sets} "
+                    f"| {plain(m.get('ece'))} | {plain(m.get('ood_auroc_entropy'))} | {sets} | {scaled} "
                     f"| {ref if anchor else '—'} |")
     return "\n".join(rows)
 

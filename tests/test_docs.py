@@ -91,6 +91,18 @@ def test_a_sparse_or_changed_card_still_gives_a_page(card):
     assert page.startswith("# vae_mnist") and "no published anchor" in page
 
 
+def test_a_classifier_page_shows_its_numbers_before_and_after_temperature_scaling():
+    import zoo_pages
+
+    card = {"metrics": {"accuracy": 0.9836, "nll": 0.0474, "ece": 0.0113, "temperature_scaled": {
+        "temperature": 0.557, "calibration_rows": 10000, "accuracy": 0.9838, "nll": 0.0431, "ece": 0.0071}}}
+    page = zoo_pages.page("bnn_flipout_mnist", {"name": "bnn_flipout_mnist", **card}, [])
+    assert "T = 0.557" in page and "10,000 early-stopping digits" in page
+    assert "| as trained | 0.9836 | 0.0474 | 0.0113 |" in page
+    assert "| temperature-scaled | 0.9838 | 0.0431 | 0.0071 |" in page
+    assert zoo_pages.temperature_table({"metrics": {"nll": 0.1}}) == []
+
+
 # -- tutorials: parts in order, outputs as a page shows them ------------------------------------
 def test_tutorial_parts_keep_their_order_and_lines():
     source = "a = 1\n# --8<-- [start:one]\nb = 2\n# --8<-- [end:one]\nc = 3\n"

@@ -127,6 +127,16 @@ def test_cli_list_and_info(capsys):
     assert "Unknown zoo model" in capsys.readouterr().err
 
 
+def test_text_card_shows_a_group_of_plain_metrics_under_its_name():
+    from tfvb.zoo.card import text_card
+
+    text = text_card({"name": "m", "metrics": {"nll": 0.0474, "temperature_scaled": {"temperature": 0.557,
+                      "nll": 0.0431}, "conformal_sets": {"90": {"coverage": 0.9}}}})
+    assert "    nll                              0.0474" in text
+    assert "    temperature_scaled:\n      temperature                    0.557\n      nll " in text
+    assert "conformal_sets" not in text  # groups of groups stay in metadata.json
+
+
 def test_cli_benchmark_on_a_slice(capsys, tmp_path):
     path = tmp_path / "bench.json"
     assert cli.main(["zoo", "benchmark", "vae_mnist", "--limit", "20", "--json", str(path)]) == 0
@@ -364,3 +374,26 @@ def test_classifier_cards_name_the_point_prediction_they_measure(mnist_sample):
     bnn.fit(images[:128], labels[:128], batch_size=64, epochs=1, verbose=0)
     assert recipe.point_accuracy(bnn, x, y) == {
         "accuracy_posterior_mean": float(np.mean(bnn.predict(x, verbose=0).argmax(1) == y))}
+
+
+def test_classifier_cards_report_their_metrics_again_after_temperature_scaling(mnist_sample):
+    """`temperature_scaled` on a classifier card: T fitted by NLL on the early-stopping split, and the held-out
+    metrics of the card's own seeded draws with every draw's logits divided by T (recomputed here by hand)."""
+    from tfvb.calibrate import temperature_scale
+    from tfvb.models import BNNClassifier
+
+    recipe = _zoo_module("bnn_flipout_mnist").recipe
+    images, labels = mnist_sample
+    bnn = BNNClassifier(10, hidden_units=(16,), seed=0)
+    bnn.compile(keras.optimizers.Adam(1e-2))
+    bnn.fit(images[:256], labels[:256], batch_size=64, epochs=2, verbose=0)
+    val, test, ood = (images[256:456], labels[256:456]), (images[456:656], labels[456:656]), images[656:856]
+    out = recipe.temperature_scaled_metrics(bnn, val, test, ood, samples=8)
+    assert out["temperature"] == pytest.approx(temperature_scale(bnn, *val, samples=8, seed=0).temperature)
+    assert out["calibration_rows"] == 200 and out["test_images"] == 200 and "conformal_sets" not in out
+    logits = np.log(bnn.predict_samples(test[0], samples=8, seed=0).astype("float64")) / out["temperature"]
+    probs = np.mean(np.exp(logits - logits.max(-1, keepdims=True)) /
+                    np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True), axis=0)
+    assert out["nll"] == pytest.approx(-np.mean(np.log(probs[np.arange(200), test[1]])), rel=1e-5)
+    assert out["accuracy"] == np.mean(probs.argmax(1) == test[1])
+    assert 0.0 <= out["ece"] <= 1.0 and 0.0 <= out["ood_auroc_entropy"] <= 1.0

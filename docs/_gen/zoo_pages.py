@@ -95,6 +95,21 @@ def protocol_table(info):
             "| run | splits | RMSE | test LL (nats) |", "|---|---|---|---|", *rows, ""]
 
 
+def temperature_table(info):
+    """A classifier card's held-out numbers as trained and after temperature scaling (`temperature_scaled`)."""
+    m = info.get("metrics") or {}
+    scaled = m.get("temperature_scaled")
+    if not isinstance(scaled, dict):
+        return []
+    keys = [k for k in ("accuracy", "nll", "brier", "ece", "ood_auroc_entropy") if k in scaled]
+    return [f"After temperature scaling (`tfvb.calibrate.temperature_scale`: every draw's logits divided by "
+            f"T = {cell(scaled.get('temperature'))}, fitted by NLL on the {cell(scaled.get('calibration_rows'))} "
+            "early-stopping digits), beside the numbers as trained:\n",
+            "| | " + " | ".join(f"`{k}`" for k in keys) + " |", "|---|" + "---|" * len(keys),
+            "| as trained | " + " | ".join(cell(m.get(k)) for k in keys) + " |",
+            "| temperature-scaled | " + " | ".join(cell(scaled.get(k)) for k in keys) + " |", ""]
+
+
 def per_split_table(info):
     splits = (info.get("metrics") or {}).get("per_split")
     if not (isinstance(splits, list) and splits and all(isinstance(s, dict) for s in splits)):
@@ -122,7 +137,7 @@ def page(name, info, pictures):
     lines += ["## Numbers beside the published anchors\n", *comparison(info)]
     if anchors.get("note"):
         lines.append(f"Note: {text(anchors['note'])}\n")
-    lines += protocol_table(info) + per_split_table(info)
+    lines += temperature_table(info) + protocol_table(info) + per_split_table(info)
     others = [p for p in pictures if p not in curve]
     if others:
         lines.append("## Pictures\n")

@@ -31,7 +31,11 @@ def text_card(info):
         lines.append(f"  training: {training['rule']}; best epoch {training.get('best_epoch')} of "
                      f"{training.get('epochs_run')}")
     lines += [f"  versions: {_fmt(info.get('versions', {}))}", "  metrics:"]
-    lines += [f"    {k:32s} {_fmt(v)}" for k, v in info.get("metrics", {}).items() if not isinstance(v, (dict, list))]
+    metrics = info.get("metrics", {})
+    lines += [f"    {k:32s} {_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list))]
+    for k, v in metrics.items():  # a group of plain numbers (e.g. `temperature_scaled`) under its own name
+        if isinstance(v, dict) and v and not any(isinstance(x, (dict, list)) for x in v.values()):
+            lines += [f"    {k}:", *(f"      {kk:30s} {_fmt(x)}" for kk, x in v.items())]
     anchors = info.get("anchors") or {}
     if anchors:
         lines.append("  published anchors:")
