@@ -1,7 +1,7 @@
-"""The zoo's results table, built from the entries' metadata.json (never typed by hand).
+"""The zoo's results tables, built from the entries' metadata.json (never typed by hand).
 
-    .venv/bin/python scripts/zoo_table.py            # print the table
-    .venv/bin/python scripts/zoo_table.py --readme   # rewrite it in README.md between its markers
+    .venv/bin/python scripts/zoo_table.py            # print the tables
+    .venv/bin/python scripts/zoo_table.py --readme   # rewrite them in README.md and docs/calibration.md
 """
 
 import argparse
@@ -22,6 +22,8 @@ CLASSIFIERS_BEGIN = "<!-- zoo-classifiers:begin (scripts/zoo_table.py) -->"
 CLASSIFIERS_END = "<!-- zoo-classifiers:end -->"
 COVERAGE_BEGIN = "<!-- zoo-coverage:begin (scripts/zoo_table.py) -->"
 COVERAGE_END = "<!-- zoo-coverage:end -->"
+TEMPERATURE_BEGIN = "<!-- zoo-temperature:begin (scripts/zoo_table.py) -->"
+TEMPERATURE_END = "<!-- zoo-temperature:end -->"
 #: Which published row of the classifiers' anchors each kind of entry stands beside.
 CLASSIFIER_ANCHOR = {"BNNClassifier": "mean_field_vi", "DeepEnsemble": "ensemble_of_10"}
 
@@ -105,6 +107,20 @@ def classifier_table():
     return "\n".join(rows)
 
 
+def temperature_table():
+    """The classifiers' held-out numbers as trained and after temperature scaling (cards' `temperature_scaled`)."""
+    rows = ["| entry | $\\hat T$ | NLL as trained → scaled | ECE (15 bins) as trained → scaled | accuracy |",
+            "|---|---|---|---|---|"]
+    for name in zoo.list_models():
+        m = zoo.info(name).get("metrics", {}) if zoo.is_trained(name) else {}
+        scaled = m.get("temperature_scaled")
+        if scaled:
+            rows.append(f"| `{name}` | {plain(scaled['temperature'])} | "
+                        + " | ".join(f"{plain(m.get(k))} → {plain(scaled.get(k))}" for k in ("nll", "ece", "accuracy"))
+                        + " |")
+    return "\n".join(rows)
+
+
 def _interval_cells(coverage):
     """'coverage / width' of the Gaussian, absolute and normalized conformal 90 % intervals, or dashes (over
     several splits: 'mean ± standard error over the splits / mean width')."""
@@ -163,12 +179,13 @@ def main():
     args = parser.parse_args()
     tables = {(BEGIN, END): vae_table(), (CLASSIFIERS_BEGIN, CLASSIFIERS_END): classifier_table(),
               (COVERAGE_BEGIN, COVERAGE_END): coverage_table()}
+    docs = {(TEMPERATURE_BEGIN, TEMPERATURE_END): temperature_table()}
     if not args.readme:
-        print("\n\n".join(tables.values()))
+        print("\n\n".join([*tables.values(), *docs.values()]))
         return
-    path = os.path.join(REPO, "README.md")
-    publish(path, tables)
-    print(f"rewrote the zoo tables in {path}")
+    for page, blocks in (("README.md", tables), (os.path.join("docs", "calibration.md"), docs)):
+        publish(os.path.join(REPO, page), blocks)
+        print(f"rewrote the zoo tables in {page}")
 
 
 if __name__ == "__main__":

@@ -239,6 +239,9 @@ def test_readme_zoo_table_is_generated_from_the_metadata():
     assert f"{module.BEGIN}\n{module.vae_table()}\n{module.END}" in readme
     assert f"{module.CLASSIFIERS_BEGIN}\n{module.classifier_table()}\n{module.CLASSIFIERS_END}" in readme
     assert f"{module.COVERAGE_BEGIN}\n{module.coverage_table()}\n{module.COVERAGE_END}" in readme
+    with open(os.path.join(REPO, "docs", "calibration.md")) as f:
+        page = f.read()
+    assert f"{module.TEMPERATURE_BEGIN}\n{module.temperature_table()}\n{module.TEMPERATURE_END}" in page
 
 
 @pytest.mark.slow
