@@ -36,6 +36,7 @@ References:
     Gal, Ghahramani. Dropout as a Bayesian Approximation. ICML 2016.
 """
 
+import os
 import time
 
 import numpy as np
@@ -66,6 +67,41 @@ class MCDropout:
                                     epoch_multiplier=options.epoch_multiplier, epochs=options.epochs,
                                     seed=options.seed)
         self.settings = self.protocol.as_dict()
+        self.name = folder.name
+        self.kept_runs = getattr(options, "kept_runs", None)
+
+    #: What `score` returns, all of which a kept protocol record must hold to stand for it.
+    SCORED = ("ll", "rmse", "coverage", "epochs", "dropout_rate", "tau", "tuned")
+
+    def kept(self, kind, k):
+        """Standard split k as the protocol run kept in `kept_runs` measured it, or None.
+
+        `benchmarks/uci.py` keeps every split of Gal's protocol at 10 x and
+        100 x epochs in `uci_<name><suffix>.json` (`tfvb.uci_protocol.RESULT_FILES`).
+        A record there made with this `Protocol` (grid, epochs, passes, seed)
+        comes from the same networks, seeds and data as `score` on that split
+        (Boston's five standard splits: equal to the last bit), so it is taken
+        instead of training the grid again. Splits whose coverage was added to
+        an older run (`--add-coverage`) carry the coverage of the final
+        networks trained again from the recorded choice (`coverage_from`:
+        the same seeds, floating-point order only). Gap splits are always
+        trained here.
+        """
+        from tfvb.uci_protocol.results import read_previous, result_file
+
+        if kind != "standard" or not self.kept_runs or self.protocol.epoch_multiplier is None:
+            return None
+        try:
+            path = os.path.join(self.kept_runs, result_file(self.name, self.protocol.variant,
+                                                            self.protocol.epoch_multiplier))
+            records, _ = read_previous(path, self.protocol)
+        except ValueError:  # no file kept at this multiplier, or one written with other settings
+            return None
+        for r in records:
+            if r.get("split") == k and all(key in r for key in self.SCORED):
+                return {**{key: r[key] for key in self.SCORED}, "seconds": float(r.get("seconds", 0.0)),
+                        "reused_from": os.path.basename(path)}
+        return None
 
     def score(self, data):
         from tfvb.uci_protocol import protocol_split

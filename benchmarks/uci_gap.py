@@ -32,6 +32,10 @@ T = 10,000 test passes, 1,000 validation passes; `--epoch-multiplier`, `--sample
 Flipout the recipe's own (10 x n_epochs, batch 32, Adam 1e-3, 100 draws); the ensemble 40 epochs x
 `--ensemble-epoch-multiplier`, batch 100, Adam `--ensemble-learning-rate` 0.01. `--epochs` overrides all
 three (smoke runs). Split k (gap feature k) is seeded from `--seed` + k (MC dropout: + 1000 k).
+MC dropout's standard splits are what `benchmarks/uci.py` computes for them with the same settings:
+where its run is kept (`--kept-runs`, default the checkout's benchmarks/results, e.g.
+uci_kin8nm_100x.json) the split's record is taken from it (`reused_from` in the record) instead of
+training the grid a second time (`_uci_gap_methods.MCDropout.kept`); `--kept-runs none` trains them.
 
 Cost, estimated (one process, one thread, on this 2-core machine with the other core busy; wall seconds
 per split, standard / gap). Measured: the smoke run (Boston, 2 epochs) and the same on Boston at 20 and
@@ -50,8 +54,9 @@ protocol in benchmarks/results/uci_<name>_100x.json, and its gap times those x (
     protein-tertiary-structure 9   1700 / 1260    2060 / 1530    270 / 200       13.1 h
     wine-quality-red          11     66 / 49       150 / 110      13 / 11         0.8 h
 
-About 30 hours for all six in one process; two processes (different --datasets, the same --json) on
-the two cores about halve it. MC dropout is ~40 % of it; `--epoch-multiplier 10` cuts that part by ~10.
+About 30 hours for all six in one process (about 25 with MC dropout's standard splits taken from the
+kept protocol runs); two processes (different --datasets, the same --json) on the two cores about
+halve it. MC dropout is ~40 % of it; `--epoch-multiplier 10` cuts that part by ~10.
 """
 
 import argparse
@@ -150,6 +155,10 @@ def parse(argv):
                         help="the ensemble trains 40 x this epochs")
     parser.add_argument("--ensemble-learning-rate", type=float, default=None, help="Adam's step size (0.01)")
     parser.add_argument("--epochs", type=int, default=None, help="override every method's epochs (smoke runs)")
+    parser.add_argument("--kept-runs", default=None,
+                        help="where benchmarks/uci.py's protocol runs are kept; MC dropout takes a standard split "
+                             "from the run with its settings there instead of training it again (default: "
+                             "benchmarks/results of the checkout; 'none': always train)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads (inter-op: 1)")
     parser.add_argument("--json", default=None, help="the records' file (required, except with --smoke)")
@@ -168,6 +177,12 @@ def parse(argv):
     if args.json is None:
         parser.error("--json is required (the records' file a long run writes and resumes from)")
     args.standard_splits = STANDARD_SPLITS if args.standard_splits is None else args.standard_splits
+    if args.kept_runs is None:
+        from tfvb import paths
+
+        args.kept_runs = paths.benchmark_results_dir()
+    elif args.kept_runs.lower() == "none":
+        args.kept_runs = None
     defaults = {"samples": settings.SAMPLES, "validation_samples": settings.VALIDATION_SAMPLES,
                 "ensemble_learning_rate": Ensemble.LEARNING_RATE}
     for key, value in defaults.items():
@@ -279,12 +294,15 @@ def main(argv=None):
             split_cache[name, kind, k] = split_of(data_sets[name], kind, k)
         data, about = split_cache[name, kind, k]
         method = methods[name, m]
-        record = {"dataset": name, "method": m, "kind": kind, "split": k, **about, **timed_score(method, data),
-                  "settings": method.settings}
+        kept = method.kept(kind, k) if hasattr(method, "kept") else None
+        record = {"dataset": name, "method": m, "kind": kind, "split": k, **about,
+                  **(kept or timed_score(method, data)), "settings": method.settings}
         store.add(record, command)
         cov = record["coverage"]["90"]["gaussian"]["coverage"]
         print(f"[{i + 1}/{len(todo)}] {name} {m} {kind} {k}: ll {record['ll']:.4f} rmse {record['rmse']:.4g} "
-              f"90% coverage {cov:.3f} ({record['seconds']:.1f} s; {time.perf_counter() - start:.0f} s so far)",
+              f"90% coverage {cov:.3f} ({record['seconds']:.1f} s"
+              f"{', kept in ' + record['reused_from'] if 'reused_from' in record else ''}; "
+              f"{time.perf_counter() - start:.0f} s so far)",
               flush=True)
     import uci_gap_report
 

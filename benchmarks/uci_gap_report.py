@@ -197,6 +197,15 @@ def markdown(records, sources=()):
         lines += ["", "Gap features whose held-out value range also holds training rows (ties straddle the cuts: "
                   "discrete or repeated values), counted in the means above: "
                   + "; ".join(f"{n}: {sorted(v)}" for n, v in sorted(tied.items())) + "."]
+    kept = {}
+    for r in records:
+        if r.get("reused_from"):
+            kept.setdefault((r["dataset"], r["method"], r["reused_from"]), []).append(r["split"])
+    if kept:
+        lines += ["", "Standard splits taken from the kept protocol run with the same settings (the same networks, "
+                  "seeds and data; `benchmarks/uci.py`), not trained a second time: "
+                  + "; ".join(f"{n} {METHOD_NAMES.get(m, m)} splits {sorted(v)} from {f}"
+                              for (n, m, f), v in sorted(kept.items())) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import REPO, SHARED_DATA
 from test_uci import _load_benchmark, make_folder
 
 METHODS = ("mc_dropout", "flipout", "ensemble")
@@ -146,3 +147,54 @@ def test_publish_replaces_only_what_lies_between_the_pages_markers(smoke_run, tm
     (tmp_path / "README.md").write_text("no markers here\n")
     with pytest.raises(SystemExit, match="Expected the markers"):
         report.publish(text, root=str(tmp_path))
+
+
+def test_mc_dropout_takes_a_standard_split_from_the_kept_protocol_run_that_computed_it(tmp_path):
+    """Boston's five MC-dropout standard splits in uci_gap.json were trained by uci_gap.py itself; the kept 100 x
+    protocol run (uci_bostonHousing_100x.json, benchmarks/uci.py) holds the same numbers to the last bit, which is
+    what lets `MCDropout.kept` take a standard split from it instead of training the grid again."""
+    from tfvb.data import UCIFolder
+
+    gap, methods = _load_benchmark("uci_gap"), _load_benchmark("_uci_gap_methods")
+    root = os.path.join(SHARED_DATA, "uci")
+    folder = UCIFolder(os.path.join(root, "bostonHousing"))
+    mc = methods.MCDropout(folder, gap.parse([root, "--json", str(tmp_path / "g.json")]))
+    with open(os.path.join(REPO, "benchmarks", "results", "uci_gap.json")) as f:
+        trained = [r for r in json.load(f)["records"] if "reused_from" not in r
+                   and (r["dataset"], r["method"], r["kind"]) == ("bostonHousing", "mc_dropout", "standard")]
+    assert sorted(r["split"] for r in trained) == [0, 1, 2, 3, 4]
+    for r in trained:
+        kept = mc.kept("standard", r["split"])
+        assert kept["reused_from"] == "uci_bostonHousing_100x.json"
+        assert {k: kept[k] for k in mc.SCORED} == {k: r[k] for k in mc.SCORED}
+    assert mc.kept("gap", 0) is None  # gap splits are always trained
+    other = gap.parse([root, "--json", str(tmp_path / "g.json"), "--samples", "100"])
+    assert methods.MCDropout(folder, other).kept("standard", 0) is None  # the kept run's settings differ
+    none = gap.parse([root, "--json", str(tmp_path / "g.json"), "--kept-runs", "none"])
+    assert methods.MCDropout(folder, none).kept("standard", 0) is None
+
+
+def test_a_run_records_where_it_took_a_standard_split_from(tmp_path, capsys):
+    """End to end: the kept run's record of standard split 0 goes into the file as it was (its own seconds), with
+    `reused_from`; the gap split beside it is trained."""
+    from tfvb.data import UCIFolder
+
+    gap, methods = _load_benchmark("uci_gap"), _load_benchmark("_uci_gap_methods")
+    make_folder(str(tmp_path / "toy"), rows=60, features=3, splits=2)
+    kept_runs, out = tmp_path / "kept", str(tmp_path / "gap.json")
+    args = [str(tmp_path), "--datasets", "toy", "--methods", "mc_dropout", "--standard-splits", "1", "--features",
+            "0", "--epoch-multiplier", "10", "--samples", "100", "--validation-samples", "50", "--threads", "1",
+            "--json", out, "--kept-runs", str(kept_runs)]
+    settings = methods.MCDropout(UCIFolder(str(tmp_path / "toy")), gap.parse(args)).settings
+    split0 = {"split": 0, "ll": -1.25, "rmse": 0.5, "epochs": 20, "dropout_rate": 0.1, "tau": 10.0,
+              "tuned": {"ll": -1.2}, "coverage": {"90": {"gaussian": {"coverage": 0.875}}}, "seconds": 1234.5}
+    kept_runs.mkdir()
+    (kept_runs / "uci_toy.json").write_text(json.dumps({"protocol": settings, "per_split": [split0]}))
+    gap.main(args)
+    records = {r["kind"]: r for r in _records(out)}
+    assert {k: records["standard"][k] for k in split0} == split0
+    assert records["standard"]["reused_from"] == "uci_toy.json"
+    assert "reused_from" not in records["gap"] and records["gap"]["epochs"] == 20
+    assert "kept in uci_toy.json" in capsys.readouterr().out
+    text = _load_benchmark("uci_gap_report").markdown(_records(out))
+    assert "not trained a second time: toy MC dropout splits [0] from uci_toy.json." in text
