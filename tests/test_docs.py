@@ -103,6 +103,16 @@ def test_a_classifier_page_shows_its_numbers_before_and_after_temperature_scalin
     assert zoo_pages.temperature_table({"metrics": {"nll": 0.1}}) == []
 
 
+def test_each_learning_curve_picture_is_shown_from_its_own_file():
+    import zoo_pages
+
+    pictures = [("Learning curve", "/c/1_learning_curve.png"),
+                ("NLL and accuracy", "/c/1_learning_curve_nll_accuracy.png")]
+    page = zoo_pages.page("bnn_flipout_mnist", {"name": "bnn_flipout_mnist"}, pictures)
+    assert "![Learning curve](bnn_flipout_mnist/1_learning_curve.png)" in page
+    assert "![NLL and accuracy](bnn_flipout_mnist/1_learning_curve_nll_accuracy.png)" in page
+
+
 # -- tutorials: parts in order, outputs as a page shows them ------------------------------------
 def test_tutorial_parts_keep_their_order_and_lines():
     source = "a = 1\n# --8<-- [start:one]\nb = 2\n# --8<-- [end:one]\nc = 3\n"

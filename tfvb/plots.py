@@ -1,5 +1,5 @@
 """Pictures of generative models: sample grids, reconstructions, latent manifolds, interpolations,
-learning curves.
+learning curves (and a classifier's validation NLL and accuracy).
 
 Every function writes a PNG (matplotlib's Agg backend, no display needed) and returns its path.
 """
@@ -70,10 +70,23 @@ def interpolations(model, images, path, pairs=4, steps=10, title=None):
     return _save(_grid(decoded, pairs, steps), path, title or f"{model.name}: latent interpolations")
 
 
-def learning_curve(history, path, title=None, metric="loss"):
+def _limits(values):
+    """(low, high) of a curve's y axis: everything from the lowest value up to past the 90th percentile, padded
+    in proportion to that span (the first epochs' large losses are cut off, not the converged end)."""
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 1.0
+    low, high = float(values.min()), float(np.percentile(values, 90))
+    span = high - low if high > low else max(abs(low), 1.0) * 0.1
+    return low - 0.1 * span, high + 0.3 * span
+
+
+def learning_curve(history, path, title=None, metric="loss", ylabel=None):
     """Training and validation `metric` per epoch (a zoo card's `training.history`), best epoch marked.
 
-    The learning rate, when recorded, is drawn on a second axis.
+    The learning rate, when recorded, is drawn on a second axis. `ylabel`
+    defaults to "`metric` (nats per image)".
     """
     train = np.asarray(history[metric], np.float64)
     val = np.asarray(history.get(f"val_{metric}", []), np.float64)
@@ -84,12 +97,11 @@ def learning_curve(history, path, title=None, metric="loss"):
         ax.plot(epochs[:val.size], val, label=f"validation {metric}", color="tab:orange", linewidth=1)
         best = int(np.argmin(val))
         ax.axvline(best + 1, color="gray", linestyle=":", linewidth=1)
-        ax.annotate(f"best epoch {best + 1}: {val[best]:.1f}", (best + 1, val[best]), fontsize=7,
+        ax.annotate(f"best epoch {best + 1}: {val[best]:.3g}", (best + 1, val[best]), fontsize=7,
                     xytext=(-90, 25), textcoords="offset points", arrowprops={"arrowstyle": "->", "lw": 0.5})
-    low = np.nanmin(np.concatenate([train, val])) if val.size else np.nanmin(train)
-    ax.set_ylim(low - 2, np.nanpercentile(np.concatenate([train, val]), 90) + 5)
+    ax.set_ylim(*_limits(np.concatenate([train, val])))
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{metric} (nats per image)")
+    ax.set_ylabel(ylabel or f"{metric} (nats per image)")
     if "learning_rate" in history:
         ax2 = ax.twinx()
         ax2.semilogy(epochs[:len(history["learning_rate"])], history["learning_rate"], color="tab:green",
@@ -98,6 +110,58 @@ def learning_curve(history, path, title=None, metric="loss"):
         ax2.tick_params(axis="y", labelsize=7, colors="tab:green")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(title or "learning curve", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return str(path)
+
+
+def classifier_curves(history, path, title=None):
+    """A classifier's validation NLL and accuracy per epoch (a zoo card's `training.history`).
+
+    Left: the validation NLL of the predictive (`val_nll`, an ensemble's
+    `val_ensemble_nll`) and, for a Bayesian model, its KL per example
+    (`val_kl`), on a log axis: the NLL settles long before the KL stops
+    falling. Right: validation accuracy (an ensemble's, and its members'
+    mean). The dotted line is the best epoch of the stopping rule's
+    `val_loss`.
+
+    Raises:
+        ValueError: when the history records no validation NLL.
+    """
+    nll_key = next((k for k in ("val_nll", "val_ensemble_nll") if k in history), None)
+    if nll_key is None:
+        raise ValueError("Expected a history with `val_nll` or `val_ensemble_nll` (a classifier's validation NLL). "
+                         f"Received the keys: {sorted(history)}")
+    nll = np.asarray(history[nll_key], np.float64)
+    epochs = np.arange(1, len(nll) + 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), dpi=100)
+    left.semilogy(epochs, nll, color="tab:orange", linewidth=1, label="validation NLL")
+    if "val_kl" in history:
+        left.semilogy(epochs, np.asarray(history["val_kl"], np.float64)[:len(nll)], color="tab:purple",
+                      linewidth=1, label="KL per example")
+    members = "members' mean" if "val_ensemble_accuracy" in history else "validation"
+    accuracies = [(k, label) for k, label in (("val_ensemble_accuracy", "ensemble"), ("val_accuracy", members))
+                  if k in history]
+    for k, label in accuracies:
+        right.plot(epochs, np.asarray(history[k], np.float64)[:len(nll)], linewidth=1, label=label)
+    if "val_loss" in history:
+        best = int(np.argmin(np.asarray(history["val_loss"], np.float64))) + 1
+        for ax in (left, right):
+            ax.axvline(best, color="gray", linestyle=":", linewidth=1)
+        left.annotate(f"best epoch {best}: NLL {nll[best - 1]:.3g}", (best, nll[best - 1]), fontsize=7,
+                      xytext=(-110, 20), textcoords="offset points", arrowprops={"arrowstyle": "->", "lw": 0.5})
+    left.set_xlabel("epoch")
+    left.set_ylabel("nats per example")
+    left.legend(loc="upper right", fontsize=8)
+    if accuracies:
+        values = np.concatenate([np.asarray(history[k], np.float64) for k, _ in accuracies])
+        low, high = _limits(-values)  # accuracy rises: cut off the first epochs' low values, not the best ones
+        right.set_ylim(-high, -low)
+        right.legend(loc="lower right", fontsize=8)
+    right.set_xlabel("epoch")
+    right.set_ylabel("validation accuracy")
+    fig.suptitle(title or "validation NLL and accuracy", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -132,8 +132,8 @@ def page(name, info, pictures):
              "## Data\n", f"{text(info.get('data', '—'))}\n",
              "## Training\n", *training(info)]
     curve = [p for p in pictures if "learning_curve" in p[1]]
-    for caption, _ in curve:
-        lines += [f"![{caption}]({name}/{os.path.basename(curve[0][1])})\n", f"*{caption}.*\n"]
+    for caption, path in curve:
+        lines += [f"![{caption}]({name}/{os.path.basename(path)})\n", f"*{caption}.*\n"]
     lines += ["## Numbers beside the published anchors\n", *comparison(info)]
     if anchors.get("note"):
         lines.append(f"Note: {text(anchors['note'])}\n")

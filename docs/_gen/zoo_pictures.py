@@ -1,6 +1,7 @@
 """Pictures for a zoo entry's page, drawn at build time from its card and its stored model.
 
-- every entry with a `training.history`: its learning curve (from the card alone);
+- every entry with a `training.history`: its learning curve (from the card alone), and for a classifier
+  its validation NLL (beside a Bayesian model's KL per example) and accuracy per epoch;
 - VAE family: samples, reconstructions of the bundled held-out images, the 2-D latent manifold;
 - classifiers: the reliability diagram of the bundled held-out digits and the predictive entropy of
   those digits against the bundled Fashion-MNIST images (out of distribution);
@@ -71,13 +72,21 @@ def _draw_all(name, info, folder):
         return os.path.join(folder, png)
 
     history = (info.get("training") or {}).get("history")
+    family = info.get("family")
     if history and "loss" in history:
         plots.learning_curve(
             history,
             add("1_learning_curve.png", "Learning curve (from the card's `training.history`)"),
             title=f"{name}: loss per epoch (train, validation)",
+            ylabel="loss (nats per example)" if family == "bnn" else None,
         )
-    family = info.get("family")
+    if history and family == "bnn" and any(k in history for k in ("val_nll", "val_ensemble_nll")):
+        plots.classifier_curves(
+            history,
+            add("1_learning_curve_nll_accuracy.png", "Validation NLL and accuracy per epoch (from the card's "
+                "`training.history`; a Bayesian model's KL per example beside its NLL)"),
+            title=f"{name}: validation NLL and accuracy per epoch",
+        )
     if family == "vae":
         _vae(name, info, add)
     elif family == "bnn":
