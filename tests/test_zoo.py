@@ -381,7 +381,7 @@ def test_classifier_cards_name_the_point_prediction_they_measure(mnist_sample):
 
 def test_classifier_cards_report_their_metrics_again_after_temperature_scaling(mnist_sample):
     """`temperature_scaled` on a classifier card: T fitted by NLL on the early-stopping split, and the held-out
-    metrics of the card's own seeded draws with every draw's logits divided by T (recomputed here by hand)."""
+    metrics of the seeded draws with every draw's logits divided by T (recomputed here by hand)."""
     from tfvb.calibrate import temperature_scale
     from tfvb.models import BNNClassifier
 

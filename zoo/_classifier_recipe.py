@@ -110,7 +110,7 @@ def temperature_scaled_metrics(model, val, test, ood, samples=None, seed=0):
     Guo et al. 2017's post-hoc recalibration, `tfvb.calibrate.temperature_scale`:
     one temperature T, fitted by NLL on `val` (the 10,000 digits that chose the
     best epoch and never gave a gradient step), divides every draw's logits; the
-    same seeded draws as the card's own metrics, so the two differ by T alone.
+    draws are seeded as the card's own metrics' (`seed`).
     Returns T, the calibration rows, and accuracy, NLL, Brier, ECE and OOD
     AUROCs on `test` / `ood` (`predictive_metrics` without the conformal sets).
     """
