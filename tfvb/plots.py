@@ -82,6 +82,14 @@ def _limits(values):
     return low - 0.1 * span, high + 0.3 * span
 
 
+def _mark_best(axes, epoch, value, label, xytext):
+    """A dotted line at the best epoch (1-based) on each of `axes`, the first annotated with `label`."""
+    for ax in axes:
+        ax.axvline(epoch, color="gray", linestyle=":", linewidth=1)
+    axes[0].annotate(label, (epoch, value), fontsize=7, xytext=xytext, textcoords="offset points",
+                     arrowprops={"arrowstyle": "->", "lw": 0.5})
+
+
 def learning_curve(history, path, title=None, metric="loss", ylabel=None):
     """Training and validation `metric` per epoch (a zoo card's `training.history`), best epoch marked.
 
@@ -96,9 +104,7 @@ def learning_curve(history, path, title=None, metric="loss", ylabel=None):
     if val.size:
         ax.plot(epochs[:val.size], val, label=f"validation {metric}", color="tab:orange", linewidth=1)
         best = int(np.argmin(val))
-        ax.axvline(best + 1, color="gray", linestyle=":", linewidth=1)
-        ax.annotate(f"best epoch {best + 1}: {val[best]:.3g}", (best + 1, val[best]), fontsize=7,
-                    xytext=(-90, 25), textcoords="offset points", arrowprops={"arrowstyle": "->", "lw": 0.5})
+        _mark_best([ax], best + 1, val[best], f"best epoch {best + 1}: {val[best]:.3g}", (-90, 25))
     ax.set_ylim(*_limits(np.concatenate([train, val])))
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel or f"{metric} (nats per image)")
@@ -147,10 +153,7 @@ def classifier_curves(history, path, title=None):
         right.plot(epochs, np.asarray(history[k], np.float64)[:len(nll)], linewidth=1, label=label)
     if "val_loss" in history:
         best = int(np.argmin(np.asarray(history["val_loss"], np.float64))) + 1
-        for ax in (left, right):
-            ax.axvline(best, color="gray", linestyle=":", linewidth=1)
-        left.annotate(f"best epoch {best}: NLL {nll[best - 1]:.3g}", (best, nll[best - 1]), fontsize=7,
-                      xytext=(-110, 20), textcoords="offset points", arrowprops={"arrowstyle": "->", "lw": 0.5})
+        _mark_best([left, right], best, nll[best - 1], f"best epoch {best}: NLL {nll[best - 1]:.3g}", (-110, 20))
     left.set_xlabel("epoch")
     left.set_ylabel("nats per example")
     left.legend(loc="upper right", fontsize=8)
