@@ -6,7 +6,10 @@
 
 import argparse
 import os
+import re
 import sys
+
+import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -24,6 +27,10 @@ COVERAGE_BEGIN = "<!-- zoo-coverage:begin (scripts/zoo_table.py) -->"
 COVERAGE_END = "<!-- zoo-coverage:end -->"
 TEMPERATURE_BEGIN = "<!-- zoo-temperature:begin (scripts/zoo_table.py) -->"
 TEMPERATURE_END = "<!-- zoo-temperature:end -->"
+#: The comparisons the zoo's VAE-family entries exist for: (entry, the entry it should beat).
+PAIRS = (("iwae_mnist", "vae_mnist"), ("iwae2_mnist", "vae2_mnist"), ("iwae_mnist_dreg", "iwae_mnist"),
+         ("vae2_mnist", "vae_mnist"), ("cvae_mnist_l16", "vae_mnist"), ("iwae_fashion_mnist", "vae_fashion_mnist"),
+         ("cvae_fashion_mnist", "vae_fashion_mnist"), ("iwae_fashion_mnist", "cvae_fashion_mnist"))
 #: Which published row of the classifiers' anchors each kind of entry stands beside.
 CLASSIFIER_ANCHOR = {"BNNClassifier": "mean_field_vi", "DeepEnsemble": "ensemble_of_10"}
 
@@ -43,8 +50,39 @@ def vae_table():
                     f"| {seconds(t.get('train_wall_time_s'))} | {pm(m.get(f'iwae_{k}_nll'), m.get(f'iwae_{k}_se'))} "
                     f"({plain(images)} images) | {pm(m.get(f'jackknife_{k}_nll'), m.get(f'iwae_{k}_se'))} "
                     f"| {plain(m.get('active_units'))} | {published(info)} |")
-    rows += ["", *anchor_rows()]
+    rows += ["", *paired_rows(), "", *anchor_rows()]
     return "\n".join(rows)
+
+
+def _held_out(info):
+    """(dataset, the images a card's log-likelihoods were measured on, their per-image values) or None."""
+    values = ((info.get("metrics") or {}).get("per_image") or {}).get("iwae_5000_log_likelihood")
+    where = re.search(r"evaluated on ([^(;]*)", info.get("data", ""))
+    return (info.get("dataset"), where.group(1).strip(), np.asarray(values, np.float64)) if values and where else None
+
+
+def paired_rows():
+    """NLL differences between entries measured on the same images, paired image by image (the images'
+    spread in difficulty cancels, so a difference far below either entry's ± is resolved)."""
+    rows = []
+    for a, b in PAIRS:
+        if not (zoo.is_trained(a) and zoo.is_trained(b)):
+            continue
+        if any("old card" in trained_on(zoo.info(name)) for name in (a, b)):
+            continue
+        ha, hb = _held_out(zoo.info(a)), _held_out(zoo.info(b))
+        if ha is None or hb is None or ha[:2] != hb[:2] or len(ha[2]) != len(hb[2]):
+            continue
+        diff = hb[2] - ha[2]  # NLL(a) - NLL(b) = log p_b - log p_a per image
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+        rows.append(f"| `{a}` − `{b}` | {float(diff.mean()):+.2f} ± {se:.2f} | {ha[1]} ({plain(len(diff))}) "
+                    f"| {float(np.mean(diff < 0)):.2f} |")
+    if not rows:
+        return []
+    return ["Paired differences (held-out NLL of one entry minus another's, image by image on the same images; "
+            "negative: the first is better):", "",
+            "| entries | NLL difference, paired | images | share of images the first is better on |",
+            "|---|---|---|---|", *rows]
 
 
 def trained_on(info):

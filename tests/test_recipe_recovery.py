@@ -202,3 +202,26 @@ def test_a_second_training_of_an_entry_is_refused_while_one_runs(zoo_driver):
 def test_runs_go_where_tfvb_runs_points(tmp_path, monkeypatch):
     monkeypatch.setenv("TFVB_RUNS", str(tmp_path))
     assert recipe.run_dir(NAME, 0, True).startswith(paths.runs_dir())
+
+
+def test_a_resumed_log_likelihood_evaluation_counts_the_time_of_the_chunks_done_before(mnist_sample, tmp_path,
+                                                                                    monkeypatch):
+    """The chunks an interrupted evaluation finished are reused, values and seconds: the card's evaluation
+    time is the whole evaluation's, not the last run's."""
+    monkeypatch.setattr(recipe, "LL_CHUNK", 8)
+    model = IWAE(k=1, latent_dim=2, hidden_units=(8,), seed=1)
+    xb = recipe.data.binarize_fixed(mnist_sample[0][:20], seed=0)
+    first = recipe.log_likelihood_in_chunks(model, xb, 3, seed=0, folder=str(tmp_path), verbose=0)
+    assert first["resumed_seconds"] == 0.0
+    chunks = sorted(os.listdir(tmp_path))
+    assert chunks == ["log_likelihood_3_00000.npz", "log_likelihood_3_00008.npz", "log_likelihood_3_00016.npz"]
+    seconds = []
+    for name in chunks:
+        with np.load(tmp_path / name) as npz:
+            seconds.append(float(npz["seconds"]))
+    assert all(s > 0 for s in seconds)
+    os.remove(tmp_path / chunks[-1])  # the run was killed during its last chunk
+    again = recipe.log_likelihood_in_chunks(model, xb, 3, seed=0, folder=str(tmp_path), verbose=0)
+    assert again["resumed_seconds"] == pytest.approx(sum(seconds[:-1]))
+    for m in ("iwae", "jackknife"):
+        np.testing.assert_array_equal(first[m], again[m])

@@ -244,6 +244,29 @@ def test_readme_zoo_table_is_generated_from_the_metadata():
     assert f"{module.TEMPERATURE_BEGIN}\n{module.temperature_table()}\n{module.TEMPERATURE_END}" in page
 
 
+def test_paired_differences_are_taken_image_by_image_on_the_same_images(monkeypatch):
+    """The zoo table's paired NLL differences: the mean and standard error of the per-image differences of two
+    cards measured on the same images, far tighter than either card's own ±; cards on other images are not paired."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("zoo_table", os.path.join(REPO, "scripts", "zoo_table.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = {row.split(" | ")[0]: row for row in module.paired_rows() if row.startswith("| `")}
+    first, second = "iwae_fashion_mnist", "vae_fashion_mnist"
+    a, b = (np.asarray(zoo.info(n)["metrics"]["per_image"]["iwae_5000_log_likelihood"]) for n in (first, second))
+    diff = b - a
+    se = diff.std(ddof=1) / np.sqrt(len(diff))
+    cells = rows[f"| `{first}` − `{second}`"].split(" | ")
+    assert cells[1] == f"{diff.mean():+.2f} ± {se:.2f}" and cells[2] == "t10k images 0-4999 (5,000)"
+    assert se < zoo.info(first)["metrics"]["iwae_5000_se"] / 5
+    infos = {n: zoo.info(n) for n in (first, second)}
+    infos[second] = {**infos[second], "data": infos[second]["data"].replace("images 0-4999", "images 5000-9999")}
+    original = module.zoo.info
+    monkeypatch.setattr(module.zoo, "info", lambda name: infos.get(name) or original(name))
+    assert not any(r.startswith(f"| `{first}` − `{second}`") for r in module.paired_rows())
+
+
 @pytest.mark.slow
 def test_demo_html_report_renders_in_a_real_browser(tmp_path):
     """The self-contained report.html, opened from disk in headless Chromium: title, tables, every picture."""

@@ -124,23 +124,32 @@ def log_likelihood_in_chunks(model, xb, k, seed, folder=None, verbose=1):
     Chunk c (images c..c+LL_CHUNK-1) draws from seed + c whatever else is
     evaluated, so a re-measurement of the first n images reproduces the
     card's per-image values; with `folder`, each finished chunk is kept there
-    and a killed evaluation resumes at the first missing one.
+    (with the seconds it took) and a killed evaluation resumes at the first
+    missing one.
+
+    Returns:
+        The per-image estimates under "iwae" and "jackknife", and under
+        "resumed_seconds" the seconds that the chunks finished by earlier runs
+        took (0.0 when none was), so a resumed evaluation reports its whole cost.
     """
     values = {"iwae": [], "jackknife": []}
+    resumed_seconds = 0.0
     for c in range(0, len(xb), LL_CHUNK):
         path = os.path.join(folder, f"log_likelihood_{k}_{c:05d}.npz") if folder else None
         if path and os.path.isfile(path):
             with np.load(path) as npz:
                 chunk = {m: npz[m] for m in values}
+                resumed_seconds += float(npz["seconds"]) if "seconds" in npz.files else 0.0
         else:
+            start = time.time()
             est = evaluate.log_likelihood_estimates(model, xb[c:c + LL_CHUNK], k=k, seed=seed + c, verbose=verbose)
             chunk = {m: est[m].per_example for m in values}
             if path:
                 with _atomic.replacing(path) as tmp:
-                    np.savez(tmp, **chunk)
+                    np.savez(tmp, seconds=time.time() - start, **chunk)
         for m in values:
             values[m].append(chunk[m])
-    return {m: np.concatenate(v).astype(np.float64) for m, v in values.items()}
+    return {**{m: np.concatenate(v).astype(np.float64) for m, v in values.items()}, "resumed_seconds": resumed_seconds}
 
 
 def _mean_se(values):
@@ -171,7 +180,8 @@ def evaluate_vae(model, images, k=K_EVAL, seed=0, ll_images=None, verbose=1, fol
         "log_likelihood_k": k,
         "active_units": active,
         "reconstruction_nats": round(float(bce.mean()), 3),
-        "eval_wall_time_s": round(time.time() - start, 1),
+        # This run's time and that of the log-likelihood chunks earlier (interrupted) runs finished.
+        "eval_wall_time_s": round(time.time() - start + est["resumed_seconds"], 1),
         # Per-image values let two entries be compared paired over the same images.
         "per_image": {f"iwae_{k}_log_likelihood": [round(float(v), 3) for v in est["iwae"]]},
     }
