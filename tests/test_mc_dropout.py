@@ -320,6 +320,23 @@ def test_concrete_needs_a_likelihood_objective():
         assert clf.dropout_rates.shape == (2,)  # the former name, kept for code written against it
 
 
+
+def test_saving_warns_only_about_names_the_user_touched(tmp_path):
+    """Keras's saving walks dir(model) with getattr: the deprecated `dropout_rates` is not in dir(), so a save
+    raises no DeprecationWarning the user did not cause, and the model loads back the same."""
+    import warnings
+
+    clf = MCDropoutClassifier(3, hidden_units=(8,), concrete=True, num_examples=10)
+    clf.build((None, 4))
+    assert "dropout_rates" not in dir(clf) and "layer_dropout_rates" in dir(clf)
+    with warnings.catch_warnings(record=True) as caught:  # recorded: an exception would be swallowed by the walk
+        warnings.simplefilter("always")
+        clf.save(tmp_path / "clf.keras")
+    assert not [str(w.message) for w in caught if "dropout_rates" in str(w.message)]
+    again = keras.saving.load_model(tmp_path / "clf.keras")
+    np.testing.assert_allclose(again.layer_dropout_rates, clf.layer_dropout_rates, rtol=1e-6)
+
+
 def test_concrete_grid_learns_rates_and_exports_an_equivalent_regressor():
     x, y = sine_data(120)
     grid = MCDropoutGrid(1, [0.1, 0.1], [1.0, 1.0], hidden_units=(16,), lengthscale=[1e-2, 1.0],

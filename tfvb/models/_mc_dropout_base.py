@@ -267,6 +267,11 @@ class MCDropoutBase(
             return dropout.rate_from_logit(keras.ops.convert_to_numpy(self.dropout_logits))
         return np.full(len(self.hidden) + (2 if self.conv_layers else 1), self.dropout_rate)
 
+    def __dir__(self):
+        # Deprecated names are left out of dir(): Keras's saving walks dir(model) with getattr, and would
+        # raise their DeprecationWarning on every save of a model that never used them.
+        return [name for name in super().__dir__() if name != "dropout_rates"]
+
     @property
     def dropout_rates(self):
         """Deprecated name of `layer_dropout_rates`."""
