@@ -68,9 +68,10 @@ def paired_rows():
     for a, b in PAIRS:
         if not (zoo.is_trained(a) and zoo.is_trained(b)):
             continue
-        if any("old card" in trained_on(zoo.info(name)) for name in (a, b)):
+        infos = zoo.info(a), zoo.info(b)
+        if any("old card" in trained_on(info) for info in infos):
             continue
-        ha, hb = _held_out(zoo.info(a)), _held_out(zoo.info(b))
+        ha, hb = (_held_out(info) for info in infos)
         if ha is None or hb is None or ha[:2] != hb[:2] or len(ha[2]) != len(hb[2]):
             continue
         diff = hb[2] - ha[2]  # NLL(a) - NLL(b) = log p_b - log p_a per image

@@ -227,13 +227,19 @@ def test_mc_dropout_recipe_reuses_only_a_matching_kept_protocol_run():
     assert recipe._protocol_selection("bostonHousing", 50, 0, 10_000, 1000, data) == (None, None)  # none kept
 
 
-def test_readme_zoo_table_is_generated_from_the_metadata():
-    """The README's results tables are what scripts/zoo_table.py builds from the cards (no hand-typed numbers)."""
+def _zoo_table():
+    """scripts/zoo_table.py as a module."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("zoo_table", os.path.join(REPO, "scripts", "zoo_table.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_zoo_table_is_generated_from_the_metadata():
+    """The README's results tables are what scripts/zoo_table.py builds from the cards (no hand-typed numbers)."""
+    module = _zoo_table()
     with open(os.path.join(REPO, "README.md")) as f:
         readme = f.read()
     assert f"{module.BEGIN}\n{module.vae_table()}\n{module.END}" in readme
@@ -247,11 +253,7 @@ def test_readme_zoo_table_is_generated_from_the_metadata():
 def test_paired_differences_are_taken_image_by_image_on_the_same_images(monkeypatch):
     """The zoo table's paired NLL differences: the mean and standard error of the per-image differences of two
     cards measured on the same images, far tighter than either card's own ±; cards on other images are not paired."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("zoo_table", os.path.join(REPO, "scripts", "zoo_table.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _zoo_table()
     rows = {row.split(" | ")[0]: row for row in module.paired_rows() if row.startswith("| `")}
     first, second = "iwae_fashion_mnist", "vae_fashion_mnist"
     a, b = (np.asarray(zoo.info(n)["metrics"]["per_image"]["iwae_5000_log_likelihood"]) for n in (first, second))
