@@ -80,6 +80,17 @@ def deep_ensemble():
     return model
 
 
+def gaussian_ensemble():
+    """Lakshminarayanan et al.'s regression ensemble: each member a mean and a variance (`GaussianNLL`)."""
+    def net():
+        return keras.Sequential([keras.Input((5,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2)])
+
+    model = DeepEnsemble(net, n=3, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=tfvb.gaussian.GaussianNLL())
+    model.fit(*_table(), epochs=2, batch_size=32, verbose=0)
+    return model
+
+
 def bayesianized_cnn():
     """A CNN with BatchNormalization made Bayesian: the statistics must stay frozen while weights are drawn."""
     net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 5, strides=2),
@@ -94,14 +105,15 @@ def bayesianized_cnn():
 
 
 FAMILIES = {f.__name__: f for f in (cvae, iwae, bnn_mlp, bnn_lenet, bnn_regressor, mc_dropout_classifier,
-                                     mc_dropout_lenet, mc_dropout_regressor, deep_ensemble, bayesianized_cnn)}
+                                     mc_dropout_lenet, mc_dropout_regressor, deep_ensemble, gaussian_ensemble,
+                                     bayesianized_cnn)}
 #: Families whose predictive draws depend on the seed (an ensemble's members do not).
-STOCHASTIC = tuple(name for name in FAMILIES if name != "deep_ensemble")
+STOCHASTIC = tuple(name for name in FAMILIES if name not in ("deep_ensemble", "gaussian_ensemble"))
 
 
 def inputs(name, n=6):
     """A few inputs of the family's shape."""
-    if name in ("bnn_regressor", "mc_dropout_regressor"):
+    if name in ("bnn_regressor", "mc_dropout_regressor", "gaussian_ensemble"):
         return _table(n, seed=1)[0]
     x, _ = _images(200)
     x = x[-n:]

@@ -55,6 +55,20 @@ def test_the_loss_is_the_gaussian_nll_of_softplus_variances():
     assert isinstance(copy, GaussianNLL) and copy.min_variance == 1e-3
 
 
+@pytest.mark.parametrize("dtype, rtol", [("float32", 3e-6), ("float64", 1e-8)])  # TF's softplus: ~3e-9
+def test_raw_inverts_the_variance_from_the_floor_to_large_variances(dtype, rtol):
+    # raw is what model(x) returns for a mixture's variance; served graphs (ONNX: no expm1) compute it too.
+    loss = GaussianNLL()
+    variance = (1e-6 + np.logspace(-10, 3, 300)).astype(dtype)
+    raw = loss.raw(tf.constant(variance))
+    back = loss.moments(tf.stack([tf.zeros_like(raw), raw], -1))[1].numpy()[:, 0]
+    np.testing.assert_allclose(back, variance, rtol=rtol)
+    excess = variance.astype(np.float64) - 1e-6
+    small = excess < 1.0  # log(exp(e) - 1) = log(e) + e/2 + O(e^2): the raw value of a variance near its floor
+    np.testing.assert_allclose(raw.numpy()[small], np.log(np.expm1(excess[small])), rtol=1e-4 if dtype == "float32"
+                               else 1e-9, atol=1e-4 if dtype == "float32" else 1e-9)
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: GaussianNLL(min_variance=0.0), r"Expected `min_variance` > 0. Received: min_variance=0.0"),
     (lambda: GaussianNLL(min_variance=float("nan")), "min_variance"),

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 import tfvb
 from tfvb import optimizers
-from tfvb.models import IWAE, BNNClassifier, MCDropoutRegressor
+from tfvb.models import IWAE, BNNClassifier, DeepEnsemble, MCDropoutRegressor
 
 
 def _regression(n=64, d=5, seed=0):
@@ -115,15 +115,18 @@ def test_optimizer_state_is_interchangeable_with_keras_adam():
 
 @pytest.mark.parametrize("make", [lambda: IWAE(k=1, seed=0),
                                   lambda: BNNClassifier(3, hidden_units=(4,), num_examples=10, seed=0),
-                                  lambda: MCDropoutRegressor(hidden_units=(4,), seed=0)],
-                         ids=["iwae", "bnn", "mc_dropout"])
+                                  lambda: MCDropoutRegressor(hidden_units=(4,), seed=0),
+                                  lambda: DeepEnsemble(lambda: keras.Sequential([keras.Input((3,)),
+                                                                                 keras.layers.Dense(1)]), n=2)],
+                         ids=["iwae", "bnn", "mc_dropout", "deep_ensemble"])
 def test_tfvb_models_take_adam_by_name_as_the_fused_optimizer(make):
     model = make()
-    model.compile(optimizer="adam")
+    loss = {"loss": "mse"} if isinstance(model, DeepEnsemble) else {}  # an ensemble compiles like its members
+    model.compile(optimizer="adam", **loss)
     assert type(model.optimizer) is optimizers.Adam
     assert model.optimizer.get_config() == keras.optimizers.Adam().get_config() | {"name": model.optimizer.name}
     model = make()
-    model.compile(optimizer=keras.optimizers.Adam())  # an instance is the user's choice: kept
+    model.compile(optimizer=keras.optimizers.Adam(), **loss)  # an instance is the user's choice: kept
     assert type(model.optimizer) is keras.optimizers.Adam
 
 

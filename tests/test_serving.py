@@ -26,8 +26,8 @@ import _serving_models as families  # noqa: E402
 
 SEED, OTHER_SEED, T = 5, 6, 7
 #: Families checked in the default run; every family runs with -m slow (the machine's minutes are few).
-FAST = ("bnn_regressor", "mc_dropout_regressor", "bayesianized_cnn")
-FAST_PORTABLE = ("mc_dropout_regressor",)
+FAST = ("bnn_regressor", "mc_dropout_regressor", "gaussian_ensemble", "bayesianized_cnn")
+FAST_PORTABLE = ("mc_dropout_regressor", "gaussian_ensemble")
 #: ONNX conversion (tf2onnx) takes a minute a model on a busy machine: every family runs with -m slow.
 FAST_ONNX = ()
 

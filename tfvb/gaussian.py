@@ -109,7 +109,10 @@ class GaussianNLL(keras.losses.Loss):
     def raw(self, variance):
         """The unconstrained outputs whose variance is `variance` (> min_variance): `moments`' inverse."""
         excess = tf.maximum(tf.convert_to_tensor(variance) - self.min_variance, 1e-30)
-        return excess + tf.math.log(-tf.math.expm1(-excess))  # log(exp(x) - 1), stable for large x
+        # log(exp(x) - 1) = x + log(1 - exp(-x)), and 1 - exp(-x) = 2 tanh(x/2) / (1 + tanh(x/2)): exact to
+        # float rounding for small and large x alike, in ops every runtime has (ONNX has no expm1).
+        half = tf.math.tanh(0.5 * excess)
+        return excess + tf.math.log(2.0 * half / (1.0 + half))
 
     def call(self, y_true, y_pred):
         mean, variance = self.moments(y_pred)

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks, _traced, gaussian, uncertainty
-from tfvb.models import _base, _divergence, _inputs, _labels, _task, _train_function
+from tfvb.models import _base, _compile, _divergence, _inputs, _labels, _task, _train_function
 from tfvb.models._distribute import LocalBatchBuild
 
 __all__ = ["DeepEnsemble"]
@@ -211,6 +211,13 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
 
     def build(self, input_shape):
         self.built = True
+
+    def compile(self, optimizer="rmsprop", *args, **kwargs):
+        """Keras' `compile`, with `optimizer="adam"` read as `tfvb.optimizers.Adam()` as in tfvb's other models."""
+        super().compile(_compile.fused_adam(optimizer), *args, **kwargs)
+
+    def compile_from_config(self, config):
+        _compile.compile_from_config(self, config)
 
     # ---- what the members predict: from the compiled loss ------------------------------------------
     @property

@@ -11,7 +11,8 @@ the model's own Python `predict_samples` for the same samples and seed:
   each group one vectorized call, group 0 with the seed pair (seed, 0),
   group g with its fold-in by g; normalization layers in inference mode.
 - MC dropout: pass t with the seed pair (seed, t), all passes in one batched call.
-- DeepEnsemble: the members are the draws (`samples` and `seed` are not used).
+- DeepEnsemble: the members are the draws (`samples` and `seed` are not used); members trained
+  with `tfvb.gaussian.GaussianNLL` give each draw's mean and variance, as in Python.
 - CVAE / IWAE: T latents z ~ q(z|x) (seed pair (seed, 0)), decoded to Bernoulli means.
 
 `samples` is an int32 tensor (a SavedModel input: the group loop is a
@@ -175,6 +176,10 @@ def _ensemble(model):
         stack = tf.stack(model._member_outputs(x))
         if task == "classification":
             return {"probs": _probabilities(stack, kind)}
+        if kind == "gaussian":  # each member's (mean, variance), mixed by the summary as Python mixes them
+            means, variances = model._gaussian.moments(stack)
+            dim = means.shape[-1]
+            return {"mean": _squeeze_single(means, dim), "variance": _squeeze_single(variances, dim)}
         dim = int(np.prod(stack.shape[2:])) if stack.shape.rank > 2 else 1
         stack = tf.reshape(stack, tf.concat([tf.shape(stack)[:2], [dim]], 0))
         mean = _squeeze_single(stack, dim)
