@@ -35,6 +35,11 @@ def test_adapt_learns_the_data_mean_and_standard_deviation():
     fitted.fit(x, y, epochs=1, batch_size=64, validation_split=0.25, verbose=0)
     np.testing.assert_allclose(fitted.y_mean.numpy(), [y64[:192].mean()], rtol=1e-6)
     np.testing.assert_allclose(fitted.x_scale.numpy(), x64[:192].std(axis=0), rtol=1e-6)
+    assert fitted.num_examples == 192
+    both = BNNRegressor(hidden_units=(4,), seed=0)  # validation_data overrides validation_split, as in Keras
+    both.compile(optimizer="adam")
+    both.fit(x, y, epochs=1, batch_size=64, validation_split=0.25, validation_data=(x[:8], y[:8]), verbose=0)
+    assert both.num_examples == len(x)
 
 
 def test_targets_with_a_large_offset_and_scale_are_fitted_and_predicted_in_their_units():

@@ -216,6 +216,30 @@ def test_grid_rejects_bad_arguments():
         grid.fit(np.zeros((3, 3)), np.zeros(3), epochs=1)
 
 
+@pytest.mark.parametrize("make", [lambda: MCDropoutRegressor(hidden_units=(4,), seed=0),
+                                  lambda: MCDropoutClassifier(3, hidden_units=(4,), seed=0)],
+                         ids=["regressor", "classifier"])
+def test_fit_learns_n_and_the_normalization_from_the_rows_validation_split_leaves(make):
+    # Keras holds out the last rows: they must not count in N (the weight decay) nor in the statistics.
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(30, 3)), 50.0 + rng.normal(size=(10, 3))]).astype("float32")
+    y = np.concatenate([rng.normal(size=30), 100.0 + rng.normal(size=10)]).astype("float32")
+    labels = rng.integers(0, 3, size=40)
+    model = make()
+    model.compile(optimizer="adam")
+    targets = labels if isinstance(model, MCDropoutClassifier) else y
+    model.fit(x, targets, validation_split=0.25, epochs=1, batch_size=10, verbose=0)
+    assert model.num_examples == 30
+    if model.normalizes_inputs:  # the classifier takes its inputs as they are
+        np.testing.assert_allclose(model.x_mean.numpy(), x[:30].astype(np.float64).mean(axis=0), rtol=1e-5)
+        np.testing.assert_allclose(model.y_mean.numpy(), [y[:30].astype(np.float64).mean()], rtol=1e-5, atol=1e-6)
+    # validation_data overrides validation_split (as in Keras): every row trains.
+    model = make()
+    model.compile(optimizer="adam")
+    model.fit(x, targets, validation_split=0.25, validation_data=(x[:5], targets[:5]), epochs=1, verbose=0)
+    assert model.num_examples == 40
+
+
 def test_constant_feature_is_centred_not_scaled():
     """A constant column (naval's 0.998) has a rounding-noise std; it must not become a +-1 feature."""
     rng = np.random.default_rng(0)

@@ -103,6 +103,7 @@ def test_savedmodel_export_serves_encode_decode_sample(name, binary_images, tmp_
     a, b = served.sample(tf.constant(3), tf.constant(7)), served.sample(tf.constant(3), tf.constant(7))
     assert a.shape == (3, 28, 28, 1)
     np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, model.sample(3, seed=7), atol=1e-6)  # Python's draws for the same seed
 
 
 def test_iwae_with_k1_is_exactly_the_mc_elbo(binary_images):

@@ -11,6 +11,8 @@ Inputs (and, for regression, targets) are normalized inside the model with
 statistics learned by `adapt`, so a saved model predicts in original units.
 """
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -243,7 +245,11 @@ class MCDropoutBase(
                     "`model.adapt(x, y)` on arrays before `fit` on a dataset. Received: "
                     f"x of type {type(x).__name__}"
                 )
-            self.adapt(x, y)
+            # Keras holds out the last rows for `validation_split` (unless `validation_data` is given): N and
+            # the normalization come from the others.
+            split = 0.0 if kwargs.get("validation_data") is not None else kwargs.get("validation_split") or 0.0
+            train = int(math.floor(_inputs.num_rows(x) * (1.0 - split)))
+            self.adapt(x[:train], None if y is None else y[:train])
         x, kwargs = _base.fit_arguments(self, x, kwargs)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 

@@ -166,10 +166,12 @@ class IWAE(LatentVariableModel):
     def stateless_sample_logits(self, n, seed):
         if self.stochastic_layers == 1:
             return super().stateless_sample_logits(n, seed)
-        z2 = tf.random.stateless_normal(tf.stack([n, self.top_latent_dim]), seed=tf.stack([seed, 0]))
+        # `sample_prior`'s draws for the same seed: z2 keyed by seed, z1's noise by seed + 1.
+        seed = tf.cast(seed, tf.int64)
+        z2 = randomness.stateless_normal(tf.stack([n, self.top_latent_dim]), randomness.seed_tensor(seed))
         mean, logvar = _split_gaussian(self._flat(self.decoder_2, z2))
-        z1 = mean + tf.exp(0.5 * logvar) * tf.random.stateless_normal(tf.shape(mean), seed=tf.stack([seed, 1]))
-        return self._decode(z1)
+        eps = randomness.stateless_normal(tf.shape(mean), randomness.seed_tensor(seed + 1), dtype=mean.dtype)
+        return self._decode(mean + tf.exp(0.5 * logvar) * eps)
 
     def _flat(self, net, z):
         lead = tf.shape(z)[:-1]
