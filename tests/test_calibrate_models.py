@@ -6,6 +6,8 @@ for classification and regression. (A compiled model that never trained does not
 another: Keras then refuses its optimizer, built at load with more variables than the saved one had.)
 """
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -110,3 +112,35 @@ def test_a_plain_object_calibrates_but_does_not_save(tmp_path):
     with pytest.raises(ValueError, match="Expected a Keras model as the base of a ConformalRegressor to save it. "
                                          "Received: Constant"):
         calibrated.save(str(tmp_path / "constant.keras"))
+
+
+@pytest.mark.filterwarnings("ignore:temperature_scale. the NLL is smallest at the edge")
+@pytest.mark.parametrize("format", ["tf_saved_model", "litert", "onnx"])
+def test_export_of_a_calibrated_model_is_refused_with_what_to_serve_instead(format, tmp_path):
+    # Keras' own export would say "never called"; calling the model then says it predicts in numpy.
+    images, labels = tfvb.data.mnist_sample()
+    scaled = temperature_scale(_classifiers()["bnn"](), images[:N], labels[:N], samples=4, seed=1)
+    sets = conformal_sets(scaled, images[N:2 * N], labels[N:2 * N], coverage=0.8, samples=4, seed=1)
+    x, y = _regression_data()
+    intervals = conformal(_regressors()["bnn"](), x[:N], y[:N], coverage=0.8, samples=4, seed=1)
+    for calibrated, number in ((scaled, scaled.temperature), (sets, sets.quantile), (intervals, intervals.quantile)):
+        with pytest.raises(NotImplementedError, match=rf"Received: a {type(calibrated).__name__}.*"
+                                                      rf"serves the\s+uncalibrated.*{re.escape(repr(number))}"):
+            calibrated.export(str(tmp_path / "out.tflite" if format == "litert" else tmp_path / "out"), format=format)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.filterwarnings("ignore:temperature_scale. the NLL is smallest at the edge")
+def test_predict_takes_batch_size_for_every_base_and_refuses_datasets():
+    import tensorflow as tf
+
+    images, labels = tfvb.data.mnist_sample()
+    x = images[2 * N:2 * N + 20]
+    for name in ("bnn", "mc_dropout"):
+        scaled = temperature_scale(_classifiers()[name](), images[:N], labels[:N], samples=4, seed=1)
+        whole, rows = scaled.predict(x), scaled.predict(x, batch_size=7, verbose=0)
+        assert whole.shape == rows.shape == (20, 10)
+        if name == "bnn":  # a BNN's draw t is the same network for every chunk of rows
+            np.testing.assert_allclose(rows, whole, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=r"Expected `x` as an array .* Received: .*Dataset"):
+        scaled.predict(tf.data.Dataset.from_tensor_slices(x).batch(8))

@@ -14,6 +14,9 @@ import numbers
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from tfvb import _checks
 
 __all__ = ["CalibratedModel", "register"]
 
@@ -48,12 +51,33 @@ class CalibratedModel(keras.Model):
     def predict(self, x, samples=None, seed=None, **kwargs):
         """The calibrated predictive mean, `predict_uncertainty(x, ...)["mean"]` (numpy).
 
-        Keras' own `predict` options that mean nothing here (`verbose`, `steps`, `callbacks`) are accepted
-        and ignored; others (e.g. `batch_size`) go to the base model's `predict_uncertainty`.
+        `x` is an array (a `tf.data.Dataset` is refused: the calibrated predictions are numpy); `batch_size`
+        predicts that many rows per call of `predict_uncertainty`. Keras' own `predict` options that mean
+        nothing here (`verbose`, `steps`, `callbacks`) are accepted and ignored; others go to the base
+        model's `predict_uncertainty`.
         """
         for option in ("verbose", "steps", "callbacks"):
             kwargs.pop(option, None)
-        return self.predict_uncertainty(np.asarray(x), samples=samples, seed=seed, **kwargs)["mean"]
+        if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)) or callable(x) or not hasattr(x, "__len__"):
+            raise ValueError(f"Expected `x` as an array of inputs for {type(self).__name__}.predict (its predictions "
+                             f"are numpy). Received: {type(x).__name__}; pass the arrays the dataset holds")
+        x = np.asarray(x)
+        batch_size = kwargs.pop("batch_size", None)
+        rows = len(x) if batch_size is None else _checks.positive_int("batch_size", batch_size)
+        return np.concatenate([self.predict_uncertainty(x[i:i + rows], samples=samples, seed=seed, **kwargs)["mean"]
+                               for i in range(0, max(len(x), 1), max(rows, 1))], axis=0)
+
+    def _served_calibration(self):
+        """What a client of the base model's export applies to its outputs to get this model's predictions."""
+        return "its calibration"
+
+    def export(self, filepath, format="tf_saved_model", **kwargs):
+        """Refused: the calibration runs in numpy on the base model's predictions, not in a graph."""
+        raise NotImplementedError(
+            f"Expected a tfvb model to export. Received: a {type(self).__name__}, whose calibration runs in numpy "
+            f"on its base model's predictions and has no graph to export. `model.base.export(...)` serves the "
+            f"uncalibrated {type(self.base).__name__}; to serve this model, apply {self._served_calibration()} to "
+            f"the served outputs (draws: `model.base.export(..., samples=T)` and `predict_samples`).")
 
     def get_config(self):
         if not isinstance(self.base, keras.Model):

@@ -151,6 +151,10 @@ class ConformalRegressor(_wrapper.CalibratedModel):
             half = np.where(np.isnan(half), np.inf, half)
         return {**u, "lower": mean - half, "upper": mean + half}
 
+    def _served_calibration(self):
+        half = "q x std" if self.score == "normalized" else "q"
+        return f"the conformal interval (lower, upper = mean -/+ {half}, q = {self.quantile!r})"
+
     def get_config(self):
         q = self.quantile if np.ndim(self.quantile) == 0 else [float(v) for v in self.quantile]
         return {**super().get_config(), "quantile": q, "coverage": self.coverage, "score": self.score}

@@ -167,6 +167,10 @@ class ConformalClassifier(_wrapper.CalibratedModel):
         mask = self._scores(u["mean"], seed) <= self.quantile
         return {**u, "prediction_set": mask, "set_size": mask.sum(axis=1)}
 
+    def _served_calibration(self):
+        return (f"the {self.score.upper()} sets (`tfvb.calibrate.set_scores` of the predictive mean <= q_hat = "
+                f"{self.quantile!r})")
+
     def get_config(self):
         return {**super().get_config(), "quantile": self.quantile, "coverage": self.coverage, "score": self.score,
                 "randomized": self.randomized, "lam": self.lam, "k_reg": self.k_reg}

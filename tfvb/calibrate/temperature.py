@@ -197,5 +197,8 @@ class TemperatureScaled(_wrapper.CalibratedModel):
             raise ValueError(f"Expected at least one input. Received: x.shape={np.shape(x)}")
         return summary.result()
 
+    def _served_calibration(self):
+        return f"the temperature (each draw's log-probabilities divided by T = {self.temperature!r}, renormalized)"
+
     def get_config(self):
         return {**super().get_config(), "temperature": self.temperature}
