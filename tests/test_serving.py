@@ -344,6 +344,33 @@ def test_portable_dense_draws_are_the_weight_posteriors_outputs(layer):
     assert not any(op.type == "BatchMatMulV2" or op.type == "Einsum" for op in graph.get_operations())
 
 
+def test_portable_dense_layers_that_see_several_rows_per_example_share_each_draws_kernel():
+    """A sequence's positions, and the call sites of a layer used twice, share draw t's weights in LiteRT/ONNX
+    graphs too (drawing the outputs would give each its own independent noise)."""
+    dense = tfvb.layers.DenseFlipout(3, posterior_sigma_init=0.5, seed=0)
+    rng = np.random.default_rng(0)
+    row = rng.normal(size=(2, 1, 4)).astype("float32")
+    x = np.concatenate([row, row], axis=1)  # (N, L = 2, in): both positions hold the same row
+    dense.build(x.shape)
+    with randomness.portable_noise():
+        y = dense(x, num_samples=50, seed=3).numpy()
+    assert y.shape == (50, 2, 2, 3)
+    np.testing.assert_allclose(y[:, :, 0], y[:, :, 1], atol=1e-5)  # one kernel per draw for both positions
+    assert y.std(axis=0).min() > 0.1  # and the draws differ
+    # A layer called at two places: unit inputs e_0 and e_1 read two different weights of each draw's kernel,
+    # independent across draws (identical output noise would correlate them perfectly).
+    shared = tfvb.layers.DenseFlipout(1, posterior_sigma_init=0.5, seed=0)
+    a, b = keras.Input((2,)), keras.Input((2,))
+    model = keras.Model([a, b], keras.layers.Concatenate()([shared(a), shared(b)]))
+    model([np.zeros((1, 2), "float32"), np.ones((1, 2), "float32")])
+    e0, e1 = np.array([[1.0, 0.0]], "float32"), np.array([[0.0, 1.0]], "float32")
+    draws = 4000
+    with randomness.portable_noise():
+        y0, y1 = (shared(e, num_samples=draws, seed=5).numpy()[:, 0, 0] for e in (e0, e1))
+    assert len(shared._inbound_nodes) == 2
+    assert abs(np.corrcoef(y0, y1)[0, 1]) < 5 / np.sqrt(draws)
+
+
 # ---- zoo entries ship the signatures ---------------------------------------------------------------------------
 def test_a_new_zoo_entry_ships_and_exposes_the_serving_signatures(tmp_path_factory, tmp_path, monkeypatch):
     from tfvb.zoo import store
@@ -379,3 +406,16 @@ def test_bayesian_transposed_convolutions_are_refused_where_they_cannot_be_expre
     bnn = tfvb.bayesianize(net, task="regression", seed=0)
     with pytest.raises(ValueError, match="Conv2DTranspose.*format='tf_saved_model'"):
         bnn.export(str(tmp_path / "m"), format=format, samples=3)
+
+
+@pytest.mark.parametrize("format", ["litert", "onnx"])
+def test_mixed_precision_models_are_refused_by_the_portable_formats_with_the_way_out(format, tmp_path):
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = tfvb.models.BNNRegressor(hidden_units=(4,), input_dim=3, seed=0)  # built by input_dim
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    with pytest.raises(ValueError, match=r"Expected a model computing in float32 for format='(litert|onnx)'\. "
+                                         r"Received: layers computing in float16 .*set_weights.*tf_saved_model"):
+        model.export(str(tmp_path / ("m.tflite" if format == "litert" else "m")), format=format, samples=3)

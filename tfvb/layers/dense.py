@@ -122,10 +122,19 @@ class _VariationalDense(VariationalLayer):
         each where the outputs need N x units. For a dense layer the two are the same distribution for
         each input (its units are sums of independent Gaussian weights over disjoint columns), so every
         summary per input is unchanged; only draw t of two inputs no longer shares this layer's weights.
+        That holds when each example shows the layer one row at one place of the graph; a layer that sees
+        several rows per example (a sequence (N, L, in)) or is called at several places of a functional
+        model draws T kernels there too, shared by the rows as the posterior's weights are.
         """
-        if randomness.is_portable():
+        if randomness.is_portable() and self._one_row_per_example(x):
             return self._local_sample_many_checked(x, num_samples, seed)
         return super()._sample_many(x, num_samples, seed)
+
+    def _one_row_per_example(self, x):
+        """Inputs (N, in) or per draw (T, N, in), and one call site: drawing the outputs is then exact."""
+        rank = x.shape.rank
+        one_row = rank == 2 or (rank == 3 and self._is_per_sample(x))
+        return one_row and len(getattr(self, "_inbound_nodes", ())) <= 1
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

@@ -74,8 +74,9 @@ class WeightDraws:
         The draws come in groups of T_g (`_sample_plan`), one seed per group: the
         call's seed for the first (with T <= T_g the draws are those of one call),
         folded with g for group g. Draw t is therefore the same network for every
-        chunk of inputs and for every call with the same seed, whatever the batch;
-        memory stays bounded for any T.
+        chunk of inputs and for every call with the same seed, whatever the batch
+        (local-reparameterization layers excepted: they draw their outputs, so their
+        noise depends on the rows of the chunk); memory stays bounded for any T.
         """
         samples = _checks.positive_int("samples", samples)
         group, batch_size = self._sample_plan(samples, batch_size)

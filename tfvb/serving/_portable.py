@@ -16,8 +16,20 @@ __all__ = ["signatures"]
 
 
 def refuse_unportable(model, format):
-    """ValueError for Bayesian Conv2DTranspose layers (a `tfvb.bayesianize` of a decoder): their T per-draw
-    kernels run as a map over the draws, a TensorList loop LiteRT cannot lower (and not checked in ONNX)."""
+    """ValueError for what the portable graphs cannot serve: layers computing in float16 / bfloat16 (a mixed
+    precision policy: LiteRT has no float16 kernels for them, and float16 draws of the outputs would floor
+    their variances at float16 resolution), and Bayesian Conv2DTranspose layers (a `tfvb.bayesianize` of a
+    decoder: their T per-draw kernels run as a map over the draws, a TensorList loop LiteRT cannot lower,
+    and not checked in ONNX)."""
+    low = sorted({layer.name for layer in model._flatten_layers(include_self=True)
+                  if getattr(layer, "compute_dtype", "float32") in ("float16", "bfloat16")})
+    if low:
+        raise ValueError(f"Expected a model computing in float32 for format={format!r}. Received: layers "
+                         f"computing in float16 or bfloat16 (a mixed precision policy): {low[:5]}"
+                         f"{' ...' if len(low) > 5 else ''}. Build the same model under "
+                         "keras.mixed_precision.set_global_policy('float32'), copy the weights with "
+                         "`set_weights(model.get_weights())` and export that; format='tf_saved_model' serves "
+                         "the mixed-precision model as it is")
     layers = getattr(model, "_bayesian_layers", [])
     bad = [layer.name for layer in layers if type(layer).__name__.startswith("Conv2DTranspose")]
     if bad:
