@@ -76,6 +76,32 @@ def test_each_member_sees_its_own_order_of_every_example_each_epoch():
     assert all(not np.allclose(b, m.get_weights()[0]) for b, m in zip(before, ensemble.members))
 
 
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_class_weight_follows_each_members_shuffle_as_sample_weight_does(one_hot):
+    # Keras' class_weight is a weight per row from its label: the same fit as those weights given per row.
+    x, y = _data(60)
+    labels = np.eye(3, dtype="float32")[y] if one_hot else y
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True) if one_hot else LOGITS
+    class_weight = {0: 1.0, 1: 5.0, 2: 0.5}
+    rows = np.array([class_weight[c] for c in y], "float32")
+    base = np.linspace(0.5, 1.5, 60).astype("float32")
+    fits = []
+    for kwargs in ({"class_weight": class_weight, "sample_weight": base}, {"sample_weight": base * rows}):
+        ensemble = _ensemble(loss=loss)
+        ensemble.fit(x, labels, batch_size=16, epochs=2, verbose=0, validation_split=0.25, **kwargs)
+        fits.append([w for m in ensemble.members for w in m.get_weights()])
+    for a, b in zip(*fits):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    unweighted = _ensemble(loss=loss)
+    unweighted.fit(x, labels, batch_size=16, epochs=2, verbose=0, validation_split=0.25)
+    assert not np.allclose(unweighted.members[0].get_weights()[0], fits[1][0])  # the weights count
+    # validation_data overrides validation_split (as in Keras): every row trains, so the weights differ.
+    ensemble = _ensemble(loss=loss)
+    ensemble.fit(x, labels, batch_size=16, epochs=2, verbose=0, validation_split=0.25,
+                 validation_data=(x[:8], labels[:8]), sample_weight=base * rows)
+    assert not np.allclose(ensemble.members[0].get_weights()[0], fits[1][0])
+
+
 def test_predict_uncertainty_is_gals_measures_over_the_members():
     x, y = _data()
     ensemble = _ensemble()

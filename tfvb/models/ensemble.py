@@ -97,6 +97,19 @@ def _check_independent(members):
                          f"shapes: {', '.join(shapes)}")
 
 
+def _with_class_weight(sample_weight, class_weight, y):
+    """`sample_weight` times the per-row weights `class_weight` gives the labels `y` (integers, or one-hot /
+    soft rows read by their largest entry, as Keras reads them), so they follow the rows through each member's
+    own shuffle; `sample_weight` as it is without a `class_weight`."""
+    if class_weight is None:
+        return sample_weight
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"Expected `class_weight` to be a dict {{class index: weight}}. Received: {class_weight!r}")
+    labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
+    rows = np.array([float(class_weight.get(int(c), 1.0)) for c in np.round(labels).astype(np.int64)], np.float32)
+    return rows if sample_weight is None else np.asarray(sample_weight, np.float32).reshape(len(y)) * rows
+
+
 @keras.saving.register_keras_serializable(package="tfvb")
 class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_function.LeanTrainFunction, keras.Model):
     """A deep ensemble of Keras networks, trained by one `fit` and averaged in prediction.
@@ -312,8 +325,13 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
         return loss + tf.add_n(regularization) / _base.replicas_in_sync() if regularization else loss
 
     def train_step(self, data):
-        x, y, sample_weight = _base.unpack_batch(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         per_member = self._is_per_member(x)
+        if per_member and sample_weight is not None:  # `_MemberBatches`: (B, n) weights, a column per member
+            x, y, _ = _base.unpack_batch((x, y))
+            sample_weight = _checks.assert_non_negative_finite(sample_weight, "sample_weight")
+        else:
+            x, y, sample_weight = _base.unpack_batch(data)
         pick = (lambda t, m: None if t is None else t[:, m]) if per_member else (lambda t, m: t)
         with tf.GradientTape() as tape:
             losses, seen = [], []
@@ -365,8 +383,9 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
         """`keras.Model.fit` for all members at once; array inputs give each member its own data order.
 
         With arrays, `validation_split` holds out the last rows (as Keras
-        does) and `sample_weight` follows its rows; `shuffle=False` makes all
-        members see the data in the given order.
+        does), `sample_weight` and `class_weight` follow their rows in every
+        member's order; `shuffle=False` makes all members see the data in the
+        given order.
         """
         self.member_loss  # noqa: B018  (raises before any step when there is no loss to train with)
         x, y, kwargs = self._user_data(x, y, kwargs, "fit")
@@ -374,11 +393,11 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
         arrays = x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset)
         if arrays and kwargs.get("shuffle", True) is not False:
             data = [np.asarray(x), np.asarray(y)]
-            weights = kwargs.pop("sample_weight", None)
+            weights = _with_class_weight(kwargs.pop("sample_weight", None), kwargs.pop("class_weight", None), data[1])
             if weights is not None:
                 data.append(np.asarray(weights))
             split = kwargs.pop("validation_split", 0.0) or 0.0
-            if split:
+            if split and kwargs.get("validation_data") is None:  # as in Keras, validation_data overrides it
                 cut = int(math.floor(len(data[0]) * (1.0 - split)))
                 kwargs.setdefault("validation_data", tuple(a[cut:] for a in data))
                 data = [a[:cut] for a in data]
