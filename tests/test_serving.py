@@ -419,3 +419,16 @@ def test_mixed_precision_models_are_refused_by_the_portable_formats_with_the_way
     with pytest.raises(ValueError, match=r"Expected a model computing in float32 for format='(litert|onnx)'\. "
                                          r"Received: layers computing in float16 .*set_weights.*tf_saved_model"):
         model.export(str(tmp_path / ("m.tflite" if format == "litert" else "m")), format=format, samples=3)
+
+
+def test_an_ensemble_whose_members_python_cannot_summarize_is_not_exported(tmp_path):
+    def member():
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(6), keras.layers.Reshape((2, 3))])
+
+    ensemble = tfvb.models.DeepEnsemble(member, n=2, seed=0, task="regression")
+    x = np.ones((5, 4), "float32")
+    with pytest.raises(ValueError, match=r"\(T, N\) or \(T, N, D\)"):
+        ensemble.predict_uncertainty(x)
+    with pytest.raises(ValueError, match=r"outputs of shape \(N,\) or \(N, D\).*Received: members' outputs of "
+                                         r"shape \(None, 2, 3\)"):
+        ensemble.export(str(tmp_path / "m"))

@@ -180,7 +180,11 @@ def _ensemble(model):
             means, variances = model._gaussian.moments(stack)
             dim = means.shape[-1]
             return {"mean": _squeeze_single(means, dim), "variance": _squeeze_single(variances, dim)}
-        dim = int(np.prod(stack.shape[2:])) if stack.shape.rank > 2 else 1
+        if stack.shape.rank > 3:  # Python's predict_uncertainty refuses these too
+            raise ValueError("Expected regression members with outputs of shape (N,) or (N, D) to serve a "
+                             "DeepEnsemble's predictive (it summarizes draws (n, N) or (n, N, D)). Received: "
+                             f"members' outputs of shape {(None,) + tuple(stack.shape[2:])}")
+        dim = int(stack.shape[2]) if stack.shape.rank > 2 else 1
         stack = tf.reshape(stack, tf.concat([tf.shape(stack)[:2], [dim]], 0))
         mean = _squeeze_single(stack, dim)
         return {"mean": mean, "variance": tf.zeros_like(mean)}
