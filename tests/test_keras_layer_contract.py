@@ -77,3 +77,16 @@ def test_dense_layers_on_sequences_keep_masks(cls):
     out = cls(4, seed=0)(masked)
     np.testing.assert_array_equal(keras.src.backend.get_keras_mask(out).numpy(),
                                   [[True] * 5, [True, True, True, False, False]])
+
+
+@pytest.mark.parametrize("cls", DENSE + CONV + TRANSPOSE, ids=lambda c: c.__name__)
+def test_a_built_layer_refuses_inputs_of_another_width_when_called(cls):
+    # As Keras' Dense / Conv2D / Conv2DTranspose (their input_spec): at the call, not later inside TensorFlow.
+    kwargs, input_shape, _ = _case(cls)
+    layer = cls(**kwargs, seed=0)
+    layer(np.ones(input_shape, "float32"))
+    other = input_shape[1:-1] + (input_shape[-1] + 2,)
+    for inputs in (keras.Input(other), np.ones((2,) + other, "float32")):
+        with pytest.raises(ValueError, match=rf"expected axis -1 of input shape to have value {input_shape[-1]}"):
+            layer(inputs)
+    assert layer(np.ones(input_shape, "float32"), num_samples=T).shape[0] == T  # draws: one more axis, accepted

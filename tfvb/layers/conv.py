@@ -123,6 +123,8 @@ class _VariationalConv2D(VariationalLayer):
             )
         self._check_fits(input_shape)
         self._add_posterior(self.kernel_size + (int(input_shape[-1]), self.filters), self.filters)
+        # As keras.layers.Conv2D: inputs with other channels are refused when the layer is called.
+        self.input_spec = keras.layers.InputSpec(min_ndim=4, axes={-1: int(input_shape[-1])})
 
     def _check_fits(self, input_shape):
         """Raise ValueError when a known height or width is smaller than the (dilated) kernel needs."""

@@ -98,6 +98,8 @@ class _VariationalConv2DTranspose(VariationalLayer):
                 f"{self.name}. Received: input_shape={tuple(input_shape)}"
             )
         self._add_posterior(self.kernel_size + (self.filters, int(input_shape[-1])), self.filters)
+        # As keras.layers.Conv2DTranspose: inputs with other channels are refused when the layer is called.
+        self.input_spec = keras.layers.InputSpec(min_ndim=4, axes={-1: int(input_shape[-1])})
 
     def _spatial(self, sizes):
         pads = self.output_padding or (None, None)

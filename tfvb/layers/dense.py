@@ -84,6 +84,8 @@ class _VariationalDense(VariationalLayer):
             )
         self._record_rank(input_shape)
         self._add_posterior((int(input_dim), self.units), self.units)
+        # As keras.layers.Dense: inputs of another width are refused when the layer is called.
+        self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: int(input_dim)})
 
     def _output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
