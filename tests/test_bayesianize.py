@@ -155,6 +155,36 @@ def test_regression_models_get_a_gaussian_likelihood():
     assert set(out) == {"loss", "nll", "kl", "elbo", "rmse"}
 
 
+def test_the_networks_other_losses_join_the_objective_as_keras_adds_them():
+    # A kept layer's weight regularizer and a converted layer's activity regularizer: at full weight in `loss`
+    # (as in Keras), outside `kl` (the layers' KL / N) and `nll`.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6)).astype("float32")
+    y = rng.integers(0, 3, size=40)
+
+    def net(activity, l2):
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([
+            keras.Input((6,)), keras.layers.Dense(4, activation="relu", name="d0", activity_regularizer=activity),
+            keras.layers.Dense(3, name="head", kernel_regularizer=l2)])
+
+    def scores(model):
+        bnn = tfvb.bayesianize(model, skip=["head"], seed=0, num_examples=40, task="classification")
+        bnn.compile(optimizer="adam")
+        return bnn, bnn.evaluate(x, y, verbose=0, return_dict=True)
+
+    _, base = scores(net(None, None))
+    np.testing.assert_allclose(base["loss"], base["nll"] + base["kl"], rtol=1e-5)
+    kept, out = scores(net(None, keras.regularizers.L2(100.0)))
+    head = kept.network.get_layer("head").kernel.numpy().astype(np.float64)
+    np.testing.assert_allclose(out["loss"] - out["nll"] - out["kl"], 100 * np.sum(head**2), rtol=1e-4)
+    np.testing.assert_allclose(out["kl"], base["kl"], rtol=1e-5)
+    _, out = scores(net(keras.regularizers.L2(1000.0), None))
+    np.testing.assert_allclose(out["kl"], base["kl"], rtol=1e-5)  # the activity penalty is not counted as KL
+    np.testing.assert_allclose(out["nll"], base["nll"], rtol=1e-5)  # the same draws (same seeds)
+    assert out["loss"] - out["nll"] - out["kl"] > 1.0  # it is in the loss, at full weight
+
+
 def test_keras_round_trip(tmp_path, digits):
     model = _cnn()
     bnn = tfvb.bayesianize(model, layer="local_reparameterization", seed=3)

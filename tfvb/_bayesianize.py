@@ -187,7 +187,9 @@ def bayesianize(model, layer="flipout", prior=None, posterior_sigma_init=None, n
         seed: seed of the weight draws (None: random).
         drop_regularizers: whether to drop the weight regularizers and constraints of the layers made
             Bayesian (the prior takes a regularizer's place); by default such a layer is refused with
-            an error. An activity regularizer is kept.
+            an error. An activity regularizer is kept; it and the losses of the layers kept as they are
+            (their weight regularizers, `add_loss` terms) join the objective at full weight, as Keras adds
+            them, outside the KL / N term.
 
     Returns:
         A `tfvb.models.BayesianNetwork`, compiled with a fresh copy of the

@@ -339,7 +339,12 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         return self.activation(outputs)
 
     def _add_kl(self, kl):
-        self.add_loss(kl if self.num_examples is None else kl / float(self.num_examples))
+        kl = kl if self.num_examples is None else kl / float(self.num_examples)
+        # The last call's KL term, apart from the other losses Keras keeps with it (an activity regularizer's):
+        # tfvb's BNN models weigh the KL by 1 / N and add the others as Keras does (`BNNBase._estimate`).
+        # Set in __dict__: Keras tracks what a layer's attributes hold, and this is a tensor of one call.
+        self.__dict__["_tfvb_kl"] = kl
+        self.add_loss(kl)
 
     def _sample_many(self, x, num_samples, seed):
         return self._independent_samples(x, num_samples, seed)

@@ -181,7 +181,17 @@ class BNNBase(
 
     # ---- the objective ------------------------------------------------------------
     def _collect_kl(self):
-        return tf.add_n([loss for layer in self._bayesian_layers for loss in layer.losses])
+        """The KL terms of the Bayesian layers' last calls (a training pass adds one per layer)."""
+        return tf.add_n([layer.__dict__["_tfvb_kl"] for layer in self._bayesian_layers])
+
+    def _other_losses(self, kl):
+        """The model's losses other than the layers' KL terms (the weight regularizers of layers kept
+        deterministic, activity regularizers, `add_loss` terms), summed: what Keras adds to a model's loss at
+        full weight. None when there are none."""
+        losses = self.losses
+        if len(losses) == len(self._bayesian_layers):  # one KL term per layer, nothing else
+            return None
+        return tf.add_n([tf.cast(loss, kl.dtype) for loss in losses]) - kl
 
     objective_name = "the negative ELBO per example (nll + KL / N)"
 
@@ -213,25 +223,33 @@ class BNNBase(
 
     def _estimate(self, x, y):
         """Per-example NLL averaged over `train_samples` draws, their mean KL, and predictions."""
-        nll, kl, outputs = [], [], []
+        nll, kl, others, outputs = [], [], [], []
         # Under tf.distribute: where this replica's examples sit in the global batch, for the
         # layers' per-example noise (computed once, before any layer runs).
         batch_slice = randomness.replica_batch_slice(tf.shape(x)[0]) if replicas_in_sync() > 1 else None
         for _ in range(self.train_samples):
             out = self._forward(x, training=True, batch_slice=batch_slice)
             kl.append(self._collect_kl())
+            other = self._other_losses(kl[-1])
+            if other is not None:
+                others.append(other)
             nll.append(self._nll(out, y))
             outputs.append(out)
-        return tf.add_n(nll) / len(nll), tf.add_n(kl) / len(kl), outputs
+        other = tf.add_n(others) / len(others) if others else None
+        return tf.add_n(nll) / len(nll), tf.add_n(kl) / len(kl), other, outputs
 
     def _step_values(self, x, y, sample_weight, kl_weight):
-        nll, kl, outputs = self._estimate(x, y)
+        nll, kl, other, outputs = self._estimate(x, y)
         kl_per_example = kl / self._n_var
         loss = average_loss(nll, sample_weight) + kl_weight * kl_per_example / replicas_in_sync()
         ones = tf.ones_like(nll)
+        objective = nll + kl_weight * kl_per_example * ones
+        if other is not None:  # as Keras adds a model's other losses: at full weight, in `loss` only
+            loss = loss + other / replicas_in_sync()
+            objective = objective + other * ones
         reported = nll + self._nll_offset()  # the NLL of the data as given (the regressor's targets' units)
         values = {
-            "loss": nll + kl_weight * kl_per_example * ones,
+            "loss": objective,
             "nll": reported,
             "kl": kl_per_example * ones,
             "elbo": -(reported + kl_per_example),
