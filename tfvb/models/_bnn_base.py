@@ -318,9 +318,7 @@ class BNNBase(
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """`keras.Model.fit` that first checks the data and learns the training-set size (N) from arrays."""
         x, y, kwargs = self._user_data(x, y, kwargs, "fit")
-        # Keras splits off `validation_split`'s last rows unless `validation_data` is given.
-        split = kwargs.get("validation_split", 0.0) if kwargs.get("validation_data") is None else 0.0
-        counted = _num_examples_of(x, split)
+        counted = _num_examples_of(x, _inputs.validation_split_of(kwargs))
         self._before_fit(x, y, counted)
         if counted is not None:
             if self.num_examples is not None and self.num_examples != counted:

@@ -71,6 +71,11 @@ def _is_array(value):
         value is not None and hasattr(value, "__array__") and hasattr(value, "shape"))
 
 
+def validation_split_of(kwargs):
+    """The `validation_split` a Keras `fit` with these arguments applies (none when `validation_data` is given)."""
+    return 0.0 if kwargs.get("validation_data") is not None else kwargs.get("validation_split") or 0.0
+
+
 def num_rows(x):
     """The number of examples of an array `x` (None for a dataset or generator)."""
     if _is_array(x):

@@ -247,8 +247,7 @@ class MCDropoutBase(
                 )
             # Keras holds out the last rows for `validation_split` (unless `validation_data` is given): N and
             # the normalization come from the others.
-            split = 0.0 if kwargs.get("validation_data") is not None else kwargs.get("validation_split") or 0.0
-            train = int(math.floor(_inputs.num_rows(x) * (1.0 - split)))
+            train = int(math.floor(_inputs.num_rows(x) * (1.0 - _inputs.validation_split_of(kwargs))))
             self.adapt(x[:train], None if y is None else y[:train])
         x, kwargs = _base.fit_arguments(self, x, kwargs)
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)

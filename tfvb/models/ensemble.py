@@ -396,8 +396,9 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
             weights = _with_class_weight(kwargs.pop("sample_weight", None), kwargs.pop("class_weight", None), data[1])
             if weights is not None:
                 data.append(np.asarray(weights))
-            split = kwargs.pop("validation_split", 0.0) or 0.0
-            if split and kwargs.get("validation_data") is None:  # as in Keras, validation_data overrides it
+            split = _inputs.validation_split_of(kwargs)
+            kwargs.pop("validation_split", None)
+            if split:
                 cut = int(math.floor(len(data[0]) * (1.0 - split)))
                 kwargs.setdefault("validation_data", tuple(a[cut:] for a in data))
                 data = [a[:cut] for a in data]
