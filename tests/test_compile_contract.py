@@ -80,3 +80,66 @@ def test_bayesianized_networks_report_compiled_metrics(mnist_sample):
     bnn = tfvb.bayesianize(net, num_examples=64, seed=0)
     bnn.compile(optimizer="adam", metrics=[keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")])
     assert "top5" in bnn.evaluate(images[:64], labels[:64], return_dict=True, verbose=0)
+
+
+def test_a_compiled_metric_takes_the_place_of_the_models_own_of_that_name(mnist_sample):
+    # Code written for Keras asks for "accuracy"; the classifier reports accuracy itself. The compiled one is
+    # reported once under its name, computed as Keras computes it: unweighted unless in weighted_metrics.
+    images, labels = mnist_sample
+    x, y = images[:64], labels[:64]
+    model = BNNClassifier(10, hidden_units=(8,), num_examples=64, posterior_sigma_init=1e-6, seed=0)
+    model.compile(optimizer="adam", metrics=["accuracy"])
+    weights = np.r_[np.ones(32), np.zeros(32)].astype("float32")
+    logs = model.evaluate(x, y, sample_weight=weights, batch_size=64, return_dict=True, verbose=0)
+    values = model.evaluate(x, y, sample_weight=weights, batch_size=64, verbose=0)
+    assert sorted(logs) == ["accuracy", "elbo", "kl", "loss", "nll"] and len(values) == len(logs) == 5
+    predicted = np.argmax(model(x).numpy(), -1)  # a posterior of tiny scale: every pass predicts the same
+    assert logs["accuracy"] == pytest.approx(np.mean(predicted == y))  # all 64 rows: the weights not applied
+    assert values[4] == pytest.approx(logs["accuracy"])
+    model.compile(optimizer="adam", weighted_metrics=["accuracy"])
+    logs = model.evaluate(x, y, sample_weight=weights, batch_size=64, return_dict=True, verbose=0)
+    assert sorted(logs) == ["accuracy", "elbo", "kl", "loss", "nll"]
+    assert logs["accuracy"] == pytest.approx(np.mean(predicted[:32] == y[:32]))  # the weighted rows only
+    history = model.fit(x, y, batch_size=32, epochs=1, validation_data=(x, y), verbose=0).history
+    assert sorted(history) == ["accuracy", "elbo", "kl", "loss", "nll",
+                               "val_accuracy", "val_elbo", "val_kl", "val_loss", "val_nll"]
+    model.compile(optimizer="adam", metrics=[keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")])
+    assert sorted(model.evaluate(x, y, batch_size=64, return_dict=True, verbose=0)) == [
+        "accuracy", "elbo", "kl", "loss", "nll", "top3"]  # the model's own accuracy is back
+
+    x_reg, y_reg = _regression()
+    mc = MCDropoutRegressor(hidden_units=(8,), seed=0)
+    mc.adapt(x_reg, y_reg)
+    mc.compile(optimizer="adam", metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
+    logs = mc.evaluate(x_reg, y_reg, batch_size=64, return_dict=True, verbose=0)
+    assert sorted(logs) == ["loss", "nll", "rmse"]
+    assert len(mc.evaluate(x_reg, y_reg, batch_size=64, verbose=0)) == 3
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: BNNClassifier(10, hidden_units=(8,), num_examples=100, seed=0), "kl"),
+    (lambda: BNNRegressor(hidden_units=(8,), num_examples=100, seed=0), "loss"),
+    (lambda: MCDropoutRegressor(hidden_units=(8,), num_examples=100, seed=0), "nll"),
+    (lambda: CVAE(latent_dim=2, seed=0), "elbo"),
+], ids=["bnn_classifier", "bnn_regressor", "mc_dropout", "cvae"])
+def test_a_compiled_metric_named_like_a_term_of_the_objective_is_refused(make, name):
+    model = make()
+    model.compile(optimizer="adam", metrics=[keras.metrics.Mean(name="mean")])
+    with pytest.raises(ValueError, match=rf"a metric named '{name}' would replace the model's own '{name}'.*"
+                                         rf"Received: a metric named '{name}'"):
+        model.compile(optimizer="adam", metrics=[keras.metrics.MeanSquaredError(name=name)])
+    with pytest.raises(ValueError, match=f"a metric named '{name}'"):
+        model.compile(optimizer="adam", weighted_metrics={"output": [name]})
+    # The refused compile changed nothing: the metrics compiled before are still there.
+    assert "mean" in tfvb.models._compile.compiled_metric_names(model.get_compile_config()["metrics"])
+
+
+def test_bayesianize_keeps_the_metrics_the_network_was_compiled_with(mnist_sample):
+    images, labels = mnist_sample
+    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    net.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")])
+    bnn = tfvb.bayesianize(net, num_examples=64, seed=0)
+    logs = bnn.evaluate(images[:64], labels[:64], return_dict=True, verbose=0)
+    assert sorted(logs) == ["accuracy", "elbo", "kl", "loss", "nll", "top5"]
+    assert len(bnn.evaluate(images[:64], labels[:64], verbose=0)) == 6

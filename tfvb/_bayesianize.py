@@ -193,7 +193,8 @@ def bayesianize(model, layer="flipout", prior=None, posterior_sigma_init=None, n
 
     Returns:
         A `tfvb.models.BayesianNetwork`, compiled with a fresh copy of the
-        original's optimizer when the original was compiled.
+        original's optimizer and its compiled metrics when the original was
+        compiled (its loss becomes the ELBO's data term).
 
     Example:
         >>> images, labels = tfvb.data.mnist_sample()             # 2,000 digits bundled with tfvb
@@ -259,5 +260,9 @@ def bayesianize(model, layer="flipout", prior=None, posterior_sigma_init=None, n
     if loss is not None and getattr(model, "optimizer", None) is not None:
         optimizer = model.optimizer
         inner = getattr(optimizer, "inner_optimizer", optimizer)  # a fresh optimizer, not the loss-scale wrapper
-        result.compile(optimizer=inner.__class__.from_config(inner.get_config()))
+        from keras.src.saving import serialization_lib
+
+        config = serialization_lib.deserialize_keras_object(model.get_compile_config() or {})
+        result.compile(optimizer=inner.__class__.from_config(inner.get_config()), metrics=config.get("metrics"),
+                       weighted_metrics=config.get("weighted_metrics"))
     return result

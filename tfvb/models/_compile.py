@@ -18,11 +18,19 @@ What a metric sees (y_true, y_pred):
 
     >>> logs = model.evaluate(x, y, return_dict=True)    # doctest: +SKIP
     >>> logs["loss"], logs["elbo"], logs["accuracy"]     # doctest: +SKIP
+
+A compiled metric named like one the model reports itself takes its place
+when the model's is a prediction metric (`accuracy`, `rmse`): code written
+for Keras, `compile(metrics=["accuracy"])`, reports that metric once, under
+its name, computed as Keras computes it (unweighted unless passed as
+`weighted_metrics`). A compiled metric named like a term of the objective
+(`loss`, `nll`, `kl`, `elbo`, ...) is refused: it would hide the number
+`EarlyStopping("val_loss")` and the progress bar read.
 """
 
 from tfvb import optimizers
 
-__all__ = ["KerasCompile", "fused_adam", "compile_from_config"]
+__all__ = ["KerasCompile", "compiled_metric_names", "fused_adam", "compile_from_config"]
 
 
 def fused_adam(optimizer):
@@ -43,6 +51,25 @@ def compile_from_config(model, config):
         model.optimizer.build(model.trainable_variables)  # the optimizer's variables, for its saved state
 
 
+def compiled_metric_names(metrics):
+    """The names Keras gives the metrics passed to `compile`: a string its own, a metric its `name`, a function
+    its `__name__` (lists, tuples and per-output dicts flattened)."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        metrics = list(metrics.values())
+    if not isinstance(metrics, (list, tuple)):
+        metrics = [metrics]
+    names = []
+    for metric in metrics:
+        if isinstance(metric, (list, tuple, dict)):
+            names += compiled_metric_names(metric)
+        elif metric is not None:
+            names.append(metric if isinstance(metric, str) else getattr(metric, "name", None)
+                         or getattr(metric, "__name__", None))
+    return [name for name in names if name is not None]
+
+
 class KerasCompile:
     """Mixin for a `keras.Model` with its own `train_step`: refuses `loss`, computes `metrics`.
 
@@ -52,6 +79,9 @@ class KerasCompile:
 
     #: What the model minimizes, for the error that refuses a loss.
     objective_name = "its own objective"
+    #: The model's trackers that a compiled metric of the same name replaces (prediction metrics a user asks
+    #: for by name); a compiled metric named like any other tracker is refused.
+    replaceable_metrics = ("accuracy", "rmse")
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 **kwargs):
@@ -61,16 +91,37 @@ class KerasCompile:
                     f"Expected no `{name}` in compile: {type(self).__name__} trains on {self.objective_name} and "
                     f"reports it as `loss` (a loss given here would be ignored; pass what you want reported as "
                     f"`metrics=[...]`). Received: {name}={value!r}")
+        if metrics is not None or weighted_metrics is not None:  # else Keras keeps the metrics compiled before
+            self._tfvb_replaced_trackers = self._replaced_trackers(metrics, weighted_metrics)
         super().compile(optimizer=fused_adam(optimizer), metrics=metrics, weighted_metrics=weighted_metrics,
                         **kwargs)
 
     def compile_from_config(self, config):
         compile_from_config(self, config)
 
-    def own_metrics(self, trackers):
-        """`trackers` and the metrics passed to compile (so Keras resets them each epoch and reports them)."""
+    def _replaced_trackers(self, metrics, weighted_metrics):
+        """The names of the model's trackers that the compiled metrics replace; a clash with any other is refused."""
         compiled = getattr(self, "_compile_metrics", None)
-        return list(trackers) + ([compiled] if compiled is not None else [])
+        own = [m.name for m in self.metrics if m is not compiled] + list(getattr(self, "_tfvb_replaced_trackers", ()))
+        replaced = []
+        for name in compiled_metric_names(metrics) + compiled_metric_names(weighted_metrics):
+            if name in own and name not in self.replaceable_metrics:
+                raise ValueError(
+                    f"Expected compiled metrics named other than the terms {type(self).__name__} reports itself "
+                    f"({', '.join(n for n in own if n not in self.replaceable_metrics)}): a metric named {name!r} "
+                    f"would replace the model's own {name!r} in the logs (and the `val_{name}` callbacks "
+                    f"read). Give it another name, e.g. `name='compiled_{name}'`. Received: a metric named "
+                    f"{name!r}")
+            if name in own:
+                replaced.append(name)
+        return tuple(replaced)
+
+    def own_metrics(self, trackers):
+        """`trackers` and the metrics passed to compile (so Keras resets them each epoch and reports them); a
+        tracker a compiled metric of the same name replaces (see `replaceable_metrics`) is left out."""
+        replaced = getattr(self, "_tfvb_replaced_trackers", ())
+        compiled = getattr(self, "_compile_metrics", None)
+        return [t for t in trackers if t.name not in replaced] + ([compiled] if compiled is not None else [])
 
     def metric_target(self, x, y):
         """The y_true of the compiled metrics (VAEs: the images)."""
