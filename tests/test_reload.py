@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tfvb
-from tfvb.models import CVAE, BNNClassifier, DeepEnsemble
+from tfvb.models import CVAE, BNNClassifier, BNNRegressor, DeepEnsemble
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,7 +28,17 @@ def _models():
     gaussian.compile(optimizer="adam", loss=tfvb.gaussian.GaussianNLL())
     rows = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
     gaussian.fit(rows, rows[:, 0], epochs=1, verbose=0)
+    # The calibrated wrappers (tfvb.calibrate), one inside another.
+    labels = np.arange(16) % 3
+    scaled = tfvb.calibrate.TemperatureScaled(bnn, 2.0, samples=4, seed=0)
+    regressor = BNNRegressor(hidden_units=(4,), num_examples=16, seed=0)
+    regressor.compile(optimizer="adam")
+    regressor.fit(rows, rows[:, 0], epochs=1, batch_size=16, verbose=0)
     return {
+        "temperature_scaled": scaled,
+        "conformal_sets": tfvb.calibrate.conformal_sets(scaled, rows, labels, coverage=0.8, samples=4, seed=0),
+        "conformal_intervals": tfvb.calibrate.conformal(regressor, rows, rows[:, 0], coverage=0.8,
+                                                        score="normalized", samples=4, seed=0),
         "gaussian_ensemble": gaussian,
         "cvae": CVAE(latent_dim=2, filters=(4, 8), seed=0),
         "bnn": bnn,

@@ -11,7 +11,7 @@ per-example noise); and the functions
 `tfvb.predict_samples` / `tfvb.predict_uncertainty(model, x, samples=T, seed=s)`
 (T weight draws of any Keras model with tfvb layers).
 
-Every serializable tfvb class (models, layers, priors) is registered with
+Every serializable tfvb class (models, layers, priors, losses, calibrated models) is registered with
 Keras as soon as both are imported, in either order, so a `.keras` file
 loads with `keras.saving.load_model` after `import tfvb` alone.
 """
@@ -72,7 +72,8 @@ def __dir__():
 
 #: The modules defining tfvb's serializable classes; importing them registers the classes with Keras.
 _SERIALIZABLE = ("tfvb.priors", "tfvb.layers.dense", "tfvb.layers.conv", "tfvb.layers.conv_transpose", "tfvb.models",
-                 "tfvb.optimizers")
+                 "tfvb.optimizers", "tfvb.gaussian", "tfvb.calibrate.temperature", "tfvb.calibrate.intervals",
+                 "tfvb.calibrate.sets")
 
 
 def _register_with_keras():
