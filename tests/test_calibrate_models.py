@@ -140,7 +140,23 @@ def test_predict_takes_batch_size_for_every_base_and_refuses_datasets():
         scaled = temperature_scale(_classifiers()[name](), images[:N], labels[:N], samples=4, seed=1)
         whole, rows = scaled.predict(x), scaled.predict(x, batch_size=7, verbose=0)
         assert whole.shape == rows.shape == (20, 10)
-        if name == "bnn":  # a BNN's draw t is the same network for every chunk of rows
-            np.testing.assert_allclose(rows, whole, rtol=1e-5, atol=1e-7)
+        # As in Keras, the batch size does not change the predictions: MC dropout's masks too are those of
+        # one call (they used to repeat every 7 rows).
+        np.testing.assert_allclose(rows, whole, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match=r"Expected `x` as an array .* Received: .*Dataset"):
         scaled.predict(tf.data.Dataset.from_tensor_slices(x).batch(8))
+
+
+def test_a_tempered_classifier_predicts_with_the_draws_its_temperature_was_fitted_on():
+    # The draws of one call of the base model on all the inputs, past the 512 rows the wrapper once took
+    # per call (MC dropout's masks then repeated from row 512 on).
+    from tfvb.calibrate.temperature import TemperatureScaled, draw_log_probs, tempered_probabilities
+
+    images, labels = tfvb.data.mnist_sample()
+    base = _classifiers()["mc_dropout"]()
+    x = np.concatenate([images[:512], images[:88]])  # rows 512 + i are the images of rows i
+    scaled = TemperatureScaled(base, 1.5, samples=4, seed=3)
+    got = scaled.predict_uncertainty(x)["mean"]
+    want = tempered_probabilities(draw_log_probs(base, x, 4, 3), 1.5)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(got[512:], got[:88])  # the same images, other masks

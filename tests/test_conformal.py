@@ -188,6 +188,19 @@ def test_bad_calibration_data_are_refused():
     zero = LookupRegressor({"mean": np.zeros(40), "variance": np.zeros(40)})
     with pytest.raises(ValueError, match="Expected a positive predicted standard deviation for score='normalized'"):
         conformal(zero, x, y, score="normalized")
+    # A variance of another shape than the mean was broadcast to (N, N) (a vector of 40 quantiles); a NaN or
+    # negative one gave intervals that never or always covered.
+    column = LookupRegressor({"mean": np.zeros(40), "variance": np.ones((40, 1))})  # (N, 1) beside (N,): read as (N,)
+    np.testing.assert_allclose(conformal(column, x, y, score="normalized").quantile,
+                               conformal(column, x, y, score="absolute").quantile)
+    for variance, received in ((np.ones((40, 2)), r"u\['variance'\].shape=\(40, 2\)"),
+                               (np.where(np.arange(40) == 5, np.nan, 1.0), r"1 of 40 values NaN, infinite or negative"),
+                               (-np.ones(40), r"40 of 40 values NaN, infinite or negative \(first: -1.0\)")):
+        bad = {"mean": np.zeros(40), "variance": variance}
+        with pytest.raises(ValueError, match=rf"Expected .*u\['variance'\].* Received: {received}"):
+            conformal(LookupRegressor(bad), x, y, score="normalized")
+        with pytest.raises(ValueError, match=rf"Received: {received}"):
+            tfvb.calibrate.interval_coverage(bad, y, splits=3)
 
 
 def test_a_classifier_is_refused_and_pointed_to_the_sets():

@@ -10,6 +10,7 @@ draws are the same networks, so the model predicts with the very function it
 was calibrated on.
 """
 
+import inspect
 import numbers
 
 import keras
@@ -21,6 +22,15 @@ from tfvb import _checks
 __all__ = ["CalibratedModel", "register"]
 
 register = keras.saving.register_keras_serializable(package="tfvb")
+
+
+def _takes(model, option):
+    """Whether `model.predict_uncertainty` takes the keyword `option`."""
+    try:
+        parameters = inspect.signature(model.predict_uncertainty).parameters
+    except (TypeError, ValueError):
+        return False
+    return option in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 class CalibratedModel(keras.Model):
@@ -51,10 +61,12 @@ class CalibratedModel(keras.Model):
     def predict(self, x, samples=None, seed=None, **kwargs):
         """The calibrated predictive mean, `predict_uncertainty(x, ...)["mean"]` (numpy).
 
-        `x` is an array (a `tf.data.Dataset` is refused: the calibrated predictions are numpy); `batch_size`
-        predicts that many rows per call of `predict_uncertainty`. Keras' own `predict` options that mean
-        nothing here (`verbose`, `steps`, `callbacks`) are accepted and ignored; others go to the base
-        model's `predict_uncertainty`.
+        `x` is an array (a `tf.data.Dataset` is refused: the calibrated predictions are numpy). All rows go
+        in one call, so `batch_size` does not change the predictions (as in Keras): it goes to a base model
+        that takes one (BNNs, deep ensembles, `bayesianize` networks), which predicts that many rows at a
+        time; MC-dropout models bound their memory by chunking their passes instead. Keras' own `predict`
+        options that mean nothing here (`verbose`, `steps`, `callbacks`) are accepted and ignored; others
+        go to the base model's `predict_uncertainty`.
         """
         for option in ("verbose", "steps", "callbacks"):
             kwargs.pop(option, None)
@@ -63,9 +75,18 @@ class CalibratedModel(keras.Model):
                              f"are numpy). Received: {type(x).__name__}; pass the arrays the dataset holds")
         x = np.asarray(x)
         batch_size = kwargs.pop("batch_size", None)
-        rows = len(x) if batch_size is None else _checks.positive_int("batch_size", batch_size)
-        return np.concatenate([self.predict_uncertainty(x[i:i + rows], samples=samples, seed=seed, **kwargs)["mean"]
-                               for i in range(0, max(len(x), 1), max(rows, 1))], axis=0)
+        if batch_size is not None:
+            batch_size = _checks.positive_int("batch_size", batch_size)
+            if _takes(self._innermost(), "batch_size"):
+                kwargs["batch_size"] = batch_size
+        return self.predict_uncertainty(x, samples=samples, seed=seed, **kwargs)["mean"]
+
+    def _innermost(self):
+        """The model under every calibration layer: the one whose prediction methods take the options."""
+        base = self.base
+        while isinstance(base, CalibratedModel):
+            base = base.base
+        return base
 
     def _served_calibration(self):
         """What a client of the base model's export applies to its outputs to get this model's predictions."""

@@ -82,7 +82,7 @@ def interval_coverage(u, y, coverage=0.9, splits=100, calibration_fraction=0.5, 
     coverage = _checks.open_unit_interval("coverage", coverage)
     mean = _checks.finite_array("u['mean']", np.asarray(u["mean"], np.float64))
     y = _checks.finite_array("y", _predictive.regression_targets(y, mean))
-    std = intervals._std(u)
+    std = intervals._std(u, mean)
     z = NormalDist().inv_cdf((1.0 + coverage) / 2.0)
     result = {"nominal": coverage, "rows": int(len(mean)), "splits": int(splits),
               "gaussian": {"coverage": float(np.mean(np.abs(y - mean) <= z * std)),

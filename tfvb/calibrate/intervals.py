@@ -61,10 +61,25 @@ __all__ = ["conformal", "ConformalRegressor", "interval_scores", "SCORES"]
 SCORES = ("absolute", "normalized")
 
 
-def _std(u):
-    if "std" in u:
-        return np.asarray(u["std"], np.float64)
-    return np.sqrt(np.maximum(np.asarray(u["variance"], np.float64), 0.0))
+def _std(u, mean):
+    """The predicted standard deviation, shaped like `mean` ((N, 1) read as (N,)), checked finite and >= 0."""
+    name = "std" if "std" in u else "variance"
+    if name not in u:
+        raise ValueError(f"Expected a regressor's `predict_uncertainty` dict with `variance` or `std`. Received: "
+                         f"keys {sorted(u)}")
+    value = np.asarray(u[name], np.float64)
+    if value.ndim == mean.ndim + 1 and value.shape[-1] == 1:
+        value = value[..., 0]
+    if value.ndim == 1 and mean.ndim == 2 and mean.shape[1] == 1:
+        value = value[:, None]
+    if value.shape != mean.shape:
+        raise ValueError(f"Expected u[{name!r}] of the shape of u['mean'], {mean.shape}. Received: "
+                         f"u[{name!r}].shape={np.shape(u[name])}")
+    bad = ~(np.isfinite(value) & (value >= 0))
+    if bad.any():
+        raise ValueError(f"Expected a finite, non-negative u[{name!r}]. Received: {int(bad.sum())} of {value.size} "
+                         f"values NaN, infinite or negative (first: {float(value[bad].flat[0])!r})")
+    return value if name == "std" else np.sqrt(value)
 
 
 def interval_scores(u, y, score="absolute"):
@@ -83,7 +98,7 @@ def interval_scores(u, y, score="absolute"):
     residual = np.abs(_predictive.regression_targets(y, mean) - mean)
     if score == "absolute":
         return residual
-    std = _std(u)
+    std = _std(u, mean)
     if not np.all(std > 0):
         raise ValueError("Expected a positive predicted standard deviation for score='normalized'. Received "
                          f"{int(np.sum(~(std > 0)))} zero or NaN values (use score='absolute')")
@@ -146,7 +161,7 @@ class ConformalRegressor(_wrapper.CalibratedModel):
         samples, seed = self._defaults(samples, seed)
         u = _predictive.predict(self.base, x, samples, seed, **kwargs)
         mean = np.asarray(u["mean"], np.float64)
-        half = self.quantile * (_std(u) if self.score == "normalized" else np.ones_like(mean))
+        half = self.quantile * (_std(u, mean) if self.score == "normalized" else np.ones_like(mean))
         with np.errstate(invalid="ignore"):  # inf * 0 (an infinite quantile, a zero std) is an infinite interval
             half = np.where(np.isnan(half), np.inf, half)
         return {**u, "lower": mean - half, "upper": mean + half}

@@ -47,7 +47,9 @@ from tfvb.calibrate import _predictive, _wrapper
 
 __all__ = ["temperature_scale", "TemperatureScaled", "tempered_probabilities", "temperature_nll"]
 
-#: Inputs per call of the base model: bounds the memory of the S stacked draws (S x rows x C floats).
+#: Draws x inputs x classes per call of the base model: bounds the memory of the stacked draws (float64).
+ELEMENTS_PER_CALL = 2**24
+#: The fewest inputs per call, whatever S and C.
 ROWS_PER_CALL = 512
 #: Grid points per factor e over `bounds` before the golden-section refinement.
 _GRID_PER_E = 8
@@ -177,8 +179,13 @@ class TemperatureScaled(_wrapper.CalibratedModel):
     def predict_uncertainty(self, x, samples=None, seed=None, **kwargs):
         """Gal's measures (`tfvb.uncertainty.classification_uncertainty`) of the tempered draws.
 
-        The inputs go to the base model `ROWS_PER_CALL` at a time, so memory stays S x 512 x C.
-        A base without `predict_samples` gives `mean`, `entropy` and `prediction` only.
+        The inputs go to the base model in one call while its S x N x C draws hold at most
+        `ELEMENTS_PER_CALL` (2^24) numbers (16,777 inputs at S = 100 and ten classes), so the
+        predictions are the base model's on the same call, the very function T was fitted on. More
+        inputs go in calls of that many rows (at least `ROWS_PER_CALL`), each with the same seed:
+        a model that draws weights (a BNN) then uses the same draws for every row, as in one call,
+        while per-input noise (MC dropout, Flipout) repeats from call to call, each row's predictive
+        unchanged. A base without `predict_samples` gives `mean`, `entropy` and `prediction` only.
         """
         samples, seed = self._defaults(samples, seed)
         if not callable(getattr(self.base, "predict_samples", None)):
@@ -187,12 +194,18 @@ class TemperatureScaled(_wrapper.CalibratedModel):
         x = np.asarray(x)
         n = len(x)
         summary = None
-        for start in range(0, n, ROWS_PER_CALL):
-            rows = slice(start, min(n, start + ROWS_PER_CALL))
+        start = 0
+        while start < n:
+            rows = slice(start, n if summary is None else min(n, start + per_call))
+            if summary is None and n > ROWS_PER_CALL:  # the first call learns S and C, then the rows that fit
+                probe = self.predict_samples(x[:1], samples, seed, **kwargs)
+                per_call = max(ROWS_PER_CALL, ELEMENTS_PER_CALL // max(1, probe.shape[0] * probe.shape[-1]))
+                rows = slice(0, min(n, per_call))
             probs = self.predict_samples(x[rows], samples, seed, **kwargs)
             if summary is None:
                 summary = uncertainty.ClassificationAccumulator(n, probs.shape[-1])
             summary.add(probs, rows)
+            start = rows.stop
         if summary is None:
             raise ValueError(f"Expected at least one input. Received: x.shape={np.shape(x)}")
         return summary.result()
