@@ -193,19 +193,17 @@ class TemperatureScaled(_wrapper.CalibratedModel):
             return {"mean": mean, "entropy": uncertainty.entropy(mean), "prediction": mean.argmax(-1)}
         x = np.asarray(x)
         n = len(x)
+        per_call = max(n, 1)
+        if n > ROWS_PER_CALL:  # S and C from one row, then as many rows as fit
+            probe = self.predict_samples(x[:1], samples, seed, **kwargs)
+            per_call = max(ROWS_PER_CALL, ELEMENTS_PER_CALL // max(1, probe.shape[0] * probe.shape[-1]))
         summary = None
-        start = 0
-        while start < n:
-            rows = slice(start, n if summary is None else min(n, start + per_call))
-            if summary is None and n > ROWS_PER_CALL:  # the first call learns S and C, then the rows that fit
-                probe = self.predict_samples(x[:1], samples, seed, **kwargs)
-                per_call = max(ROWS_PER_CALL, ELEMENTS_PER_CALL // max(1, probe.shape[0] * probe.shape[-1]))
-                rows = slice(0, min(n, per_call))
+        for start in range(0, n, per_call):
+            rows = slice(start, min(n, start + per_call))
             probs = self.predict_samples(x[rows], samples, seed, **kwargs)
             if summary is None:
                 summary = uncertainty.ClassificationAccumulator(n, probs.shape[-1])
             summary.add(probs, rows)
-            start = rows.stop
         if summary is None:
             raise ValueError(f"Expected at least one input. Received: x.shape={np.shape(x)}")
         return summary.result()
