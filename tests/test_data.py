@@ -35,6 +35,32 @@ def test_corrupt_idx_files_are_refused(tmp_path):
     truncated.write_bytes(gzip.compress(raw))
     with pytest.raises(ValueError, match="truncated or corrupt"):
         data.read_idx(str(truncated))
+    # A damaged gzip stream (zlib's own error before), a header whose size overflows int64.
+    sample = os.path.join(os.path.dirname(images.__file__), "sample", "mnist2k-labels-idx1-ubyte.gz")
+    with open(sample, "rb") as f:
+        damaged = bytearray(f.read())
+    damaged[692] ^= 0xFF
+    (tmp_path / "d-labels-idx1-ubyte.gz").write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match="Could not read IDX file .*d-labels-idx1-ubyte.gz"):
+        data.read_idx(str(tmp_path / "d-labels-idx1-ubyte.gz"))
+    huge = tmp_path / "h-images-idx3-ubyte"
+    huge.write_bytes(bytes([0, 0, 0x08, 3]) + (2**31).to_bytes(4, "big") * 3)
+    with pytest.raises(ValueError, match=r"Expected 9903520314283042199192993792 bytes .* Received: 0 bytes"):
+        data.read_idx(str(huge))
+
+
+def test_idx_files_in_any_folder_and_from_paths(tmp_path, mnist_sample):
+    # A folder name that is a glob pattern ("[1]") and pathlib paths, as read_idx takes them.
+    import pathlib
+
+    folder = tmp_path / "digits[1]"
+    folder.mkdir()
+    x, y = mnist_sample
+    idx.write_idx(folder / "s-images-idx3-ubyte.gz", (x[:5, ..., 0] * 255).astype(np.uint8))
+    idx.write_idx(pathlib.Path(folder) / "s-labels-idx1-ubyte.gz", y[:5].astype(np.uint8))
+    got_x, got_y = data.mnist_arrays("s", data_dir=str(folder))
+    np.testing.assert_array_equal(got_y, y[:5])
+    np.testing.assert_allclose(got_x, x[:5], atol=1 / 255)
 
 
 def test_local_idx_folder_with_custom_prefix():

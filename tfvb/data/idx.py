@@ -2,8 +2,10 @@
 
 import glob
 import gzip
+import math
 import os
 import struct
+import zlib
 
 import numpy as np
 
@@ -33,9 +35,9 @@ def read_idx(path):
             dims = struct.unpack(f">{ndim}I", f.read(4 * ndim))
             dtype = np.dtype(_DTYPES[header[2]])
             data = f.read()
-    except (OSError, EOFError, struct.error) as e:
+    except (OSError, EOFError, struct.error, zlib.error) as e:  # zlib.error: a corrupt gzip stream
         raise ValueError(f"Could not read IDX file {path}: {e}") from e
-    expected = int(np.prod(dims)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: a corrupt header cannot overflow
     if len(data) != expected:
         raise ValueError(
             f"Expected {expected} bytes of data for an IDX array of shape {dims} in {path}. "
@@ -46,6 +48,7 @@ def read_idx(path):
 
 def write_idx(path, array, compress=None):
     """Write a uint8/int8 array as IDX; gzip-compressed when `path` ends in .gz (or `compress`)."""
+    path = os.fspath(path)
     array = np.ascontiguousarray(array)
     if array.dtype not in _CODES:
         raise ValueError(f"Expected a uint8 or int8 array. Received: dtype={array.dtype}")
@@ -61,7 +64,7 @@ def find_idx_file(folder, prefix, kind):
 
     `kind` is "images" or "labels"; `prefix` is "train", "t10k", or a custom prefix such as "mnist10k".
     """
-    hits = sorted(glob.glob(os.path.join(folder, f"{prefix}-{kind}-idx*-ubyte*")))
+    hits = sorted(glob.glob(os.path.join(glob.escape(os.fspath(folder)), f"{prefix}-{kind}-idx*-ubyte*")))
     return hits[0] if hits else None
 
 
