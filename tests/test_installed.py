@@ -43,7 +43,13 @@ def installed(tmp_path_factory):
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    run.site, run.work, run.wheel = site, work, wheels[0]
+    def fails(*args):
+        done = subprocess.run([sys.executable, "-m", "tfvb", *args], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode != 0, done.stdout[-3000:]
+        return done.stderr
+
+    run.site, run.work, run.wheel, run.home, run.fails = site, work, wheels[0], home, fails
     return run
 
 
@@ -100,3 +106,12 @@ def test_cli_and_demo_from_the_installed_wheel(installed, tmp_path):
         assert f"`{name}`" in report
     assert (out / "report.html").is_file() and (out / "cvae_mnist_manifold.png").is_file()
     assert str(installed.site) not in report and REPO not in report  # no machine paths in the report
+
+
+def test_commands_refused_from_the_installed_wheel_leave_nothing_behind(installed, tmp_path):
+    # No recipes in a wheel: training is refused before its lock file is made; an unknown model name before
+    # the demo's folder is.
+    assert "Expected the recipe of 'vae_mnist'" in installed.fails("zoo", "train", "vae_mnist", "--quick")
+    assert not list(installed.home.rglob("*.lock"))
+    assert "unknown" in installed.fails("demo", "--out", str(tmp_path / "demo"), "--models", "cvae_mnsit").lower()
+    assert not (tmp_path / "demo").exists()

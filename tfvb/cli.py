@@ -188,6 +188,10 @@ def _fmt_pair(pair):
 def _zoo_protocol(args):
     from tfvb.zoo import driver
 
+    if args.limit is not None:
+        raise ValueError("Expected --limit without --protocol (it re-evaluates the stored model on N examples; "
+                         "--splits N runs the protocol on its first N splits). Received: --protocol --limit "
+                         f"{args.limit}")
     _writable_file("--json", args.json)
     _start_tensorflow()
     s = driver.benchmark_protocol(args.name, data_root=args.data_root, splits=args.splits, jobs=args.jobs,

@@ -19,10 +19,10 @@ from tfvb.demo.vae_section import section as vae_section
 def run_demo(out, names=None):
     """Write the report and its pictures into `out`; returns the path of report.md."""
     start = time.time()
-    out = _output_folder(out)
     names = list(names) if names else zoo.list_models()
     for name in names:
-        zoo.registry.get(name)  # unknown names fail before any work, with close matches
+        zoo.registry.get(name)  # unknown names fail before any work (no folder made), with close matches
+    out = _output_folder(out)
     missing = [n for n in names if not zoo.is_trained(n)]
     loaded = []
     for name in names:

@@ -77,7 +77,12 @@ def load(name, format="keras", compile=True):
     store.register_model_classes()
     if format == "savedmodel":
         store.verify(where, meta, prefix=store.SERVING_DIR)
-        return tf.saved_model.load(os.path.join(where, store.SERVING_DIR))
+        try:
+            return tf.saved_model.load(os.path.join(where, store.SERVING_DIR))
+        except Exception as e:  # a corrupt export that still matches its checksums, a TensorFlow it does not fit
+            raise store.ArtifactError(f"Expected a readable SavedModel of {name!r} in "
+                                      f"{os.path.join(where, store.SERVING_DIR)}. Received: {type(e).__name__}: "
+                                      f"{str(e)[:500]}") from e
     store.verify(where, meta, prefix=store.MODEL_FILE)
     # A corrupt archive that still matches its checksum, or an incompatible class: ArtifactError.
     model = store.load_model_file(os.path.join(where, store.MODEL_FILE), compile=compile)

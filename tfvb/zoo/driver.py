@@ -22,8 +22,8 @@ from tfvb import _atomic, paths, zoo
 from tfvb.zoo import registry, store
 
 
-def recipe(name):
-    """The recipe module of an entry (zoo/<recipe>.py), imported from its file."""
+def recipe_path(name):
+    """The file of an entry's recipe (zoo/<recipe>.py); FileNotFoundError outside a source checkout."""
     entry = registry.get(name)
     where = paths.recipes_dir()
     path = os.path.join(where, entry.recipe + ".py") if where else None
@@ -31,6 +31,14 @@ def recipe(name):
         raise FileNotFoundError(f"Expected the recipe of {name!r} at {path or 'zoo/' + entry.recipe + '.py'}. "
                                 "Received: no such file (training and benchmarking need a tfvb source "
                                 "checkout; set TFVB_ZOO_RECIPES to its zoo/ folder)")
+    return path
+
+
+def recipe(name):
+    """The recipe module of an entry (zoo/<recipe>.py), imported from its file."""
+    entry = registry.get(name)
+    path = recipe_path(name)
+    where = paths.recipes_dir()
     if where not in sys.path:  # recipes share helpers such as zoo/_vae_recipe.py
         sys.path.insert(0, where)
     spec = importlib.util.spec_from_file_location(f"tfvb_zoo_recipe_{entry.recipe}", path)
@@ -62,6 +70,7 @@ def train(name, seed=0, quick=False, root=None, data_root=None, keep_run_dir=Fal
     the entry's training lock for the cluster).
     """
     entry = registry.get(name)
+    recipe_path(name)  # no recipe (an installed wheel): refused before the lock file is made
     if keep_run_dir:
         return _train(entry, name, seed, quick, root, data_root, keep_run_dir)
     with training_lock(name):

@@ -252,6 +252,13 @@ def read_metadata(folder):
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise ArtifactError(f"Expected `files` in {path} to map file names to sha256 strings. Received: "
                             f"{type(files).__name__} {str(files)[:80]}")
+    if not isinstance(meta.get("name"), str):
+        raise ArtifactError(f"Expected the entry's `name` (a string) in {path}. Received: "
+                            f"{'no name' if 'name' not in meta else type(meta['name']).__name__}")
+    for key in ("recipe", "training", "metrics", "anchors", "versions"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise ArtifactError(f"Expected `{key}` in {path} to be a JSON object. Received: "
+                                f"{type(meta[key]).__name__} {str(meta[key])[:80]}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(
             f"Expected zoo format_version {FORMAT_VERSION} in {path}. Received: "
