@@ -56,6 +56,11 @@ def _arrays(name, split, data_dir):
             return _local_arrays(candidate, split)
     try:
         return _tfds_arrays(name, split)
+    except ImportError as e:  # TFDS or one of its imports missing: not the network
+        raise RuntimeError(
+            f"Could not load {name!r} split {split!r}: TensorFlow Datasets could not be imported "
+            f"({type(e).__name__}: {e}); reinstall tfvb's dependencies (`pip install tfvb` installs them) or give a "
+            f"folder of IDX files with data_dir=... or TFVB_DATA_DIR") from e
     except Exception as e:  # no internet, no tfds data: say both ways out
         raise RuntimeError(
             f"Could not load {name!r} split {split!r}: TensorFlow Datasets failed ({type(e).__name__}: {e}). "
