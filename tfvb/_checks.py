@@ -114,6 +114,33 @@ def wired_check(x, bad, message):
     return x + tf.debugging.check_numerics(flag, message)
 
 
+def input_range(value):
+    """`value` as a (low, high) pair of floats with low < high, or None; ValueError otherwise."""
+    if value is None:
+        return None
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        low = high = None
+    if low is None or not low < high:
+        raise ValueError(f"Expected `input_range` to be None or a pair (low, high) with low < high. "
+                         f"Received: input_range={value!r}")
+    return low, high
+
+
+def in_range(x, value_range):
+    """Float tensor `x` with a run-time check that its values lie in `value_range` (None: no check)."""
+    if value_range is None:
+        return x
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        x = tf.cast(x, tf.float32)
+    low, high = value_range
+    return wired_check(x, tf.reduce_any(tf.logical_or(x < low, x > high)),
+                       f"Expected `inputs` in [{low:g}, {high:g}], the range the model was trained on (images: scale "
+                       "pixels by 1/255). Received values outside it")
+
+
 def assert_non_negative_finite(x, name):
     """`x`, checked at run time to hold finite values >= 0 (sample weights)."""
     x = tf.cast(x, tf.float32)

@@ -75,8 +75,9 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist"):
              "rule watches the members' mean validation loss. Metrics use the mean of the members' "
              "probabilities; `member_*_mean` are the single members' averages.")
     return recipe.train_classifier(
-        NAME, lambda: DeepEnsemble(lenet5, n=members, seed=seed), evaluate, seed=seed, quick=quick,
-        data_root=data_root, constructor={"members": "zoo/ensemble_mnist.py:lenet5", "n": members, "seed": seed},
+        NAME, lambda: DeepEnsemble(lenet5, n=members, seed=seed, input_range=(0.0, 1.0)), evaluate, seed=seed,
+        quick=quick, data_root=data_root,
+        constructor={"members": "zoo/ensemble_mnist.py:lenet5", "n": members, "seed": seed, "input_range": (0.0, 1.0)},
         notes=notes, fit_data=member_arrays,
         compile_kwargs={"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "metrics": ["accuracy"]})
 

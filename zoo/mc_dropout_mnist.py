@@ -34,7 +34,7 @@ def train(seed=0, quick=False, data_root=None, dataset="mnist"):
 
     constructor = {"num_classes": 10, "architecture": "lenet", "hidden_units": (120, 84),
                    "dropout_rate": DROPOUT_RATE, "lengthscale": LENGTHSCALE,
-                   "num_examples": 512 if quick else recipe.N_TRAIN, "seed": seed}
+                   "num_examples": 512 if quick else recipe.N_TRAIN, "seed": seed, "input_range": (0.0, 1.0)}
     notes = (f"{NAME}: {recipe.LENET5} with dropout p={DROPOUT_RATE} before every weight layer but the first, "
              f"weight decay l^2 (1 - p) / (2N) with l={LENGTHSCALE}. Metrics use the MC predictive mean of "
              f"{bnn_flipout_mnist.SAMPLES} seeded dropout passes; `accuracy_dropout_off` is the network with dropout "

@@ -122,16 +122,7 @@ class BNNClassifier(BNNBase):
 
     @input_range.setter
     def input_range(self, value):
-        if value is not None:
-            try:
-                low, high = (float(v) for v in value)
-            except (TypeError, ValueError):
-                low = high = None
-            if low is None or not low < high:
-                raise ValueError(f"Expected `input_range` to be None or a pair (low, high) with low < high. "
-                                 f"Received: input_range={value!r}")
-            value = (low, high)
-        self._input_range = value
+        self._input_range = _checks.input_range(value)
 
     @property
     def metrics(self):
@@ -178,13 +169,7 @@ class BNNClassifier(BNNBase):
     has_labels = True
 
     def _check_inputs(self, x):
-        x = _checks.image_batch(x, self.image_shape)
-        if self.input_range is None:
-            return x
-        low, high = self.input_range
-        outside = tf.reduce_any(tf.logical_or(x < low, x > high))
-        return _checks.wired_check(x, outside, f"Expected `inputs` in [{low:g}, {high:g}], the range the model was "
-                                               "trained on (images: scale pixels by 1/255). Received values outside it")
+        return _checks.in_range(_checks.image_batch(x, self.image_shape), self.input_range)
 
     def _check_arrays(self, x, y):
         _checks.check_image_shape(np.shape(x), self.image_shape, "x")

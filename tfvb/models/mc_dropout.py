@@ -210,6 +210,8 @@ class MCDropoutClassifier(MCDropoutBase):
             are decayed like the dense ones. Not with `concrete`.
         image_shape: the images' (height, width, channels) for "lenet"; inputs may come as images
             or flattened.
+        input_range: None, or (low, high): inputs outside it are refused at run time (training and
+            prediction), e.g. (0, 1) for images trained on scaled pixels.
 
     Metrics: `loss`, `accuracy`, `nll` (one stochastic pass).
 
@@ -227,14 +229,28 @@ class MCDropoutClassifier(MCDropoutBase):
     normalizes_inputs = False
 
     def __init__(self, num_classes, hidden_units=(50,), dropout_rate=0.05, lengthscale=1e-2, num_examples=None,
-                 seed=None, concrete=False, temperature=0.1, architecture="mlp", image_shape=(28, 28, 1), **kwargs):
+                 seed=None, concrete=False, temperature=0.1, architecture="mlp", image_shape=(28, 28, 1),
+                 input_range=None, **kwargs):
         num_classes = _checks.positive_int("num_classes", num_classes)
+        self._input_range = _checks.input_range(input_range)
         if num_classes < 2:
             raise ValueError(f"Expected `num_classes` >= 2. Received: num_classes={num_classes!r}")
         super().__init__(output_units=num_classes, hidden_units=hidden_units, dropout_rate=dropout_rate,
                          lengthscale=lengthscale, num_examples=num_examples, seed=seed, concrete=concrete,
                          temperature=temperature, architecture=architecture, image_shape=image_shape, **kwargs)
         self.num_classes = num_classes
+
+    @property
+    def input_range(self):
+        """(low, high) that every input value must lie in (checked at run time), or None: no check."""
+        return self._input_range
+
+    @input_range.setter
+    def input_range(self, value):
+        self._input_range = _checks.input_range(value)
+
+    def _flat_inputs(self, x):
+        return _checks.in_range(super()._flat_inputs(x), self._input_range)
 
     def outputs_from_raw(self, raw):
         return tf.nn.softmax(raw, axis=-1), None
@@ -274,4 +290,4 @@ class MCDropoutClassifier(MCDropoutBase):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "architecture": self.architecture,
-                "image_shape": list(self.image_shape)}
+                "image_shape": list(self.image_shape), "input_range": self.input_range}
