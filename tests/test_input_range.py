@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tfvb
 from tfvb.models import BNNClassifier, DeepEnsemble, MCDropoutClassifier
 
 EXPECTED = r"Expected `inputs` in \[0, 1\], the range the model was trained on"
