@@ -48,6 +48,20 @@ def test_per_angle_metrics_and_ood_scores_of_a_known_model(mnist_sample):
     assert table["ood"]["auroc_entropy"] == 1.0 and table["ood"]["aupr_mutual_information"] == 1.0
     with pytest.raises(ValueError, match="one label per image"):
         shift.rotation_shift(_Oracle(x, y), x, y[:-1])
+    # Logits as `mean` were clipped and renormalized into made-up probabilities; labels out of range failed
+    # with numpy's IndexError.
+
+    class Logits(_Oracle):
+        def predict_uncertainty(self, x, samples=None, seed=None):
+            u = super().predict_uncertainty(x)
+            return {**u, "mean": np.log(u["mean"]) + 3.0}
+
+    with pytest.raises(ValueError, match="Expected `probs` to hold class probabilities .*apply a softmax to logits"):
+        shift.rotation_shift(Logits(x, y), x, y, angles=(0,), samples=1)
+    with pytest.raises(ValueError, match=r"Expected `labels` in \[0, 9\]. Received labels in \[0, 12\]"):
+        shift.rotation_shift(_Oracle(x, y), x, np.where(np.arange(40) == 3, 12, y), angles=(0,), samples=1)
+    with pytest.raises(ValueError, match=r"Expected integer labels of shape \(N,\). Received: labels.shape=\(40, 1\)"):
+        shift.rotation_shift(_Oracle(x, y), x, y[:, None].astype(float), angles=(0,), samples=1)
 
 
 def test_the_figure_has_a_panel_per_metric(tmp_path, mnist_sample):

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from tfvb import _checks
-from tfvb.evaluate.calibration import brier_score, expected_calibration_error, ood_aupr, ood_auroc
+from tfvb.evaluate.calibration import _probs_labels, brier_score, expected_calibration_error, ood_aupr, ood_auroc
 
 __all__ = ["ANGLES", "rotate", "rotation_shift", "shift_figure", "SHIFT_METRICS"]
 
@@ -49,7 +49,9 @@ def rotate(images, degrees):
 
 
 def _scores(mean, labels):
-    probs = np.clip(np.asarray(mean, np.float64), 0.0, None)
+    # Checked as ECE and Brier check them (logits, labels out of range: refused), then renormalized in float64.
+    probs, labels = _probs_labels(mean, labels)
+    probs = np.clip(probs, 0.0, None)
     probs = probs / probs.sum(axis=1, keepdims=True)
     picked = np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)
     return {"accuracy": float(np.mean(probs.argmax(1) == labels)), "nll": float(-np.mean(np.log(picked))),
@@ -71,6 +73,9 @@ def rotation_shift(model, images, labels, ood=None, angles=ANGLES, samples=100, 
         {"angles": [...], "per_angle": {metric: [value per angle]}, "ood": {...} or None}.
     """
     labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"Expected integer labels of shape (N,). Received: labels.shape={labels.shape}, "
+                         f"dtype={labels.dtype}")
     if len(labels) != len(images):
         raise ValueError(f"Expected one label per image. Received: {len(images)} images, {len(labels)} labels")
     angles = [float(a) for a in angles]
