@@ -127,5 +127,23 @@ def test_bad_inputs_are_refused(rng):
         conformal_sets(model, x, labels, score="lac")
     with pytest.raises(ValueError, match="Expected `k_reg` to be a non-negative integer"):
         conformal_sets(model, x, labels, score="raps", k_reg=-1)
+    # set_scores read 1.7 as 1 and 0.5 as 0; a numpy integer (a grid of k_reg values) was refused.
+    for k_reg in (1.7, 0.5, True):
+        with pytest.raises(ValueError, match=rf"Expected `k_reg` to be a non-negative integer. Received: "
+                                             rf"k_reg={k_reg!r}"):
+            set_scores(probs[0], "raps", k_reg=k_reg)
+    np.testing.assert_array_equal(set_scores(probs[0], "raps", k_reg=np.int64(2)), set_scores(probs[0], "raps", k_reg=2))
+    assert conformal_sets(model, x, labels, score="raps", k_reg=np.int64(2)).k_reg == 2
+    with pytest.raises(ValueError, match=r"non-negative rows with a positive sum. Received: smallest value -0.1"):
+        set_scores([[0.6, 0.5, -0.1]])
+    with pytest.raises(ValueError, match=r"Received: smallest value 0, smallest row sum 0"):
+        set_scores([[0.0, 0.0, 0.0], [0.2, 0.3, 0.5]])  # gave NaN scores
+    for quantile in (float("nan"), "0.5", None):
+        with pytest.raises(ValueError, match=r"Expected `quantile` to be a number"):
+            ConformalClassifier(model, quantile)  # NaN: every set empty
+    # set_coverage with seed=None: fresh splits and draws (it failed inside numpy).
+    result = tfvb.calibrate.set_coverage({"mean": probs[0]}, labels, coverage=0.8, randomized=True, splits=3,
+                                         seed=None)
+    assert 0 <= result["coverage"] <= 1
     onehot = conformal_sets(model, x, np.eye(3)[labels])
     assert onehot.quantile == conformal_sets(model, x, labels).quantile

@@ -130,7 +130,7 @@ def set_coverage(u, y, coverage=0.9, score="aps", randomized=False, splits=100, 
     rows = np.arange(len(labels))
     true = s[rows, labels]
     covered, sizes, calibration_rows = [], [], None
-    draws = np.random.default_rng([seed, 1])
+    draws = np.random.default_rng(None if seed is None else [seed, 1])  # None: fresh draws, as the splits
     for cal, test in _splits(len(labels), calibration_fraction, splits, seed):
         if randomized:
             s = sets.set_scores(u["mean"], score=score, randomized=True, rng=draws)

@@ -52,6 +52,9 @@ References:
     using Conformal Prediction. ICLR 2021.
 """
 
+import math
+import numbers
+
 import numpy as np
 
 from tfvb import _checks
@@ -74,9 +77,13 @@ def set_scores(probs, score="aps", randomized=False, lam=0.01, k_reg=1, rng=None
     """
     score = _checks.one_of("score", score, set(SCORES))
     probs = _checks.finite_array("probs", np.asarray(probs, np.float64))
-    if probs.ndim != 2 or probs.shape[1] < 2 or np.any(probs < 0):
+    if probs.ndim != 2 or probs.shape[1] < 2:
         raise ValueError(f"Expected class probabilities of shape (N, C), C >= 2. Received: shape={probs.shape}")
-    probs = probs / probs.sum(axis=1, keepdims=True)
+    sums = probs.sum(axis=1, keepdims=True)
+    if probs.size and (probs.min() < 0 or sums.min() <= 0):
+        raise ValueError(f"Expected class probabilities: non-negative rows with a positive sum. Received: smallest "
+                         f"value {probs.min():.4g}, smallest row sum {sums.min():.4g}")
+    probs = probs / sums
     order = np.argsort(-probs, axis=1, kind="stable")
     ranked = np.take_along_axis(probs, order, axis=1)
     above = np.cumsum(ranked, axis=1) - ranked  # rho: probability of the classes ranked before
@@ -84,11 +91,18 @@ def set_scores(probs, score="aps", randomized=False, lam=0.01, k_reg=1, rng=None
     ranked_scores = above + u * ranked
     if score == "raps":
         lam = _checks.non_negative_float("lam", lam)
-        k_reg = int(_checks.non_negative_float("k_reg", k_reg))
+        k_reg = _k_reg(k_reg)
         ranked_scores = ranked_scores + lam * np.maximum(0, np.arange(1, probs.shape[1] + 1) - k_reg)
     scores = np.empty_like(ranked_scores)
     np.put_along_axis(scores, order, ranked_scores, axis=1)
     return scores
+
+
+def _k_reg(value):
+    """RAPS's k_reg: a non-negative integer (a numpy integer too), refused otherwise (1.7 was read as 1)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"Expected `k_reg` to be a non-negative integer. Received: k_reg={value!r}")
+    return int(value)
 
 
 def conformal_sets(model, x, y, coverage=0.9, score="aps", randomized=False, lam=0.01, k_reg=1, samples=None,
@@ -141,14 +155,15 @@ class ConformalClassifier(_wrapper.CalibratedModel):
     def __init__(self, base, quantile, coverage=0.9, score="aps", randomized=False, lam=0.01, k_reg=1, samples=None,
                  seed=None, **kwargs):
         super().__init__(base, samples=samples, seed=seed, **kwargs)
+        if isinstance(quantile, (bool, str)) or not isinstance(quantile, numbers.Real) or math.isnan(quantile):
+            raise ValueError(f"Expected `quantile` to be a number (+inf: every set holds every class). Received: "
+                             f"quantile={quantile!r}")
         self.quantile = float(quantile)
         self.coverage = _checks.open_unit_interval("coverage", coverage)
         self.score = _checks.one_of("score", score, set(SCORES))
         self.randomized = bool(randomized)
         self.lam = _checks.non_negative_float("lam", lam)
-        if isinstance(k_reg, bool) or not isinstance(k_reg, int) or k_reg < 0:
-            raise ValueError(f"Expected `k_reg` to be a non-negative integer. Received: k_reg={k_reg!r}")
-        self.k_reg = k_reg
+        self.k_reg = _k_reg(k_reg)
 
     def _scores(self, probs, seed, calibration=False):
         # The u of the calibration and of the predictions come from distinct streams of one seed.
