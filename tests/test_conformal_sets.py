@@ -132,7 +132,8 @@ def test_bad_inputs_are_refused(rng):
         with pytest.raises(ValueError, match=rf"Expected `k_reg` to be a non-negative integer. Received: "
                                              rf"k_reg={k_reg!r}"):
             set_scores(probs[0], "raps", k_reg=k_reg)
-    np.testing.assert_array_equal(set_scores(probs[0], "raps", k_reg=np.int64(2)), set_scores(probs[0], "raps", k_reg=2))
+    np.testing.assert_array_equal(set_scores(probs[0], "raps", k_reg=np.int64(2)),
+                                  set_scores(probs[0], "raps", k_reg=2))
     assert conformal_sets(model, x, labels, score="raps", k_reg=np.int64(2)).k_reg == 2
     with pytest.raises(ValueError, match=r"non-negative rows with a positive sum. Received: smallest value -0.1"):
         set_scores([[0.6, 0.5, -0.1]])

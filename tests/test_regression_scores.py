@@ -108,6 +108,13 @@ def test_shape_and_nan_errors():
         rmse([np.nan, 1.0], [0.0, 1.0])
     with pytest.raises(ValueError, match=r"\(T, N\)"):
         mc_test_log_likelihood(np.zeros(4), np.zeros(4), tau=1.0)
+    # Variances of another shape: numpy's and TensorFlow's errors named neither shape.
+    with pytest.raises(ValueError, match=r"Expected `variance` of shape \(20,\) .* Received: variance.shape=\(20, 1\)"):
+        gaussian_test_log_likelihood(np.zeros(20), np.zeros(20), np.ones((20, 1)))
+    with pytest.raises(ValueError, match=r"Expected `var_samples` of shape \(50, 20\) .* Received: "
+                                         r"var_samples.shape=\(3, 20\)"):
+        mc_test_log_likelihood(np.zeros(20), np.zeros((50, 20)), var_samples=np.ones((3, 20)))
+    assert np.isfinite(mc_test_log_likelihood(np.zeros(20), np.zeros((50, 20)), var_samples=np.ones((1, 20))))
 
 
 def test_mean_and_standard_error_over_splits():

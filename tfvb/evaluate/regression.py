@@ -63,6 +63,15 @@ def _per_point(logp):
     return logp.reshape(logp.shape[0], -1).sum(axis=1) if logp.ndim > 1 else logp
 
 
+def _broadcast(name, value, shape):
+    """`value` broadcast to `shape`, or a ValueError naming both shapes (numpy's said neither)."""
+    try:
+        return np.broadcast_to(value, shape)
+    except ValueError:
+        raise ValueError(f"Expected `{name}` of shape {shape} (or one that broadcasts to it). Received: "
+                         f"{name}.shape={np.shape(value)}") from None
+
+
 def mean_and_standard_error(values):
     """(mean, standard error of the mean) of independent scores, e.g. one per benchmark split.
 
@@ -91,7 +100,7 @@ def gaussian_test_log_likelihood(y_true, mean, variance, per_example=False):
     """
     mean = _array("mean", mean)
     y = _targets(y_true, mean.shape, "mean")
-    variance = np.broadcast_to(_array("variance", variance), mean.shape)
+    variance = _broadcast("variance", _array("variance", variance), mean.shape)
     if variance.min() <= 0:
         raise ValueError(f"Expected `variance` > 0. Received: min={variance.min():.4g}")
     ll = _per_point(_log_density(y, mean, variance))
@@ -121,7 +130,7 @@ def mc_test_log_likelihood(y_true, mean_samples, tau=None, var_samples=None, per
     if tau is not None:
         var = 1.0 / _checks.positive_float("tau", tau)
     else:
-        var = _array("var_samples", var_samples)
+        var = _broadcast("var_samples", _array("var_samples", var_samples), f.shape)
         if var.min() <= 0:
             raise ValueError(f"Expected `var_samples` > 0. Received: min={var.min():.4g}")
     y = _targets(y_true, f.shape[1:], "mean_samples[0]")
