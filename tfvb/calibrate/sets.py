@@ -27,7 +27,9 @@ unless q_hat < the top probability; their coverage can exceed 1 - alpha +
 same float). Randomized sets (Romano et al.'s u) break the ties: their
 coverage is within [1 - alpha, 1 - alpha + 1/(n + 1)] and their sets are
 smaller on average, but a set may be empty and the same input may get
-different sets from different draws of u (drawn from `seed`).
+different sets from different draws of u: u is drawn per row of a call from
+`seed`, so with a fixed seed the same call gives the same sets, while an input
+moved to another row (or another batch) gets another u.
 
 RAPS's penalty (lam > 0) stops the long tail of tiny probabilities from
 entering the set: ranks beyond k_reg cost lam each, so sets stay small when
