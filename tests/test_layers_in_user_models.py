@@ -27,6 +27,30 @@ def test_the_layer_adds_its_kl_over_num_examples(cls):
     np.testing.assert_allclose(unscaled.losses[0].numpy(), unscaled.kl_divergence().numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("cls", [DenseFlipout, DenseReparameterization, DenseLocalReparameterization])
+def test_a_layer_called_twice_in_one_pass_adds_its_kl_once(cls):
+    # KL(q || p) belongs to the weights: a layer shared by two calls of one forward pass (d(d(x)), a Siamese
+    # pair) adds it once, as Keras counts a shared layer's weight regularizer once. It was added per call.
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 5)).astype("float32"), rng.normal(size=(32, 5)).astype("float32")
+    layer = cls(5, num_examples=32, posterior_sigma_init=0.3, seed=0)
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, layer(layer(inputs)))
+    model.compile(optimizer="sgd", loss="mse")
+    outputs = model(x)
+    (kl,) = model.losses
+    np.testing.assert_allclose(kl.numpy(), layer.kl_divergence().numpy() / 32, rtol=1e-6)
+    loss = model.evaluate(x, y, batch_size=32, verbose=0)
+    assert loss == pytest.approx(np.mean((outputs.numpy() - y) ** 2) + kl.numpy(), rel=1e-5)
+    a, b = keras.Input((5,)), keras.Input((5,))
+    siamese = keras.Model([a, b], keras.layers.Subtract()([layer(a), layer(b)]))
+    siamese([x, x], training=True)
+    assert len(siamese.losses) == 1
+    layer(x, training=True)  # a new outer call: its own KL again
+    layer(x, training=True)
+    assert len(layer.losses) == 1
+
+
 def _user_model(num_examples=None, units=100):
     scale = {} if num_examples is None else {"num_examples": num_examples}
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),

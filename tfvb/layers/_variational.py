@@ -44,6 +44,7 @@ import math
 
 import keras
 import tensorflow as tf
+from keras.src.backend.common import global_state
 
 from tfvb import _checks, randomness
 from tfvb import priors as priors_lib
@@ -246,18 +247,21 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
 
     # ---- local reparameterization (Kingma et al., 2015), shared by dense and conv ----
     def _output_moments(self, x, scale):
-        """Mean and variance of the pre-activations given x: linear(x, mu), linear(x^2, sigma^2)."""
+        """Mean and standard deviation of the pre-activations given x: linear(x, mu), sqrt(linear(x^2, sigma^2)).
+
+        The variance is computed in the variables' dtype (float32) whatever the compute dtype: under
+        float16, sigma^2 of a small sigma underflows, and the floor it then needed (6.2e-5) overstated
+        the variance of small posteriors several-fold. The 1e-12 floor keeps sqrt differentiable where an
+        input is exactly zero.
+        """
         mean = self._linear(x, self._compute(self.kernel_loc))
-        # The floor keeps sqrt differentiable where an input is exactly zero; under float16
-        # it is the smallest normal number (sigma^2 of a small sigma underflows there).
-        floor = 6.2e-5 if self.compute_dtype == "float16" else 1e-12
-        var = self._linear(tf.square(x), self._compute(tf.square(scale))) + floor
-        return mean, var
+        var = self._linear(tf.square(tf.cast(x, scale.dtype)), tf.square(scale)) + 1e-12
+        return mean, self._compute(tf.sqrt(var))
 
     def _local_sample(self, x, seed, scale, batch_slice=None):
-        mean, var = self._output_moments(x, scale)
+        mean, std = self._output_moments(x, scale)
         eps = self._per_example(self._normal, tf.shape(mean), self._seeds(seed, 1)[0], batch_slice)
-        return mean + tf.sqrt(var) * self._compute(eps), None
+        return mean + std * self._compute(eps), None
 
     def _local_sample_many(self, x, num_samples, seed, sample_axis):
         """T draws of the pre-activations: x shared (rank r) or per sample (rank r + 1, T leading).
@@ -267,14 +271,14 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         if sample_axis:
             lead = tf.shape(x)[:2]
             x = tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
-        mean, var = self._output_moments(x, self.kernel_scale)
+        mean, std = self._output_moments(x, self.kernel_scale)
         if sample_axis:
             mean = tf.reshape(mean, tf.concat([lead, tf.shape(mean)[1:]], 0))
-            var = tf.reshape(var, tf.shape(mean))
+            std = tf.reshape(std, tf.shape(mean))
             shape = tf.shape(mean)
         else:
             shape = tf.concat([[num_samples], tf.shape(mean)], 0)
-        return mean + tf.sqrt(var) * self._compute(self._normal(shape, self._seeds(seed, 1)[0]))
+        return mean + std * self._compute(self._normal(shape, self._seeds(seed, 1)[0]))
 
     # ---- shapes ------------------------------------------------------------------
     #: The rank of the inputs the layer takes when it is not told otherwise (before it is built).
@@ -344,6 +348,13 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         # tfvb's BNN models weigh the KL by 1 / N and add the others as Keras does (`BNNBase._estimate`).
         # Set in __dict__: Keras tracks what a layer's attributes hold, and this is a tensor of one call.
         self.__dict__["_tfvb_kl"] = kl
+        # KL(q || p) belongs to the weights, not to each call: a layer called twice in one forward pass (shared
+        # in a functional model, a Siamese pair) adds it once, as Keras counts a shared layer's weight
+        # regularizer once. Keras starts a call context at the outermost call and clears the losses there.
+        context = global_state.get_global_attribute("current_call_ctx")
+        if context is not None and self.__dict__.get("_tfvb_kl_context") is context:
+            return
+        self.__dict__["_tfvb_kl_context"] = context
         self.add_loss(kl)
 
     def _sample_many(self, x, num_samples, seed):
