@@ -249,6 +249,16 @@ def test_protocol_resume_refuses_other_settings(tmp_path):
         f.write("{not json")
     with pytest.raises(SystemExit, match="expected a JSON summary"):
         _toy_protocol(folder, out, "--resume")
+    # Resuming with fewer splits than the file holds rewrote it without the others (finished work lost).
+    two = make_folder(str(tmp_path / "two"), splits=2)
+    kept = str(tmp_path / "two.json")
+    _toy_protocol(two, kept, "--splits", "2")
+    with open(kept) as f:
+        before = f.read()
+    with pytest.raises(SystemExit, match=r"Expected at least 2 splits to resume .*holds finished splits up to 1"):
+        _toy_protocol(two, kept, "--splits", "1", "--resume")
+    with open(kept) as f:
+        assert f.read() == before
 
 
 

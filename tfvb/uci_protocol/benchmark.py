@@ -62,7 +62,12 @@ def uci_benchmark(folder, splits=None, jobs=1, json_path=None, resume=False, var
                            dropout_rates, taus, seed)
     done, earlier_wall = results.read_previous(json_path, protocol) if resume else ([], 0.0)
     n = split_count(folder, splits)
-    records = {int(r["split"]): r for r in done if int(r["split"]) < n}
+    beyond = sorted(int(r["split"]) for r in done if int(r["split"]) >= n)
+    if beyond:  # the summary rewritten after each split would drop them from the file
+        raise ValueError(f"Expected at least {beyond[-1] + 1} splits to resume {json_path}, which holds finished "
+                         f"splits up to {beyond[-1]}; resuming with fewer would drop them from the file. Received: "
+                         f"splits={splits} (pass splits={beyond[-1] + 1} or more, or another json_path)")
+    records = {int(r["split"]): r for r in done}
     start = time.perf_counter()
 
     def summary():
