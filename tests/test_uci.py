@@ -165,6 +165,23 @@ def test_more_splits_than_the_folder_has_are_refused(tmp_path, capsys):
         run_protocol(folder, Protocol.of(UCIFolder(folder), epochs=1, samples=2), splits=99)
 
 
+def test_a_bad_grid_is_refused_when_the_protocol_is_set_up(tmp_path):
+    # taus=[] ran the folder's taus; a negative tau or a rate of 1.5 failed at the first split (in a worker).
+    from tfvb.uci_protocol import Protocol
+
+    data = UCIFolder(make_folder(str(tmp_path / "tiny"), splits=2))
+    for grid, message in (({"taus": []}, r"`taus` .* Received: taus=\[\]"),
+                          ({"taus": [-1.0]}, r"`taus` to be a non-empty list of numbers positive and finite"),
+                          ({"taus": [float("inf")]}, r"Received: taus=\[inf\]"),
+                          ({"dropout_rates": [1.5]}, r"`dropout_rates` .* in \(0, 1\). Received: "
+                                                     r"dropout_rates=\[1.5\]"),
+                          ({"dropout_rates": [float("nan")]}, r"Received: dropout_rates=\[nan\]"),
+                          ({"dropout_rates": ["x"]}, r"Received: dropout_rates=\['x'\]")):
+        with pytest.raises(ValueError, match=message):
+            Protocol.of(data, epochs=1, samples=2, **grid)
+    assert Protocol.of(data, epochs=1, samples=2, taus=[0.5], dropout_rates=[0.1]).taus == (0.5,)
+
+
 def test_protocol_slice_runs_on_any_folder(tmp_path):
     folder = make_folder(str(tmp_path / "toy"))
     out = str(tmp_path / "toy.json")

@@ -28,6 +28,7 @@ which other splits run, in which order or in which process.
 """
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -102,14 +103,17 @@ class Protocol:
             epochs, multiplier = _checks.positive_int("epochs", epochs), None
         if dropout_rates is None:
             dropout_rates = (CONCRETE_INITIAL_RATE,) if variant == "concrete" else data.dropout_rates
+        dropout_rates = _grid("dropout_rates", dropout_rates, lambda p: 0.0 < p < 1.0, "in (0, 1)")
+        if taus is not None:
+            taus = _grid("taus", taus, lambda t: 0.0 < t < math.inf, "positive and finite")
         return cls(
             variant=variant,
             samples=_checks.positive_int("samples", samples),
             validation_samples=_checks.positive_int("validation_samples", validation_samples),
             epochs=epochs,
             epoch_multiplier=multiplier,
-            dropout_rates=tuple(float(p) for p in dropout_rates),
-            taus=None if heteroscedastic else tuple(float(t) for t in (taus or data.tau_values)),
+            dropout_rates=dropout_rates,
+            taus=None if heteroscedastic else (taus if taus is not None else tuple(float(t) for t in data.tau_values)),
             lengthscales=HETEROSCEDASTIC_LENGTHSCALES if heteroscedastic else (LENGTHSCALE,),
             seed=int(seed),
         )
@@ -129,3 +133,14 @@ class Protocol:
     def as_dict(self):
         """The JSON form (lists for tuples), as written in a run's summary under `protocol`."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def _grid(name, values, valid, expected):
+    """A grid of floats, each `valid`, non-empty: checked when the protocol is set up, not at the first split."""
+    try:
+        grid = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        grid = None
+    if not grid or not all(valid(v) for v in grid):
+        raise ValueError(f"Expected `{name}` to be a non-empty list of numbers {expected}. Received: {name}={values!r}")
+    return grid
