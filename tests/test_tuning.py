@@ -166,3 +166,29 @@ def test_distributed_search_with_a_chief_and_two_workers_records_every_trial_onc
     trials = tuner.oracle.get_best_trials(3)
     assert len(trials) == 3 and all(t.status == "COMPLETED" and np.isfinite(t.score) for t in trials)
     assert tuner.get_best_models(1)[0].latent_dim == trials[0].hyperparameters.values["latent_dim"]
+
+
+@pytest.mark.parametrize("objective", [None, "val_loss"])
+def test_a_tuner_reloaded_from_its_directory_rebuilds_and_evaluates_its_best_model(objective, tmp_path):
+    # N (the weight decay's, learned from the arrays given to search) is recorded in the trials: a tuner
+    # made again from the directory (another process, a new HyperModel) could not build its best model. A
+    # string objective (keras-tuner takes one) is accepted too.
+    (x, y), (xv, yv) = _regression()
+    for search in (True, False):
+        hm = tuning.MCDropoutHyperModel(3, space={"units": 16, "num_layers": 1}, seed=1,
+                                        **({} if objective is None else {"objective": objective}))
+        tuner = keras_tuner.RandomSearch(hm, objective=hm.objective, max_trials=2, seed=0, overwrite=search,
+                                         directory=str(tmp_path), project_name="reload")
+        if search:
+            tuner.search(x, y, batch_size=32, validation_data=(xv, yv), epochs=1, verbose=0)
+            want = tuner.get_best_models(1)[0].get_weights()
+    best = tuner.get_best_models(1)[0]
+    assert best.num_examples == 200 and tuner.get_best_hyperparameters(1)[0].values["num_examples"] == 200
+    for a, b in zip(best.get_weights(), want):
+        np.testing.assert_array_equal(a, b)
+    assert np.isfinite(best.evaluate(xv, yv, verbose=0, return_dict=True)["loss"])
+    iwae = tuning.IWAEHyperModel(objective="val_log_likelihood", eval_k=5, space={"k": 2, "latent_dim": 2,
+                                                                                  "units": 8, "num_layers": 1})
+    images = np.random.default_rng(0).integers(0, 2, (32, 28, 28, 1)).astype("float32")
+    iwae.fit(keras_tuner.HyperParameters(), iwae.build(keras_tuner.HyperParameters()), images,
+             validation_data=(images[:8],), epochs=1, verbose=0)  # failed: 'str' object has no attribute 'name'

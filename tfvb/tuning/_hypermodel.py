@@ -54,16 +54,24 @@ class HyperModel(keras_tuner.HyperModel):
     def hidden_units(self, hp):
         return (self.value(hp, "units"),) * self.value(hp, "num_layers")
 
-    def learn_num_examples(self, args, kwargs):
-        """Remember N from the first arrays given to `search`.
+    def learn_num_examples(self, args, kwargs, hp=None):
+        """Remember N from the first arrays given to `search`, and record it in the trial's `hp`.
 
         The tuner reloads a trial's model by building it anew and loading its
         weights: N, which `fit` learns from arrays, must come from the
-        HyperModel for the reloaded model to evaluate.
+        HyperModel for the reloaded model to evaluate; recorded in the trial
+        (a fixed `num_examples`), it is there for a tuner reloaded from its
+        directory in another process too (`num_examples_of`).
         """
         x = kwargs.get("x", args[0] if args else None)
         if self.num_examples is None and hasattr(x, "shape") and len(x.shape):
             self.num_examples = int(int(x.shape[0]) * (1.0 - (kwargs.get("validation_split") or 0.0)))
+        if hp is not None and self.num_examples is not None and "num_examples" not in hp.values:
+            hp.Fixed("num_examples", int(self.num_examples))
+
+    def num_examples_of(self, hp):
+        """N for a model built from `hp`: the HyperModel's, else the one recorded in the trial."""
+        return self.num_examples if self.num_examples is not None else hp.values.get("num_examples")
 
     def compile(self, hp, model, **adam):
         model.compile(optimizer=optimizers.Adam(self.value(hp, "learning_rate"), **adam))

@@ -44,12 +44,12 @@ class _BNNHyperModel(HyperModel):
                                              sigma2=float(np.exp(-self.value(hp, "neg_log_sigma2"))))
 
     def fit(self, hp, model, *args, **kwargs):
-        self.learn_num_examples(args, kwargs)
+        self.learn_num_examples(args, kwargs, hp)
         return model.fit(*args, **kwargs)
 
     def common_args(self, hp):
         return {"hidden_units": self.hidden_units(hp), "layer": self.layer, "prior": self.prior(hp),
-                "num_examples": self.num_examples, "kl_weighting": self.value(hp, "kl_weighting"),
+                "num_examples": self.num_examples_of(hp), "kl_weighting": self.value(hp, "kl_weighting"),
                 "posterior_sigma_init": self.value(hp, "posterior_sigma_init"), "seed": self.seed}
 
 

@@ -38,11 +38,11 @@ class MCDropoutHyperModel(HyperModel):
 
         model = MCDropoutRegressor(hidden_units=self.hidden_units(hp), dropout_rate=self.value(hp, "dropout_rate"),
                                    tau=self.value(hp, "tau"), lengthscale=self.value(hp, "lengthscale"),
-                                   num_examples=self.num_examples, seed=self.seed)
+                                   num_examples=self.num_examples_of(hp), seed=self.seed)
         # Built from the known input size, so keras-tuner can reload a trial's weights.
         model.build((None, self.input_dim))
         return self.compile(hp, model)
 
     def fit(self, hp, model, *args, **kwargs):
-        self.learn_num_examples(args, kwargs)
+        self.learn_num_examples(args, kwargs, hp)
         return model.fit(*args, **kwargs)

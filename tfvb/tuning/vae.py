@@ -107,7 +107,7 @@ class IWAEHyperModel(CVAEHyperModel):
         return self.compile(hp, model, epsilon=1e-4)
 
     def fit(self, hp, model, *args, **kwargs):
-        if self.objective.name == "val_log_likelihood":
+        if getattr(self.objective, "name", self.objective) == "val_log_likelihood":  # an Objective or its name
             images = _validation_images(kwargs.get("validation_data"))
             # First in the list: keras-tuner's callbacks read the value it adds.
             kwargs["callbacks"] = [ValidationLogLikelihood(images, self.eval_k)] + list(kwargs.get("callbacks") or [])
