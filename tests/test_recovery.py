@@ -309,3 +309,42 @@ def test_wall_clock_adds_up_over_restarts():
     logs = {}
     clock.on_epoch_end(0, logs)
     assert clock.seconds == 5.0 + logs["epoch_seconds"] and clock.get_state()[0]["seconds"] == clock.seconds
+
+
+class KillAfterBackup(keras.callbacks.Callback):
+    """Raises at the end of epoch `at`, after the callbacks before it (the backup) have run."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at:
+            raise RuntimeError("killed after the backup")
+
+
+def _stopping_run(images, backup_dir, *more):
+    keras.utils.set_random_seed(0)
+    model = IWAE(k=2, latent_dim=2, hidden_units=(8,), seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = data.binarize_fixed(images[:128], seed=0)
+    # min_delta 1000: no epoch improves, so it stops after epoch 1 (patience 1), with the weights of epoch 0.
+    stop = callbacks.EarlyStopping(patience=1, min_delta=1000.0, restore_best_weights=True)
+    backup = callbacks.BackupAndRestore(backup_dir, track=[stop])
+    history = model.fit(x, validation_data=(x[:32],), batch_size=64, epochs=5, shuffle=False, verbose=0,
+                        callbacks=[stop, backup, *more])
+    return model, stop, history
+
+
+def test_a_run_killed_after_early_stopping_decided_ends_where_it_would_have(mnist_sample, tmp_path):
+    # The backup of the stopping epoch holds the decision: the resumed fit trains no epoch more (it went on).
+    images = mnist_sample[0]
+    straight, _, history = _stopping_run(images, str(tmp_path / "straight"))
+    assert len(history.history["loss"]) == 2
+    with pytest.raises(RuntimeError, match="killed after the backup"):
+        _stopping_run(images, str(tmp_path / "killed"), KillAfterBackup(1))
+    resumed, stop, history = _stopping_run(images, str(tmp_path / "killed"))
+    assert history.history.get("loss", []) == [] and not os.path.exists(tmp_path / "killed")
+    _assert_same(resumed, straight)
+    # The restored state served that fit only: a later fit with the same callback starts afresh.
+    assert stop._pending_state is None and stop.best_epoch == 0

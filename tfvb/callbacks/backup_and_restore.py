@@ -204,6 +204,10 @@ class BackupAndRestore(keras.callbacks.Callback):
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.restored_epoch = int(state["epoch"])
         self.model._initial_epoch = self.restored_epoch
+        if state.get("stop_training"):
+            # A tracked callback (early stopping) had ended the run at the backed-up epoch: the resumed fit ends
+            # where the uninterrupted one did, with no epoch more (the weights it chose are the backup's).
+            self.model._initial_epoch = max(self.restored_epoch, int((self.params or {}).get("epochs") or 0))
 
     # -- back up ------------------------------------------------------------------------------------
     def on_epoch_end(self, epoch, logs=None):
@@ -247,7 +251,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             _fsync_file(os.path.join(tmp, fname))
             files[fname] = _sha256(os.path.join(tmp, fname))
         state = {"epoch": epochs_done, "history": self.history, "tracked": tracked, "files": files,
-                 "model": _fingerprint(self.model)}
+                 "model": _fingerprint(self.model), "stop_training": bool(getattr(self.model, "stop_training", False))}
         state["checksum"] = _state_checksum(state)
         with open(os.path.join(tmp, _STATE), "w") as f:
             json.dump(state, f)
