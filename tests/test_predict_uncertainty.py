@@ -50,6 +50,31 @@ def test_normalization_stays_in_inference_mode_and_dropout_off():
     np.testing.assert_array_equal(tfvb.predict_samples(model, x, samples=3, seed=0, mc_dropout=True), dropped)
 
 
+def test_spatial_dropout_masks_come_from_the_seed_too():
+    # SpatialDropout (a Dropout subclass) drew its masks from its own generator: the same seed gave other
+    # draws. Its masks keep their shape: one entry per example and channel.
+    x = np.random.default_rng(0).normal(size=(6, 4, 5)).astype("float32")
+    model = keras.Sequential([keras.Input((4, 5)), keras.layers.SpatialDropout1D(0.5), keras.layers.Flatten(),
+                              DenseFlipout(2, posterior_sigma_init=1e-6, seed=0)])
+    a = tfvb.predict_samples(model, x, samples=4, seed=0, mc_dropout=True)
+    np.testing.assert_array_equal(tfvb.predict_samples(model, x, samples=4, seed=0, mc_dropout=True), a)
+    np.testing.assert_array_equal(tfvb.predict_samples(model, x, samples=4, seed=0, mc_dropout=True, batch_size=2),
+                                  tfvb.predict_samples(model, x, samples=4, seed=0, mc_dropout=True, batch_size=2))
+    assert not np.allclose(tfvb.predict_samples(model, x, samples=4, seed=1, mc_dropout=True), a)
+    # A channel is dropped for all 4 time steps: with a one-channel input the pass is all or nothing.
+    one = keras.Sequential([keras.Input((4, 1)), keras.layers.SpatialDropout1D(0.5), keras.layers.Flatten(),
+                            DenseReparameterization(1, use_bias=False, posterior_sigma_init=1e-6, seed=0)])
+    one.layers[-1].kernel_loc.assign(np.ones((4, 1), "float32"))
+    draws = tfvb.predict_samples(one, np.ones((3, 4, 1), "float32"), samples=50, seed=2, mc_dropout=True)
+    assert set(np.round(np.unique(draws), 3)) <= {0.0, 8.0}
+
+
+def test_a_tfvb_layer_inside_a_wrapper_is_named():
+    model = keras.Sequential([keras.Input((3, 5)), keras.layers.TimeDistributed(DenseFlipout(2, seed=0))])
+    with pytest.raises(ValueError, match=r"Received: 'dense_flipout.*' inside the custom layer 'time_distributed"):
+        tfvb.predict_samples(model, np.zeros((2, 3, 5), "float32"), samples=3)
+
+
 def test_draws_match_the_posterior_moments():
     # A linear model y = x W: over the draws, Var[y_j] = sum_i x_i^2 sigma_ij^2 (within 4 standard errors).
     layer = DenseReparameterization(2, use_bias=False, posterior_sigma_init=0.5, seed=0)

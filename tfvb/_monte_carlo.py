@@ -16,7 +16,11 @@ so the draws differ only by the Bayesian layers' weights (and the dropout
 masks when asked). The T draws run in groups whose kernels and widest
 activation stay near `tfvb.models._weight_draws.MAX_ACTIVATION_ELEMENTS`
 floats, each group one compiled call (traced once per model and group size);
-`seed` fixes every draw, whatever the batch size. A model that is a tfvb
+`seed` fixes every draw for a given `batch_size`. Weight draws (the
+reparameterization layers') are the same whatever the batch size; the
+per-example noise (Flipout's signs, local reparameterization's outputs, MC
+dropout's masks) is drawn per chunk of `batch_size` rows, so another batch
+size gives other, equally distributed draws. A model that is a tfvb
 model (`BNNClassifier`, `bayesianize`'s network, MC dropout, `DeepEnsemble`)
 is handed to its own `predict_samples` / `predict_uncertainty`.
 
@@ -82,16 +86,16 @@ class _GraphSampler:
         self.graph = _graph(model)
         layers = _graph_layers(self.graph)
         self.bayesian = [op for op in layers if isinstance(op, VariationalLayer)]
-        if not self.bayesian:
-            raise ValueError(f"Expected a model with at least one tfvb Bayesian layer. Received none in "
-                             f"{model.name!r} (a deterministic model has no weight uncertainty to sample)")
         reachable = {id(op) for op in self.bayesian}
-        for op in layers:
+        for op in layers:  # first: a tfvb layer inside a wrapper (TimeDistributed, a custom layer) is named
             for inner in op._flatten_layers(include_self=False):
                 if isinstance(inner, VariationalLayer) and id(inner) not in reachable:
                     raise ValueError(f"Expected tfvb layers as layers of the model's graph. Received: "
                                      f"{inner.name!r} inside the custom layer {op.name!r}, which tfvb cannot "
                                      "sample (call it with `num_samples` in that layer's `call`)")
+        if not self.bayesian:
+            raise ValueError(f"Expected a model with at least one tfvb Bayesian layer. Received none in "
+                             f"{model.name!r} (a deterministic model has no weight uncertainty to sample)")
         self.dropout = [op for op in layers if isinstance(op, keras.layers.Dropout)]
         self.input_specs = [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype) for t in self.graph.inputs]
         self.widest = max([int(np.prod(s.shape[1:])) for s in self.input_specs] + [
@@ -114,11 +118,11 @@ class _GraphSampler:
             if isinstance(op, keras.Model):
                 return lambda *args, **kwargs: self._run(_graph(op), tf.nest.flatten(args), count, seeds,
                                                          mc_dropout)
-            if mc_dropout and type(op) is keras.layers.Dropout:
+            if mc_dropout and type(op) in _SEEDED_DROPOUT:
                 return lambda h, **kwargs: _dropout(op, h, seeds[id(op)])
             params = getattr(op, "call_signature_parameters", None) or ()
             if "training" in params:
-                on = mc_dropout and isinstance(op, keras.layers.Dropout)  # spatial dropout: its own generator
+                on = mc_dropout and isinstance(op, keras.layers.Dropout)  # a Dropout subclass: its own generator
                 return lambda *args, **kwargs: op(*args, **{**kwargs, "training": on})
             return op
 
@@ -161,12 +165,20 @@ class _GraphSampler:
                 yield slice(i, min(n, i + batch_size)), [o if count == group else o[:count] for o in outs]
 
 
+#: Keras' dropout layers whose masks tfvb draws from its seeds (the same noise shapes as theirs).
+_SEEDED_DROPOUT = (keras.layers.Dropout, keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D,
+                   keras.layers.SpatialDropout3D)
+
+
 def _dropout(op, h, seed):
-    """Keras' Dropout with a mask drawn from `seed` (reproducible MC dropout), the same noise_shape."""
+    """Keras' Dropout with a mask drawn from `seed` (reproducible MC dropout), the same noise_shape (spatial
+    dropout: one mask entry per example and channel)."""
     if not op.rate:
         return h
     shape = None
-    if op.noise_shape is not None:
+    if type(op) is not keras.layers.Dropout:  # SpatialDropout1D/2D/3D
+        shape = tf.stack([tf.convert_to_tensor(d, tf.int32) for d in op._get_noise_shape(h)])
+    elif op.noise_shape is not None:
         dynamic = tf.shape(h)
         shape = tf.stack([dynamic[i] if s is None else s for i, s in enumerate(op.noise_shape)])
     return tf.nn.experimental.stateless_dropout(h, op.rate, seed=seed, noise_shape=shape)
