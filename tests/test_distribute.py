@@ -167,6 +167,32 @@ def test_mirrored_steps_equal_one_device_steps(name, mnist_sample):
 
 
 @two_cpus
+def test_a_mirrored_ensemble_reports_the_one_device_loss_and_metrics():
+    # Its loss was divided by the replicas, its own metrics one replica's (47 rows: an uneven last batch).
+    from tfvb.models import DeepEnsemble
+
+    x, y = _regression(47)
+
+    def make(strategy):
+        with strategy.scope():
+            ensemble = DeepEnsemble(lambda: keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]), n=2,
+                                    seed=0)
+            ensemble.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mse")
+        return ensemble
+
+    one = make(tf.distribute.get_strategy())
+    two = make(mirrored())
+    two.set_weights(one.get_weights())
+    logs = [m.fit(x, y, batch_size=32, shuffle=False, validation_data=(x, y), verbose=0).history for m in (one, two)]
+    assert sorted(logs[1]) == ["loss", "val_ensemble_rmse", "val_loss"]
+    for key, value in logs[0].items():
+        np.testing.assert_allclose(logs[1][key], value, rtol=1e-5, err_msg=key)
+    got = [m.evaluate(x, y, batch_size=32, return_dict=True, verbose=0) for m in (one, two)]
+    for key, value in got[0].items():
+        np.testing.assert_allclose(got[1][key], value, rtol=1e-5, err_msg=key)
+
+
+@two_cpus
 def test_the_fused_adam_updates_mirrored_variables_as_keras_adam_one_device(mnist_sample):
     """`tfvb.optimizers.Adam` applies its fused kernel to each replica's copy: the one-device Keras Adam steps."""
     from tfvb import optimizers

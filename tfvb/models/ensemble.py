@@ -275,9 +275,22 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
 
     @property
     def metrics(self):
-        own = [self.loss_tracker, *self.ensemble_trackers.values()]
+        # The ensemble's own metrics are measured by `evaluate` (and fit's validation) only, those of its task;
+        # listed then only, so the steps' logs hold exactly the metrics' names and Keras reads their
+        # cross-replica results at the end (a step's own logs are one replica's under tf.distribute).
+        own = [self.loss_tracker]
+        if self.__dict__.get("_tfvb_evaluating"):
+            own += [self.ensemble_trackers[k] for k in self._ensemble_metric_names()]
+        ensemble = list(self.ensemble_trackers.values())
         # Keras' own loss tracker (also named "loss") is replaced by the members' mean loss.
-        return own + [m for m in super().metrics if m.name != "loss" and not any(m is o for o in own)]
+        return own + [m for m in super().metrics
+                      if m.name != "loss" and not any(m is o for o in own) and not any(m is e for e in ensemble)]
+
+    def _ensemble_metric_names(self):
+        task, kind = self.task_and_outputs
+        if task == "classification":
+            return ("ensemble_nll", "ensemble_accuracy")
+        return ("ensemble_nll", "ensemble_rmse") if kind == "gaussian" else ("ensemble_rmse",)
 
     @property
     def input_range(self):
@@ -360,17 +373,18 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
             scaled = self.optimizer.scale_loss(total)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        self.loss_tracker.update_state(total / self.n)
+        # The members' mean loss: `_loss` divides by the global batch (for the gradient summed over replicas).
+        self.loss_tracker.update_state(total * _base.replicas_in_sync() / self.n)
         for ym, out, wm in seen:
             self.compute_metrics(None, ym, out, wm)
-        return _base.step_logs({k: v for k, v in self.get_metrics_result().items() if not k.startswith("ensemble_")})
+        return _base.step_logs(self.get_metrics_result())
 
     def test_step(self, data):
         x, y, sample_weight = _base.unpack_batch(data)
         y = self._targets(y)
         outputs = self._member_outputs(x)
         for member, out in zip(self.members, outputs):
-            self.loss_tracker.update_state(self._loss(member, y, out, sample_weight))
+            self.loss_tracker.update_state(self._loss(member, y, out, sample_weight) * _base.replicas_in_sync())
             self.compute_metrics(None, y, out, sample_weight)
         stack = tf.stack(outputs)
         task, kind = self.task_and_outputs
@@ -378,20 +392,16 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
             probs = tf.reduce_mean(_task.probabilities(stack, kind), axis=0)
             self.ensemble_trackers["ensemble_nll"].update_state(_task.class_nll(probs, y), sample_weight)
             self.ensemble_trackers["ensemble_accuracy"].update_state(_task.correct(probs, y), sample_weight)
-            own = ("ensemble_nll", "ensemble_accuracy")
         elif kind == "gaussian":
             mean, _ = self._mixture(stack)
             self.ensemble_trackers["ensemble_rmse"].update_state(
                 tf.reshape(tf.cast(y, tf.float32), tf.shape(mean)), mean, sample_weight)
             self.ensemble_trackers["ensemble_nll"].update_state(self._mixture_nll(stack, y), sample_weight)
-            own = ("ensemble_nll", "ensemble_rmse")
         else:
             mean = tf.reduce_mean(stack, axis=0)
             self.ensemble_trackers["ensemble_rmse"].update_state(
                 tf.reshape(tf.cast(y, tf.float32), tf.shape(mean)), mean, sample_weight)
-            own = ("ensemble_rmse",)
-        logs = {k: v for k, v in self.get_metrics_result().items() if not k.startswith("ensemble_") or k in own}
-        return _base.step_logs(logs)
+        return _base.step_logs(self.get_metrics_result())
 
     # ---- fit: per-member data orders -------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
@@ -436,7 +446,11 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         x, y, kwargs = self._user_data(x, y, kwargs, "evaluate")
-        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        self.__dict__["_tfvb_evaluating"] = True  # `metrics` lists the ensemble's own (see there)
+        try:
+            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        finally:
+            self.__dict__["_tfvb_evaluating"] = False
 
     def _user_data(self, x, y, kwargs, method):
         """(x, y, kwargs) of a fit/evaluate call, lists made arrays and everything checked (`tfvb.models._inputs`)."""
