@@ -23,13 +23,19 @@ EPOCHS = 5
 
 
 class Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch):
+    """Raises at the start of epoch `epoch` (`after_backup`: at its end, once the callbacks before it ran)."""
+
+    def __init__(self, epoch, after_backup=False):
         super().__init__()
-        self.at = epoch
+        self.at, self.after_backup = epoch, after_backup
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.at:
+        if epoch == self.at and not self.after_backup:
             raise RuntimeError("interrupted")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at and self.after_backup:
+            raise RuntimeError("killed after the backup")
 
 
 def _run(images, backup_dir, *more, epochs=EPOCHS):
@@ -311,18 +317,6 @@ def test_wall_clock_adds_up_over_restarts():
     assert clock.seconds == 5.0 + logs["epoch_seconds"] and clock.get_state()[0]["seconds"] == clock.seconds
 
 
-class KillAfterBackup(keras.callbacks.Callback):
-    """Raises at the end of epoch `at`, after the callbacks before it (the backup) have run."""
-
-    def __init__(self, at):
-        super().__init__()
-        self.at = at
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.at:
-            raise RuntimeError("killed after the backup")
-
-
 def _stopping_run(images, backup_dir, *more):
     keras.utils.set_random_seed(0)
     model = IWAE(k=2, latent_dim=2, hidden_units=(8,), seed=1)
@@ -342,7 +336,7 @@ def test_a_run_killed_after_early_stopping_decided_ends_where_it_would_have(mnis
     straight, _, history = _stopping_run(images, str(tmp_path / "straight"))
     assert len(history.history["loss"]) == 2
     with pytest.raises(RuntimeError, match="killed after the backup"):
-        _stopping_run(images, str(tmp_path / "killed"), KillAfterBackup(1))
+        _stopping_run(images, str(tmp_path / "killed"), Interrupt(1, after_backup=True))
     resumed, stop, history = _stopping_run(images, str(tmp_path / "killed"))
     assert history.history.get("loss", []) == [] and not os.path.exists(tmp_path / "killed")
     _assert_same(resumed, straight)

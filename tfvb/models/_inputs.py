@@ -164,3 +164,21 @@ def checked_batch(data):
             raise ValueError("Expected `sample_weight` of shape (batch,), one weight per example. "
                              f"Received: sample_weight.shape={tuple(sample_weight.shape)}")
     return x, y, sample_weight
+
+
+class InputRange:
+    """Mixin of the image classifiers: `input_range`, (low, high) that every input value must lie in, or None.
+
+    The model checks it at run time (`tfvb._checks.in_range`) wherever inputs enter; set it in `__init__`.
+    """
+
+    _input_range = None
+
+    @property
+    def input_range(self):
+        """(low, high) that every input value must lie in (checked at run time), or None: no check."""
+        return self._input_range
+
+    @input_range.setter
+    def input_range(self, value):
+        self._input_range = _checks.input_range(value)

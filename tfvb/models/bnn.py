@@ -18,7 +18,7 @@ import tensorflow_probability as tfp
 
 from tfvb import _checks, uncertainty
 from tfvb.layers.conv import Conv2DFlipout, Conv2DLocalReparameterization, Conv2DReparameterization
-from tfvb.models import _labels
+from tfvb.models import _inputs, _labels
 from tfvb.models._base import update_trackers
 from tfvb.models._bnn_base import DENSE_LAYERS, BNNBase, blundell_kl_weights
 from tfvb.models._standardized import Standardized
@@ -36,7 +36,7 @@ CONV_LAYERS = {"flipout": Conv2DFlipout, "reparameterization": Conv2DReparameter
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
-class BNNClassifier(BNNBase):
+class BNNClassifier(_inputs.InputRange, BNNBase):
     """Bayesian neural network classifier: categorical likelihood, Bayesian weights.
 
         W ~ q(W) = N(mu, sigma^2),  p(y | x, W) = Categorical(softmax(f_W(x)))
@@ -114,15 +114,6 @@ class BNNClassifier(BNNBase):
         self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
         self.input_range = input_range
         self.build((None,) + self.image_shape)
-
-    @property
-    def input_range(self):
-        """(low, high) that every input value must lie in (checked at run time), or None: no check."""
-        return self._input_range
-
-    @input_range.setter
-    def input_range(self, value):
-        self._input_range = _checks.input_range(value)
 
     @property
     def metrics(self):

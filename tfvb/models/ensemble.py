@@ -111,7 +111,8 @@ def _with_class_weight(sample_weight, class_weight, y):
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
-class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_function.LeanTrainFunction, keras.Model):
+class DeepEnsemble(_inputs.InputRange, LocalBatchBuild, _divergence.FiniteWeightsOnly,
+                   _train_function.LeanTrainFunction, keras.Model):
     """A deep ensemble of Keras networks, trained by one `fit` and averaged in prediction.
 
     `fit` trains every member in each step of one compiled graph: member m
@@ -291,15 +292,6 @@ class DeepEnsemble(LocalBatchBuild, _divergence.FiniteWeightsOnly, _train_functi
         if task == "classification":
             return ("ensemble_nll", "ensemble_accuracy")
         return ("ensemble_nll", "ensemble_rmse") if kind == "gaussian" else ("ensemble_rmse",)
-
-    @property
-    def input_range(self):
-        """(low, high) that every input value must lie in (checked at run time), or None: no check."""
-        return self._input_range
-
-    @input_range.setter
-    def input_range(self, value):
-        self._input_range = _checks.input_range(value)
 
     # ---- the members' forward passes --------------------------------------------------------------
     def _member_outputs(self, x, training=False):

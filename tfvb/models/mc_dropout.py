@@ -189,7 +189,7 @@ class MCDropoutRegressor(MCDropoutBase):
 
 
 @keras.saving.register_keras_serializable(package="tfvb")
-class MCDropoutClassifier(MCDropoutBase):
+class MCDropoutClassifier(_inputs.InputRange, MCDropoutBase):
     """MC-dropout classifier (softmax head): an MLP on flattened images, or LeNet-5.
 
     The train step minimizes the per-example negative ELBO of Gal (2016):
@@ -232,22 +232,13 @@ class MCDropoutClassifier(MCDropoutBase):
                  seed=None, concrete=False, temperature=0.1, architecture="mlp", image_shape=(28, 28, 1),
                  input_range=None, **kwargs):
         num_classes = _checks.positive_int("num_classes", num_classes)
-        self._input_range = _checks.input_range(input_range)
+        self.input_range = input_range
         if num_classes < 2:
             raise ValueError(f"Expected `num_classes` >= 2. Received: num_classes={num_classes!r}")
         super().__init__(output_units=num_classes, hidden_units=hidden_units, dropout_rate=dropout_rate,
                          lengthscale=lengthscale, num_examples=num_examples, seed=seed, concrete=concrete,
                          temperature=temperature, architecture=architecture, image_shape=image_shape, **kwargs)
         self.num_classes = num_classes
-
-    @property
-    def input_range(self):
-        """(low, high) that every input value must lie in (checked at run time), or None: no check."""
-        return self._input_range
-
-    @input_range.setter
-    def input_range(self, value):
-        self._input_range = _checks.input_range(value)
 
     def _flat_inputs(self, x):
         return _checks.in_range(super()._flat_inputs(x), self._input_range)
