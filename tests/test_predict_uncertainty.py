@@ -2,6 +2,8 @@
 TFP porter from zero uncertainty in silence (`model(x, num_samples=T)` refused, repeated posterior-mean
 predictions warned about)."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -160,6 +162,29 @@ def test_a_repeated_posterior_mean_prediction_warns_once():
     with pytest.warns(UserWarning, match="ran `predict` again on the same inputs"):
         for _ in range(3):  # the TFP idiom: [model.predict(x) for _ in range(T)]
             other.predict(inputs, verbose=0)
+
+
+def test_no_warning_within_one_call_or_after_training():
+    # The time steps of one TimeDistributed call (two identical padded steps) are not a repeated prediction,
+    # nor is a prediction on the same inputs after `fit` changed the weights.
+    inputs = keras.Input((4,), dtype="int32")
+    hidden = keras.layers.Embedding(10, 6, mask_zero=True)(inputs)
+    model = keras.Model(inputs, keras.layers.TimeDistributed(DenseFlipout(5, seed=0))(hidden))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model(np.array([[3, 4, 0, 0]]))
+        dense = keras.Sequential([keras.Input((3,)), DenseFlipout(2, seed=0)])
+        dense.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        x, y = np.ones((8, 3), "float32"), np.ones((8, 2), "float32")
+        before = dense(x).numpy()
+        dense.fit(x, y, epochs=1, verbose=0)
+        assert not np.allclose(dense(x).numpy(), before)
+        dense.predict(x, verbose=0)
+        dense.fit(x, y, epochs=1, verbose=0)
+        dense.predict(x, verbose=0)
+    with pytest.warns(UserWarning, match="was called again on the same inputs"):  # nothing changed in between
+        dense(x)
+        dense(x)
 
 
 def test_training_passes_do_not_warn():

@@ -97,8 +97,10 @@ def _warn(model, what):
 def note_deterministic(layer, inputs):
     """Record a posterior-mean call of `layer`; warn when it repeats a prediction of a user's model.
 
-    Eagerly, the layer's inputs are compared with its previous deterministic call in the same model;
-    while a model's function is traced (`predict`, `evaluate`), the model's `predict` is watched.
+    Eagerly, the layer's inputs and posterior means are compared with its previous deterministic call
+    in an earlier call of the same model (calls within one model call, e.g. the time steps of a
+    TimeDistributed, are not repeats; weights changed by training make another prediction); while a
+    model's function is traced (`predict`, `evaluate`), the model's `predict` is watched.
     """
     entry = _entry_layer()
     if entry is None or entry is layer or not _is_user_model(entry) or entry in _warned:
@@ -106,11 +108,15 @@ def note_deterministic(layer, inputs):
     if not tf.executing_eagerly():
         _watch_predict(entry)
         return
+    context = global_state.get_global_attribute("current_call_ctx")
     key = _fingerprint(inputs)
+    if key is not None:
+        key = (key, _fingerprint(layer.kernel_loc))
     seen = _last_inputs.setdefault(entry, {})
-    if key is not None and seen.get(id(layer)) == key:
+    previous = seen.get(id(layer))
+    if key is not None and previous is not None and previous[0] == key and previous[1] is not context:
         _warn(entry, "was called again on the same inputs")
-    seen[id(layer)] = key
+    seen[id(layer)] = (key, context)
 
 
 def _watch_predict(model):
@@ -124,8 +130,10 @@ def _watch_predict(model):
     @functools.wraps(original)
     def predict(*args, **kwargs):
         x = args[0] if args else kwargs.get("x")
-        key = _fingerprint(x)
         owner = ref()
+        key = _fingerprint(x)
+        if key is not None and owner is not None:  # trained in between: another prediction
+            key = (key, _fingerprint([w.value for w in owner.trainable_weights]))
         if key is not None and last.get("key") == key and owner is not None:
             _warn(owner, "ran `predict` again on the same inputs")
         last["key"] = key
