@@ -20,7 +20,8 @@ import numpy as np
 
 from tfvb import _checks
 
-__all__ = ["call", "predict", "task_of", "require_task", "calibration_inputs", "class_labels", "regression_targets"]
+__all__ = ["call", "predict", "task_of", "require_task", "calibration_inputs", "class_labels", "shaped_like",
+           "regression_targets"]
 
 #: How far a row of predicted class probabilities may sum from 1 (float32 softmax outputs).
 ROW_SUM_TOLERANCE = 1e-3
@@ -109,13 +110,20 @@ def class_labels(y, num_classes):
     return y.astype(np.int64)
 
 
+def shaped_like(value, mean):
+    """`value` as float64 in the shape of the predicted `mean` where it is that shape up to a unit axis ((N, 1)
+    read as (N,), (N,) as (N, 1)); otherwise as given, for the caller to refuse."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.ndim == mean.ndim + 1 and value.shape[-1] == 1:
+        value = value[..., 0]
+    if value.ndim == 1 and mean.ndim == 2 and mean.shape[1] == 1:
+        value = value[:, None]
+    return value
+
+
 def regression_targets(y, mean):
     """Targets shaped like the predicted `mean` ((N,) or (N, D)), checked."""
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim == mean.ndim + 1 and y.shape[-1] == 1:
-        y = y[..., 0]
-    if y.ndim == 1 and mean.ndim == 2 and mean.shape[1] == 1:
-        y = y[:, None]
+    y = shaped_like(y, mean)
     if y.shape != mean.shape:
         raise ValueError(f"Expected targets `y` of the predictions' shape {mean.shape}. Received: y.shape={y.shape}")
     return y

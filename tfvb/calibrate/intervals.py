@@ -67,11 +67,7 @@ def _std(u, mean):
     if name not in u:
         raise ValueError(f"Expected a regressor's `predict_uncertainty` dict with `variance` or `std`. Received: "
                          f"keys {sorted(u)}")
-    value = np.asarray(u[name], np.float64)
-    if value.ndim == mean.ndim + 1 and value.shape[-1] == 1:
-        value = value[..., 0]
-    if value.ndim == 1 and mean.ndim == 2 and mean.shape[1] == 1:
-        value = value[:, None]
+    value = _predictive.shaped_like(u[name], mean)
     if value.shape != mean.shape:
         raise ValueError(f"Expected u[{name!r}] of the shape of u['mean'], {mean.shape}. Received: "
                          f"u[{name!r}].shape={np.shape(u[name])}")
