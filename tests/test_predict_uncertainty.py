@@ -71,6 +71,31 @@ def test_spatial_dropout_masks_come_from_the_seed_too():
     assert set(np.round(np.unique(draws), 3)) <= {0.0, 8.0}
 
 
+def test_per_example_noise_is_not_repeated_from_chunk_to_chunk():
+    # Local reparameterization's outputs and MC dropout's masks are drawn per example. The inputs run in
+    # chunks of batch_size rows with one seed (so that draw t is one network for every chunk), and each
+    # chunk drew the same noise: rows i and i + batch_size shared it. Now the chunk keys it too.
+    x = np.tile(_images(3), (2, 1, 1, 1))  # rows i and i + 3 are the same image
+    local = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              DenseLocalReparameterization(4, posterior_sigma_init=0.3, seed=0)])
+    draws = tfvb.predict_samples(local, x, samples=5, seed=0, batch_size=3)
+    assert not np.allclose(draws[:, :3], draws[:, 3:], atol=1e-3)
+    # The first chunk draws what a call in one chunk draws (as before, and as a served model does).
+    np.testing.assert_array_equal(draws[:, :3], tfvb.predict_samples(local, x[:3], samples=5, seed=0))
+    np.testing.assert_array_equal(tfvb.predict_samples(local, x, samples=5, seed=0, batch_size=3), draws)
+    dropped = tfvb.predict_samples(_lenet_like(sigma=1e-6), x, samples=5, seed=0, mc_dropout=True, batch_size=3)
+    assert not np.allclose(dropped[:, :3], dropped[:, 3:], atol=1e-3)
+    # Weight draws (Flipout's and reparameterization's kernels) stay one network per draw for every chunk.
+    weights = tfvb.predict_samples(_lenet_like(), x, samples=5, seed=0, batch_size=3)
+    np.testing.assert_allclose(weights[:, :3], weights[:, 3:], atol=1e-5)
+    # The same in a tfvb model's own draws.
+    bnn = tfvb.models.BNNClassifier(4, hidden_units=(8,), layer="local_reparameterization",
+                                    posterior_sigma_init=0.3, image_shape=(8, 8, 1), seed=0)
+    probs = bnn.predict_samples(x, samples=5, seed=0, batch_size=3)
+    assert not np.allclose(probs[:, :3], probs[:, 3:], atol=1e-4)
+    np.testing.assert_array_equal(probs[:, :3], bnn.predict_samples(x[:3], samples=5, seed=0))
+
+
 def test_a_tfvb_layer_inside_a_wrapper_is_named():
     model = keras.Sequential([keras.Input((3, 5)), keras.layers.TimeDistributed(DenseFlipout(2, seed=0))])
     with pytest.raises(ValueError, match=r"Received: 'dense_flipout.*' inside the custom layer 'time_distributed"):

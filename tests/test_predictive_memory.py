@@ -46,9 +46,9 @@ def small_budget(monkeypatch):
     def recording(self, count, example):
         fn = original(self, count, example)
 
-        def call(x, seed):
+        def call(x, seed, first_row):
             calls.append((count, int(x.shape[0])))
-            return fn(x, seed)
+            return fn(x, seed, first_row)
         return call
 
     monkeypatch.setattr(_bnn_base.BNNBase, "_draw_fn", recording)

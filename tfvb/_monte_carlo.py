@@ -17,10 +17,10 @@ masks when asked). The T draws run in groups whose kernels and widest
 activation stay near `tfvb.models._weight_draws.MAX_ACTIVATION_ELEMENTS`
 floats, each group one compiled call (traced once per model and group size);
 `seed` fixes every draw for a given `batch_size`. Weight draws (the
-reparameterization layers') are the same whatever the batch size; the
-per-example noise (Flipout's signs, local reparameterization's outputs, MC
-dropout's masks) is drawn per chunk of `batch_size` rows, so another batch
-size gives other, equally distributed draws. A model that is a tfvb
+reparameterization and Flipout layers') are the same whatever the batch size;
+the per-example noise (local reparameterization's outputs, MC dropout's masks)
+is drawn per chunk of `batch_size` rows, keyed by the chunk (no two chunks
+share it), so another batch size gives other, equally distributed draws. A model that is a tfvb
 model (`BNNClassifier`, `bayesianize`'s network, MC dropout, `DeepEnsemble`)
 is handed to its own `predict_samples` / `predict_uncertainty`.
 
@@ -133,18 +133,22 @@ class _GraphSampler:
         """`count` draws on a chunk of inputs -> outputs (count, rows, ...), compiled once per count."""
 
         def draw(*args):
-            *inputs, seed = args
+            *inputs, seed, first_row = args
+            with randomness.chunk_of_rows(first_row):
+                return _draws(inputs, seed)
+
+        def _draws(inputs, seed):
             tiled = [tf.reshape(tf.tile(x[tf.newaxis], tf.concat([[count], tf.ones_like(tf.shape(x))], 0)),
                                 tf.concat([[-1], tf.shape(x)[1:]], 0)) for x in inputs]
             seeds = {id(op): tf.random.experimental.stateless_fold_in(seed, i) for i, op in enumerate(self.bayesian)}
-            seeds.update({id(op): tf.random.experimental.stateless_fold_in(seed, _DROPOUT_SEEDS + i)
-                          for i, op in enumerate(self.dropout)})
+            seeds.update({id(op): randomness.per_example_seed(  # masks per example: other ones per chunk
+                tf.random.experimental.stateless_fold_in(seed, _DROPOUT_SEEDS + i)) for i, op in enumerate(self.dropout)})
             outputs = self._run(self.graph, tiled, count, seeds, mc_dropout)
             return [tf.reshape(o, tf.concat([[count, -1], tf.shape(o)[1:]], 0)) for o in outputs]
 
         name = f"_tfvb_sample_fn_{count}_{int(mc_dropout)}"
         return _traced.traced_once(self.model, name, draw, *self.input_specs, tf.TensorSpec((2,), tf.int64),
-                                   autograph=False)
+                                   tf.TensorSpec((), tf.int64), autograph=False)
 
     # ---- T draws, block by block ----------------------------------------------------------------
     def blocks(self, inputs, samples, seed, batch_size, mc_dropout):
@@ -161,7 +165,7 @@ class _GraphSampler:
             count = min(group, samples - first)
             key = base if g == 0 else tf.cast(tf.random.experimental.stateless_fold_in(base, g), tf.int64)
             for i in range(0, n, batch_size):
-                outs = fn(*[tf.constant(x[i:i + batch_size]) for x in inputs], key)
+                outs = fn(*[tf.constant(x[i:i + batch_size]) for x in inputs], key, tf.constant(i, tf.int64))
                 yield slice(i, min(n, i + batch_size)), [o if count == group else o[:count] for o in outs]
 
 

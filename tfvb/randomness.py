@@ -23,6 +23,15 @@ made of integer ops that LiteRT and ONNX run, instead of TensorFlow's Philox
 ops, which those runtimes lack. `tfvb.serving` traces its LiteRT and ONNX
 exports inside it; everything else draws from Philox.
 
+Inputs in chunks. `predict_samples` and `predict_uncertainty` run T draws on
+N inputs chunk by chunk, each chunk one call with the same seed, so that draw
+t is one network for every chunk. Noise drawn per example (local
+reparameterization's outputs, MC dropout's masks) would then repeat from chunk
+to chunk: rows i and i + batch_size would share it. Inside
+`chunk_of_rows(first_row)` such noise is keyed by the chunk too
+(`per_example_seed`); the first chunk keeps the call's seed, so a prediction
+in one chunk (and a served model, which takes one batch) draws as before.
+
 Saved states. Keras saves no SeedGenerator state, so a resumed run would
 replay the noise of step 0; `SavesSeedState` stores the states with the
 owner's weights.
@@ -31,14 +40,13 @@ owner's weights.
 import contextlib
 import numbers
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tfvb import _counter_rng
 
 __all__ = ["seed_pair", "seed_tensor", "normal", "replica_batch_slice", "per_example", "SavesSeedState",
-           "portable_noise", "is_portable", "stateless_normal", "stateless_uniform", "stateless_fold_in",
+           "portable_noise", "is_portable", "chunk_of_rows", "per_example_seed", "stateless_normal", "stateless_uniform", "stateless_fold_in",
            "stateless_split"]
 
 _portable = [False]
@@ -57,6 +65,33 @@ def portable_noise():
 def is_portable():
     """Whether the code runs inside `portable_noise()` (a graph traced for LiteRT or ONNX)."""
     return _portable[0]
+
+
+_first_row = [None]
+
+
+@contextlib.contextmanager
+def chunk_of_rows(first_row):
+    """Within it (the trace of T draws on one chunk of inputs), `per_example_seed` keys noise by the chunk.
+
+    `first_row` is the chunk's first row among the call's inputs: an int64 scalar tensor, an input of the
+    traced function, so that one trace serves every chunk.
+    """
+    before, _first_row[0] = _first_row[0], tf.cast(first_row, tf.int64)
+    try:
+        yield
+    finally:
+        _first_row[0] = before
+
+
+def per_example_seed(seed):
+    """The seed of noise drawn per example: `seed` itself, folded with the chunk's first row inside
+    `chunk_of_rows` (for every chunk but the first), so that no two chunks of one call share it."""
+    first_row = _first_row[0]
+    if first_row is None:
+        return seed
+    seed = tf.cast(seed, tf.int64)
+    return tf.where(first_row > 0, tf.cast(stateless_fold_in(seed, first_row), tf.int64), seed)
 
 
 def stateless_normal(shape, seed, dtype=tf.float32):
@@ -110,6 +145,8 @@ def seed_tensor(seed):
 def normal(shape, generator, seed=None, dtype=None):
     """N(0, 1) noise: from `generator` (a SeedGenerator), or stateless from `seed` when given."""
     if seed is None:
+        import keras  # here, not at the top: imported first, this module must be complete before Keras is
+
         return keras.random.normal(shape, seed=generator, dtype=dtype)
     return stateless_normal(shape, seed_tensor(seed), dtype=dtype or tf.float32)
 

@@ -278,7 +278,8 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
             shape = tf.shape(mean)
         else:
             shape = tf.concat([[num_samples], tf.shape(mean)], 0)
-        return mean + std * self._compute(self._normal(shape, self._seeds(seed, 1)[0]))
+        noise_seed = randomness.per_example_seed(self._seeds(seed, 1)[0])  # other noise per chunk of inputs
+        return mean + std * self._compute(self._normal(shape, noise_seed))
 
     # ---- shapes ------------------------------------------------------------------
     #: The rank of the inputs the layer takes when it is not told otherwise (before it is built).

@@ -75,8 +75,9 @@ class WeightDraws:
         call's seed for the first (with T <= T_g the draws are those of one call),
         folded with g for group g. Draw t is therefore the same network for every
         chunk of inputs and for every call with the same seed, whatever the batch
-        (local-reparameterization layers excepted: they draw their outputs, so their
-        noise depends on the rows of the chunk); memory stays bounded for any T.
+        (local-reparameterization layers excepted: they draw their outputs, per example,
+        keyed by the chunk too, `randomness.chunk_of_rows`, so that no two chunks share
+        that noise); memory stays bounded for any T.
         """
         samples = _checks.positive_int("samples", samples)
         group, batch_size = self._sample_plan(samples, batch_size)
@@ -91,18 +92,19 @@ class WeightDraws:
             count = min(group, samples - first)
             key = base if g == 0 else tf.cast(tf.random.experimental.stateless_fold_in(base, g), tf.int64)
             for i in range(0, n, batch_size):
-                out = fn(x[i : i + batch_size], key)
+                out = fn(x[i : i + batch_size], key, tf.constant(i, tf.int64))
                 yield slice(i, min(n, i + batch_size)), out if count == group else out[:count]
 
     def _draw_fn(self, count, x):
         """`count` weight draws on inputs like `x`, compiled once per model and count for any batch."""
 
-        def draw(x, seed):
-            return self._forward(x, training=False, num_samples=count, seed=seed)
+        def draw(x, seed, first_row):
+            with randomness.chunk_of_rows(first_row):
+                return self._forward(x, training=False, num_samples=count, seed=seed)
 
         return _traced.traced_once(self, f"_tfvb_draw_fn_{count}", draw,
                                    tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype),
-                                   tf.TensorSpec((2,), tf.int64), autograph=False)
+                                   tf.TensorSpec((2,), tf.int64), tf.TensorSpec((), tf.int64), autograph=False)
 
     def _sample_outputs(self, x, samples, batch_size, seed):
         """All T draws stacked: (T, N, out) (memory grows with T: `predict_uncertainty` streams instead)."""
