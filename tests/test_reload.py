@@ -73,7 +73,12 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("imports", ["import tfvb\nimport keras", "import keras, tfvb"])
+# The third: TensorFlow between them (its import looks Keras up, which used up the hook: nothing was
+# registered). The fourth: a low module imported first (tfvb.randomness raised "partially initialized module":
+# its `import keras` made Keras register tfvb's classes, whose modules import it back, before it was complete).
+@pytest.mark.parametrize("imports", ["import tfvb\nimport keras", "import keras, tfvb",
+                                     "import tfvb\nimport tensorflow as tf\nimport keras",
+                                     "import tfvb.randomness\nimport keras"])
 def test_every_tfvb_class_reloads_in_a_fresh_process_after_import_tfvb(imports, saved):
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
     paths = {name: path for name, (path, _, _) in saved.items()}

@@ -20,6 +20,7 @@ import importlib as _importlib
 import importlib.util as _importlib_util
 import os as _os
 import sys as _sys
+import types as _types
 import warnings as _warnings
 
 # tfvb's models use TensorFlow ops in their train steps and tfp distributions.
@@ -76,23 +77,57 @@ _SERIALIZABLE = ("tfvb.priors", "tfvb.layers.dense", "tfvb.layers.conv", "tfvb.l
                  "tfvb.calibrate.sets")
 
 
-def _register_with_keras():
+def _initializing():
+    """The tfvb modules whose import has started and not ended."""
+    return [n for n, m in list(_sys.modules.items())
+            if n.startswith("tfvb.") and getattr(getattr(m, "__spec__", None), "_initializing", False)]
+
+
+#: Modules of `_SERIALIZABLE` that could not be imported yet: they needed a tfvb module still being imported.
+_pending = []
+
+
+class _RegistersWhenComplete(_types.ModuleType):
+    """A tfvb package that finishes the registration once its submodules being imported are complete.
+
+    Python sets a submodule on its package when the submodule's import ends: the moment, for the outermost
+    incomplete tfvb module, to import the serializable modules that needed it.
+    """
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if _pending and not _initializing():
+            _register_with_keras(_pending[:])
+
+
+def _register_with_keras(modules=_SERIALIZABLE):
     """Import the modules of every serializable tfvb class (on Keras' TensorFlow backend, tfvb's own)."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
         return  # `tfvb.models` then says that tfvb needs it
-    # Keras imported by a tfvb module: that module is not complete yet (it registers its own classes when it
-    # is), and a module importing from it fails here for now.
-    inside_tfvb = any(getattr(getattr(m, "__spec__", None), "_initializing", False)
-                      for n, m in list(_sys.modules.items()) if n.startswith("tfvb."))
-    for module in _SERIALIZABLE:
+    # Keras imported while a tfvb module is incomplete (the first tfvb module a user imports imports
+    # TensorFlow, which imports Keras): a module importing from it fails here for now, and is imported
+    # again when it is complete (`_RegistersWhenComplete`).
+    waiting = _initializing()
+    _pending[:] = []
+    for module in modules:
         try:
             _importlib.import_module(module)
-        except ImportError as e:  # a broken install must not break `import keras`
-            if not inside_tfvb:
+        except (ImportError, AttributeError) as e:
+            if waiting:
+                _pending.append(module)
+            elif isinstance(e, ImportError):  # a broken install must not break `import keras`
                 _warnings.warn(f"tfvb: its classes are not registered with Keras ({e}); import {module} to see why",
                                stacklevel=2)
+            else:
+                raise
+    if _pending:
+        for name in waiting:
+            while "." in name:
+                name = name.rpartition(".")[0]
+                if type(_sys.modules[name]) is _types.ModuleType:
+                    _sys.modules[name].__class__ = _RegistersWhenComplete
 
 
 class _AfterKerasImport:
@@ -102,15 +137,25 @@ class _AfterKerasImport:
     comes second its import is where the classes are registered.
     """
 
+    _searching = False
+
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        # The finder stays until Keras is executed: a lookup alone (TensorFlow's import calls
+        # `importlib.util.find_spec("keras")`) used it up, and `import tensorflow` before `import keras`
+        # then registered nothing.
+        if fullname != "keras" or self._searching:
             return None
-        _sys.meta_path.remove(self)
-        spec = _importlib_util.find_spec(fullname)  # Keras' own spec, from the other finders
+        self._searching = True
+        try:
+            spec = _importlib_util.find_spec(fullname)  # Keras' own spec, from the other finders
+        finally:
+            self._searching = False
         if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
             exec_module = spec.loader.exec_module
 
             def exec_and_register(module):
+                if self in _sys.meta_path:
+                    _sys.meta_path.remove(self)
                 exec_module(module)
                 _register_with_keras()
 
