@@ -4,6 +4,7 @@ write) continues when run again, and ends on the weights and metrics of an unint
 import contextlib
 import os
 import shutil
+import stat
 import types
 
 import numpy as np
@@ -225,3 +226,20 @@ def test_a_resumed_log_likelihood_evaluation_counts_the_time_of_the_chunks_done_
     assert again["resumed_seconds"] == pytest.approx(sum(seconds[:-1]))
     for m in ("iwae", "jackknife"):
         np.testing.assert_array_equal(first[m], again[m])
+
+
+def test_atomic_writes_leave_the_permissions_a_plain_write_would(tmp_path):
+    # The temporary file comes from mkstemp (mode 0600): renamed as it was, every report, card and backup
+    # tfvb wrote was readable by its owner only.
+    umask = os.umask(0o022)
+    try:
+        new = tmp_path / "report.md"
+        _atomic.write_text(new, "a")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        kept = tmp_path / "kept.json"
+        kept.write_text("{}")
+        kept.chmod(0o640)
+        _atomic.write_json(kept, {"a": 1})
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and _atomic.read_json(kept) == {"a": 1}
+    finally:
+        os.umask(umask)
