@@ -78,6 +78,31 @@ def test_gaussian_terms_equal_tfp_densities():
     np.testing.assert_allclose(gaussian.heteroscedastic_nll(y, mean, logvar), -normal.log_prob(y), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype, logvar, residual, rtol", [
+    ("float32", -89.0, 0.0, 1e-6),     # e^89 overflows float32
+    ("float32", -100.0, 1e-30, 1e-6),
+    ("float32", -300.0, 0.0, 1e-6),    # e^150 too: each factor is e^75
+    ("float32", 80.0, 3.0, 1e-6),
+    ("float16", -12.0, 1e-3, 2e-3),    # e^12 overflows float16
+    ("float16", -12.0, 0.0, 2e-3),
+    ("float16", -40.0, 0.0, 2e-3),
+])
+def test_heteroscedastic_nll_is_finite_where_the_exact_value_is(dtype, logvar, residual, rtol):
+    """e^(-v) overflowed and 0 * inf gave NaN (inf with a tiny residual); the NLL and its gradient are finite."""
+    y, mean, v = tf.constant(residual, dtype), tf.constant(0.0, dtype), tf.constant(logvar, dtype)
+    with tf.GradientTape() as tape:
+        tape.watch([y, v])
+        nll = gaussian.heteroscedastic_nll(y, mean, v)
+    d_y, d_v = tape.gradient(nll, [y, v])
+    # in float64: the float-rounded inputs, the NLL r^2 e^(-v) / 2 + v / 2 + log(2 pi) / 2 and its derivatives
+    r, v64 = float(y.numpy()), float(v.numpy())
+    precision = math.exp(-v64)
+    exact = 0.5 * r * r * precision + 0.5 * v64 + 0.5 * math.log(2 * math.pi)
+    np.testing.assert_allclose(float(nll.numpy()), exact, rtol=rtol)
+    np.testing.assert_allclose(float(d_y.numpy()), r * precision, rtol=rtol, atol=0)
+    np.testing.assert_allclose(float(d_v.numpy()), 0.5 - 0.5 * r * r * precision, rtol=rtol)
+
+
 def test_standardization_centres_constant_columns_without_scaling_them():
     rng = np.random.default_rng(0)
     x = np.column_stack([rng.normal(3.0, 2.0, size=500), np.full(500, 0.998)])

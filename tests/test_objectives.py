@@ -205,3 +205,86 @@ def test_bernoulli_log_prob_gradient_is_x_minus_sigmoid(rng):
         total = tf.reduce_sum(weights * objectives.bernoulli_log_prob(x, logits, event_ndims=1))
     expected = weights.numpy()[..., None] * (x - 1.0 / (1.0 + np.exp(-logits.numpy().astype(np.float64))))
     np.testing.assert_allclose(tape.gradient(total, logits), expected, atol=1e-6)
+
+
+def _gaussian_kl64(mean, logvar, prior_mean, prior_logvar):
+    """KL(N(mean, e^logvar) || N(prior_mean, e^prior_logvar)) summed over the last axis, in float64."""
+    mean, logvar, prior_mean, prior_logvar = (np.asarray(a, np.float64)
+                                              for a in (mean, logvar, prior_mean, prior_logvar))
+    ratio = np.exp(logvar - prior_logvar)
+    return 0.5 * np.sum(prior_logvar - logvar + ratio + (mean - prior_mean) ** 2 * np.exp(-prior_logvar) - 1.0, -1)
+
+
+def _gaussian_log_prob64(z, mean, logvar):
+    z, mean, logvar = (np.asarray(a, np.float64) for a in (z, mean, logvar))
+    return -0.5 * np.sum((z - mean) ** 2 * np.exp(-logvar) + logvar + np.log(2 * np.pi), -1)
+
+
+def test_gaussian_kl_and_log_prob_match_the_closed_forms_and_tfp(rng):
+    """Ordinary values: the closed forms in float64, as tfp computed them before, and float32 within rounding."""
+    mean, logvar, z = rng.normal(size=(3, 4, 5)), 2.0 * rng.normal(size=(4, 5)), rng.normal(size=(2, 3, 4, 5))
+    prior_mean, prior_logvar = rng.normal(size=5), rng.normal(size=5)
+    tfd = objectives.tfd
+    q, p = tfd.Normal(mean, np.exp(0.5 * logvar)), tfd.Normal(prior_mean, np.exp(0.5 * prior_logvar))
+    kl = objectives.gaussian_kl(mean, logvar, prior_mean, prior_logvar)
+    assert kl.shape == (3, 4) and kl.dtype == tf.float64
+    np.testing.assert_allclose(kl, _gaussian_kl64(mean, logvar, prior_mean, prior_logvar), rtol=1e-12)
+    np.testing.assert_allclose(kl, tf.reduce_sum(tfd.kl_divergence(q, p), -1), rtol=1e-12)
+    np.testing.assert_allclose(objectives.gaussian_kl(mean, logvar), _gaussian_kl64(mean, logvar, 0.0, 0.0), rtol=1e-12)
+    log_prob = objectives.gaussian_log_prob(z, mean, logvar)
+    assert log_prob.shape == (2, 3, 4) and log_prob.dtype == tf.float64
+    np.testing.assert_allclose(log_prob, _gaussian_log_prob64(z, mean, logvar), rtol=1e-12)
+    np.testing.assert_allclose(log_prob, tf.reduce_sum(q.log_prob(z), -1), rtol=1e-12)
+    f32 = [a.astype(np.float32) for a in (mean, logvar, prior_mean, prior_logvar)]
+    np.testing.assert_allclose(objectives.gaussian_kl(*f32), _gaussian_kl64(*f32), rtol=1e-5)
+    np.testing.assert_allclose(objectives.gaussian_log_prob(z.astype(np.float32), *f32[:2]),
+                               _gaussian_log_prob64(z.astype(np.float32), *f32[:2]), rtol=1e-5)
+
+
+def test_gaussian_kl_and_log_prob_gradients_are_the_closed_forms(rng):
+    mean, logvar, z = (tf.constant(rng.normal(size=(4, 3))) for _ in range(3))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([mean, logvar, z])
+        kl, log_prob = objectives.gaussian_kl(mean, logvar, 0.5, -1.0), objectives.gaussian_log_prob(z, mean, logvar)
+    m, lv, zz = mean.numpy(), logvar.numpy(), z.numpy()
+    d_mean, d_logvar = tape.gradient(kl, [mean, logvar])
+    np.testing.assert_allclose(d_mean, (m - 0.5) * np.exp(1.0), rtol=1e-12)
+    np.testing.assert_allclose(d_logvar, 0.5 * (np.exp(lv + 1.0) - 1.0), rtol=1e-12)
+    d_z, d_mean, d_logvar = tape.gradient(log_prob, [z, mean, logvar])
+    np.testing.assert_allclose(d_z, -(zz - m) * np.exp(-lv), rtol=1e-12)
+    np.testing.assert_allclose(d_mean, (zz - m) * np.exp(-lv), rtol=1e-12)
+    np.testing.assert_allclose(d_logvar, 0.5 * (zz - m) ** 2 * np.exp(-lv) - 0.5, rtol=1e-12)
+
+
+@pytest.mark.parametrize("logvar", [-210.0, -100.0, 80.0, 89.0, 178.0])
+def test_gaussian_kl_and_log_prob_are_finite_where_the_exact_values_are(logvar):
+    """Through scale = e^(logvar / 2) and back, float32 gave inf or NaN at these log-variances."""
+    zeros, v = tf.zeros((1, 1)), tf.fill((1, 1), logvar)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(v)
+        kl, log_prob = objectives.gaussian_kl(zeros, v), objectives.gaussian_log_prob(zeros, zeros, v)
+    exact_kl = _gaussian_kl64([[0.0]], [[logvar]], 0.0, 0.0)[0]  # 1.0e77 at 178: beyond float32, +inf
+    if exact_kl < np.finfo(np.float32).max:
+        np.testing.assert_allclose(kl.numpy()[0], exact_kl, rtol=1e-6)
+    else:
+        assert kl.numpy()[0] == np.inf
+    np.testing.assert_allclose(log_prob.numpy()[0], _gaussian_log_prob64([[0.0]], [[0.0]], [[logvar]])[0], rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(log_prob, v).numpy(), [[-0.5]], rtol=1e-6)
+    if logvar <= 80.0:  # d KL / d logvar = (e^logvar - 1) / 2
+        np.testing.assert_allclose(tape.gradient(kl, v).numpy(), [[0.5 * np.expm1(logvar)]], rtol=1e-5)
+
+
+def test_gaussian_kl_and_log_prob_compute_in_the_dtype_of_the_mean():
+    """A float16 mean with a float32 log-variance head (mixed precision) failed inside tfp without naming either."""
+    mean16 = tf.constant([[0.5, -1.0]], tf.float16)
+    logvar32, z32 = tf.constant([[-0.3, 0.7]]), tf.constant([[0.2, 0.1]])
+    with tf.GradientTape() as tape:
+        tape.watch(logvar32)
+        kl = objectives.gaussian_kl(mean16, logvar32)
+    assert kl.dtype == tf.float16 and tape.gradient(kl, logvar32).dtype == tf.float32
+    np.testing.assert_array_equal(kl, objectives.gaussian_kl(mean16, tf.cast(logvar32, tf.float16)))
+    log_prob = objectives.gaussian_log_prob(z32, mean16, logvar32)
+    assert log_prob.dtype == tf.float16
+    np.testing.assert_allclose(log_prob.numpy(), _gaussian_log_prob64(z32, mean16, logvar32), rtol=2e-3)
+    with pytest.raises(TypeError, match=r"Expected `mean` with a floating-point dtype. Received: mean.dtype=int32"):
+        objectives.gaussian_kl(tf.zeros((1, 2), tf.int32), logvar32)

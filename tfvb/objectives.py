@@ -1,8 +1,10 @@
 r"""Variational objectives as pure functions on tensors.
 
 Every function returns per-example values in nats; models average them in
-their `train_step`. Densities and KL divergences come from
-`tfp.distributions`; this module only combines them.
+their `train_step`. The diagonal Gaussian's density and KL divergence are
+closed forms in the log-variance (`tfvb.gaussian`), never through the scale
+e^(logvar/2): that round trip overflows to inf or NaN at log-variances whose
+exact values are finite.
 
 Notation: $x$ an observation, $z$ a latent, $q(z \mid x)$ the encoder, and
 $\log w = \log p(x, z) - \log q(z \mid x)$ the log importance weight of a
@@ -25,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvb import _checks
+from tfvb import _checks, gaussian
 
 tfd = tfp.distributions
 
@@ -56,21 +58,50 @@ def log_mean_exp(x, axis=0):
     return tf.reduce_logsumexp(x, axis=axis) - tf.math.log(n)
 
 
-def _normal(mean, logvar):
-    return tfd.Normal(loc=mean, scale=tf.exp(0.5 * logvar))
+def _in_dtype_of_mean(mean, logvar, **others):
+    """mean, logvar and `others` as tensors of mean's floating dtype (logvar's when mean is a Python list).
+
+    Under mixed precision a float32 log-variance head may meet a float16 mean:
+    like a Keras layer autocasting its inputs, the computation follows the mean.
+    """
+    dtype = getattr(mean, "dtype", None)
+    dtype = getattr(logvar, "dtype", None) if dtype is None else dtype  # (a numpy dtype is falsy)
+    dtype = tf.float32 if dtype is None else tf.as_dtype(dtype)
+    if not dtype.is_floating:
+        raise TypeError(f"Expected `mean` with a floating-point dtype. Received: mean.dtype={dtype.name}")
+    out = []
+    for name, value in {"mean": mean, "logvar": logvar, **others}.items():
+        value = tf.convert_to_tensor(value, dtype_hint=dtype)
+        if not (value.dtype.is_floating or value.dtype.is_integer):
+            raise TypeError(f"Expected `{name}` to be real-valued, to be cast to mean's dtype {dtype.name}. "
+                            f"Received: {name}.dtype={value.dtype.name}")
+        out.append(tf.cast(value, dtype))
+    return out
 
 
 def gaussian_kl(mean, logvar, prior_mean=0.0, prior_logvar=0.0):
-    """KL(N(mean, exp(logvar)) || N(prior_mean, exp(prior_logvar))), summed over the last axis."""
-    mean = tf.convert_to_tensor(mean)
-    q = _normal(mean, logvar)
-    p = _normal(tf.cast(prior_mean, mean.dtype), tf.cast(prior_logvar, mean.dtype))
-    return tf.reduce_sum(tfd.kl_divergence(q, p), axis=-1)
+    """KL(N(mean, exp(logvar)) || N(prior_mean, exp(prior_logvar))), summed over the last axis.
+
+    Per dimension, with t = logvar - prior_logvar and u = e^(t/2) - 1,
+
+        KL = (e^t - 1 - t) / 2 + (mean - prior_mean)^2 e^(-prior_logvar) / 2
+           = u (u / 2 + 1) - t / 2 + (mean - prior_mean)^2 e^(-prior_logvar) / 2,
+
+    the second form exact near t = 0 (expm1) and overflowing only where the
+    KL does. logvar and the prior are cast to mean's dtype.
+    """
+    mean, logvar, prior_mean, prior_logvar = _in_dtype_of_mean(
+        mean, logvar, prior_mean=prior_mean, prior_logvar=prior_logvar)
+    t = logvar - prior_logvar
+    u = tf.math.expm1(0.5 * t)
+    shift = gaussian.standardized_residual(mean, prior_mean, prior_logvar)
+    return tf.reduce_sum(u * (0.5 * u + 1.0) - 0.5 * t + 0.5 * tf.square(shift), axis=-1)
 
 
 def gaussian_log_prob(z, mean, logvar):
-    """log N(z; mean, diag(exp(logvar))), summed over the last axis."""
-    return tf.reduce_sum(_normal(mean, logvar).log_prob(z), axis=-1)
+    """log N(z; mean, diag(exp(logvar))), summed over the last axis; z and logvar are cast to mean's dtype."""
+    mean, logvar, z = _in_dtype_of_mean(mean, logvar, z=z)
+    return -tf.reduce_sum(gaussian.heteroscedastic_nll(z, mean, logvar), axis=-1)
 
 
 def standard_normal_log_prob(z):
