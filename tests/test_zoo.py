@@ -1,9 +1,11 @@
 """The zoo: every registered entry loads, matches its golden batch, and refuses tampered files."""
 
+import importlib
 import json
 import os
 import re
 import shutil
+import types
 
 import keras
 import numpy as np
@@ -12,6 +14,9 @@ import tensorflow as tf
 from test_uci import BOSTON, needs_boston
 
 from tfvb import cli, zoo
+from tfvb.demo import predictive_section, run_demo
+from tfvb.demo.numbers import pm, published
+from tfvb.demo.report import Report
 from tfvb.zoo import driver, store
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -188,6 +193,163 @@ def test_cli_demo_writes_report_and_pictures(tmp_path):
     assert {"cvae_mnist_manifold.png", "cvae_mnist_samples.png", "iwae_mnist_reconstructions.png"} <= pngs
     for name in pngs:
         assert f"({name})" in report
+
+
+_OLD_MNIST = ("10,000 real MNIST digits (5,000 class-balanced from the official train split + t10k[0:5000]): trained "
+              "on digits 0-6999, evaluated on the 2000 held-out digits 8,000-9999")
+vae_section = importlib.import_module("tfvb.demo.vae_section")  # tfvb.demo.vae_section is also a function's name
+_MNIST_VAES = ["cvae_mnist", "iwae2_mnist", "iwae_mnist", "iwae_mnist_dreg", "vae2_mnist", "vae_mnist"]
+
+
+def _vae_cards(old=()):
+    """(name, card, None) of the MNIST VAE entries, the names in `old` given an older card's data description."""
+    cards = {n: zoo.info(n) for n in _MNIST_VAES}
+    new = cards["vae_mnist"]["data"]
+    return [(n, {**c, "data": _OLD_MNIST if n in old else new}, None) for n, c in cards.items()]
+
+
+def _demo_vae_section(monkeypatch, tmp_path, entries):
+    monkeypatch.setattr(vae_section.evaluate, "log_likelihood",
+                        lambda *a, **k: types.SimpleNamespace(mean=-90.0, standard_error=1.0))
+    monkeypatch.setattr(vae_section, "_pictures", lambda *a: None)
+    report = Report("t")
+    vae_section.section(report, entries, str(tmp_path))
+    return report
+
+
+def test_demo_vae_section_ties_every_row_to_its_cards_data(monkeypatch, tmp_path):
+    """Cards on different data: each description printed once with the rows it covers (a marker per row); the
+    -ELBO column says its image count. Cards on one data set: one "Data:" line and no markers."""
+    report = _demo_vae_section(monkeypatch, tmp_path, _vae_cards(old=("cvae_mnist", "iwae2_mnist")))
+    md = report.markdown()
+    new = zoo.info("vae_mnist")["data"]
+    assert f"- [a] `cvae_mnist`, `iwae2_mnist`: {_OLD_MNIST}." in md
+    assert f"- [b] `iwae_mnist`, `iwae_mnist_dreg`, `vae2_mnist`, `vae_mnist`: {new}." in md
+    table = next(b for b in report.blocks if b[0] == "table" and b[1][0] == "model")
+    rows = {r[0].split("`")[1]: r for r in table[2]}
+    assert rows["iwae2_mnist"][0].endswith("[a]") and rows["vae_mnist"][0].endswith("[b]")
+    elbo = table[1].index("-ELBO (digits)")
+    for name, info, _ in _vae_cards():
+        assert rows[name][elbo].endswith(f"({info['metrics']['heldout_images']:,})")
+
+    md = _demo_vae_section(monkeypatch, tmp_path, _vae_cards()).markdown()
+    assert md.count("Data: ") == 1 and f"Data: {new}." in md and "[a]" not in md
+
+
+def test_demo_anchor_notes_name_the_entries_they_are_for(monkeypatch, tmp_path):
+    """Two anchor notes (an old card's and a new one's) are both printed, each with its entries."""
+    anchors = zoo.info("vae_mnist")["anchors"]
+    entries = [(n, {**c, "anchors": {**anchors, "note": "trains on 7,000 digits."} if n == "iwae2_mnist" else
+                    anchors if n != "cvae_mnist" else {}}, None) for n, c, _ in _vae_cards()]
+    md = _demo_vae_section(monkeypatch, tmp_path, entries).markdown()
+    assert "- For `iwae2_mnist`: trains on 7,000 digits." in md
+    assert f"- For `iwae_mnist`, `iwae_mnist_dreg`, `vae2_mnist`, `vae_mnist`: {anchors['note']}" in md
+    assert md.count("Published anchors") == 1  # the same published table, printed once
+    assert "| IWAE k=50, 2 stochastic layers | 82.90 |" in md  # Burda et al. print two decimals
+
+
+def test_demo_gaps_only_between_cards_on_the_same_data_and_images():
+    """An NLL gap is taken only between cards on the same data, estimator and held-out images (paired image by
+    image when both carry per-image values); otherwise the line says the two are not comparable and why."""
+    cards = {n: c for n, c, _ in _vae_cards(old=("iwae2_mnist",))}
+    markers = {n: "b" if n == "iwae2_mnist" else "a" for n in cards}
+
+    def gaps(cards):
+        report = Report("t")
+        vae_section._comparisons(report, [(n, c, None) for n, c in cards.items()], markers)
+        return report.blocks[-1][1]
+
+    lines = gaps(cards)
+    a, b = (np.asarray(cards[n]["metrics"]["per_image"]["iwae_5000_log_likelihood"])
+            for n in ("vae_mnist", "iwae_mnist"))
+    d = b - a
+    assert f"NLL lower by {pm(float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))))} nats (paired" in lines[0]
+    assert lines[1] == ("IWAE over the VAE, two stochastic layers: not comparable (`iwae2_mnist` and `vae2_mnist`: "
+                        "trained and evaluated on different data ([b] and [a]))")
+    assert not any("NLL lower by" in line for line in lines if "iwae2_mnist" in line)
+
+    fewer = {**cards["vae_mnist"]["metrics"], "log_likelihood_images": 500}
+    lines = gaps({**cards, "vae_mnist": {**cards["vae_mnist"], "metrics": fewer}})
+    assert lines[0].endswith("not comparable (`iwae_mnist` and `vae_mnist`: NLLs on different held-out images "
+                             "(5,000 and 500 images))")
+    other_images = {**cards["vae_mnist"], "data": cards["vae_mnist"]["data"].replace("0-4999", "5000-9999")}
+    assert vae_section._difference(other_images, cards["iwae_mnist"]) == (None, None, False)  # same length, not pairs
+    no_per_image = {**cards["vae_mnist"], "metrics": {k: v for k, v in cards["vae_mnist"]["metrics"].items()
+                                                      if k != "per_image"}}
+    assert vae_section._difference(no_per_image, cards["iwae_mnist"])[2] is False
+
+
+class _UniformClassifier:
+    def predict_uncertainty(self, x, samples, seed):
+        return {"mean": np.full((len(x), 10), 0.1), "entropy": np.full(len(x), np.log(10.0))}
+
+
+def test_demo_classifier_section_says_what_the_card_columns_were_measured_on(tmp_path):
+    """The card columns' images and samples come from each card, not a claim that they are the bundled digits."""
+    names = ["bnn_flipout_mnist", "ensemble_mnist", "mc_dropout_mnist"]
+    entries = [(n, zoo.info(n), _UniformClassifier()) for n in names]
+    report = Report("t")
+    predictive_section.classifier_section(report, entries, str(tmp_path))
+    md = report.markdown()
+    assert "on the same digits" not in md
+    for name, info, _ in entries:
+        m = info["metrics"]
+        assert re.search(rf"`{name}`[^;]*: {m['test_images']:,} test digits \(t10k images 0-4999\) and "
+                         rf"{m['ood_images']:,} out-of-distribution images \([^)]*\), {m['samples']} predictive "
+                         "samples", md), name
+
+
+def test_demo_prints_published_anchors_at_their_published_precision():
+    """Gal's table as printed (two decimals: 0.00, 0.08 ± 0.00, 1.14 ± 0.01), never a nonzero value as 0."""
+    names = [n for n in NAMES if zoo.registry.get(n).family == "regression"]
+    report = Report("t")
+    predictive_section.regression_section(report, [(n, zoo.info(n), None) for n in names])
+    rows = {r[0]: r for r in report.blocks[-1][2]}
+    assert rows["`mc_dropout_uci_naval`"][4] == "0.00 ± 0.00"
+    assert rows["`mc_dropout_uci_kin8nm`"][4:7:2] == ["0.08 ± 0.00", "1.14 ± 0.01"]
+    assert rows["`mc_dropout_uci_power`"][6] == "-2.80 ± 0.01"
+    assert rows["`mc_dropout_uci_boston`"][4] == "2.90 ± 0.18"
+    assert published(0.00078) == "0.00078" and published(0.00078, 0.0, 2) == "0.00078 ± 0.00000"
+    assert published(None) == "—"
+
+
+def test_cli_reports_an_interrupt_in_one_line_for_every_command(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def exit_code(argv):
+        try:
+            return cli.main(argv)
+        except KeyboardInterrupt:  # escaped main (a traceback for the user); caught so pytest carries on
+            return "traceback"
+
+    monkeypatch.setattr(zoo, "list_models", interrupted)
+    assert exit_code(["zoo", "list"]) == 130
+    monkeypatch.setattr("tfvb.demo.run_demo", interrupted)
+    assert exit_code(["demo", "--out", "unused"]) == 130
+    assert capsys.readouterr().err == "tfvb: interrupted\n" * 2
+
+
+def test_interrupted_demo_leaves_no_torn_or_stale_report(monkeypatch, tmp_path):
+    """Both report files are replaced whole, after both texts are made; a run stopped before its report removes
+    the previous one rather than leave it beside the new pictures."""
+    old = Report("old")
+    old.paragraph("old")
+    old.write(str(tmp_path))
+    before = {p.name: p.read_text() for p in tmp_path.iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Report, "html", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Report("new").write(str(tmp_path))
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before  # no temporary file left either
+
+    monkeypatch.setattr(zoo, "load", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(str(tmp_path), names=["cvae_mnist"])
+    assert not list(tmp_path.iterdir())
 
 
 def test_quick_recipe_writes_a_loadable_entry(tmp_path, monkeypatch):

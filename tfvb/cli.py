@@ -340,6 +340,9 @@ def main(argv=None):
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"tfvb: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through TensorFlow; 128 + SIGINT, as shells do
+        print("tfvb: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ def run_demo(out, names=None):
     for name in names:
         zoo.registry.get(name)  # unknown names fail before any work (no folder made), with close matches
     out = _output_folder(out)
+    for old in ("report.md", "report.html"):  # a run stopped halfway must not leave a report beside new pictures
+        if os.path.exists(os.path.join(out, old)):
+            os.remove(os.path.join(out, old))
     missing = [n for n in names if not zoo.is_trained(n)]
     loaded = []
     for name in names:

@@ -1,5 +1,6 @@
-"""Numbers as a report prints them: rounded to what their standard error supports."""
+"""Numbers as a report prints them: rounded to what their standard error supports, or as published."""
 
+import decimal
 import math
 
 
@@ -27,6 +28,26 @@ def pm(value, se):
     if places <= 0:
         return f"{shown:.0f} ± {se_shown:.0f}"
     return f"{shown:.{places}f} ± {se_shown:.{places}f}"
+
+
+def published(value, se=None, decimals=0):
+    """'1.14 ± 0.01', '0.00 ± 0.00', '0.00078': a published number at its published precision; '—' when missing.
+
+    A float keeps no trailing zeros, so `decimals` is the source's own number of decimal places (Gal's table:
+    2); more are shown when the value or its error has more digits, so nothing is rounded, and a nonzero
+    value never shows as 0.
+    """
+    if not _finite(value):
+        return "—"
+    shown = [value] + ([se] if _finite(se) else [])
+    places = max([decimals] + [decimal_places(v) for v in shown])
+    return " ± ".join(f"{v:.{places}f}" for v in shown)
+
+
+def decimal_places(value):
+    """Decimal places of the shortest text that reads back as `value`: 0.00078 -> 5, 2.9 -> 1, 3.0 -> 0."""
+    exponent = decimal.Decimal(repr(float(value))).normalize().as_tuple().exponent
+    return max(0, -exponent)
 
 
 def plain(value, significant=4):

@@ -2,13 +2,16 @@
 NLL, calibration, out-of-distribution detection), regressors' UCI scores beside Gal's table."""
 
 import os
+import re
 
 import numpy as np
 
 from tfvb import data, evaluate
-from tfvb.demo.numbers import plain, pm, proportion
+from tfvb.demo.numbers import plain, pm, proportion, published
 
 SAMPLES = 50
+#: Gal's table prints two decimals (0.00: below 0.005); see tfvb.uci_protocol.anchors.
+_GAL_DECIMALS = 2
 
 
 def classifier_section(report, entries, out):
@@ -19,7 +22,7 @@ def classifier_section(report, entries, out):
     report.paragraph(f"Measured now on the {len(digits):,} held-out digits bundled with tfvb, with "
                      f"Fashion-MNIST's {len(fashion):,} bundled test images as out-of-distribution inputs; "
                      f"{SAMPLES} predictive samples per input (an ensemble uses its members). "
-                     "The card columns are the recipe's own measurement on the same digits.")
+                     + _card_columns(entries))
     rows, figures = [], []
     for name, info, model in entries:
         u_in = model.predict_uncertainty(digits, samples=SAMPLES, seed=0)
@@ -43,7 +46,7 @@ def classifier_section(report, entries, out):
     anchors = next((info.get("anchors") for _, info, _ in entries if info.get("anchors")), None)
     if anchors:
         report.paragraph(f"Published anchors ({anchors.get('source', '')}):")
-        report.bullets(f"{k.replace('_', ' ')}: " + ", ".join(f"{a} {plain(b)}" for a, b in v.items())
+        report.bullets(f"{k.replace('_', ' ')}: " + ", ".join(f"{a} {published(b)}" for a, b in v.items())
                        for k, v in anchors.items() if isinstance(v, dict))
         if anchors.get("note"):
             report.paragraph(anchors["note"])
@@ -51,12 +54,30 @@ def classifier_section(report, entries, out):
                                     "digits in each confidence bin.")
 
 
+def _card_columns(entries):
+    """The sentence saying what the card columns were measured on, from the cards' own fields."""
+    groups = {}
+    for name, info, _ in entries:
+        m = info.get("metrics", {})
+        where = re.search(r"evaluated on ([^(;]*)", info.get("data", ""))
+        ood = re.search(r"OOD: ([^;]*)", info.get("data", ""))
+        what = (f"{plain(m.get('test_images'))} test digits" + (f" ({where.group(1).strip()})" if where else "")
+                + f" and {plain(m.get('ood_images'))} out-of-distribution images"
+                + (f" ({ood.group(1).strip()})" if ood else "") + f", {plain(m.get('samples'))} predictive samples")
+        groups.setdefault(what, []).append(name)
+    if len(groups) == 1:
+        return f"The card columns are the recipe's own measurement, on its card's data: {next(iter(groups))}."
+    return ("The card columns are each recipe's own measurement, on its card's data: "
+            + "; ".join(", ".join(f"`{n}`" for n in names) + f": {what}" for what, names in groups.items()) + ".")
+
+
 def regression_section(report, entries):
     """`entries`: [(name, info, model)] of UCI regressors (their data is not bundled: card values)."""
     report.heading("Regression on the UCI benchmark (Gal & Ghahramani's protocol)")
     report.paragraph("From the cards (the UCI data sets are not bundled with tfvb; `tfvb zoo benchmark NAME` "
                      "re-measures them in a checkout with the shared data). Mean ± standard error over the "
-                     "standard splits; test log-likelihood in nats per point, higher is better.")
+                     "standard splits; test log-likelihood in nats per point, higher is better. Gal's columns "
+                     "as his table prints them (two decimals; 0.00 is below 0.005).")
     rows = []
     for name, info, _ in entries:
         m, anchors = info.get("metrics", {}), info.get("anchors", {})
@@ -69,5 +90,6 @@ def regression_section(report, entries):
             continue
         gal = anchors.get("gal_updated") or {"rmse": [anchors.get("rmse"), anchors.get("rmse_se")],
                                              "ll": [anchors.get("test_ll"), anchors.get("test_ll_se")]}
-        rows.append([f"`{name}`", info["dataset"], plain(splits), pm(*rmse), pm(*gal["rmse"]), pm(*ll), pm(*gal["ll"])])
+        rows.append([f"`{name}`", info["dataset"], plain(splits), pm(*rmse), published(*gal["rmse"], _GAL_DECIMALS),
+                     pm(*ll), published(*gal["ll"], _GAL_DECIMALS)])
     report.table(["model", "data", "splits", "RMSE", "Gal's RMSE", "test LL", "Gal's test LL"], rows)

@@ -5,6 +5,8 @@ import base64
 import html
 import os
 
+from tfvb import _atomic
+
 
 class Report:
     """Headings, paragraphs, lists, tables and figures, in order."""
@@ -82,12 +84,15 @@ class Report:
         return "\n".join(parts)
 
     def write(self, folder):
-        """Write report.md and report.html into `folder`; returns the markdown path."""
+        """Write report.md and report.html into `folder`; returns the markdown path.
+
+        Both texts are made before either file is touched, and each file is replaced whole (an interrupted
+        write leaves the previous file, never a torn one).
+        """
         md = os.path.join(folder, "report.md")
-        with open(md, "w") as f:
-            f.write(self.markdown())
-        with open(os.path.join(folder, "report.html"), "w") as f:
-            f.write(self.html())
+        texts = {md: self.markdown(), os.path.join(folder, "report.html"): self.html()}
+        for path, text in texts.items():
+            _atomic.write_text(path, text)
         return md
 
 
