@@ -141,8 +141,9 @@ class _GraphSampler:
             tiled = [tf.reshape(tf.tile(x[tf.newaxis], tf.concat([[count], tf.ones_like(tf.shape(x))], 0)),
                                 tf.concat([[-1], tf.shape(x)[1:]], 0)) for x in inputs]
             seeds = {id(op): tf.random.experimental.stateless_fold_in(seed, i) for i, op in enumerate(self.bayesian)}
-            seeds.update({id(op): randomness.per_example_seed(  # masks per example: other ones per chunk
-                tf.random.experimental.stateless_fold_in(seed, _DROPOUT_SEEDS + i)) for i, op in enumerate(self.dropout)})
+            # Dropout masks are per example: other ones per chunk of inputs.
+            seeds.update({id(op): randomness.per_example_seed(tf.random.experimental.stateless_fold_in(
+                seed, _DROPOUT_SEEDS + i)) for i, op in enumerate(self.dropout)})
             outputs = self._run(self.graph, tiled, count, seeds, mc_dropout)
             return [tf.reshape(o, tf.concat([[count, -1], tf.shape(o)[1:]], 0)) for o in outputs]
 

@@ -46,8 +46,8 @@ import tensorflow as tf
 from tfvb import _counter_rng
 
 __all__ = ["seed_pair", "seed_tensor", "normal", "replica_batch_slice", "per_example", "SavesSeedState",
-           "portable_noise", "is_portable", "chunk_of_rows", "per_example_seed", "stateless_normal", "stateless_uniform", "stateless_fold_in",
-           "stateless_split"]
+           "portable_noise", "is_portable", "chunk_of_rows", "per_example_seed", "stateless_normal",
+           "stateless_uniform", "stateless_fold_in", "stateless_split"]
 
 _portable = [False]
 
