@@ -20,6 +20,7 @@ import tensorflow as tf
 
 import tfvb
 from tfvb import _counter_rng, randomness
+from tfvb.models import IWAE, BNNClassifier
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _serving_models as families  # noqa: E402
@@ -283,6 +284,54 @@ def test_onnx_serves_the_predictive_within_monte_carlo_error(name, tmp_path_fact
     _within_monte_carlo_error(name, model, x, a, run("predict_samples", x=x, seed=np.array(SEED, np.int64)))
     saved = tf.saved_model.load(_cache[name][1])
     np.testing.assert_allclose(run("serve", x=x)["output"], saved.serve(tf.constant(x)), atol=1e-5)
+
+
+def _bad_rows(x, high):
+    """`x` with row 1 out of range (a value above `high`) and row 2 holding a NaN."""
+    x = np.array(x, np.float32)
+    x.reshape(len(x), -1)[1, 3] = high + 0.5
+    x.reshape(len(x), -1)[2, 0] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("format", ["litert", pytest.param("onnx", marks=pytest.mark.slow)])
+def test_portable_formats_mark_the_rows_python_would_refuse(format, tmp_path):
+    # LiteRT and ONNX drop CheckNumerics, which kept only the check's inf: one pixel of 1.5 in a batch made
+    # every row's outputs NaN and every `prediction` 0 (a confident label), and an IWAE served 5.0-valued
+    # pixels as made-up numbers. Now the bad rows alone are NaN with prediction -1.
+    pytest.importorskip("ai_edge_litert" if format == "litert" else "onnxruntime")
+    images, labels = families._images(16)
+    bnn = BNNClassifier(10, hidden_units=(8,), posterior_sigma_init=0.1, input_range=(0, 1), seed=0)
+    bnn.compile(optimizer="adam")
+    bnn.fit(images, labels, epochs=1, verbose=0)
+    vae = families._fit(IWAE(k=2, latent_dim=2, hidden_units=(8,), seed=0), (images > 0.5).astype("float32"))
+    for name, model in (("bnn", bnn), ("vae", vae)):
+        x = _bad_rows(images[:5], 1.0)
+        with pytest.raises(Exception, match=r"Expected `inputs` in \[0, 1\]|to be finite"):
+            model.predict_uncertainty(x, samples=3, seed=0)  # Python refuses the batch
+        if format == "litert":
+            path = model.export(str(tmp_path / f"{name}.tflite"), format="litert", samples=3)
+            runs = {sig: _litert_runner(path, sig) for sig in ("predict_uncertainty", "predict_samples", "serve")}
+        else:
+            ort = pytest.importorskip("onnxruntime")
+            folder = model.export(str(tmp_path / name), format="onnx", samples=3)
+
+            def session(sig, folder=folder, ort=ort):
+                s = ort.InferenceSession(os.path.join(folder, f"{sig}.onnx"))
+                return lambda **inputs: dict(zip([o.name for o in s.get_outputs()], s.run(None, inputs)))
+            runs = {sig: session(sig) for sig in ("predict_uncertainty", "predict_samples", "serve")}
+        seed = np.array(SEED, np.int64)
+        outputs = [(runs["predict_uncertainty"](x=x, seed=seed), 0), (runs["predict_samples"](x=x, seed=seed), 1),
+                   (runs["serve"](x=x), 0)]
+        for out, axis in outputs:
+            for key, value in out.items():
+                value = np.moveaxis(np.asarray(value), axis, 0)
+                if value.dtype.kind == "f":
+                    assert np.isnan(value[1:3]).all() and np.isfinite(value[[0, 3, 4]]).all(), (name, key)
+                else:
+                    assert (value[1:3] == -1).all() and (value[[0, 3, 4]] >= 0).all(), (name, key)
+        if name == "bnn":
+            assert set(outputs[0][0]["prediction"][[0, 3, 4]]) <= set(range(10))
 
 
 def test_a_savedmodel_refuses_a_fixed_samples_and_unknown_formats_are_refused(tmp_path_factory, tmp_path):

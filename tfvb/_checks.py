@@ -10,6 +10,8 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from tfvb import randomness
+
 
 def positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -92,6 +94,8 @@ def check_image_shape(shape, image_shape, name="inputs"):
 # value is kept.
 def assert_finite(x, name="inputs"):
     """`x`, checked at run time (inside tf.function and XLA too) to hold no NaN or inf."""
+    if randomness.is_portable():  # see `wired_check`
+        return x
     return tf.debugging.check_numerics(
         x, f"Expected `{name}` to be finite. Received a tensor containing NaN or inf"
     )
@@ -109,7 +113,13 @@ def wired_check(x, bad, message):
 
     The check is a CheckNumerics of a value `x` then depends on (0, or inf
     when `bad`), so XLA keeps it; it raises InvalidArgumentError(message).
+    In a graph traced for LiteRT or ONNX (`randomness.portable_noise`), which
+    drop CheckNumerics and would keep only the inf (NaN for the whole batch),
+    `x` is returned as is: those signatures mark each bad row's outputs
+    instead (`tfvb.serving._portable`).
     """
+    if randomness.is_portable():
+        return x
     flag = tf.where(bad, tf.constant(float("inf"), x.dtype), tf.constant(0.0, x.dtype))
     return x + tf.debugging.check_numerics(flag, message)
 

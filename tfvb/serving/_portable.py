@@ -9,7 +9,7 @@ Summaries are computed in float32, which both runtimes support everywhere.
 
 import tensorflow as tf
 
-from tfvb import randomness
+from tfvb import _checks, randomness
 from tfvb.serving.saved_model import SEED_SPEC, summary_of
 
 __all__ = ["signatures"]
@@ -39,20 +39,59 @@ def refuse_unportable(model, format):
                          "predict_uncertainty(x, samples, seed) serves them")
 
 
+def value_range(model):
+    """(low, high) every input value of `model` must lie in, or None: a VAE's Bernoulli pixels, else the
+    model's `input_range`."""
+    if hasattr(model, "posterior_predictive_draws"):
+        return 0.0, 1.0
+    return getattr(model, "input_range", None)
+
+
+def valid_rows(x, bounds):
+    """(N,) bool: the rows of `x` whose values are all finite and within `bounds` (None: any finite value).
+
+    Written with comparisons only (LiteRT has no IsFinite): |v| <= the largest float32 is False for inf and NaN.
+    """
+    flat = tf.reshape(x, tf.stack([tf.shape(x)[0], -1]))
+    ok = tf.abs(flat) <= _checks.FLOAT32_MAX
+    if bounds is not None:
+        ok = tf.logical_and(ok, tf.logical_and(flat >= bounds[0], flat <= bounds[1]))
+    return tf.reduce_all(ok, axis=1)
+
+
+def _marked(outputs, valid, row_axis):
+    """`outputs` with the rows where `valid` is False set to NaN (floats) or -1 (integers: `prediction`)."""
+    out = {}
+    for name, value in outputs.items():
+        shape = [1] * value.shape.rank
+        shape[row_axis] = -1
+        mask = tf.reshape(valid, shape)
+        bad = float("nan") if value.dtype.is_floating else -1
+        out[name] = tf.where(mask, value, tf.constant(bad, value.dtype))
+    return out
+
+
 def signatures(predictive, samples, format):
     """{name: (function, input signature)} of serve(x), predict_uncertainty(x, seed), predict_samples(x, seed),
-    each a concrete function traced with portable noise."""
+    each a concrete function traced with portable noise.
+
+    LiteRT and ONNX drop the run-time checks that make Python and the SavedModel refuse a batch holding
+    NaN, inf or a value outside the model's range (`input_range`; [0, 1] for a VAE): here each such row's
+    outputs are NaN and its `prediction` -1, and the other rows are served as usual.
+    """
     refuse_unportable(predictive.model, format)
     x = tf.TensorSpec(predictive.input_spec.shape, tf.float32, name="x")
+    bounds = value_range(predictive.model)
 
     def predict_uncertainty(x, seed):
-        return summary_of(predictive, predictive.draws(x, samples, seed), tf.float32)
+        return _marked(summary_of(predictive, predictive.draws(x, samples, seed), tf.float32),
+                       valid_rows(x, bounds), 0)
 
     def predict_samples(x, seed):
-        return predictive.draws(x, samples, seed)
+        return _marked(predictive.draws(x, samples, seed), valid_rows(x, bounds), 1)
 
     def serve(x):
-        return {"output": predictive.serve(x)}
+        return _marked({"output": predictive.serve(x)}, valid_rows(x, bounds), 0)
 
     out = {}
     with randomness.portable_noise():
