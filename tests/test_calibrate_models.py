@@ -127,6 +127,16 @@ def test_export_of_a_calibrated_model_is_refused_with_what_to_serve_instead(form
         with pytest.raises(NotImplementedError, match=rf"Received: a {type(calibrated).__name__}.*"
                                                       rf"serves the\s+uncalibrated.*{re.escape(repr(number))}"):
             calibrated.export(str(tmp_path / "out.tflite" if format == "litert" else tmp_path / "out"), format=format)
+    # Sets on a temperature-scaled model: the model to export is the one under both, and both steps are named
+    # in order with what they need (the message named `model.base`, itself a calibrated model, and left out
+    # the temperature, RAPS' lam and k_reg, and the draws' T and seed; `samples=T` only where T is fixed).
+    with pytest.raises(NotImplementedError) as refused:
+        sets.export(str(tmp_path / "out.tflite" if format == "litert" else tmp_path / "out"), format=format)
+    message = str(refused.value)
+    assert "`model.base.base.export(...)` serves the uncalibrated BNNClassifier" in message
+    assert message.index(repr(scaled.temperature)) < message.index(repr(sets.quantile))
+    assert f"lam={sets.lam!r}, k_reg={sets.k_reg!r}" in message and "T = 4, seed 1" in message
+    assert ("samples=T" in message) == (format != "tf_saved_model")
     assert not (tmp_path / "out").exists()
 
 

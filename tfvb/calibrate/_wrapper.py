@@ -93,12 +93,25 @@ class CalibratedModel(keras.Model):
         return "its calibration"
 
     def export(self, filepath, format="tf_saved_model", **kwargs):
-        """Refused: the calibration runs in numpy on the base model's predictions, not in a graph."""
+        """Refused: the calibration runs in numpy on the base model's predictions, not in a graph.
+
+        The error names the model to export instead (the one under every calibration layer) and each
+        calibration to apply to its served draws, in order, with the draws' T and seed.
+        """
+        layers, base = [self], self.base
+        while isinstance(base, CalibratedModel):
+            layers.append(base)
+            base = base.base
+        path = "model" + ".base" * len(layers)
+        steps = "; ".join(f"{i}. {layer._served_calibration()}" for i, layer in enumerate(reversed(layers), 1))
+        draws = ("`predict_samples(x, seed)` (T fixed at export: `samples=T`)" if format in ("litert", "onnx")
+                 else "`predict_samples(x, samples, seed)`")
         raise NotImplementedError(
             f"Expected a tfvb model to export. Received: a {type(self).__name__}, whose calibration runs in numpy "
-            f"on its base model's predictions and has no graph to export. `model.base.export(...)` serves the "
-            f"uncalibrated {type(self.base).__name__}; to serve this model, apply {self._served_calibration()} to "
-            f"the served outputs (draws: `model.base.export(..., samples=T)` and `predict_samples`).")
+            f"on its base model's predictions and has no graph to export. `{path}.export(...)` serves the "
+            f"uncalibrated {type(base).__name__}; to serve this model, apply to its served draws {draws} (this "
+            f"model draws T = {'the base model default' if self.samples is None else self.samples}, seed "
+            f"{self.seed!r}), in order: {steps}.")
 
     def get_config(self):
         if not isinstance(self.base, keras.Model):

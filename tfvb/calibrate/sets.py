@@ -185,8 +185,11 @@ class ConformalClassifier(_wrapper.CalibratedModel):
         return {**u, "prediction_set": mask, "set_size": mask.sum(axis=1)}
 
     def _served_calibration(self):
-        return (f"the {self.score.upper()} sets (`tfvb.calibrate.set_scores` of the predictive mean <= q_hat = "
-                f"{self.quantile!r})")
+        u = ("u ~ Uniform(0, 1) per example (randomized=True: this model draws it from its seed)" if self.randomized
+             else "u = 1")
+        return (f"the {self.score.upper()} sets: the classes whose `tfvb.calibrate.set_scores(mean of the draws' "
+                f"probabilities, score={self.score!r}, randomized={self.randomized}, lam={self.lam!r}, "
+                f"k_reg={self.k_reg!r})` <= q_hat = {self.quantile!r} ({u})")
 
     def get_config(self):
         return {**super().get_config(), "quantile": self.quantile, "coverage": self.coverage, "score": self.score,

@@ -209,7 +209,7 @@ class TemperatureScaled(_wrapper.CalibratedModel):
         return summary.result()
 
     def _served_calibration(self):
-        return f"the temperature (each draw's log-probabilities divided by T = {self.temperature!r}, renormalized)"
+        return f"the temperature (each draw's log-probabilities divided by {self.temperature!r}, renormalized)"
 
     def get_config(self):
         return {**super().get_config(), "temperature": self.temperature}
