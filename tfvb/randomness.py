@@ -40,6 +40,7 @@ owner's weights.
 import contextlib
 import numbers
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -145,8 +146,6 @@ def seed_tensor(seed):
 def normal(shape, generator, seed=None, dtype=None):
     """N(0, 1) noise: from `generator` (a SeedGenerator), or stateless from `seed` when given."""
     if seed is None:
-        import keras  # here, not at the top: imported first, this module must be complete before Keras is
-
         return keras.random.normal(shape, seed=generator, dtype=dtype)
     return stateless_normal(shape, seed_tensor(seed), dtype=dtype or tf.float32)
 
