@@ -122,6 +122,8 @@ class MCDropoutBase(
     def build(self, input_shape):
         # The weights' order is the layout of saved files: x_mean, x_scale, adapted, [dropout_logits], targets.
         self.input_dim = int(np.prod(input_shape[1:]))
+        #: One example's shape as the model was built with (its training data's): the shape it is served with.
+        self.example_shape = tuple(int(d) for d in input_shape[1:])
         # autocast=False: float32 under mixed precision too (see __init__).
         self.x_mean = self.add_weight(shape=(self.input_dim,), initializer="zeros", trainable=False, name="x_mean",
                                       autocast=False)
@@ -196,9 +198,9 @@ class MCDropoutBase(
         x = np.asarray(_checks.float32_array("x", _inputs.as_array("x", x)), dtype=np.float64)
         if x.ndim < 2 or len(x) == 0:
             raise ValueError(f"Expected `x` of shape (N, features...) with N >= 1. Received: x.shape={x.shape}")
-        x = x.reshape(len(x), -1)
         if not self.built:
-            self.build((None,) + x.shape[1:])
+            self.build((None,) + x.shape[1:])  # images stay images: the served signature takes them so
+        x = x.reshape(len(x), -1)
         if self.normalizes_inputs:
             mean, scale = gaussian.standardization(x)
             self.x_mean.assign(mean.astype("float32"))

@@ -22,7 +22,6 @@ are unrolled).
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
 from tfvb import randomness
@@ -115,8 +114,8 @@ def _bnn(model):
 # ---- MC dropout ---------------------------------------------------------------------------------------
 def _mc_dropout(model):
     classifier = model.has_labels
-    images = tuple(model.image_shape)
-    shape = images if classifier and int(np.prod(images)) == model.input_dim else (model.input_dim,)
+    # LeNet takes images; an MLP the per-example shape it was built (trained) with, images or flat rows.
+    shape = tuple(model.image_shape) if model.conv_layers else model.example_shape
 
     def named(outs):
         if classifier:
