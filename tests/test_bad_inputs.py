@@ -19,14 +19,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from _bad_inputs import artifact_cases, data_cases, label_cases, model_cases
+from _bad_inputs import artifact_cases, data_cases, evaluate_cases, label_cases, model_cases, refusal_cases
 from _bad_inputs.common import ARTIFACT, Env, cvae, flip_byte, rehash, write_entry
 
 from tfvb import zoo
 from tfvb.models import CVAE
 from tfvb.zoo import store
 
-CASES = data_cases.CASES + label_cases.CASES + model_cases.CASES + artifact_cases.CASES
+CASES = (data_cases.CASES + label_cases.CASES + model_cases.CASES + artifact_cases.CASES + evaluate_cases.CASES
+         + refusal_cases.CASES)
 KINDS = sorted({c.kind for c in CASES})
 
 

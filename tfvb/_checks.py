@@ -38,9 +38,20 @@ def open_unit_interval(name, value):
 
 
 def one_of(name, value, choices):
-    if value not in choices:
+    try:
+        known = value in choices
+    except TypeError:  # an unhashable value (a list, a dict) is none of the choices
+        known = False
+    if not known:
         raise ValueError(f"Expected `{name}` to be one of {sorted(choices, key=repr)}. Received: {name}={value!r}")
     return value
+
+
+def boolean(name, value):
+    """`value` as a bool: only True or False (numpy's too); "False", "no", 0 or 1 are refused, not read as truthy."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"Expected `{name}` to be True or False. Received: {name}={value!r}")
+    return bool(value)
 
 
 def int_tuple(name, value, allow_empty=False):
@@ -67,26 +78,29 @@ def image_batch(x, image_shape, name="inputs"):
     if not x.dtype.is_floating:
         x = tf.cast(x, tf.float32)
     image_shape = tuple(image_shape)
+    check_image_shape(tuple(x.shape), image_shape, name)
     if x.shape.rank == len(image_shape) and image_shape[-1] == 1:
         x = x[..., tf.newaxis]
-    check_image_shape(tuple(x.shape), image_shape, name)
     return tf.cast(x, tf.float32)
 
 
 def check_image_shape(shape, image_shape, name="inputs"):
-    """Raise ValueError unless `shape` is (batch,) + image_shape, or (batch, H, W) for one channel."""
+    """Raise ValueError unless `shape` is (batch,) + image_shape, or (batch, H, W) for one channel.
+
+    The error reports `shape` as given; one image without its batch axis gets a hint to add it.
+    """
     image_shape = tuple(image_shape)
-    got = tuple(shape)
+    given = tuple(shape)
+    got = given
     if len(got) == len(image_shape) and image_shape[-1] == 1:
         got = got + (1,)
     expected = (None,) + image_shape
     if len(got) != len(expected) or any(
         e is not None and g is not None and e != g for e, g in zip(expected[1:], got[1:])
     ):
-        raise ValueError(
-            f"Expected `{name}` of shape {expected} (or {expected[:-1]} for one channel). "
-            f"Received: {name}.shape={got}"
-        )
+        one_channel = f" (or {expected[:-1]} for one channel)" if image_shape[-1] == 1 else ""
+        hint = " (one image: add a batch axis: x[None])" if given == image_shape else ""
+        raise ValueError(f"Expected `{name}` of shape {expected}{one_channel}. Received: {name}.shape={given}{hint}")
 
 
 # These checks return `x` with the check wired into it: under XLA (Keras' default
@@ -194,3 +208,11 @@ def renamed(kwargs, old, new, value):
     former = kwargs.pop(old)
     warnings.warn(f"`{old}` is deprecated: use `{new}`.", DeprecationWarning, stacklevel=3)
     return former
+
+
+def integer(name, value, minimum=None):
+    """`value` as an int: a Python or numpy integer (not a bool), at least `minimum` when given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (minimum is not None and value < minimum):
+        what = {None: "an integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"Expected `{name}` to be {what}. Received: {name}={value!r}")
+    return int(value)

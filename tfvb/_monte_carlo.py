@@ -42,7 +42,7 @@ import tensorflow as tf
 
 from tfvb import _checks, _traced, randomness, uncertainty
 from tfvb.layers._variational import VariationalLayer
-from tfvb.models import _task
+from tfvb.models import _inputs, _task
 from tfvb.models._weight_draws import MAX_ACTIVATION_ELEMENTS, REFERENCE_BATCH
 
 __all__ = ["predict_samples", "predict_uncertainty"]
@@ -189,9 +189,10 @@ def _dropout(op, h, seed):
     return tf.nn.experimental.stateless_dropout(h, op.rate, seed=seed, noise_shape=shape)
 
 
-def _input_arrays(sampler, x):
+def _input_arrays(sampler, x, method):
     """`x` as a list of numpy arrays, one per model input, with the same number of rows."""
     names = [t.name for t in sampler.graph.inputs]
+    _inputs.require_arrays(x, method)
     if isinstance(x, dict):
         missing = sorted(set(names) - set(x))
         if missing:
@@ -204,6 +205,7 @@ def _input_arrays(sampler, x):
                          f"{len(x)} array(s)")
     arrays = []
     for value, spec, name in zip(x, sampler.input_specs, names):
+        _inputs.require_arrays(value, method)
         array = np.asarray(value, dtype=spec.dtype.as_numpy_dtype)
         if array.ndim != len(spec.shape) or any(
                 s is not None and a != s for a, s in zip(array.shape[1:], spec.shape[1:])):
@@ -217,17 +219,36 @@ def _input_arrays(sampler, x):
     return arrays
 
 
-def _prepare(model, x, samples, seed, mc_dropout):
+def _prepare(model, x, samples, seed, mc_dropout, method):
     samples = _checks.positive_int("samples", samples)
-    if not isinstance(mc_dropout, bool):
-        raise ValueError(f"Expected `mc_dropout` to be True or False. Received: mc_dropout={mc_dropout!r}")
+    mc_dropout = _checks.boolean("mc_dropout", mc_dropout)
     if seed is None:
         seed = int(np.random.default_rng().integers(1 << 62))
+    randomness.check_seed(seed)
     sampler = _GraphSampler.of(model)
-    return sampler, _input_arrays(sampler, x), samples, seed
+    return sampler, _input_arrays(sampler, x, method), samples, seed, mc_dropout
+
+
+def _own_task(model):
+    """The task a tfvb model predicts ("classification" or "regression"), or None when it has none to tell."""
+    innermost = getattr(model, "_innermost", None)  # a calibrated model: that of the model it calibrates
+    if callable(innermost):
+        model = innermost()
+    if hasattr(type(model), "task_and_outputs"):  # DeepEnsemble: from its task or compiled loss
+        try:
+            return model.task_and_outputs[0]
+        except ValueError:  # neither given: it cannot predict either, and says so itself
+            return None
+    if getattr(model, "task", None) in _task.TASKS:
+        return model.task
+    has_labels = getattr(model, "has_labels", None)
+    if isinstance(has_labels, bool):
+        return "classification" if has_labels else "regression"
+    return None
 
 
 def _delegate(model, method, x, samples, seed, batch_size, mc_dropout):
+    mc_dropout = _checks.boolean("mc_dropout", mc_dropout)
     if mc_dropout:
         raise ValueError(f"Expected mc_dropout=False for a tfvb model: {type(model).__name__}.{method} decides "
                          "its own sampling. Received: mc_dropout=True")
@@ -257,7 +278,7 @@ def predict_samples(model, x, samples=100, seed=None, batch_size=None, mc_dropou
     """
     if _is_tfvb_model(model):
         return _delegate(model, "predict_samples", x, samples, seed, batch_size, mc_dropout)
-    sampler, arrays, samples, seed = _prepare(model, x, samples, seed, mc_dropout)
+    sampler, arrays, samples, seed, mc_dropout = _prepare(model, x, samples, seed, mc_dropout, "predict_samples")
     per_output = None
     for rows, outs in sampler.blocks(arrays, samples, seed, batch_size, mc_dropout):
         if per_output is None:
@@ -283,14 +304,21 @@ def predict_uncertainty(model, x, samples=100, seed=None, batch_size=None, mc_dr
         model, x, samples, seed, batch_size, mc_dropout: as in `tfvb.predict_samples`.
         task: "classification", "regression" or None: from the compiled loss (a (sparse) categorical
             cross-entropy means classification, logits when `from_logits=True`), else from a softmax head.
+            A tfvb model knows its own task: a `task` that contradicts it is refused.
 
     Returns:
         A dict of numpy arrays, one row per input, with the names every tfvb model's
         `predict_uncertainty` reports.
     """
+    _checks.one_of("task", task, {*_task.TASKS, None})
     if _is_tfvb_model(model):
+        own = _own_task(model)
+        if task is not None and own is not None and task != own:
+            raise ValueError(f"Expected `task` to be None or {own!r}, the task of the {type(model).__name__} "
+                             f"given. Received: task={task!r}")
         return _delegate(model, "predict_uncertainty", x, samples, seed, batch_size, mc_dropout)
-    sampler, arrays, samples, seed = _prepare(model, x, samples, seed, mc_dropout)
+    sampler, arrays, samples, seed, mc_dropout = _prepare(model, x, samples, seed, mc_dropout,
+                                                          "predict_uncertainty")
     if len(sampler.graph.outputs) != 1:
         raise ValueError(f"Expected a model with one output for predict_uncertainty. Received "
                          f"{len(sampler.graph.outputs)} outputs (use tfvb.predict_samples)")

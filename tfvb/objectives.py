@@ -51,11 +51,29 @@ def log_mean_exp(x, axis=0):
 
     Subtracts the maximum before exponentiating, so values of -1e4 nats (a
     log-likelihood of a whole image) neither underflow nor overflow. A slice
-    that is -inf everywhere gives -inf, not NaN.
+    that is -inf everywhere gives -inf, not NaN. Integer `x` is computed
+    in float32; an empty `axis` is refused (its mean is undefined).
     """
-    x = tf.convert_to_tensor(x)
+    return _log_mean_exp(_samples("x", x, axis), axis)
+
+
+def _log_mean_exp(x, axis):
     n = tf.cast(tf.shape(x)[axis], x.dtype)
     return tf.reduce_logsumexp(x, axis=axis) - tf.math.log(n)
+
+
+def _samples(name, x, axis):
+    """`x` as a floating tensor (integers cast to float32), refused when `axis` is known to hold no sample."""
+    x = tf.convert_to_tensor(x)
+    if x.dtype.is_integer:
+        x = tf.cast(x, tf.float32)
+    elif not x.dtype.is_floating:
+        raise TypeError(f"Expected `{name}` to hold real numbers. Received: {name}.dtype={x.dtype.name}")
+    rank = x.shape.rank
+    if rank is not None and isinstance(axis, (int, np.integer)) and -rank <= axis < rank and x.shape[axis] == 0:
+        raise ValueError(f"Expected `{name}` to hold at least one sample along axis {axis}. "
+                         f"Received: {name}.shape={tuple(x.shape)}")
+    return x
 
 
 def _in_dtype_of_mean(mean, logvar, **others):
@@ -194,7 +212,7 @@ def iwae_bound(log_w, axis=0):
     K = 1 is the ELBO. Differentiating it gives the standard IWAE gradient
     sum_k w~_k grad log w_k, with normalized weights w~ = softmax(log w).
     """
-    return log_mean_exp(log_w, axis=axis)
+    return _log_mean_exp(_samples("log_w", log_w, axis), axis)
 
 
 def dreg_surrogate(log_w, axis=0):
@@ -272,19 +290,20 @@ def jackknife_bound(log_w, order=1, axis=0, max_subsets=1000, seed=0):
         log_w: log importance weights; the K samples lie along `axis`.
         order: the jackknife order m >= 0 (0 gives the IWAE bound).
         axis: the sample axis.
-        max_subsets: the most subsets enumerated per j >= 2.
-        seed: seed of the subset sample when the subsets are not enumerated.
+        max_subsets: the most subsets enumerated per j >= 2 (a positive integer).
+        seed: seed of the subset sample when the subsets are not enumerated (a non-negative integer).
 
     Returns:
-        The estimate per example (the sample axis removed).
+        The estimate per example (the sample axis removed), in log_w's floating dtype (float32 for integers).
 
     References:
         Nowozin. Debiasing Evidence Approximations: On Importance-weighted
         Autoencoders and Jackknife Variational Inference. ICLR 2018.
     """
-    log_w = tf.convert_to_tensor(log_w)
-    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
-        raise ValueError(f"Expected `order` to be a non-negative integer. Received: order={order!r}")
+    order = _checks.integer("order", order, minimum=0)
+    max_subsets = _checks.positive_int("max_subsets", max_subsets)
+    seed = _checks.integer("seed", seed, minimum=0)  # numpy's generators take no negative seed
+    log_w = _samples("log_w", log_w, axis)
     dtype = log_w.dtype
     log_w = tf.experimental.numpy.moveaxis(tf.cast(log_w, tf.float64), axis, -1)
     k = log_w.shape[-1]

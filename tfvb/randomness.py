@@ -46,7 +46,7 @@ import tensorflow as tf
 
 from tfvb import _counter_rng
 
-__all__ = ["seed_pair", "seed_tensor", "normal", "replica_batch_slice", "per_example", "SavesSeedState",
+__all__ = ["check_seed", "seed_pair", "seed_tensor", "normal", "replica_batch_slice", "per_example", "SavesSeedState",
            "portable_noise", "is_portable", "chunk_of_rows", "per_example_seed", "stateless_normal",
            "stateless_uniform", "stateless_fold_in", "stateless_split"]
 
@@ -123,9 +123,42 @@ def stateless_split(seed, num):
     return tf.random.experimental.stateless_split(seed, num)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _is_tensor(value):
+    """A TensorFlow or Keras tensor or variable (graph code's seeds: checked by the ops that take them)."""
+    return tf.is_tensor(value) or isinstance(value, (tf.Variable, keras.Variable, keras.KerasTensor))
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and (
+        _INT64[0] <= int(value) <= _INT64[1])
+
+
+def check_seed(seed):
+    """`seed` as given when it is None, an integer or a pair of integers in int64's range (numpy's too), or
+    a tensor; ValueError otherwise (a float was truncated, True read as 1, a string failed inside TF)."""
+    if seed is None or _is_tensor(seed) or _is_int(seed):
+        return seed
+    if isinstance(seed, np.ndarray) and seed.dtype.kind in "iu" and seed.shape in ((), (2,)):
+        values = [int(v) for v in seed.reshape(-1)]
+    elif isinstance(seed, (tuple, list)) and len(seed) == 2:
+        values = [0 if _is_tensor(v) else v for v in seed]
+    else:
+        values = None
+    if values is None or not all(_is_int(v) for v in values):
+        beyond = " (beyond int64's range)" if isinstance(seed, numbers.Integral) and not isinstance(
+            seed, (bool, np.bool_)) else ""
+        raise ValueError(f"Expected `seed` to be None, an integer or a pair of integers. Received: "
+                         f"seed={seed!r}{beyond}")
+    return seed
+
+
 def seed_pair(seed):
     """A call's seed as a pair of Python ints: s -> (s, 0); a pair (or [2] array) as is."""
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+    check_seed(seed)
+    if isinstance(seed, numbers.Integral) or np.ndim(seed) == 0:
         return (int(seed), 0)
     pair = tuple(int(s) for s in np.asarray(seed).reshape(-1))
     if len(pair) != 2:
@@ -134,8 +167,13 @@ def seed_pair(seed):
 
 
 def seed_tensor(seed):
-    """A call's seed as the int64 pair stateless ops take: s -> [s, 0]; a pair or [2] tensor as is."""
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+    """A call's seed as the int64 pair stateless ops take: s -> [s, 0]; a pair or [2] tensor as is.
+
+    Python and numpy seeds are checked (`check_seed`); a tensor (graph code, a SeedGenerator's
+    state, a served model's input) is taken as is.
+    """
+    check_seed(seed)
+    if isinstance(seed, numbers.Integral):
         return tf.constant([int(seed), 0], tf.int64)
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     if seed.shape.rank == 0:

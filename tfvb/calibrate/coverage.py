@@ -80,6 +80,7 @@ def interval_coverage(u, y, coverage=0.9, splits=100, calibration_fraction=0.5, 
             or too few calibration rows for a finite quantile.
     """
     coverage = _checks.open_unit_interval("coverage", coverage)
+    conformal = _checks.boolean("conformal", conformal)
     mean = _checks.finite_array("u['mean']", np.asarray(u["mean"], np.float64))
     y = _checks.finite_array("y", _predictive.regression_targets(y, mean))
     std = intervals._std(u, mean)
@@ -122,6 +123,7 @@ def set_coverage(u, y, coverage=0.9, score="aps", randomized=False, splits=100, 
         "nominal", "score", "randomized", "rows", "splits", "calibration_rows"}.
     """
     coverage = _checks.open_unit_interval("coverage", coverage)
+    randomized = _checks.boolean("randomized", randomized)
     s = sets.set_scores(u["mean"], score=score)  # checks the probabilities' shape and values
     labels = _predictive.class_labels(y, s.shape[1])
     if len(labels) != len(s):
@@ -141,5 +143,5 @@ def set_coverage(u, y, coverage=0.9, score="aps", randomized=False, splits=100, 
         sizes.append(np.mean(np.sum(s[test] <= q, axis=1)))
         calibration_rows = len(cal)
     return {**_summary(covered, "coverage"), **_summary(sizes, "mean_set_size"), "nominal": coverage,
-            "score": score, "randomized": bool(randomized), "rows": int(len(labels)), "splits": int(splits),
+            "score": score, "randomized": randomized, "rows": int(len(labels)), "splits": int(splits),
             "calibration_rows": calibration_rows}

@@ -36,6 +36,7 @@ References:
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -78,6 +79,10 @@ def conformal_quantile(scores, coverage=0.9, axis=0):
     """
     coverage = _checks.open_unit_interval("coverage", coverage)
     scores = _checks.finite_array("scores", np.asarray(scores, dtype=np.float64))
+    if scores.ndim and (isinstance(axis, bool) or not isinstance(axis, numbers.Integral)
+                        or not -scores.ndim <= axis < scores.ndim):
+        raise ValueError(f"Expected `axis` to be an integer in [{-scores.ndim}, {scores.ndim - 1}] (an axis of "
+                         f"`scores`, shape {scores.shape}). Received: axis={axis!r}")
     if scores.ndim == 0 or scores.shape[axis] == 0:
         raise ValueError(f"Expected at least one calibration score. Received: scores.shape={scores.shape}")
     n = scores.shape[axis]

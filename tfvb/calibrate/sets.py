@@ -78,6 +78,7 @@ def set_scores(probs, score="aps", randomized=False, lam=0.01, k_reg=1, rng=None
         rng: a numpy Generator (or seed) for the u of randomized scores.
     """
     score = _checks.one_of("score", score, set(SCORES))
+    randomized = _checks.boolean("randomized", randomized)
     probs = _checks.finite_array("probs", np.asarray(probs, np.float64))
     if probs.ndim != 2 or probs.shape[1] < 2:
         raise ValueError(f"Expected class probabilities of shape (N, C), C >= 2. Received: shape={probs.shape}")
@@ -130,14 +131,15 @@ def conformal_sets(model, x, y, coverage=0.9, score="aps", randomized=False, lam
         ValueError: on coverage outside (0, 1), a regressor, mismatched or
             non-finite `x` and `y`, labels outside [0, C), or too few calibration points.
     """
-    coverage = _checks.open_unit_interval("coverage", coverage)
+    # The options are checked before the Monte Carlo prediction, which may take minutes.
+    calibrated = ConformalClassifier(model, 0.0, coverage=coverage, score=score, randomized=randomized, lam=lam,
+                                     k_reg=k_reg, samples=samples, seed=seed)
+    coverage = calibrated.coverage
     x, y = _predictive.calibration_inputs(x, y)
     quantile.require_finite(len(x), coverage)
     u = _predictive.predict(model, x, samples, seed, **kwargs)
     _predictive.require_task(u, "classification", "conformal_sets")
     labels = _predictive.class_labels(y, u["mean"].shape[1])
-    calibrated = ConformalClassifier(model, 0.0, coverage=coverage, score=score, randomized=randomized, lam=lam,
-                                     k_reg=k_reg, samples=samples, seed=seed)
     scores = calibrated._scores(u["mean"], seed, calibration=True)
     calibrated.quantile = quantile.conformal_quantile(scores[np.arange(len(labels)), labels], coverage)
     return calibrated
@@ -163,7 +165,7 @@ class ConformalClassifier(_wrapper.CalibratedModel):
         self.quantile = float(quantile)
         self.coverage = _checks.open_unit_interval("coverage", coverage)
         self.score = _checks.one_of("score", score, set(SCORES))
-        self.randomized = bool(randomized)
+        self.randomized = _checks.boolean("randomized", randomized)
         self.lam = _checks.non_negative_float("lam", lam)
         self.k_reg = _k_reg(k_reg)
 

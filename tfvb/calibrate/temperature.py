@@ -38,12 +38,15 @@ References:
     Uncertainty Under Dataset Shift. NeurIPS 2019 (temperature scaling of ensembles and BNNs).
 """
 
+import math
+import numbers
 import warnings
 
 import numpy as np
 
 from tfvb import _checks, uncertainty
 from tfvb.calibrate import _predictive, _wrapper
+from tfvb.models import _inputs
 
 __all__ = ["temperature_scale", "TemperatureScaled", "tempered_probabilities", "temperature_nll"]
 
@@ -114,6 +117,18 @@ def _is_probabilities(out):
         return False
 
 
+def _bounds(bounds):
+    """`bounds` as (T_min, T_max), floats with 0 < T_min < T_max, both finite; ValueError otherwise."""
+    try:
+        lo, hi = bounds
+    except (TypeError, ValueError):  # not a pair: a number, or another number of values
+        lo = hi = None
+    if not all(isinstance(t, numbers.Real) and not isinstance(t, (bool, np.bool_)) and math.isfinite(t)
+               for t in (lo, hi)) or not 0 < lo < hi:
+        raise ValueError(f"Expected `bounds` = (T_min, T_max) with 0 < T_min < T_max. Received: bounds={bounds!r}")
+    return float(lo), float(hi)
+
+
 def draw_log_probs(model, x, samples=None, seed=None, function="temperature_scale", **kwargs):
     """log p_s(c | x), (S, N, C) float64: the model's draws (`predict_samples`), else its mean predictive."""
     method = getattr(model, "predict_samples", None)
@@ -147,14 +162,14 @@ def temperature_scale(model, x, y, samples=None, seed=0, bounds=(0.01, 100.0), *
         ValueError: for a regressor, mismatched or non-finite `x` and `y`,
             labels outside [0, C), or bounds that are not 0 < T_min < T_max.
     """
-    lo, hi = (_checks.positive_float("bounds[0]", bounds[0]), _checks.positive_float("bounds[1]", bounds[1]))
-    if not lo < hi:
-        raise ValueError(f"Expected `bounds` = (T_min, T_max) with 0 < T_min < T_max. Received: bounds={bounds!r}")
+    lo, hi = _bounds(bounds)
+    # The model, `samples` and `seed` are checked before the Monte Carlo prediction, which may take minutes.
+    scaled = TemperatureScaled(model, temperature=1.0, samples=samples, seed=seed)
     x, y = _predictive.calibration_inputs(x, y, minimum=1)
     log_probs = draw_log_probs(model, x, samples, seed, **kwargs)
     labels = _predictive.class_labels(y, log_probs.shape[-1])
-    temperature = _fit_temperature(log_probs, labels, (lo, hi))
-    return TemperatureScaled(model, temperature=temperature, samples=samples, seed=seed)
+    scaled.temperature = _fit_temperature(log_probs, labels, (lo, hi))
+    return scaled
 
 
 @_wrapper.register
@@ -188,6 +203,7 @@ class TemperatureScaled(_wrapper.CalibratedModel):
         unchanged. A base without `predict_samples` gives `mean`, `entropy` and `prediction` only.
         """
         samples, seed = self._defaults(samples, seed)
+        _inputs.require_arrays(x, f"{type(self).__name__}.predict_uncertainty")
         if not callable(getattr(self.base, "predict_samples", None)):
             mean = tempered_probabilities(draw_log_probs(self.base, x, samples, seed, **kwargs), self.temperature)
             return {"mean": mean, "entropy": uncertainty.entropy(mean), "prediction": mean.argmax(-1)}

@@ -185,6 +185,8 @@ def image_dataset(images, labels=None, batch_size=128, binarize="dynamic", shuff
     """
     _checks.one_of("binarize", binarize, {"dynamic", "fixed", None})
     batch_size = _checks.positive_int("batch_size", batch_size)
+    shuffle = _checks.boolean("shuffle", shuffle)
+    drop_remainder = _checks.boolean("drop_remainder", drop_remainder)
     images = _to_float(images)
     if len(images) == 0:
         raise ValueError("Expected a non-empty set of images. Received: 0 images")
@@ -248,13 +250,13 @@ def image_dataset_epoch(dataset):
 
 def mnist(split="train", data_dir=None, batch_size=128, binarize="dynamic", shuffle=None, seed=0):
     """MNIST as a batched dataset of (image, label); see `image_dataset` for the options."""
+    shuffle = split == "train" if shuffle is None else _checks.boolean("shuffle", shuffle)
     images, labels = mnist_arrays(split, data_dir)
-    shuffle = split == "train" if shuffle is None else shuffle
     return image_dataset(images, labels, batch_size, binarize, shuffle, seed)
 
 
 def fashion_mnist(split="train", data_dir=None, batch_size=128, binarize="dynamic", shuffle=None, seed=0):
     """Fashion-MNIST as a batched dataset of (image, label); see `image_dataset`."""
+    shuffle = split == "train" if shuffle is None else _checks.boolean("shuffle", shuffle)
     images, labels = fashion_mnist_arrays(split, data_dir)
-    shuffle = split == "train" if shuffle is None else shuffle
     return image_dataset(images, labels, batch_size, binarize, shuffle, seed)

@@ -178,14 +178,24 @@ def _average_ranks(values):
 
 
 def _score_pair(scores_in, scores_out):
-    """(in, out) scores as flat float64 arrays, checked: finite and non-empty."""
-    s_in = _checks.finite_array("scores_in", np.asarray(scores_in, dtype=np.float64)).ravel()
-    s_out = _checks.finite_array("scores_out", np.asarray(scores_out, dtype=np.float64)).ravel()
+    """(in, out) scores as 1-D float64 arrays, checked: one score per input, finite and non-empty."""
+    s_in, s_out = _scores_of("scores_in", "N_in", scores_in), _scores_of("scores_out", "N_out", scores_out)
     if s_in.size == 0 or s_out.size == 0:
         raise ValueError(
             f"Expected non-empty score arrays. Received: scores_in.size={s_in.size}, scores_out.size={s_out.size}"
         )
     return s_in, s_out
+
+
+def _scores_of(name, n, scores):
+    # Not flattened: (N, C) class probabilities passed for one score per input would rank N * C numbers.
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        scores = scores[:, 0]
+    if scores.ndim != 1:
+        raise ValueError(f"Expected `{name}` of shape ({n},), one score per input (e.g. the predictive entropy). "
+                         f"Received: {name}.shape={scores.shape}")
+    return _checks.finite_array(name, scores)
 
 
 def ood_auroc(scores_in, scores_out):
@@ -196,8 +206,8 @@ def ood_auroc(scores_in, scores_out):
     perfect separation.
 
     Args:
-        scores_in: scores of in-distribution inputs, shape (N_in,).
-        scores_out: scores of out-of-distribution inputs, shape (N_out,).
+        scores_in: scores of in-distribution inputs, shape (N_in,) or (N_in, 1).
+        scores_out: scores of out-of-distribution inputs, shape (N_out,) or (N_out, 1).
 
     Returns:
         The AUROC as a float.
@@ -218,8 +228,8 @@ def ood_aupr(scores_in, scores_out):
     separation.
 
     Args:
-        scores_in: scores of in-distribution inputs, shape (N_in,).
-        scores_out: scores of out-of-distribution inputs (the positives), shape (N_out,).
+        scores_in: scores of in-distribution inputs, shape (N_in,) or (N_in, 1).
+        scores_out: scores of out-of-distribution inputs (the positives), shape (N_out,) or (N_out, 1).
 
     Returns:
         The AUPR as a float.

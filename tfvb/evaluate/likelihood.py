@@ -26,8 +26,9 @@ class Estimate:
         return f"Estimate(mean={self.mean:.3f}, standard_error={self.standard_error:.3f}, n={len(self.per_example)})"
 
 
-def _images(data):
-    """Yield numpy image batches from an array, a (x, y) tuple, or a tf.data.Dataset."""
+def _images(data, image_shape):
+    """Yield numpy image batches from images, a list of images or of image batches, an (images, labels[,
+    weights]) tuple, or a tf.data.Dataset of them."""
     if isinstance(data, tf.data.Dataset):
         for batch in data:
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -35,9 +36,41 @@ def _images(data):
             yield np.asarray(x)
         return
     _refuse_mapping(data, "data")
-    if isinstance(data, (tuple, list)) and len(data) in (2, 3) and np.ndim(data[0]) >= 3:
-        data = data[0]
+    if isinstance(data, (tuple, list)) and data:
+        if _is_labelled(data):
+            data = data[0]
+        elif not all(_is_one_image(np.shape(item), image_shape) for item in data):
+            for item in data:  # a list of batches
+                _refuse_mapping(item, "data")
+                yield np.asarray(item)
+            return
     yield np.asarray(data)
+
+
+def _is_labelled(data):
+    """Whether a 2- or 3-item tuple or list is (images, labels[, weights]): items 1 and 2 at most 2-D, with a
+    row per image. (batch_a, batch_b) or a list of 2 images is not."""
+    if len(data) not in (2, 3) or np.ndim(data[0]) < 3:
+        return False
+    rows = len(data[0])
+    return all(item is None or (0 < np.ndim(item) <= 2 and np.shape(item)[0] == rows) for item in data[1:])
+
+
+def _is_one_image(shape, image_shape):
+    return tuple(shape) == tuple(image_shape) or (image_shape[-1] == 1 and tuple(shape) == tuple(image_shape[:-1]))
+
+
+def _all_images(data, image_shape):
+    """Every image of `data` in one float32 array of shape (N,) + image_shape."""
+    image_shape = tuple(image_shape)
+    batches = [np.zeros((0,) + image_shape, np.float32)]
+    for batch in _images(data, image_shape):
+        batch = np.asarray(batch, np.float32)
+        _checks.check_image_shape(batch.shape, image_shape, "data")
+        if batch.ndim == len(image_shape):  # (N, H, W): one channel
+            batch = batch[..., None]
+        batches.append(batch)
+    return np.concatenate(batches)
 
 
 def _refuse_mapping(x, what):
@@ -66,7 +99,8 @@ def log_importance_weights(model, x, k, chunk=None, seed=0):
     time, on any machine.
     """
     k = _checks.positive_int("k", k)
-    chunk = min(k, chunk or k)
+    chunk = k if chunk is None else min(k, _checks.positive_int("chunk", chunk))
+    seed = _checks.integer("seed", seed, minimum=0)
     x = model.check_inputs(x)
     fn = _log_w_fn(model)
     parts, done = [], 0
@@ -103,13 +137,14 @@ def log_likelihood(model, data, k=5000, method="iwae", order=1, batch_size=None,
 
     Args:
         model: a tfvb VAE-family model (has `log_importance_weights`).
-        data: images (N, H, W[, C]) in [0, 1], an (images, labels) tuple, or a dataset of them.
+        data: images (N, H, W[, C]) in [0, 1], a list of images or of such batches, an (images, labels)
+            tuple, or a dataset of them.
         k: importance samples per image.
         method: "iwae" or "jackknife".
-        batch_size: images per step; by default chosen so the largest tensor of a step (the
-            logits, or a convolutional decoder's widest feature map) holds about 16M floats.
-        chunk: samples per step; by default all k, or fewer when that would not fit.
-        seed: makes the estimate reproducible.
+        batch_size: images per step (a positive integer); by default chosen so the largest tensor of a
+            step (the logits, or a convolutional decoder's widest feature map) holds about 16M floats.
+        chunk: samples per step (a positive integer); by default all k, or fewer when that would not fit.
+        seed: a non-negative integer; makes the estimate reproducible.
         verbose: 1 shows a progress bar.
 
     Returns:
@@ -125,9 +160,14 @@ def log_likelihood_estimates(model, data, k=5000, methods=("iwae", "jackknife"),
     k = _checks.positive_int("k", k)
     for method in methods:
         _checks.one_of("method", method, {"iwae", "jackknife"})
+    if "jackknife" in methods:
+        order = _checks.integer("order", order, minimum=0)
+    batch_size = None if batch_size is None else _checks.positive_int("batch_size", batch_size)
+    chunk = None if chunk is None else _checks.positive_int("chunk", chunk)
+    seed = _checks.integer("seed", seed, minimum=0)
     _require_latent_variable_model(model, "estimate log p(x) with")
     widest = values_per_sample(model)
-    images = np.concatenate([np.asarray(b, np.float32) for b in _images(data)])
+    images = _all_images(data, model.image_shape)
     if len(images) == 0:
         raise ValueError("Expected at least one image. Received: 0 images")
     if chunk is None:
@@ -163,8 +203,9 @@ def active_units(model, data, threshold=1e-2, batch_size=500):
 
     Returns (number of active units, per-dimension variance of the posterior means).
     """
+    batch_size = _checks.positive_int("batch_size", batch_size)
     _require_latent_variable_model(model, "count the active units of")
-    images = np.concatenate([np.asarray(b, np.float32) for b in _images(data)])
+    images = _all_images(data, model.image_shape)
     if len(images) < 2:
         raise ValueError(f"Expected at least two images to estimate a covariance. Received: {len(images)}")
     means = np.concatenate([

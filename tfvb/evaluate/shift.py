@@ -15,6 +15,7 @@ References:
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -29,10 +30,15 @@ SHIFT_METRICS = ("accuracy", "nll", "brier", "ece", "mean_entropy")
 
 
 def rotate(images, degrees):
-    """Images (N, H, W, C) rotated counter-clockwise by `degrees` about their centre (bilinear, zero fill)."""
+    """Images (N, H, W, C) rotated counter-clockwise by `degrees` about their centre (bilinear, zero fill).
+
+    The pixels must lie in [0, 1]: 0-255 images are refused, not clipped.
+    """
     import keras
 
-    images = _checks.finite_array("images", np.asarray(images, np.float32))
+    images = _grey("images", images)
+    if not _finite_number(degrees):
+        raise ValueError(f"Expected `degrees` to be a finite number. Received: degrees={degrees!r}")
     if images.ndim != 4:
         raise ValueError(f"Expected images of shape (N, H, W, C). Received: shape={images.shape}")
     if degrees % 360 == 0:
@@ -45,7 +51,40 @@ def rotate(images, degrees):
     transform = [a0, a1, cx - a0 * cx - a1 * cy, b0, b1, cy - b0 * cx - b1 * cy, 0.0, 0.0]
     out = keras.ops.image.affine_transform(images, np.tile(np.float32(transform), (len(images), 1)),
                                            interpolation="bilinear", fill_mode="constant")
+    # Bilinear weights sum to 1, so only rounding leaves [0, 1]: the clip removes that overshoot, nothing more.
     return np.clip(keras.ops.convert_to_numpy(out), 0.0, 1.0)
+
+
+def _grey(name, images):
+    # Refused, not clipped: 0-255 pixels clipped to [0, 1] become silhouettes that the model's own range check
+    # never sees, and the table is silently wrong.
+    images = _checks.finite_array(name, np.asarray(images, np.float32))
+    if images.size and (images.min() < 0 or images.max() > 1):
+        raise ValueError(f"Expected `{name}` in [0, 1] (scale pixels by 1/255). "
+                         f"Received: min={images.min():g}, max={images.max():g}")
+    return images
+
+
+def _finite_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _angles(angles):
+    """`angles` as a list of floats: one number is that angle alone; a string is refused ("90" is not [9, 0])."""
+    if isinstance(angles, np.ndarray):
+        angles = angles.tolist()
+    if _finite_number(angles):
+        values = [angles]
+    elif isinstance(angles, (str, bytes, dict)) or not hasattr(angles, "__iter__"):
+        values = None
+    else:
+        values = list(angles)
+    if values is None or not all(_finite_number(a) for a in values):
+        raise ValueError("Expected `angles` to be one number or a list of finite numbers (degrees). "
+                         f"Received: angles={angles!r}")
+    if not values:
+        raise ValueError("Expected at least one angle. Received: angles=[]")
+    return [float(a) for a in values]
 
 
 def _scores(mean, labels):
@@ -65,22 +104,24 @@ def rotation_shift(model, images, labels, ood=None, angles=ANGLES, samples=100, 
         model: anything with `predict_uncertainty(x, samples=, seed=)` returning `mean`
             (class probabilities), `entropy` and `mutual_information` (every tfvb classifier).
         images, labels: held-out images (N, H, W, C) in [0, 1] and integer labels (N,).
-        ood: out-of-distribution images (None: no OOD scores).
-        angles: rotations in degrees.
+        ood: out-of-distribution images in [0, 1] (None: no OOD scores).
+        angles: rotations in degrees, a list of numbers; one number evaluates that angle alone.
         samples, seed: passed to `predict_uncertainty`.
 
     Returns:
         {"angles": [...], "per_angle": {metric: [value per angle]}, "ood": {...} or None}.
     """
+    # Everything is checked before the first prediction: a table over 13 angles takes minutes.
+    angles = _angles(angles)
+    images = _grey("images", images)
+    if ood is not None:
+        ood = _grey("ood", ood)
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise ValueError(f"Expected integer labels of shape (N,). Received: labels.shape={labels.shape}, "
                          f"dtype={labels.dtype}")
     if len(labels) != len(images):
         raise ValueError(f"Expected one label per image. Received: {len(images)} images, {len(labels)} labels")
-    angles = [float(a) for a in angles]
-    if not angles:
-        raise ValueError("Expected at least one angle. Received: angles=[]")
     per_angle = {m: [] for m in SHIFT_METRICS}
     unrotated = None
     for angle in angles:
@@ -94,7 +135,7 @@ def rotation_shift(model, images, labels, ood=None, angles=ANGLES, samples=100, 
     out = None
     if ood is not None:
         unrotated = unrotated or model.predict_uncertainty(images, samples=samples, seed=seed)
-        far = model.predict_uncertainty(np.asarray(ood, np.float32), samples=samples, seed=seed)
+        far = model.predict_uncertainty(ood, samples=samples, seed=seed)
         out = {f"{curve}_{score}": fn(unrotated[score], far[score])
                for score in ("entropy", "mutual_information")
                for curve, fn in (("auroc", ood_auroc), ("aupr", ood_aupr))}

@@ -1,8 +1,11 @@
 """What tfvb models accept as data, checked where the user hands it over.
 
-`fit`, `evaluate`, `predict` and `predict_uncertainty` take `x` as a numpy
-array or a tensor, a `tf.data.Dataset` or a `keras.utils.PyDataset` of `x`,
-`(x,)`, `(x, y)` or `(x, y, sample_weight)` batches. A tfvb model has one
+`fit`, `evaluate` and `predict` take `x` as a numpy array or a tensor, a
+`tf.data.Dataset` or a `keras.utils.PyDataset` of `x`, `(x,)`, `(x, y)` or
+`(x, y, sample_weight)` batches. `predict_uncertainty` and `predict_samples`
+take arrays or tensors only: their summaries are numpy arrays over all rows,
+so a dataset, a PyDataset or a generator is refused with a hint to pass the
+arrays it holds (`require_arrays`). A tfvb model has one
 input, so nested Python lists of numbers are read as one array (Keras would
 read a list as several inputs). These checks run before Keras sees the data,
 so a mistake is reported where it was made, not from inside a train step:
@@ -19,15 +22,20 @@ Values inside a dataset are checked in the steps instead (at run time, see
 `tfvb._checks`), as is every batch's `sample_weight` (`checked_batch`).
 """
 
+import collections.abc
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks
 
-__all__ = ["user_data", "validation_data", "check_dataset", "refuse_class_weight", "checked_batch", "num_rows"]
+__all__ = ["user_data", "validation_data", "check_dataset", "require_arrays", "refuse_class_weight", "checked_batch",
+           "num_rows"]
 
 _NAMES = ("x", "y", "sample_weight")
+#: The methods that take arrays only: their numpy summaries are computed over all the rows at once.
+ARRAYS_ONLY = ("predict_uncertainty", "predict_samples")
 
 
 def as_array(name, value):
@@ -64,6 +72,14 @@ def check_dataset(data, method):
             f"dataset of dicts with keys {keys}; map it to tuples first, e.g. "
             f"`ds.map(lambda d: (d[{keys[0]!r}], d[{keys[-1]!r}]))`"
         )
+
+
+def require_arrays(x, method, name="x"):
+    """Refuse a dataset, a PyDataset, a generator or a function as the inputs of `method` (arrays only)."""
+    if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset, collections.abc.Iterator)) or callable(x):
+        raise ValueError(f"Expected `{name}` as an array (or tensor) of inputs for `{method}`, whose predictions are "
+                         f"numpy arrays over all the rows. Received: {type(x).__name__}; pass the arrays the "
+                         "dataset holds")
 
 
 def _is_array(value):
@@ -105,6 +121,8 @@ def user_data(x, y=None, sample_weight=None, *, method="fit", names=_NAMES, labe
     `tfvb.models._labels`); otherwise float targets must be finite in float32.
     """
     x_name, y_name, w_name = names
+    if method in ARRAYS_ONLY:
+        require_arrays(x, method, x_name)
     check_dataset(x, method)
     if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)) or callable(x):
         return x, y, sample_weight

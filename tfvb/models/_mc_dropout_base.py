@@ -67,7 +67,7 @@ class MCDropoutBase(
         self.output_units = _checks.positive_int("output_units", output_units)
         self.hidden_units = _checks.int_tuple("hidden_units", hidden_units)
         self.dropout_rate = _checks.open_unit_interval("dropout_rate", dropout_rate)
-        self.concrete = bool(concrete)
+        self.concrete = _checks.boolean("concrete", concrete)
         self.temperature = _checks.positive_float("temperature", temperature)
         self.lengthscale = _checks.positive_float("lengthscale", lengthscale)
         self.num_examples = None if num_examples is None else _checks.positive_int("num_examples", num_examples)
@@ -177,18 +177,37 @@ class MCDropoutBase(
     def metrics(self):
         return self.own_metrics(self.trackers)
 
+    def example_shapes(self):
+        """The shapes of one example the built model takes: the one it was built (trained) with, flat rows
+        (input_dim,) and, for a classifier, `image_shape` (and (H, W) for one channel), those of input_dim
+        values. Any other layout of input_dim values is refused: reshaping it would misread the values."""
+        candidates = [getattr(self, "example_shape", None), (self.input_dim,)]
+        if self.has_labels:
+            candidates.append(self.image_shape)
+            if len(self.image_shape) == 3 and self.image_shape[-1] == 1:
+                candidates.append(self.image_shape[:-1])
+        shapes = []
+        for shape in candidates:
+            if shape is not None and int(np.prod(shape)) == self.input_dim and tuple(shape) not in shapes:
+                shapes.append(tuple(shape))
+        return shapes
+
+    def _check_example_shape(self, shape, name):
+        """Raise ValueError unless the batch shape `shape` holds examples of one of `example_shapes`."""
+        shapes = self.example_shapes()
+        if tuple(shape[1:]) not in shapes:
+            raise ValueError(f"Expected `{name}` with {self.input_dim} features, one example of shape "
+                             f"{' or '.join(map(str, shapes))}. Received: {name}.shape={tuple(shape)}")
+
     def _flat_inputs(self, x):
         x = tf.convert_to_tensor(x)
         if x.shape.rank is None or x.shape.rank < 2:
             raise ValueError(f"Expected `inputs` of shape (batch, features...). Received: inputs.shape={x.shape}")
+        if self.built:
+            self._check_example_shape(tuple(x.shape), "inputs")
         # float32 whatever the dtype policy: the normalization and the noise stay in float32, the
         # layers cast to their compute dtype (mixed precision).
-        x = tf.cast(tf.reshape(x, (-1, int(np.prod(x.shape[1:])))), tf.float32)
-        if self.built and x.shape[-1] != self.input_dim:
-            raise ValueError(
-                f"Expected `inputs` with {self.input_dim} features. Received: inputs.shape={x.shape}"
-            )
-        return x
+        return tf.cast(tf.reshape(x, (-1, int(np.prod(x.shape[1:])))), tf.float32)
 
     def _normalize(self, x):
         return (x - self.x_mean) / self.x_scale
@@ -233,6 +252,8 @@ class MCDropoutBase(
             if self.built and features != self.input_dim:
                 raise ValueError(f"Expected `x` with {self.input_dim} features, as {type(self).__name__} was "
                                  f"built with. Received: x.shape={np.shape(x)}")
+            if self.built:
+                self._check_example_shape(np.shape(x), "x")
             if y is not None:
                 self.check_targets(y, n)
         return x, y, _inputs.validation_data(kwargs, labels=self.has_labels)
@@ -393,7 +414,10 @@ class MCDropoutBase(
         self.require_built(method)
         _divergence.require_finite_weights(self, "predict with")
         x, _, _ = _inputs.user_data(x, method=method)
-        return self._flat_inputs(np.asarray(x, dtype=np.float32))
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim >= 1 and len(x) == 0:
+            raise ValueError(f"Expected at least one input. Received: inputs.shape={x.shape}")
+        return self._flat_inputs(x)
 
     def _passes(self, x, samples, seed):
         """T stochastic passes: {name: numpy (T, N, units)} for `sample_names` (T x N x units floats)."""

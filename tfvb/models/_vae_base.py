@@ -160,6 +160,7 @@ class LatentVariableModel(
         likelihood takes (`sigmoid_cross_entropy_with_logits`), and `decode(z, apply_sigmoid=True)`
         returns sigmoid(logits), the image's mean. `z` is (..., latent_dim); leading axes are kept.
         """
+        apply_sigmoid = _checks.boolean("apply_sigmoid", apply_sigmoid)
         z = self.to_variable_dtype(tf.convert_to_tensor(z))
         if z.shape.rank is not None and (z.shape.rank < 1 or z.shape[-1] not in (None, self.latent_dim)):
             raise ValueError(f"Expected `z` of shape (..., {self.latent_dim}), latent_dim={self.latent_dim} values "
@@ -210,6 +211,8 @@ class LatentVariableModel(
             ICLR 2016 (their code's `get_train_bias`).
         """
         x = self.check_inputs(_inputs.as_array("images", images)).numpy()
+        if len(x) == 0:  # the mean of no image is NaN: refused before it reaches the decoder
+            raise ValueError("Expected at least one image. Received: 0 images")
         clip = float(clip)
         if not 0.0 < clip < 0.5:
             raise ValueError(f"Expected `clip` in (0, 0.5). Received: clip={clip!r}")
@@ -261,6 +264,7 @@ class LatentVariableModel(
         """Per pixel, from T latents z ~ q(z|x): `mean` Bernoulli mean, `epistemic` (its variance over z),
         `aleatoric` (the mean Bernoulli variance p (1 - p)), `variance` (their sum), `std`; numpy arrays
         of shape (N,) + image_shape (`tfvb.uncertainty.regression_uncertainty` on the pixels)."""
+        _inputs.require_arrays(x, "predict_uncertainty")
         probs = self.predict_samples(x, samples, seed)
         t, n = probs.shape[:2]
         flat = probs.reshape(t, n, -1)

@@ -95,11 +95,12 @@ class MCDropoutRegressor(MCDropoutBase):
     def __init__(self, hidden_units=(50,), dropout_rate=0.05, tau=1.0, lengthscale=1e-2, num_examples=None,
                  heteroscedastic=False, output_dim=1, seed=None, concrete=False, temperature=0.1, **kwargs):
         output_dim = _checks.positive_int("output_dim", output_dim)
+        heteroscedastic = _checks.boolean("heteroscedastic", heteroscedastic)
         super().__init__(output_units=output_dim * (2 if heteroscedastic else 1), hidden_units=hidden_units,
                          dropout_rate=dropout_rate, lengthscale=lengthscale, num_examples=num_examples, seed=seed,
                          concrete=concrete, temperature=temperature, **kwargs)
         self.tau = _checks.positive_float("tau", tau)
-        self.heteroscedastic = bool(heteroscedastic)
+        self.heteroscedastic = heteroscedastic
         self.output_dim = output_dim
         if self.concrete and not self.heteroscedastic:
             raise ValueError(
@@ -208,8 +209,9 @@ class MCDropoutClassifier(_inputs.InputRange, MCDropoutBase):
             `hidden_units`, e.g. (120, 84), and the output layer) with dropout before every weight
             layer but the first, as Gal & Ghahramani's Bayesian CNN; the kernels of the convolutions
             are decayed like the dense ones. Not with `concrete`.
-        image_shape: the images' (height, width, channels) for "lenet"; inputs may come as images
-            or flattened.
+        image_shape: the images' (height, width, channels): "lenet" takes them. Inputs may come as
+            images of this shape ((N, H, W) for one channel), as flat rows (N, H * W * C), or in the shape
+            the model was fitted on; other shapes with as many values are refused, not reshaped.
         input_range: None, or (low, high): inputs outside it are refused at run time (training and
             prediction), e.g. (0, 1) for images trained on scaled pixels.
 

@@ -76,9 +76,13 @@ def gap_split(folder, feature):
 
 
 def gap_splits(folder, features=None):
-    """The gap splits of the given input features (default all D), in order."""
+    """The gap splits of the given input features (a list of positions; default all D), in order."""
+    if features is not None and (isinstance(features, (str, bytes, dict)) or not hasattr(features, "__iter__")):
+        raise ValueError("Expected `features` to be None or a list of input-feature positions, e.g. [0, 2]. "
+                         f"Received: features={features!r}")
     folder = _folder(folder)
-    features = range(len(folder.feature_indices)) if features is None else features
+    if features is None:
+        features = range(len(folder.feature_indices))
     return [gap_split(folder, k) for k in features]
 
 

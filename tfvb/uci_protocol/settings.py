@@ -29,6 +29,7 @@ which other splits run, in which order or in which process.
 
 import dataclasses
 import math
+import numbers
 
 import numpy as np
 
@@ -91,11 +92,18 @@ class Protocol:
             samples, validation_samples: MC passes on the test and validation rows.
             epoch_multiplier: epochs = this x the folder's n_epochs (100: Gal's table; 10: the text).
             epochs: an explicit number of epochs instead (smoke tests); the multiplier is then None.
-            dropout_rates, taus: the grid instead of the folder's (taus: faithful only).
+            dropout_rates, taus: the grid instead of the folder's (taus: faithful only; the other
+                variants learn the noise, and refuse them).
             seed: split k is seeded by seed + 1000 k.
         """
         _checks.one_of("variant", variant, VARIANTS)
         heteroscedastic = variant != "faithful"
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+            raise ValueError(f"Expected `seed` to be an integer. Received: seed={seed!r}")
+        if heteroscedastic and taus is not None:
+            raise ValueError(f"Expected taus=None for variant={variant!r}: its network predicts the noise "
+                             f"variance, so there is no tau to choose (the grid is over lengthscales). "
+                             f"Received: taus={taus!r}")
         if epochs is None:
             epochs = _checks.positive_int("epoch_multiplier", epoch_multiplier) * data.n_epochs
             multiplier = int(epoch_multiplier)
@@ -137,10 +145,13 @@ class Protocol:
 
 def _grid(name, values, valid, expected):
     """A grid of floats, each `valid`, non-empty: checked when the protocol is set up, not at the first split."""
-    try:
-        grid = tuple(float(v) for v in values)
-    except (TypeError, ValueError):
-        grid = None
+    try:  # a string is not a list of numbers: "25" was read as the grid (2.0, 5.0)
+        items = None if isinstance(values, (str, bytes)) else list(values)
+    except TypeError:
+        items = None
+    numbers_only = items is not None and all(
+        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in items)
+    grid = tuple(float(v) for v in items) if numbers_only else None
     if not grid or not all(valid(v) for v in grid):
         raise ValueError(f"Expected `{name}` to be a non-empty list of numbers {expected}. Received: {name}={values!r}")
     return grid

@@ -32,6 +32,9 @@ def saved_models_dir():
 
 def list_models(pattern=None):
     """Registered names, sorted; `pattern` is a glob such as "cvae_*"."""
+    if pattern is not None and not isinstance(pattern, str):
+        raise ValueError("Expected `pattern` to be None or a glob string such as 'cvae_*'. "
+                         f"Received: pattern={pattern!r}")
     return registry.names(pattern)
 
 
