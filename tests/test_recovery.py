@@ -342,3 +342,87 @@ def test_a_run_killed_after_early_stopping_decided_ends_where_it_would_have(mnis
     _assert_same(resumed, straight)
     # The restored state served that fit only: a later fit with the same callback starts afresh.
     assert stop._pending_state is None and stop.best_epoch == 0
+
+
+def test_a_backup_of_another_run_of_the_same_architecture_is_refused(mnist_sample, tmp_path):
+    """Other settings (k, the gradient) or other steps per epoch (data, batch size) would resume silently
+    under the backup's objective or N."""
+    folder = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _run(mnist_sample[0], folder, Interrupt(2))
+    keras.utils.set_random_seed(0)
+    other = IWAE(k=5, latent_dim=2, hidden_units=(8,), seed=1)  # the same variables, another objective
+    other.compile(optimizer=keras.optimizers.Adam(1e-2))
+    train = data.image_dataset(mnist_sample[0][:256], batch_size=64, seed=3)
+    with pytest.raises(ValueError, match=r"Expected a backup of this run in .*epoch-000002. Received: the model's "
+                                         r"settings differ: k=2 in the backup, 5 in this run"):
+        other.fit(train, epochs=3, verbose=0, callbacks=[callbacks.BackupAndRestore(folder)])
+    same = IWAE(k=2, latent_dim=2, hidden_units=(8,), seed=1)
+    same.compile(optimizer=keras.optimizers.Adam(1e-2))
+    halves = data.image_dataset(mnist_sample[0][:256], batch_size=32, seed=3)
+    with pytest.raises(ValueError, match=r"Received: the backed-up run had 4 steps per epoch, this fit has 8 "
+                                         r"\(other data or another batch size\)"):
+        same.fit(halves, epochs=3, verbose=0, callbacks=[callbacks.BackupAndRestore(folder)])
+
+
+def test_a_rerun_compiled_with_a_lower_learning_rate_trains_at_it(mnist_sample, tmp_path):
+    """The documented way out of a divergence: the backup's optimizer state, the newly compiled rate (a
+    plain resume keeps the backup's rate: `test_resume_with_the_image_pipeline_is_exact`, whose schedule
+    lowers it)."""
+    folder = str(tmp_path / "backup")
+    images = mnist_sample[0]
+
+    def run(rate, *more):
+        keras.utils.set_random_seed(0)
+        model = IWAE(k=2, latent_dim=2, hidden_units=(8,), seed=1)
+        model.compile(optimizer=keras.optimizers.Adam(rate))
+        seen = []
+        rates = keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda e, logs: seen.append((e, float(model.optimizer.learning_rate.numpy()))))
+        model.fit(data.image_dataset(images[:128], batch_size=64, seed=3), epochs=4, verbose=0,
+                  callbacks=[rates, *more, callbacks.BackupAndRestore(folder)])
+        return seen
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run(1e-2, Interrupt(2))
+    with pytest.warns(UserWarning, match=r"resuming .*epoch-000002 at the learning rate this fit was compiled "
+                                         r"with, 0.001 \(the backed-up run was compiled with 0.01"):
+        seen = run(1e-3)
+    assert [e for e, _ in seen] == [2, 3] and np.allclose([r for _, r in seen], 1e-3)
+
+
+def test_a_restored_epoch_belongs_to_the_fit_that_restored_it(mnist_sample, tmp_path):
+    folder = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _run(mnist_sample[0], folder, Interrupt(3))
+    model, backup = _run(mnist_sample[0], folder)
+    assert backup.restored_epoch == 3
+    history = model.fit(data.image_dataset(mnist_sample[0][:128], batch_size=64, seed=3), epochs=2, verbose=0)
+    assert history.epoch == [0, 1]  # fine-tuning the resumed model runs the epochs it asks for
+
+
+def test_a_deep_ensemble_fitted_on_arrays_resumes_exactly(mnist_sample, tmp_path):
+    """The members' orders of a resumed epoch are that epoch's (they were epoch 0's, 1's, ...), and Keras
+    does not reshuffle the batches with Python's global `random`."""
+    from tfvb.models import DeepEnsemble
+
+    x, y = mnist_sample[0][:120], mnist_sample[1][:120].astype("int64")
+
+    def run(folder, epochs, *more):
+        def member():
+            return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+
+        model = DeepEnsemble(member, n=2, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        backup = callbacks.BackupAndRestore(folder)
+        model.fit(x, y, batch_size=40, epochs=epochs, verbose=0, callbacks=[*more, backup])
+        return model, backup
+
+    straight, straight_backup = run(str(tmp_path / "straight"), 3)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run(str(tmp_path / "resumed"), 3, Interrupt(2))
+    resumed, backup = run(str(tmp_path / "resumed"), 3)
+    assert backup.restored_epoch == 2
+    _assert_same(straight, resumed)
+    assert backup.history == straight_backup.history

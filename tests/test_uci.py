@@ -276,6 +276,9 @@ def test_protocol_resume_refuses_other_settings(tmp_path):
         _toy_protocol(two, kept, "--splits", "1", "--resume")
     with open(kept) as f:
         assert f.read() == before
+    # Another data set's file, with the same settings: its splits were reported as this data set's.
+    with pytest.raises(SystemExit, match=r"it holds the splits of 'two' \(this run: 'toy'\)"):
+        _toy_protocol(folder, kept, "--splits", "2", "--resume")
 
 
 

@@ -72,6 +72,46 @@ def _fingerprint(model):
     return {"class": type(model).__name__, "shapes": [list(v.shape) for v in model.weights]}
 
 
+def _plain(value):
+    """`value` as JSON would give it back (tuples as lists, numpy scalars as numbers), to compare configs."""
+    return json.loads(json.dumps(value, sort_keys=True, default=repr))
+
+
+def _without_names(value):
+    """A config without its layers' names (Keras numbers them per process: `dense_3` in a rerun)."""
+    if isinstance(value, dict):
+        return {k: _without_names(v) for k, v in value.items() if k != "name"}
+    if isinstance(value, list):
+        return [_without_names(v) for v in value]
+    return value
+
+
+def _model_config(model):
+    """The model's settings (`get_config`, names left out), or None when it has none to give."""
+    try:
+        return _without_names(_plain(model.get_config()))
+    except Exception:  # a user model without a serializable config: only its architecture is compared
+        return None
+
+
+def _learning_rate(model):
+    """The optimizer's learning rate as a float, or None (no optimizer, or a schedule)."""
+    optimizer = getattr(model, "optimizer", None)
+    rate = getattr(optimizer, "learning_rate", None) if optimizer is not None else None
+    try:
+        return float(keras.ops.convert_to_numpy(rate))
+    except (TypeError, ValueError):
+        return None
+
+
+def _config_difference(saved, current):
+    """The settings that differ between two configs, as 'key: backup -> this run' (the first few)."""
+    keys = sorted(set(saved) | set(current), key=str)
+    diffs = [f"{k}={saved.get(k, '(absent)')!r} in the backup, {current.get(k, '(absent)')!r} in this run"
+             for k in keys if saved.get(k) != current.get(k)]
+    return "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
+
+
 class BackupAndRestore(keras.callbacks.Callback):
     """Resumable training that survives a kill at any moment, including during a backup.
 
@@ -85,6 +125,14 @@ class BackupAndRestore(keras.callbacks.Callback):
     `tfvb.callbacks.EarlyStopping`) have their state saved and restored too.
 
     Put it last in the `callbacks` list, after the callbacks it tracks.
+
+    A backup resumes only the run that wrote it: one of another architecture,
+    other model settings (`get_config`) or other steps per epoch (other data or
+    batch size) is refused, naming the difference. The optimizer comes back
+    with its state and the learning rate it had reached, unless this fit was
+    compiled with another rate than the backed-up run (a rerun at a lower rate
+    after a divergence): that rate is used, with a warning. The restored epoch
+    applies to this `fit` only.
 
     Args:
         backup_dir: a folder used by this run only.
@@ -127,6 +175,7 @@ class BackupAndRestore(keras.callbacks.Callback):
         self.delete_on_end = bool(delete_on_end)
         self.history = {}
         self.restored_epoch = 0
+        self._run = {"config": None, "steps": None, "learning_rate": None}
 
     # -- restore ------------------------------------------------------------------------------------
     def _candidates(self):
@@ -178,9 +227,30 @@ class BackupAndRestore(keras.callbacks.Callback):
         raise ValueError(f"Expected a backup of this model's architecture in {folder}. Received: {difference}. "
                          "Use a new `backup_dir` for a different model")
 
+    def _check_same_run(self, folder, state):
+        """Refuse a backup of another run of the same architecture: other settings (the model's config) or
+        other data or batch size (the steps per epoch). Resuming it would continue under the backup's N,
+        objective or schedule without a word. Backups written before these were recorded are not checked."""
+        saved = state.get("run") or {}
+        differences = []
+        if saved.get("config") is not None and self._run["config"] is not None \
+                and saved["config"] != self._run["config"]:
+            differences.append("the model's settings differ: "
+                               + _config_difference(saved["config"], self._run["config"]))
+        if saved.get("steps") is not None and self._run["steps"] is not None and saved["steps"] != self._run["steps"]:
+            differences.append(f"the backed-up run had {saved['steps']} steps per epoch, this fit has "
+                               f"{self._run['steps']} (other data or another batch size)")
+        if differences:
+            raise ValueError(f"Expected a backup of this run in {folder}. Received: {'; '.join(differences)}. "
+                             "Use a new `backup_dir` for a different run (or delete this one to start afresh)")
+
     def on_train_begin(self, logs=None):
         self._check_folder()
+        # A restored epoch belongs to the fit that restored it (Keras reads `_initial_epoch` after this call).
+        self.model._initial_epoch = None
         self.history, self.restored_epoch = {}, 0
+        self._run = {"config": _model_config(self.model), "steps": (self.params or {}).get("steps"),
+                     "learning_rate": _learning_rate(self.model)}
         for folder in self._candidates():
             state = self._read(folder)
             if state is None:
@@ -191,9 +261,11 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def _restore(self, folder, state):
         self._check_same_model(folder, state)
+        self._check_same_run(folder, state)
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(os.path.join(folder, _WEIGHTS))
+        self._keep_a_new_learning_rate(folder, state)
         arrays = {}
         if os.path.isfile(os.path.join(folder, _ARRAYS)):
             with np.load(os.path.join(folder, _ARRAYS)) as npz:
@@ -209,7 +281,24 @@ class BackupAndRestore(keras.callbacks.Callback):
             # where the uninterrupted one did, with no epoch more (the weights it chose are the backup's).
             self.model._initial_epoch = max(self.restored_epoch, int((self.params or {}).get("epochs") or 0))
 
+    def _keep_a_new_learning_rate(self, folder, state):
+        """The optimizer's variables come back with the backup, its learning rate among them: right for a
+        resume (a schedule may have lowered it), wrong for a rerun compiled with another rate (after a
+        divergence, say). The rate this run was compiled with wins when it differs from the one the backed-up
+        run was compiled with."""
+        compiled, before = self._run["learning_rate"], (state.get("run") or {}).get("learning_rate")
+        if compiled is None or before is None or np.isclose(compiled, before, rtol=1e-6, atol=0):
+            return
+        restored = _learning_rate(self.model)
+        self.model.optimizer.learning_rate.assign(compiled)
+        warnings.warn(f"tfvb BackupAndRestore: resuming {folder} at the learning rate this fit was compiled with, "
+                      f"{compiled:g} (the backed-up run was compiled with {before:g} and had reached {restored:g})",
+                      stacklevel=2)
+
     # -- back up ------------------------------------------------------------------------------------
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model._initial_epoch = None  # used by now: a later fit of this model starts where it is told
+
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
@@ -251,7 +340,8 @@ class BackupAndRestore(keras.callbacks.Callback):
             _fsync_file(os.path.join(tmp, fname))
             files[fname] = _sha256(os.path.join(tmp, fname))
         state = {"epoch": epochs_done, "history": self.history, "tracked": tracked, "files": files,
-                 "model": _fingerprint(self.model), "stop_training": bool(getattr(self.model, "stop_training", False))}
+                 "model": _fingerprint(self.model), "run": self._run,
+                 "stop_training": bool(getattr(self.model, "stop_training", False))}
         state["checksum"] = _state_checksum(state)
         with open(os.path.join(tmp, _STATE), "w") as f:
             json.dump(state, f)
@@ -275,5 +365,6 @@ class BackupAndRestore(keras.callbacks.Callback):
                 shutil.rmtree(os.path.join(self.backup_dir, n), ignore_errors=True)
 
     def on_train_end(self, logs=None):
+        self.model._initial_epoch = None
         if self.delete_on_end and self._writes():  # not reached when fit raises: the backup stays for the resume
             shutil.rmtree(self.backup_dir, ignore_errors=True)

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvb import _checks, _traced, gaussian, uncertainty
+from tfvb import _checks, _traced, gaussian, randomness, uncertainty
 from tfvb.models import _base, _compile, _divergence, _inputs, _labels, _task, _train_function
 from tfvb.models._distribute import LocalBatchBuild
 
@@ -71,6 +71,23 @@ class _MemberBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         self.epoch += 1
         self._shuffle()
+
+    def at_epoch(self, epoch):
+        """Draw the members' orders of `epoch` (a resumed fit starts at the restored epoch, not at 0)."""
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self._shuffle()
+
+
+class _MemberOrderCallback(keras.callbacks.Callback):
+    """Tells the per-member batches which epoch Keras runs, once a `BackupAndRestore` has chosen it."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.at_epoch(epoch)
 
 
 def _check_independent(members):
@@ -405,6 +422,8 @@ class DeepEnsemble(_inputs.InputRange, LocalBatchBuild, _divergence.FiniteWeight
         given order.
         """
         self.member_loss  # noqa: B018  (raises before any step when there is no loss to train with)
+        if "shuffle" in kwargs:  # read here to choose the members' orders: "False" must not mean True
+            kwargs["shuffle"] = _checks.boolean("shuffle", kwargs["shuffle"])
         x, y, kwargs = self._user_data(x, y, kwargs, "fit")
         x, kwargs = _base.fit_arguments(self, x, kwargs)  # a diverged run stops with an error
         arrays = x is not None and hasattr(x, "shape") and not isinstance(x, tf.data.Dataset)
@@ -419,8 +438,11 @@ class DeepEnsemble(_inputs.InputRange, LocalBatchBuild, _divergence.FiniteWeight
                 cut = int(math.floor(len(data[0]) * (1.0 - split)))
                 kwargs.setdefault("validation_data", tuple(a[cut:] for a in data))
                 data = [a[:cut] for a in data]
-            kwargs.pop("shuffle", None)
+            # The members' orders are drawn per epoch from the seed; Keras would also shuffle the batches'
+            # order with Python's global `random` (not reproducible, and not restored by a resume).
+            kwargs["shuffle"] = False
             batches = _MemberBatches(data, self.n, batch_size or 32, self.seed, kwargs.get("initial_epoch", 0))
+            kwargs["callbacks"] = [_MemberOrderCallback(batches)] + list(kwargs["callbacks"])
             self._train_on(per_member=True)
             return super().fit(batches, epochs=epochs, **kwargs)
         self._train_on(per_member=False)
@@ -468,6 +490,7 @@ class DeepEnsemble(_inputs.InputRange, LocalBatchBuild, _divergence.FiniteWeight
         for Gaussian members a dict of numpy `mean` and `variance`, each (n, N) or (n, N, D)."""
         if samples is not None:
             _checks.positive_int("samples", samples)  # accepted for the common interface: the members are the samples
+        randomness.check_seed(seed)  # likewise: the prediction is deterministic
         batch_size = _checks.positive_int("batch_size", batch_size)
         _divergence.require_finite_weights(self, "predict with")
         x = np.asarray(_inputs.user_data(x, method="predict_samples")[0], dtype=np.float32)
@@ -509,6 +532,7 @@ class DeepEnsemble(_inputs.InputRange, LocalBatchBuild, _divergence.FiniteWeight
             `aleatoric` (0 when the members predict means only; with Gaussian members the mean of
             their variances, `variance` then being the mixture's), `std`.
         """
+        _inputs.require_arrays(x, "predict_uncertainty")
         stack = self.predict_samples(x, samples, batch_size, seed)
         if self.task_and_outputs[0] == "classification":
             return uncertainty.classification_uncertainty(stack)

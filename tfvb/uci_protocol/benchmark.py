@@ -60,7 +60,7 @@ def uci_benchmark(folder, splits=None, jobs=1, json_path=None, resume=False, var
     folder = UCIFolder(folder)
     protocol = Protocol.of(folder, variant, samples, validation_samples, epoch_multiplier, epochs,
                            dropout_rates, taus, seed)
-    done, earlier_wall = results.read_previous(json_path, protocol) if resume else ([], 0.0)
+    done, earlier_wall = results.read_previous(json_path, protocol, folder.name) if resume else ([], 0.0)
     n = split_count(folder, splits)
     beyond = sorted(int(r["split"]) for r in done if int(r["split"]) >= n)
     if beyond:  # the summary rewritten after each split would drop them from the file

@@ -99,11 +99,12 @@ def summarize(name, records, protocol, seconds, resumed=0, earlier_wall=0.0, com
     }
 
 
-def read_previous(path, protocol):
+def read_previous(path, protocol, dataset=None):
     """(records, wall seconds) of an earlier run written to `path` with the same `Protocol`.
 
     ([], 0.0) when there is no file. Raises ValueError naming each differing
-    setting, or when the file is not such a summary.
+    setting, when the file is not such a summary, or when it holds another
+    data set's splits than `dataset` (a name, as `summarize` writes it).
     """
     if not os.path.exists(path):
         return [], 0.0
@@ -116,6 +117,9 @@ def read_previous(path, protocol):
             raise TypeError("`protocol` must be an object and `per_split` a list")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"Cannot resume from {path}: expected a JSON summary of a UCI benchmark run ({e}).") from e
+    if dataset is not None and previous.get("dataset") not in (None, dataset):
+        raise ValueError(f"Cannot resume from {path}: it holds the splits of {previous['dataset']!r} "
+                         f"(this run: {dataset!r}). Write to another file or do not resume.")
     changed = {k: (old.get(k), v) for k, v in protocol.as_dict().items() if old.get(k) != v}
     if changed:
         raise ValueError(
