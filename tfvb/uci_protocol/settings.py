@@ -98,8 +98,7 @@ class Protocol:
         """
         _checks.one_of("variant", variant, VARIANTS)
         heteroscedastic = variant != "faithful"
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-            raise ValueError(f"Expected `seed` to be an integer. Received: seed={seed!r}")
+        seed = _checks.integer("seed", seed)
         if heteroscedastic and taus is not None:
             raise ValueError(f"Expected taus=None for variant={variant!r}: its network predicts the noise "
                              f"variance, so there is no tau to choose (the grid is over lengthscales). "
@@ -123,7 +122,7 @@ class Protocol:
             dropout_rates=dropout_rates,
             taus=None if heteroscedastic else (taus if taus is not None else tuple(float(t) for t in data.tau_values)),
             lengthscales=HETEROSCEDASTIC_LENGTHSCALES if heteroscedastic else (LENGTHSCALE,),
-            seed=int(seed),
+            seed=seed,
         )
 
     @property
