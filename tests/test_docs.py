@@ -91,6 +91,20 @@ def test_a_sparse_or_changed_card_still_gives_a_page(card):
     assert page.startswith("# vae_mnist") and "no published anchor" in page
 
 
+def test_a_resumed_run_s_page_gives_its_training_time_not_the_last_process_s():
+    import zoo_pages
+
+    # iwae_mnist_dreg's card: 10 h of epochs over five sessions; the process that finished it ran 235 s.
+    card = {"recipe": {"wall_time_s": 235.1, "machine": {"cpus": 2}, "threads": {"intra_op": 1}},
+            "training": {"train_wall_time_s": 35851.5}, "metrics": {"eval_wall_time_s": 229.7}}
+    line = zoo_pages.budget({"name": "iwae_mnist_dreg", **card})
+    assert line.startswith("- Wall time: training 10.0 h (") and "evaluation 4 min" in line
+    assert line.endswith("on 2 CPUs, 1 TensorFlow thread.") and "235" not in line
+    assert line in zoo_pages.page("iwae_mnist_dreg", {"name": "iwae_mnist_dreg", **card}, [])
+    # A card without the training clock (the UCI protocol runs) keeps the process's wall time.
+    assert zoo_pages.budget({"recipe": {"wall_time_s": 1225.4}}) == "- Wall time: 20 min."
+
+
 def test_a_classifier_page_shows_its_numbers_before_and_after_temperature_scaling():
     import zoo_pages
 

@@ -61,7 +61,6 @@ def comparison(info):
 
 def training(info):
     recipe, t = info.get("recipe") or {}, info.get("training") or {}
-    machine, threads = recipe.get("machine") or {}, (recipe.get("threads") or {}).get("intra_op")
     args = " ".join(f"{k}={v}" for k, v in (recipe.get("args") or {}).items())
     lines = [f"- Recipe: `{recipe.get('script', '?')}`{' ' + args if args else ''}, seed {recipe.get('seed', '—')}"
              f"; re-run it in a checkout with `tfvb zoo train {info['name']}`.",
@@ -74,15 +73,31 @@ def training(info):
                      f"{' (stopped early)' if t.get('stopped_early') else ''}.")
     if info.get("selection"):
         lines.append(f"- Selection: {text(info['selection'])}.")
-    wall = recipe.get("wall_time_s")
-    cpus = machine.get("cpus")
-    lines.append(f"- Wall time: {seconds(wall)}" + (f" on {cpus} CPUs" if cpus else "")
-                 + (f", {threads} TensorFlow thread{'s' if threads != 1 else ''}" if threads else "") + ".")
+    lines.append(budget(info))
     versions = info.get("versions") or {}
     if versions:
         lines.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())
                      + (f"; written {info['created'][:10]}" if info.get("created") else "") + ".")
     return lines + [""]
+
+
+def budget(info):
+    """The time line: training time (summed over resumed sessions) and evaluation time where the card has them.
+
+    `recipe.wall_time_s` is the wall time of the process that wrote the card; a run resumed over several
+    sessions trained for much longer than that last process, so the training's own clock comes first.
+    """
+    recipe, metrics = info.get("recipe") or {}, info.get("metrics") or {}
+    train = (info.get("training") or {}).get("train_wall_time_s", metrics.get("train_wall_time_s"))
+    cpus, threads = (recipe.get("machine") or {}).get("cpus"), (recipe.get("threads") or {}).get("intra_op")
+    where = ((f" on {cpus} CPUs" if cpus else "")
+             + (f", {threads} TensorFlow thread{'s' if threads != 1 else ''}" if threads else ""))
+    if train is None:
+        return f"- Wall time: {seconds(recipe.get('wall_time_s'))}{where}."
+    parts = [f"training {seconds(train)} (the epochs' own clock, summed over every session that resumed the run)"]
+    if metrics.get("eval_wall_time_s") is not None:
+        parts.append(f"evaluation {seconds(metrics['eval_wall_time_s'])}")
+    return f"- Wall time: {', '.join(parts)}{where}."
 
 
 def protocol_table(info):
