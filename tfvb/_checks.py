@@ -19,14 +19,19 @@ def positive_int(name, value):
     return int(value)
 
 
+def finite_real(value):
+    """Whether `value` is a finite real number: a Python or numpy int or float, not a bool, not NaN or inf."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+
+
 def positive_float(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+    if not finite_real(value) or value <= 0:
         raise ValueError(f"Expected `{name}` to be a positive finite number. Received: {name}={value!r}")
     return float(value)
 
 
 def non_negative_float(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+    if not finite_real(value) or value < 0:
         raise ValueError(f"Expected `{name}` to be a non-negative finite number. Received: {name}={value!r}")
     return float(value)
 

@@ -38,8 +38,6 @@ References:
     Uncertainty Under Dataset Shift. NeurIPS 2019 (temperature scaling of ensembles and BNNs).
 """
 
-import math
-import numbers
 import warnings
 
 import numpy as np
@@ -123,8 +121,7 @@ def _bounds(bounds):
         lo, hi = bounds
     except (TypeError, ValueError):  # not a pair: a number, or another number of values
         lo = hi = None
-    if not all(isinstance(t, numbers.Real) and not isinstance(t, (bool, np.bool_)) and math.isfinite(t)
-               for t in (lo, hi)) or not 0 < lo < hi:
+    if not all(_checks.finite_real(t) for t in (lo, hi)) or not 0 < lo < hi:
         raise ValueError(f"Expected `bounds` = (T_min, T_max) with 0 < T_min < T_max. Received: bounds={bounds!r}")
     return float(lo), float(hi)
 

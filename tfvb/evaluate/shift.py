@@ -15,7 +15,6 @@ References:
 """
 
 import math
-import numbers
 
 import numpy as np
 
@@ -37,7 +36,7 @@ def rotate(images, degrees):
     import keras
 
     images = _grey("images", images)
-    if not _finite_number(degrees):
+    if not _checks.finite_real(degrees):
         raise ValueError(f"Expected `degrees` to be a finite number. Received: degrees={degrees!r}")
     if images.ndim != 4:
         raise ValueError(f"Expected images of shape (N, H, W, C). Received: shape={images.shape}")
@@ -65,21 +64,17 @@ def _grey(name, images):
     return images
 
 
-def _finite_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _angles(angles):
     """`angles` as a list of floats: one number is that angle alone; a string is refused ("90" is not [9, 0])."""
     if isinstance(angles, np.ndarray):
         angles = angles.tolist()
-    if _finite_number(angles):
+    if _checks.finite_real(angles):
         values = [angles]
     elif isinstance(angles, (str, bytes, dict)) or not hasattr(angles, "__iter__"):
         values = None
     else:
         values = list(angles)
-    if values is None or not all(_finite_number(a) for a in values):
+    if values is None or not all(_checks.finite_real(a) for a in values):
         raise ValueError("Expected `angles` to be one number or a list of finite numbers (degrees). "
                          f"Received: angles={angles!r}")
     if not values:
