@@ -92,6 +92,10 @@ def test_local_reparameterization_keeps_the_variance_of_a_small_posterior(policy
     layer = cls(**kwargs, posterior_sigma_init=1e-3, seed=0)
     x = np.ones((1,) + shape[1:], "float32")
     layer.build(x.shape)
+    # Zero means: the draws are the noise alone, rounded relative to its own size. (With the random initial
+    # means, outputs of size ~1 rounded to bfloat16's spacing of 2^-8 added a rounding variance comparable to
+    # the 3e-5 measured here, and the test passed or failed with the unseeded initialization.)
+    layer.kernel_loc.assign(np.zeros(layer.kernel_loc.shape, "float32"))
     draws = tf.cast(layer(x, num_samples=4000, seed=1), "float32").numpy().astype(np.float64)
     want = layer._linear(tf.square(tf.constant(x)), tf.square(layer.kernel_scale)).numpy()  # float32 analytic
     got = draws.var(axis=0)
@@ -239,3 +243,115 @@ def test_predictions_match_float32(policy, name):
     mean, logvar = vae.encode(x)
     assert mean.dtype == logvar.dtype == vae.decode(mean).dtype == "float32"
     assert np.isfinite(vae.sample(4, seed=1).numpy()).all()
+
+
+def _iwae_conv_dreg():
+    return IWAE(k=2, architecture="conv", latent_dim=2, filters=(4, 8), gradient="dreg", seed=0), 8
+
+
+MODELS["iwae-conv-dreg"] = _iwae_conv_dreg
+LEARNING_RATES["iwae-conv-dreg"] = 1e-3
+
+
+# ---- the model's own policy, not the global one, sets what its layers compute in -------------------
+def _computing_layers(model):
+    """The layers with weights, not their containers (a Sequential of float32 layers computes nothing itself)."""
+    return [layer for layer in model._flatten_layers(include_self=False)
+            if layer.weights and not isinstance(layer, keras.Model)]
+
+
+def _prepared(key):
+    model, _ = MODELS[key]()
+    x, y = _data(key)
+    if hasattr(model, "adapt"):
+        model.adapt(x, y)
+    return model, x
+
+
+def _outputs(model, x):
+    """Deterministic outputs: MC dropout keeps dropout on in `predict`, so its seeded passes."""
+    if isinstance(model, (MCDropoutClassifier, MCDropoutRegressor)):
+        return model.predict_uncertainty(x, samples=4, seed=0)["mean"]
+    return model.predict(x, verbose=0)
+
+
+@pytest.mark.parametrize("key", list(MODELS))
+def test_a_float32_model_computes_in_float32_under_a_mixed_global_policy(policy, key, tmp_path):
+    # Saved as float32, loaded while mixed_float16 is the global policy: the same model, bit for bit
+    # (its layers used to follow the global policy and compute in float16 while the model said float32,
+    # and compile then gave no loss scaling). And the converse: a mixed model loaded under float32.
+    model, x = _prepared(key)
+    want = _outputs(model, x[:8])
+    model.save(tmp_path / "float32.keras")
+    policy("mixed_float16")
+    loaded = keras.saving.load_model(tmp_path / "float32.keras")
+    assert loaded.dtype_policy.name == "float32"
+    assert {layer.compute_dtype for layer in _computing_layers(loaded)} == {"float32"}
+    np.testing.assert_array_equal(_outputs(loaded, x[:8]), want)
+    mixed, _ = _prepared(key)
+    assert {layer.compute_dtype for layer in _computing_layers(mixed)} == {"float16"}
+    mixed_out = _outputs(mixed, x[:8])
+    mixed.save(tmp_path / "mixed.keras")
+    policy("float32")
+    again = keras.saving.load_model(tmp_path / "mixed.keras")
+    assert {layer.compute_dtype for layer in _computing_layers(again)} == {"float16"}
+    np.testing.assert_array_equal(_outputs(again, x[:8]), mixed_out)
+
+
+def test_a_model_made_with_dtype_float32_trains_in_float32_under_a_mixed_global_policy(policy):
+    policy("mixed_float16")
+    model = BNNClassifier(10, architecture="lenet", hidden_units=(16,), num_examples=64, seed=0, dtype="float32")
+    assert {layer.compute_dtype for layer in _computing_layers(model)} == {"float32"}
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    assert not isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)  # nothing computes in float16
+
+
+@pytest.mark.parametrize("offset", [2000.0, 1e5])
+def test_a_regressor_standardizes_its_raw_inputs_before_any_rounding(policy, offset):
+    # Features around 2000 (float16 spacing 1.0: their spread of 0.5 would round away) and beyond
+    # float16's largest number: predict and model(x) see the unrounded inputs, as fit and
+    # predict_uncertainty do, and agree with float32 to the layers' rounding.
+    rng = np.random.default_rng(0)
+    x = (offset + 0.5 * rng.normal(size=(64, 3))).astype("float32")
+    y = ((x - offset) @ np.array([1.0, -2.0, 0.5])).astype("float32")
+    reference = BNNRegressor(hidden_units=(16,), layer="flipout", input_dim=3, seed=0)
+    reference.compile(optimizer=keras.optimizers.Adam(1e-2))
+    reference.fit(x, y, batch_size=16, epochs=3, verbose=0)
+    want = reference.predict(x, verbose=0)
+    weights = [w.numpy() for w in reference.weights]
+    policy("mixed_float16")
+    model = BNNRegressor(hidden_units=(16,), layer="flipout", input_dim=3, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(x[:16], y[:16], epochs=1, verbose=0)  # learns the normalization, as the reference did
+    model.set_weights(weights)
+    got, called = model.predict(x, verbose=0), model(x).numpy()
+    mean = model.predict_uncertainty(x, samples=1, seed=0)["mean"]
+    assert np.isfinite(got).all()
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(got, want, atol=_tol("mixed_float16", 2) * scale)
+    np.testing.assert_allclose(called, got, atol=_tol("mixed_float16", 2) * scale)
+    assert np.abs(mean.ravel() - got.ravel()).max() < 0.5 * y.std()  # one draw about the posterior mean
+
+
+def _softmax_network(dtype=None):
+    network = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"),
+                                keras.layers.Dense(3, activation="softmax", dtype=dtype)])
+    network.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return network
+
+
+def test_a_float16_softmax_head_is_named_with_the_fix(policy):
+    # float16 rounds a probability below 6e-8 to 0: the NLL of a confident mistake then reads at the
+    # likelihood's floor, -log(1e-37) = 85 nats, with no gradient. tfvb says so and how to avoid it.
+    from tfvb import bayesianize
+    from tfvb.models import DeepEnsemble
+
+    policy("mixed_float16")
+    with pytest.warns(UserWarning, match="dtype='float32'"):
+        bayesianize(_softmax_network(), seed=0)
+    ensemble = DeepEnsemble(lambda: _softmax_network(), n=2, seed=0)
+    with pytest.warns(UserWarning, match="float16"):
+        assert ensemble.task_and_outputs == ("classification", "probabilities")
+    # The advice taken: a float32 output layer, no warning (pytest turns warnings into errors).
+    bayesianize(_softmax_network(dtype="float32"), seed=0)
+    assert DeepEnsemble(lambda: _softmax_network(dtype="float32"), n=2, seed=0).task_and_outputs[1] == "probabilities"

@@ -85,6 +85,10 @@ class BNNBase(
     def __init__(self, *, hidden_units, layer="flipout", prior=None, num_examples=None, activation="relu",
                  kl_weighting="uniform", kl_warmup_steps=0, train_samples=1, posterior_sigma_init=0.01, seed=None,
                  **kwargs):
+        # Under mixed precision the model's inputs reach `call` in float32, as in `fit` and `predict_uncertainty`
+        # (Keras' autocast would round raw regression features to float16 before they are standardized, and
+        # check `input_range` on rounded values); the layers cast their own inputs to the policy's dtype.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.hidden_units = _checks.int_tuple("hidden_units", hidden_units, allow_empty=True)
         self.layer = _checks.one_of("layer", layer, set(DENSE_LAYERS))
@@ -142,7 +146,7 @@ class BNNBase(
             self._num_examples = int(round(stored))
 
     def _bayesian(self, cls, *args, **kwargs):
-        """A Bayesian layer sharing the model's prior and initial sigma, with its own seed."""
+        """A Bayesian layer sharing the model's prior, initial sigma and dtype policy, with its own seed."""
         index = self._num_bayesian
         self._num_bayesian += 1
         return cls(
@@ -151,7 +155,7 @@ class BNNBase(
             posterior_sigma_init=self.posterior_sigma_init,
             seed=None if self.seed is None else self.seed * 1000 + index + 1,
             name=f"{cls.__name__.lower()}_{index}",
-            **kwargs,
+            **{"dtype": self.dtype_policy, **kwargs},  # the model's policy, not the global one
         )
 
     @property

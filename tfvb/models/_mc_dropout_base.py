@@ -82,12 +82,15 @@ class MCDropoutBase(
                                  "for the MLP). Received: concrete=True")
             if len(self.image_shape) != 3:
                 raise ValueError(f"Expected `image_shape` (height, width, channels). Received: {image_shape!r}")
-            self.conv_layers = [keras.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv_0"),
-                                keras.layers.Conv2D(16, 5, activation="relu", name="conv_1")]
-            self.pool = keras.layers.MaxPooling2D(2, name="pool")
-        self.hidden = [keras.layers.Dense(h, activation="relu", name=f"hidden_{i}")
+        policy = self.dtype_policy  # the model's (a float32 model stays float32 under a mixed global policy)
+        if self.architecture == "lenet":
+            self.conv_layers = [
+                keras.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv_0", dtype=policy),
+                keras.layers.Conv2D(16, 5, activation="relu", name="conv_1", dtype=policy)]
+            self.pool = keras.layers.MaxPooling2D(2, name="pool", dtype=policy)
+        self.hidden = [keras.layers.Dense(h, activation="relu", name=f"hidden_{i}", dtype=policy)
                        for i, h in enumerate(self.hidden_units)]
-        self.head = keras.layers.Dense(self.output_units, name="head")
+        self.head = keras.layers.Dense(self.output_units, name="head", dtype=policy)
         self.trackers = [RootMean(name=n) if n == "rmse" else keras.metrics.Mean(name=n) for n in self.metric_names]
 
     # -- subclass hooks (called after construction) -----------------------------------

@@ -19,6 +19,8 @@ network is trained with `tfvb.gaussian.GaussianNLL`); T Gaussians combine
 into their mixture, reported by its mean and variance.
 """
 
+import warnings
+
 import keras
 import tensorflow as tf
 
@@ -87,8 +89,36 @@ def infer(loss, task=None, model=None):
         if kind == "logits" and softmax:
             raise ValueError("Expected logits from a network trained with from_logits=True. Received: a network "
                              "whose last layer applies a softmax")
+        if kind == "probabilities":
+            warn_float16_probabilities(model)
         return task, kind
+    if softmax:
+        warn_float16_probabilities(model)
     return task, "probabilities" if softmax else "logits"
+
+
+def _output_dtype(model):
+    """The compute dtype of the network's output ("float16" under mixed_float16), or None when unknown."""
+    try:
+        return keras.backend.standardize_dtype(model.outputs[0].dtype)
+    except (AttributeError, IndexError, TypeError, ValueError):  # a subclassed network: its last layer's
+        layers = getattr(model, "layers", None)
+        return getattr(layers[-1], "compute_dtype", None) if layers else None
+
+
+def warn_float16_probabilities(model):
+    """Warn when a network's class probabilities come out of a float16 softmax (mixed_float16).
+
+    float16 rounds probabilities below 6e-8 to 0, so a confident mistake's -log p (24 nats, say) is read at
+    the likelihood's floor, -log 1e-37 = 85 nats, with no gradient; bfloat16 and float32 keep it.
+    """
+    if model is None or _output_dtype(model) != "float16":
+        return
+    warnings.warn(f"The network {getattr(model, 'name', '')!r} outputs class probabilities in float16 "
+                  "(mixed_float16): probabilities below 6e-8 round to 0, and the NLL of a confident mistake is "
+                  "then read at the floor -log(1e-37) = 85 nats with no gradient. Build its output layer with "
+                  "dtype='float32' (Keras' mixed-precision advice) or end it with logits (from_logits=True).",
+                  UserWarning, stacklevel=3)
 
 
 def probabilities(outputs, kind):

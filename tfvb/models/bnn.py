@@ -107,7 +107,7 @@ class BNNClassifier(_inputs.InputRange, BNNBase):
             conv = CONV_LAYERS[self.layer]
             self.conv_layers = [self._bayesian(conv, 6, 5, padding="same", activation=activation),
                                 self._bayesian(conv, 16, 5, activation=activation)]
-            self.pool = keras.layers.MaxPooling2D(2)
+            self.pool = keras.layers.MaxPooling2D(2, dtype=self.dtype_policy)
         dense = DENSE_LAYERS[self.layer]
         self.dense_layers = [self._bayesian(dense, u, activation=activation) for u in self.hidden_units]
         self.dense_layers.append(self._bayesian(dense, self.num_classes))

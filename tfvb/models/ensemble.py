@@ -204,6 +204,9 @@ class DeepEnsemble(_inputs.InputRange, LocalBatchBuild, _divergence.FiniteWeight
     """
 
     def __init__(self, members, n=5, seed=0, task=None, gaussian_nll=None, input_range=None, **kwargs):
+        # Inputs reach `call` unrounded under mixed precision (so `input_range` checks the values given);
+        # each member casts them to its own compute dtype.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.input_range = input_range
         # The GaussianNLL of a saved ensemble of Gaussian members (its config), so that a copy loaded without

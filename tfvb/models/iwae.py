@@ -123,20 +123,23 @@ class IWAE(LatentVariableModel):
         if (encoder is not None or decoder is not None) and stochastic_layers != 1:
             raise ValueError("Expected stochastic_layers=1 with your own `encoder`/`decoder` (the two-layer model's "
                              "four networks are tfvb's). Received: stochastic_layers=2")
+        policy = self.dtype_policy  # the inner layers compute as the model says (see networks.conv_encoder)
         if architecture == "conv":
-            self.set_networks(encoder, decoder, lambda: conv_encoder(self.image_shape, self.latent_dim, self.filters),
-                              lambda: conv_decoder(self.latent_dim, self.image_shape, self.filters))
+            self.set_networks(encoder, decoder,
+                              lambda: conv_encoder(self.image_shape, self.latent_dim, self.filters, dtype=policy),
+                              lambda: conv_decoder(self.latent_dim, self.image_shape, self.filters, dtype=policy))
         else:
             pixels = int(tf.reduce_prod(self.image_shape))
             self.set_networks(
                 encoder, decoder,
-                lambda: mlp(self.image_shape, self.hidden_units, 2 * self.latent_dim, name="encoder"),
+                lambda: mlp(self.image_shape, self.hidden_units, 2 * self.latent_dim, name="encoder", dtype=policy),
                 lambda: mlp((self.latent_dim,), tuple(reversed(self.hidden_units)), pixels,
-                            output_shape=self.image_shape, name="decoder"))
+                            output_shape=self.image_shape, name="decoder", dtype=policy))
         if stochastic_layers == 2:
-            self.encoder_2 = mlp((self.latent_dim,), self.hidden_units_2, 2 * self.top_latent_dim, name="encoder_2")
+            self.encoder_2 = mlp((self.latent_dim,), self.hidden_units_2, 2 * self.top_latent_dim, name="encoder_2",
+                                 dtype=policy)
             self.decoder_2 = mlp((self.top_latent_dim,), tuple(reversed(self.hidden_units_2)),
-                                 2 * self.latent_dim, name="decoder_2")
+                                 2 * self.latent_dim, name="decoder_2", dtype=policy)
         self.build((None,) + self.image_shape)
 
     def get_config(self):

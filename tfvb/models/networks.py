@@ -11,16 +11,23 @@ import keras
 from tfvb import _checks
 
 
-def conv_encoder(image_shape, latent_dim, filters=(32, 64), name="encoder"):
-    """The TensorFlow CVAE tutorial's encoder: 3x3 stride-2 convolutions, then Dense(2 * latent_dim)."""
+def conv_encoder(image_shape, latent_dim, filters=(32, 64), name="encoder", dtype=None):
+    """The TensorFlow CVAE tutorial's encoder: 3x3 stride-2 convolutions, then Dense(2 * latent_dim).
+
+    `dtype`: the layers' dtype policy (the owning model's, so a model made or loaded as float32 computes in
+    float32 under a mixed global policy); None: the global policy.
+    """
     layers = [keras.Input(shape=image_shape)]
-    layers += [keras.layers.Conv2D(f, 3, strides=2, activation="relu") for f in filters]
-    layers += [keras.layers.Flatten(), keras.layers.Dense(2 * latent_dim)]
+    layers += [keras.layers.Conv2D(f, 3, strides=2, activation="relu", dtype=dtype) for f in filters]
+    layers += [keras.layers.Flatten(dtype=dtype), keras.layers.Dense(2 * latent_dim, dtype=dtype)]
     return keras.Sequential(layers, name=name)
 
 
-def conv_decoder(latent_dim, image_shape, filters=(32, 64), name="decoder"):
-    """The tutorial's decoder: Dense to a (H/4, W/4, filters[0]) map, transposed convolutions up to the image."""
+def conv_decoder(latent_dim, image_shape, filters=(32, 64), name="decoder", dtype=None):
+    """The tutorial's decoder: Dense to a (H/4, W/4, filters[0]) map, transposed convolutions up to the image.
+
+    `dtype`: the layers' dtype policy, as in `conv_encoder`.
+    """
     h, w, c = image_shape
     stride_total = 2 ** len(filters)
     if h % stride_total or w % stride_total:
@@ -31,27 +38,30 @@ def conv_decoder(latent_dim, image_shape, filters=(32, 64), name="decoder"):
     base = (h // stride_total, w // stride_total, filters[0])
     layers = [
         keras.Input(shape=(latent_dim,)),
-        keras.layers.Dense(math.prod(base), activation="relu"),
-        keras.layers.Reshape(base),
+        keras.layers.Dense(math.prod(base), activation="relu", dtype=dtype),
+        keras.layers.Reshape(base, dtype=dtype),
     ]
     layers += [
-        keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")
+        keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu", dtype=dtype)
         for f in reversed(filters)
     ]
-    layers += [keras.layers.Conv2DTranspose(c, 3, strides=1, padding="same")]
+    layers += [keras.layers.Conv2DTranspose(c, 3, strides=1, padding="same", dtype=dtype)]
     return keras.Sequential(layers, name=name)
 
 
-def mlp(input_shape, hidden_units, output_units, activation="tanh", output_shape=None, name=None):
-    """Flatten, Dense(h, activation) for each h, Dense(output_units) [, Reshape(output_shape)]."""
+def mlp(input_shape, hidden_units, output_units, activation="tanh", output_shape=None, name=None, dtype=None):
+    """Flatten, Dense(h, activation) for each h, Dense(output_units) [, Reshape(output_shape)].
+
+    `dtype`: the layers' dtype policy, as in `conv_encoder`.
+    """
     hidden_units = _checks.int_tuple("hidden_units", hidden_units, allow_empty=True)
     layers = [keras.Input(shape=tuple(input_shape))]
     if len(input_shape) > 1:
-        layers.append(keras.layers.Flatten())
-    layers += [keras.layers.Dense(u, activation=activation) for u in hidden_units]
-    layers.append(keras.layers.Dense(output_units))
+        layers.append(keras.layers.Flatten(dtype=dtype))
+    layers += [keras.layers.Dense(u, activation=activation, dtype=dtype) for u in hidden_units]
+    layers.append(keras.layers.Dense(output_units, dtype=dtype))
     if output_shape is not None:
-        layers.append(keras.layers.Reshape(tuple(output_shape)))
+        layers.append(keras.layers.Reshape(tuple(output_shape), dtype=dtype))
     return keras.Sequential(layers, name=name)
 
 

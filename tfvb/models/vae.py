@@ -80,8 +80,10 @@ class CVAE(LatentVariableModel):
             kl = "sample"
         self.kl = _checks.one_of("kl", kl, {"analytic", "sample"})
         self.set_networks(encoder, decoder,
-                          lambda: conv_encoder(self.image_shape, self.latent_dim, self.filters),
-                          lambda: conv_decoder(self.latent_dim, self.image_shape, self.filters))
+                          lambda: conv_encoder(self.image_shape, self.latent_dim, self.filters,
+                                               dtype=self.dtype_policy),  # the model's policy, not the global one
+                          lambda: conv_decoder(self.latent_dim, self.image_shape, self.filters,
+                                               dtype=self.dtype_policy))
         self.build((None,) + self.image_shape)
 
     def get_config(self):
