@@ -76,14 +76,13 @@ class MCDropoutBase(
         self.architecture = _checks.one_of("architecture", architecture, {"mlp", "lenet"})
         self.image_shape = _checks.int_tuple("image_shape", image_shape)
         self.conv_layers = []
+        policy = self.dtype_policy  # the model's (a float32 model stays float32 under a mixed global policy)
         if self.architecture == "lenet":
             if self.concrete:
                 raise ValueError("Expected concrete=False with architecture='lenet' (concrete dropout is offered "
                                  "for the MLP). Received: concrete=True")
             if len(self.image_shape) != 3:
                 raise ValueError(f"Expected `image_shape` (height, width, channels). Received: {image_shape!r}")
-        policy = self.dtype_policy  # the model's (a float32 model stays float32 under a mixed global policy)
-        if self.architecture == "lenet":
             self.conv_layers = [
                 keras.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv_0", dtype=policy),
                 keras.layers.Conv2D(16, 5, activation="relu", name="conv_1", dtype=policy)]

@@ -89,12 +89,11 @@ def infer(loss, task=None, model=None):
         if kind == "logits" and softmax:
             raise ValueError("Expected logits from a network trained with from_logits=True. Received: a network "
                              "whose last layer applies a softmax")
-        if kind == "probabilities":
-            warn_float16_probabilities(model)
-        return task, kind
-    if softmax:
+    else:
+        kind = "probabilities" if softmax else "logits"
+    if kind == "probabilities":
         warn_float16_probabilities(model)
-    return task, "probabilities" if softmax else "logits"
+    return task, kind
 
 
 def _output_dtype(model):
