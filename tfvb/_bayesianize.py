@@ -14,7 +14,6 @@ layers named in `skip` stay deterministic. In posterior-mean mode the
 result computes exactly what the original computed.
 """
 
-import numbers
 
 import keras
 import numpy as np
@@ -225,9 +224,7 @@ def bayesianize(model, layer="flipout", prior=None, posterior_sigma_init=None, n
     if isinstance(skip, str):
         skip = (skip,)
     skip = tuple(skip)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
-    seed = None if seed is None else int(seed)  # the layers take Python ints
+    seed = _checks.integer("seed", seed, allow_none=True)  # the layers take Python ints
     loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
     task, outputs = _task.infer(None if loss is None else keras.losses.get(loss), task=task, model=model)
     if outputs == "gaussian":

@@ -215,9 +215,16 @@ def renamed(kwargs, old, new, value):
     return former
 
 
-def integer(name, value, minimum=None):
-    """`value` as an int: a Python or numpy integer (not a bool), at least `minimum` when given."""
+def integer(name, value, minimum=None, allow_none=False):
+    """`value` as an int: a Python or numpy integer (not a bool), at least `minimum` when given.
+
+    With `allow_none`, None passes through (an optional seed or sample count).
+    """
+    if allow_none and value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (minimum is not None and value < minimum):
-        what = {None: "an integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+        what = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}")
+        what = f"None or {what}" if allow_none else what
         raise ValueError(f"Expected `{name}` to be {what}. Received: {name}={value!r}")
     return int(value)

@@ -11,7 +11,6 @@ was calibrated on.
 """
 
 import inspect
-import numbers
 
 import keras
 import numpy as np
@@ -41,14 +40,9 @@ class CalibratedModel(keras.Model):
         if not callable(getattr(base, "predict_uncertainty", None)):
             raise ValueError("Expected `base` to be a predictive model with `predict_uncertainty(x, samples=, "
                              f"seed=)`. Received: {type(base).__name__}")
-        if samples is not None and (isinstance(samples, bool) or not isinstance(samples, numbers.Integral)
-                                    or samples < 1):
-            raise ValueError(f"Expected `samples` to be None or a positive integer. Received: samples={samples!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"Expected `seed` to be None or an integer. Received: seed={seed!r}")
         self.base = base
-        self.samples = None if samples is None else int(samples)
-        self.seed = None if seed is None else int(seed)
+        self.samples = _checks.integer("samples", samples, minimum=1, allow_none=True)
+        self.seed = _checks.integer("seed", seed, allow_none=True)
         self.built = True
 
     def _defaults(self, samples, seed):

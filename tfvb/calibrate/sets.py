@@ -103,9 +103,7 @@ def set_scores(probs, score="aps", randomized=False, lam=0.01, k_reg=1, rng=None
 
 def _k_reg(value):
     """RAPS's k_reg: a non-negative integer (a numpy integer too), refused otherwise (1.7 was read as 1)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"Expected `k_reg` to be a non-negative integer. Received: k_reg={value!r}")
-    return int(value)
+    return _checks.integer("k_reg", value, minimum=0)
 
 
 def conformal_sets(model, x, y, coverage=0.9, score="aps", randomized=False, lam=0.01, k_reg=1, samples=None,
