@@ -11,7 +11,10 @@ Data: t10k images 0-4,999 (the shared `mnist10k` file's last 5,000) and Fashion-
 the output).
 
     .venv/bin/python benchmarks/dataset_shift.py      # -> benchmarks/results/dataset_shift.{json,md,png}
-    .venv/bin/python benchmarks/dataset_shift.py --limit 200 --samples 10 --angles 0 90   # a quick look
+    .venv/bin/python benchmarks/dataset_shift.py --limit 200 --samples 10 --angles 0 90 --out /tmp/quick  # a look
+
+A run with other settings than the kept run's (`--limit`, `--samples`, `--angles`) needs its own `--out`:
+the kept files are what `--publish` puts into the README under their data description.
 
 On two cores, two processes (each entry's rows are independent), then one table:
 
@@ -56,12 +59,18 @@ def held_out(limit):
         ood, ood_what = ood[:5000], "Fashion-MNIST t10k 0-4,999"
     except (OSError, RuntimeError, ValueError):
         (ood, _), ood_what = data.fashion_mnist_sample(), "the 2,000 bundled Fashion-MNIST t10k images"
+    if limit is not None and limit < len(x):
+        what = f"the first {limit:,} of {what}"
+    if limit is not None and limit < len(ood):
+        ood_what = f"the first {limit:,} of {ood_what}"
     return x[:limit], y[:limit], ood[:limit], f"{what}; OOD: {ood_what}"
 
 
 def markdown(results, description, anchors):
     angles = next(iter(results.values()))["angles"]
-    lines = [f"Rotated MNIST ({description}); predictive mean of each model's own draws.", ""]
+    lines = [f"Rotated MNIST ({description}); predictive mean of each model's own draws; digits rotated with "
+             "bilinear interpolation (Ovadia et al.'s code: a cubic spline); NLL unfloored; Brier score summed over "
+             "the 10 classes, in [0, 2] (Ovadia et al.'s code reports it minus 1).", ""]
     for metric in shift.SHIFT_METRICS:
         lines += [f"**{metric}**", "", "| entry | " + " | ".join(f"{a:g}°" for a in angles) + " |",
                   "|---|" + "---|" * len(angles)]
@@ -86,7 +95,8 @@ def main(argv=None):
     parser.add_argument("--angles", nargs="*", type=float, default=list(shift.ANGLES))
     parser.add_argument("--samples", type=int, default=100, help="weight draws / dropout passes per prediction")
     parser.add_argument("--limit", type=int, default=None, help="use the first LIMIT images of each set")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "dataset_shift"))
+    parser.add_argument("--out", default=None,
+                        help="write OUT.json, .md and .png (default: the kept run, benchmarks/results/dataset_shift)")
     parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                         help="write one table from earlier runs' JSON files (same data, samples and angles)")
     parser.add_argument("--publish", action="store_true",
@@ -95,7 +105,13 @@ def main(argv=None):
     if args.publish:
         return publish()
     if args.merge:
-        return merge(args.merge, args.out)
+        return merge(args.merge, args.out or KEPT)
+    other = [f"--{k} {v}" for k, v, default in (("limit", args.limit, None), ("samples", args.samples, 100),
+                                                 ("angles", args.angles, list(shift.ANGLES))) if v != default]
+    if args.out is None and other:
+        parser.error(f"expected --out for a run with other settings than the kept run's (received {', '.join(other)}): "
+                     "the kept files are what --publish puts into the README")
+    args.out = args.out or KEPT
     names = args.names or [n for n in zoo.list_models() if zoo.registry.get(n).family == "bnn"
                            and zoo.registry.get(n).dataset == "mnist" and zoo.is_trained(n)]
     x, y, ood, description = held_out(args.limit)
@@ -130,12 +146,20 @@ def merge(paths, out):
             runs.append(json.load(f))
     first = runs[0]
     angles = next(iter(first["results"].values()))["angles"]
+    images = next(iter(first["results"].values())).get("images")
+    results = {}
     for path, run in zip(paths, runs):
         got = (run["data"], run["samples"], next(iter(run["results"].values()))["angles"])
         if got != (first["data"], first["samples"], angles):
             raise SystemExit(f"Expected runs on the same data, samples and angles as {paths[0]} "
                              f"({first['data']!r}, {first['samples']}, {angles}). Received in {path}: {got}")
-    results = {name: table for run in runs for name, table in run["results"].items()}
+        for name, table in run["results"].items():
+            if table.get("images") != images:
+                raise SystemExit(f"Expected every entry on {images} images, as in {paths[0]}. Received in {path}: "
+                                 f"{name} on {table.get('images')}")
+            if name in results:
+                raise SystemExit(f"Expected each entry in one of the runs. Received: {name} again in {path}")
+            results[name] = table
     write({"data": first["data"], "samples": first["samples"], "seconds": sum(r["seconds"] for r in runs),
            "results": results, "anchors": next((r.get("anchors") for r in runs if r.get("anchors")), None),
            "merged_from": [os.path.basename(p) for p in paths]}, out)

@@ -3,9 +3,11 @@
 For each data set and method (`_uci_gap_methods.py`: Gal's MC-dropout protocol
 as `tfvb.uci_protocol` runs it, the zoo recipe's Flipout BNN, Lakshminarayanan
 et al.'s deep ensemble of 5 Gaussian networks), the first `--standard-splits`
-standard splits and the gap split of every input feature (`--features`:
-some; `tfvb.uci_protocol.gap_split`: the middle third of the rows sorted by
-that feature held out) are trained and scored: test log-likelihood and RMSE
+standard splits and the gap split of every input feature that has a gap
+(`--features`: some; `tfvb.uci_protocol.gap_split`: the middle third of the
+rows sorted by that feature held out, ties in a seeded random order; a
+feature whose middle third is one value, e.g. naval's two constant columns
+or Boston's CHAS and ZN, has no gap and is left out) are trained and scored: test log-likelihood and RMSE
 in the original units, 90 % / 95 % interval coverage. `uci_gap_report.py`
 turns the records into the table (standard vs gap LL and RMSE per data set
 and method, and whether the mean-field Flipout BNN's LL falls further below
@@ -17,8 +19,8 @@ in the gaps than MC dropout's and the ensemble's).
         --report benchmarks/results/uci_gap.md          # all six data sets, then the table
     .venv/bin/python benchmarks/uci_gap.py --smoke      # Boston, 2 epochs, 1 split, 2 features: ~35 s
 
-Interruptions: every finished (data set, method, split kind, split) record is
-merged into --json at once (atomically, under a lock on its folder, so two
+Interruptions: every finished (data set, method, split kind, split) record, with the command that
+made it, is merged into --json at once (atomically, under a lock on its folder, so two
 processes running different --datasets may share one file); `--resume` skips
 the records already there with the same settings (and refuses a file whose
 records were made with other settings). A killed run loses the record in
@@ -73,7 +75,7 @@ for _path in (HERE, os.path.dirname(HERE)):
         sys.path.insert(0, _path)
 
 STANDARD_SPLITS = 5
-SMOKE = {"datasets": ["bostonHousing"], "standard_splits": 1, "features": [0, 1], "epochs": 2, "samples": 100,
+SMOKE = {"datasets": ["bostonHousing"], "standard_splits": 1, "features": [0, 2], "epochs": 2, "samples": 100,
          "validation_samples": 50}
 
 
@@ -118,11 +120,10 @@ class RecordFile:
 
         with self._locked():
             records = {record_key(r): r for r in self.records()}
-            records[record_key(record)] = record
+            records[record_key(record)] = {**record, "command": command}  # the process that computed it
             _atomic.write_json(self.path, {
                 "what": "benchmarks/uci_gap.py: per-split test scores on standard and gap splits "
-                        "(benchmarks/uci_gap_report.py makes the table)",
-                "command": command,
+                        "(benchmarks/uci_gap_report.py makes the table); each record's `command` made it",
                 "records": sorted(records.values(), key=record_key),
             }, indent=1)
 
@@ -144,7 +145,8 @@ def parse(argv):
     parser.add_argument("--standard-splits", type=int, default=None,
                         help=f"evaluate the first N standard splits (default {STANDARD_SPLITS})")
     parser.add_argument("--features", type=int, nargs="+", default=None,
-                        help="gap splits of these input features, by position 0..D-1 (default: every feature)")
+                        help="gap splits of these input features, by position 0..D-1 (default: every feature "
+                             "with a gap, `tfvb.uci_protocol.gap_features`)")
     parser.add_argument("--epoch-multiplier", type=int, default=settings.EPOCH_MULTIPLIER,
                         help="MC dropout's epochs = this x n_epochs (as benchmarks/uci.py)")
     parser.add_argument("--samples", type=int, default=None,
@@ -165,7 +167,7 @@ def parse(argv):
     parser.add_argument("--resume", action="store_true", help="skip the records already in --json")
     parser.add_argument("--report", default=None, help="write the markdown table of --json here at the end")
     parser.add_argument("--smoke", action="store_true",
-                        help="Boston (unless --datasets), 1 standard split, features 0 and 1, 2 epochs, "
+                        help="Boston (unless --datasets), 1 standard split, features 0 and 2, 2 epochs, "
                              "100 MC passes: the whole pipeline in about half a minute")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -196,6 +198,7 @@ def parse(argv):
 def folders(args):
     """{name: UCIFolder} of the requested data sets, every name and feature checked before any training."""
     from tfvb.data import UCIFolder, default_uci_root, list_uci
+    from tfvb.uci_protocol import gap_features
 
     root = args.root or default_uci_root()
     try:
@@ -214,6 +217,11 @@ def folders(args):
         bad = [f for f in args.features or () if not 0 <= f < d]
         if bad:
             _fail(f"Expected --features in [0, {d - 1}] (the input features of {name}). Received: {bad}")
+        with_gap = gap_features(folder)
+        no_gap = [f for f in args.features or () if f not in with_gap]
+        if no_gap:
+            _fail(f"Expected --features with a gap in {name} (its middle third not a single value): {with_gap}. "
+                  f"Received: {no_gap}")
         if args.standard_splits > folder.n_splits:
             _fail(f"Expected --standard-splits <= {folder.n_splits}, the splits of {name}. "
                   f"Received: {args.standard_splits}")
@@ -223,7 +231,9 @@ def folders(args):
 
 def work(folder, args):
     """(kind, k) in the run's order: standard 0, gap 0, standard 1, gap 1, ..."""
-    features = list(args.features) if args.features is not None else list(range(len(folder.feature_indices)))
+    from tfvb.uci_protocol import gap_features
+
+    features = list(args.features) if args.features is not None else gap_features(folder)
     standard = list(range(args.standard_splits))
     order = []
     for i in range(max(len(standard), len(features))):

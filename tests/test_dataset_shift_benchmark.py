@@ -37,6 +37,22 @@ def test_two_runs_merge_into_the_table_of_one(tmp_path):
                  "--angles", "0", "90"])
     with pytest.raises(SystemExit, match=r"Expected runs on the same data, samples and angles"):
         script.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "c.json"), "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match=r"Expected each entry in one of the runs. Received: mc_dropout_mnist again"):
+        script.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "a.json"), "--out", str(tmp_path / "x")])
+    assert merged["data"].startswith("the first 40 of ")  # a --limit run says so in its tables' header
+    script.main(["--names", "mc_dropout_mnist", "--out", str(tmp_path / "d"), "--limit", "30", "--samples", "3",
+                 "--angles", "0", "90"])
+    with pytest.raises(SystemExit, match=r"Expected runs on the same data"):  # 30 images are other data than 40
+        script.main(["--merge", str(tmp_path / "b.json"), str(tmp_path / "d.json"), "--out", str(tmp_path / "x")])
+
+
+def test_a_run_with_other_settings_does_not_overwrite_the_kept_one(capsys):
+    """The docstring's quick look once wrote a 200-image, 10-draw table over the kept 5,000-image one, under the
+    kept run's data description, for `--publish` to put into the README."""
+    with pytest.raises(SystemExit):
+        _script().main(["--limit", "200", "--samples", "10", "--angles", "0", "90"])
+    assert "expected --out for a run with other settings than the kept run's (received --limit 200, --samples 10, " \
+           "--angles [0.0, 90.0])" in capsys.readouterr().err
 
 
 def test_publish_puts_the_kept_run_between_the_markers(tmp_path):

@@ -39,7 +39,7 @@ def test_every_method_writes_one_record_per_split(smoke_run):
     for r in records:
         assert np.isfinite(r["ll"]) and r["rmse"] > 0 and r["seconds"] > 0 and r["epochs"] == 2
         assert 0 <= r["coverage"]["90"]["gaussian"]["coverage"] <= 1
-        assert r["settings"]["seed"] == 0
+        assert r["settings"]["seed"] == 0 and "uci_gap.py" in r["command"] and "--smoke" in r["command"]
         if r["kind"] == "gap":
             # Distinct continuous values: the held-out third of the feature holds no training row.
             assert r["gap_feature"] == r["split"] and r["train_rows_in_gap"] == 0
@@ -96,6 +96,19 @@ def test_unknown_names_are_refused_with_the_valid_ones(smoke_run, capsys):
     assert "invalid choice: 'vi' (choose from" in capsys.readouterr().err
     with pytest.raises(SystemExit, match=r"Expected --features in \[0, 2\] \(the input features of toy\)"):
         _load_benchmark("uci_gap").main([root, "--features", "3", "--json", os.path.join(root, "x.json")])
+
+
+def test_a_feature_without_a_gap_is_left_out_or_refused(tmp_path):
+    """A constant column (naval has two) has no middle third to hold out: not a gap split of its data set."""
+    path = make_folder(str(tmp_path / "toy"), rows=60, features=3)
+    table = np.loadtxt(os.path.join(path, "data.txt"))
+    table[:, 2] = 1.0
+    np.savetxt(os.path.join(path, "data.txt"), table)
+    gap = _load_benchmark("uci_gap")
+    args = gap.parse([str(tmp_path), "--standard-splits", "2", "--json", str(tmp_path / "x.json")])
+    assert gap.work(gap.folders(args)["toy"], args) == [("standard", 0), ("gap", 0), ("standard", 1), ("gap", 1)]
+    with pytest.raises(SystemExit, match=r"Expected --features with a gap in toy .*: \[0, 1\]. Received: \[2\]"):
+        gap.main([str(tmp_path), "--features", "2", "--json", str(tmp_path / "x.json")])
 
 
 def _fake(method, kind, lls):
