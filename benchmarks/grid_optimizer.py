@@ -11,9 +11,11 @@ interleaved pairs, so a slow spell of a shared machine hits both.
 
 Reported per data set: seconds per fit of each side (median) and the paired
 ratios keras / hand-written (min, median, max): 1.00 would mean no cost.
-Measured (2 loaded cores, one thread): Boston 1.06-1.13 (a small grid's step
-is dispatch-bound, and Keras adds its bookkeeping ops per variable), protein
-0.99. The grid keeps its own update.
+Stored run (benchmarks/results/grid_optimizer.json, the command below with
+`--repeats 9`: one run of 9 pairs, 2 loaded cores, one thread): Boston median
+1.11 (pairs 0.89-1.45; a small grid's step is dispatch-bound, and Keras adds
+its bookkeeping ops per variable), protein median 0.99 (pairs 0.70-1.06).
+The grid keeps its own update.
 
     python benchmarks/grid_optimizer.py --json benchmarks/results/grid_optimizer.json
 """

@@ -88,15 +88,31 @@ def print_table(summary, peaks):
 def markdown(report):
     """The summary as a Markdown table (what the README's performance section shows)."""
     peak = report["peak_gflops"]
-    lines = [f"Matmul peak in the same run: {peak['median']:.0f} GFLOP/s (median; min {peak['min']:.0f}, "
-             f"max {peak['max']:.0f}; threads: {report.get('threads', 'default')}). {report['rounds']} rounds, "
-             f"{report['reps_per_round']} pairs each; "
+    threads = report.get("threads", "default")
+    first = (f"Matmul peak in the same run: {peak['median']:.0f} GFLOP/s (median; min {peak['min']:.0f}, "
+             f"max {peak['max']:.0f}; threads: {threads})." if peak else
+             f"No ratio of this run is taken against the matmul peak (threads: {threads}).")
+    lines = [f"{first} {report['rounds']} rounds, {report['reps_per_round']} pairs each; "
              "min / median / max over the rounds.", "",
              "| ratio | wall clock | process CPU time | goal |", "|---|---|---|---|"]
     for name, s in report["ratios"].items():
         cells = [" / ".join(f"{s[c][k]:.2f}" for k in ("min", "median", "max")) for c in CLOCKS]
         lines.append(f"| `{name}` | {cells[0]} | {cells[1]} | {s['goal'] or ''} |")
+    lines += ["", f"Command: `{report['command']}`; label: {report.get('label') or 'none'}; process: "
+                  f"{json.dumps(report.get('process'))}."]
     return "\n".join(lines) + "\n"
+
+
+def process_settings():
+    """What the command line does not show: the CPUs the process may run on, its niceness, the thread
+    variables of its environment and the load average when the run ended."""
+    return {
+        "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "niceness": os.nice(0) if hasattr(os, "nice") else None,
+        "environment": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                                                       "TF_NUM_INTEROP_THREADS")},
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
 
 
 def main(argv=None):
@@ -131,6 +147,7 @@ def main(argv=None):
         "label": args.label,
         "command": "benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "rounds": args.rounds, "reps_per_round": args.reps, "threads": args.threads or "default",
+        "process": process_settings(),
         "peak_gflops": {"min": min(peaks), "median": statistics.median(peaks), "max": max(peaks)} if peaks else None,
         "ratios": summary,
         "raw": rounds,
@@ -141,9 +158,8 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2, default=float)
-        if peaks:
-            with open(os.path.splitext(args.json)[0] + ".md", "w") as f:
-                f.write(markdown(report))
+        with open(os.path.splitext(args.json)[0] + ".md", "w") as f:
+            f.write(markdown(report))
         print(f"wrote {args.json}")
     return report
 

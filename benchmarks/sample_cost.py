@@ -123,18 +123,26 @@ def _child(name, samples, args):
     return json.loads(lines[-1])
 
 
+def pair_ratios(loop, vectorized):
+    """loop / vectorized of each interleaved repeat (the i-th call of each way)."""
+    return [a / b for a, b in zip(loop["all_s"], vectorized["all_s"])]
+
+
 def table(rows):
-    """Markdown: one row per (model, T), the two ways side by side and their ratio."""
+    """Markdown: one row per (model, T), the two ways side by side, the ratio of their medians and the
+    min-max of the per-repeat ratios (one value at T = 1000, timed once)."""
     by = {(r["model"], r["samples"], r["way"]): r for r in rows}
-    lines = ["| model | T | predict_uncertainty s | loop of T calls s | loop / vectorized | samples/s (vectorized) "
-             "| peak MB vectorized | peak MB loop |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | T | predict_uncertainty s | loop of T calls s | loop / vectorized | pairs min-max "
+             "| samples/s (vectorized) | peak MB vectorized | peak MB loop |", "|---|---|---|---|---|---|---|---|---|"]
     for name in MODELS:
         for t in sorted({r["samples"] for r in rows if r["model"] == name}):
             v, lo = by.get((name, t, "vectorized")), by.get((name, t, "loop"))
             if not v or not lo:
                 continue
+            pairs = pair_ratios(lo, v)
             lines.append(f"| {name} | {t} | {v['latency_s']:.3f} | {lo['latency_s']:.3f} | "
-                         f"{lo['latency_s'] / v['latency_s']:.2f} | {v['samples_per_s']:,.0f} | "
+                         f"{lo['latency_s'] / v['latency_s']:.2f} | {min(pairs):.2f}-{max(pairs):.2f} "
+                         f"({len(pairs)}) | {v['samples_per_s']:,.0f} | "
                          f"{'<= ' if v['peak_at_most'] else ''}{v['peak_mb']:.0f} | {lo['peak_mb']:.0f} |")
     return "\n".join(lines)
 
@@ -175,8 +183,12 @@ def main(argv=None):
     import tensorflow as tf
     from _timing import runtime
 
-    report = {"benchmark": "sample_cost", "batch": args.batch, "rows": rows, "table": table(rows),
-              "wall_s": time.time() - start, "threads": args.threads or "all cores", **runtime(tf)}
+    report = {"benchmark": "sample_cost", "command": " ".join([os.path.basename(sys.executable)] + (
+                  sys.argv if argv is None else [os.path.relpath(__file__), *argv])),
+              "batch": args.batch, "repeats": args.repeats, "rows": rows, "table": table(rows),
+              "wall_s": time.time() - start, "threads": args.threads or "all cores",
+              "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+              "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None, **runtime(tf)}
     print(report["table"])
     write_json(args.json, report)
     return report

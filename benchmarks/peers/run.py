@@ -45,7 +45,9 @@ from rows import ROWS, SIZES, SMOKE_SIZES  # noqa: E402
 
 CLOCKS = ("wall", "cpu")
 PEER_NAMES = {"pythae": "pythae 0.1.2", "plain_torch": "plain PyTorch", "bayesian_torch": "bayesian-torch 0.5.0"}
-#: Sanity tolerances: log p(x) within 3 % (about 4 nats at -130), accuracy within 3 points.
+#: Sanity tolerances: log p(x) within 3 % (5-6 nats at the -170 to -201 nats the stored runs compared), accuracy
+#: within 3 points. In both stored runs (peers.md, peers_training.md) tfvb's VAE sits 4.1-4.2 nats below both peers
+#: (-201.17 and -201.31 against pythae's -197.10 and the plain loop's -197.08): inside the tolerance, not explained.
 LL_TOLERANCE, ACCURACY_TOLERANCE = 0.03, 0.03
 
 

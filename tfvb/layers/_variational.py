@@ -235,9 +235,12 @@ class VariationalLayer(randomness.SavesSeedState, keras.layers.Layer):
         """`_linear` with each of the T kernels, as one graph op (a `tf.map_fn` over the samples).
 
         x (N, ...) shared by the samples, or (T, N, ...) per sample -> (T, N, ...).
-        On CPU this beats one stacked or grouped convolution by 1.4x (T = 100 kernels
-        on shared 28x28x1 images) to 3x (per-sample 14x14x6 inputs): oneDNN's grouped
-        convolutions are slow, and no transposes of the (T x N) activations are needed.
+        On CPU this beats one stacked or grouped convolution, which took 1.21x as long
+        (process CPU time, median of 7 interleaved pairs, pairs 1.21-1.22) for T = 100 kernels
+        on 128 shared 28x28x1 images, 1.29x (1.28-1.37) on per-sample 14x14x6 inputs and
+        1.20x (1.18-1.23) for a stride-2 transposed convolution of 16 per-sample 7x7x64
+        inputs (forward only, one thread, one run on loaded cores: benchmarks/conv_map.py,
+        benchmarks/results/conv_map.json). No transposes of the (T x N) activations are needed.
         """
         if x.shape.rank == kernels.shape.rank - 1:
             return tf.map_fn(lambda kernel: self._linear(x, kernel), kernels, fn_output_signature=x.dtype,

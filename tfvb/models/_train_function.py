@@ -9,10 +9,12 @@ the end of a dataset of unknown size. When the number of steps is known
 past the end, and one `tf.function` that takes the next batch and runs the
 step does the same work with less around it. Its concrete function is
 called directly, so the trace cache is asked once per iterator, not once per
-step (one iterator serves a whole `fit` of an `image_dataset`). Measured per
-call on a trivial step (one thread, process CPU time): Keras' path about
-0.7 ms, the concrete function about 0.27 ms; on the VAE it is ~0.4 ms of a
-~6.5 ms step (`benchmarks/fit_overhead.py`).
+step (one iterator serves a whole `fit` of an `image_dataset`). In single
+probes (one thread, process CPU time; no script or stored result): per call on
+a trivial step, Keras' path about 0.7 ms and the concrete function about
+0.27 ms; on the 784-200-200-50 VAE, about 0.4 ms of a ~6.5 ms step.
+`benchmarks/fit_overhead.py` measures the whole `fit` against the bare steps
+(`vae_fit_over_bare_steps`, `vae_keras_fit_over_bare_steps`), not the call.
 
 Keras' own function is kept, and used, for everything else: distribution
 strategies, `steps_per_execution` > 1, `jit_compile`, `run_eagerly`, and

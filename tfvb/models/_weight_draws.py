@@ -48,8 +48,9 @@ class WeightDraws:
         REFERENCE_BATCH inputs near MAX_ACTIVATION_ELEMENTS floats, and its draws of
         every kernel within that bound too; inputs are chunked so that a call stays
         within it. (A group per call keeps batches whole: shrinking the batch to fit
-        all T draws at once made T = 1000 LeNet draws 4x slower than a loop of T
-        calls, from per-op overhead on tiny batches.)
+        all T draws at once made T = 1000 LeNet draws about 4x slower than a loop of
+        T calls in a single probe of that earlier code, with no stored result, from
+        per-op overhead on tiny batches.)
         """
         widest = self._widest_activation()
         group = max(

@@ -504,7 +504,8 @@ class DeepEnsemble(_inputs.InputRange, LocalBatchBuild, _divergence.FiniteWeight
                              f"example. Received: inputs.shape={x.shape}")
         _checks.in_range(x, self._input_range)  # eager: raises here
         # One compiled function per member: on CPU, n members in one graph ran 1.7-2.5x slower than
-        # n compiled calls (the graph's concurrent convolutions compete for the cores).
+        # n compiled calls in a single probe (no script or stored result; the graph's concurrent
+        # convolutions compete for the cores).
         spec = tf.TensorSpec((None,) + self.member_input_shape, tf.float32)
         fns = [_traced.traced_once(self, f"_tfvb_member_fn_{i}", functools.partial(_member_outputs, m), spec,
                                    autograph=False)

@@ -213,9 +213,11 @@ class MCDropoutGrid:
     def _apply_gradients(self, grads):
         """Keras' Adam update (beta 0.9, 0.999, epsilon 1e-7), elementwise: network g trains as if alone.
 
-        Written out rather than `keras.optimizers.Adam.apply`: the same numbers to the bit, but
-        Keras' per-variable bookkeeping ops cost 6-13% of a small grid's step (Boston), where the
-        step is dispatch-bound (benchmarks/grid_optimizer.py).
+        Written out rather than `keras.optimizers.Adam.apply`: the same numbers to the bit, and on
+        a small grid, where the step is dispatch-bound, Keras' per-variable bookkeeping ops made a
+        Boston grid search's `fit` take 1.11 times as long (median of 9 interleaved pairs, pairs
+        0.89-1.45; one run, one thread, loaded cores; protein 0.99, pairs 0.70-1.06:
+        benchmarks/grid_optimizer.py, benchmarks/results/grid_optimizer.json).
         """
         t = self._iterations.assign_add(1.0)
         alpha = self.learning_rate * tf.sqrt(1.0 - 0.999**t) / (1.0 - 0.9**t)
