@@ -125,8 +125,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    except RuntimeError:  # TensorFlow already started (e.g. under pytest): its threads stay as they are
+        pass
     rows = []
     for name, (module, layer, x, kernels) in cases(tf, args.samples, args.batch, args.transpose_batch).items():
         if args.cases and name not in args.cases:
