@@ -1,6 +1,6 @@
 """Tutorial: Bayesian neural networks, calibration and out-of-distribution detection on the bundled digits.
 
-Run it as `python bnn_calibration.py` (a few minutes on 2 CPU cores); it writes its pictures in the
+Run it as `python bnn_calibration.py` (about a minute on 2 CPU cores); it writes its pictures in the
 current folder. docs/tutorials/bnn_calibration.md explains it part by part.
 """
 

@@ -1,7 +1,7 @@
 """Tutorial: MC dropout for regression, its uncertainty, and Gal's UCI benchmark protocol.
 
 Run it as `python mc_dropout_uci.py` in a tfvb checkout (the UCI folders live in `../shared/data`
-or `$TFVB_SHARED_DATA`; the first part needs no data). A few minutes on 2 CPU cores.
+or `$TFVB_SHARED_DATA`; the first part needs no data). About two minutes on 2 CPU cores.
 docs/tutorials/mc_dropout_uci.md explains it part by part.
 """
 

@@ -1,6 +1,6 @@
 """Tutorial: TensorFlow Probability's Bayesian LeNet-5 (bayesian_neural_network.py) ported to tfvb.
 
-Run it as `python tfp_lenet5.py` (a few minutes on 2 CPU cores). docs/tutorials/tfp_lenet5.md shows the
+Run it as `python tfp_lenet5.py` (about five minutes on 2 CPU cores). docs/tutorials/tfp_lenet5.md shows the
 TFP original beside each part; docs/migrating_from_tfp.md has the whole mapping.
 """
 

@@ -1,7 +1,7 @@
 """Tutorial: keras.io's "Probabilistic Bayesian Neural Networks" (the BNN with DenseVariational) ported to tfvb.
 
 Run it as `python tfp_probabilistic_bnn.py` in a tfvb checkout (it reads the UCI red-wine folder under
-`../shared/data/uci` or `$TFVB_SHARED_DATA`; a few minutes on 2 CPU cores).
+`../shared/data/uci` or `$TFVB_SHARED_DATA`; about eight minutes on 2 CPU cores).
 docs/tutorials/tfp_probabilistic_bnn.md compares it with the original part by part.
 """
 

@@ -1,6 +1,6 @@
 """Tutorial: hyper-parameter search with keras-tuner over tfvb's HyperModels.
 
-Run it as `python tuning.py` (a few minutes on 2 CPU cores); it writes the tuner's folder in the
+Run it as `python tuning.py` (one to two minutes on 2 CPU cores); it writes the tuner's folder in the
 current folder. docs/tutorials/tuning.md explains it part by part.
 """
 

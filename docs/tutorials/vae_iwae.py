@@ -1,6 +1,6 @@
 """Tutorial: variational autoencoders and the importance-weighted autoencoder on the bundled MNIST digits.
 
-Run it as `python vae_iwae.py` (a few minutes on 2 CPU cores); it writes its pictures in the
+Run it as `python vae_iwae.py` (about three minutes on 2 CPU cores); it writes its pictures in the
 current folder. docs/tutorials/vae_iwae.md explains it part by part.
 """
 

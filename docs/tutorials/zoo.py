@@ -1,6 +1,6 @@
 """Tutorial: the model zoo: list, read a card, load, check, fine-tune, serve and re-benchmark a pretrained model.
 
-Run it as `python zoo.py` (a couple of minutes on 2 CPU cores); it writes its pictures in the current
+Run it as `python zoo.py` (under a minute on 2 CPU cores: it loads trained models); it writes its pictures in the current
 folder. docs/tutorials/zoo.md explains it part by part.
 """
 
