@@ -38,3 +38,15 @@ def runtime(tf, **versions):
         "device": [d.device_type for d in tf.config.list_logical_devices()],
         "cpu_count": os.cpu_count(),
     }
+
+
+def process_settings():
+    """What the command line does not show: the CPUs the process may run on, its niceness, the thread
+    variables of its environment and the load average when the run ended."""
+    return {
+        "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "niceness": os.nice(0) if hasattr(os, "nice") else None,
+        "environment": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                                                       "TF_NUM_INTEROP_THREADS")},
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }

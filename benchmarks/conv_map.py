@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _timing import runtime, write_json  # noqa: E402
+from _timing import process_settings, runtime, write_json  # noqa: E402
 
 CLOCKS = ("wall", "cpu")
 WAYS = ("map", "stacked_or_grouped")
@@ -147,11 +147,7 @@ def main(argv=None):
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         "samples": args.samples, "batch": args.batch, "transpose_batch": args.transpose_batch,
         "repeats": args.repeats, "threads": args.threads,
-        "environment": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                                                       "TF_NUM_INTEROP_THREADS")},
-        "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "niceness": os.nice(0) if hasattr(os, "nice") else None,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        **process_settings(),
         "rows": rows,
         **runtime(tf),
     }

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from _peak import CLOCKS, PEAK_SIZE, matmul_peak  # noqa: E402
-from _timing import runtime  # noqa: E402
+from _timing import process_settings, runtime  # noqa: E402
 from suite import BENCHMARKS  # noqa: E402
 
 
@@ -101,18 +101,6 @@ def markdown(report):
     lines += ["", f"Command: `{report['command']}`; label: {report.get('label') or 'none'}; process: "
                   f"{json.dumps(report.get('process'))}."]
     return "\n".join(lines) + "\n"
-
-
-def process_settings():
-    """What the command line does not show: the CPUs the process may run on, its niceness, the thread
-    variables of its environment and the load average when the run ended."""
-    return {
-        "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "niceness": os.nice(0) if hasattr(os, "nice") else None,
-        "environment": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                                                       "TF_NUM_INTEROP_THREADS")},
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
 
 
 def main(argv=None):

@@ -181,14 +181,13 @@ def main(argv=None):
                 print(f"{name:10s} T={t:5d} {row['way']:10s} {row['latency_s']:8.3f} s  "
                       f"{row['samples_per_s']:12,.0f} samples/s  peak {row['peak_mb']:7.1f} MB", flush=True)
     import tensorflow as tf
-    from _timing import runtime
+    from _timing import process_settings, runtime
 
     report = {"benchmark": "sample_cost", "command": " ".join([os.path.basename(sys.executable)] + (
                   sys.argv if argv is None else [os.path.relpath(__file__), *argv])),
               "batch": args.batch, "repeats": args.repeats, "rows": rows, "table": table(rows),
               "wall_s": time.time() - start, "threads": args.threads or "all cores",
-              "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-              "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None, **runtime(tf)}
+              **process_settings(), **runtime(tf)}
     print(report["table"])
     write_json(args.json, report)
     return report

@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 import tensorflow as tf
+from _timing import process_settings
 
 import tfvb
 
@@ -90,16 +91,6 @@ def measure(name, batches, repeats, folder):
             ratios = " | ".join(f"{row['over_python'][k]['median']:.2f}" for k in RUNTIMES[1:])
             print(f"| {name} | {n} | {samples} | {cells} | {ratios} |", flush=True)
     return rows
-
-
-def process_settings():
-    return {
-        "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "niceness": os.nice(0) if hasattr(os, "nice") else None,
-        "environment": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                                                       "TF_NUM_INTEROP_THREADS")},
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
 
 
 def main(argv=None):
