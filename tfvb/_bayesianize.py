@@ -14,7 +14,6 @@ layers named in `skip` stay deterministic. In posterior-mean mode the
 result computes exactly what the original computed.
 """
 
-
 import keras
 import numpy as np
 
