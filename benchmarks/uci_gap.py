@@ -39,7 +39,13 @@ where its run is kept (`--kept-runs`, default the checkout's benchmarks/results,
 uci_kin8nm_100x.json) the split's record is taken from it (`reused_from` in the record) instead of
 training the grid a second time (`_uci_gap_methods.MCDropout.kept`); `--kept-runs none` trains them.
 
-Cost, estimated (one process, one thread, on this 2-core machine with the other core busy; wall seconds
+Cost. Measured (2026-12-06, one process, one thread, the other core busy; wall seconds per split): Boston's
+gap splits MC dropout ~9, Flipout ~24, ensemble ~4 (the estimate below: 71 / 37 / 6); naval's standard
+split 0 Flipout 197 and ensemble 12 (estimate 1080 / 73), its gap split 0 MC dropout 161 (estimate 650):
+the estimate below, made before any run, is 1.5-8x too high. It stays until records of every data set
+replace it (each record's `seconds`).
+
+Estimated (one process, one thread, on this 2-core machine with the other core busy; wall seconds
 per split, standard / gap). Measured: the smoke run (Boston, 2 epochs) and the same on Boston at 20 and
 100 epochs (Flipout and ensemble): a fixed ~2 s (Flipout) / ~3.5 s (ensemble) per split plus ~8 ms per
 Flipout step (batch 32) and ~16 ms per ensemble step (batch 100, 5 members). Scaled to each data set by
