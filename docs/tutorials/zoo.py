@@ -1,7 +1,7 @@
 """Tutorial: the model zoo: list, read a card, load, check, fine-tune, serve and re-benchmark a pretrained model.
 
-Run it as `python zoo.py` (under a minute on 2 CPU cores: it loads trained models); it writes its pictures in the current
-folder. docs/tutorials/zoo.md explains it part by part.
+Run it as `python zoo.py` (under a minute on 2 CPU cores: it loads trained models); it writes its pictures in
+the current folder. docs/tutorials/zoo.md explains it part by part.
 """
 
 # --8<-- [start:list]
