@@ -3,11 +3,13 @@
 One row per data set x method: the standard splits' test log-likelihood (mean
 +- standard error over the n splits run), the gap splits' (over the n
 features), the difference gap - standard (its standard error from the two
-independent ones), the same for RMSE, and the Gaussian 90 % interval coverage
-on both. Below the table, per data set, the over-confidence question (Foong et
-al. 2019: mean-field VI is over-confident between clusters): does the Flipout
-BNN's LL fall further below its standard-split LL than MC dropout's and the
-ensemble's do? Asked as a paired difference of differences,
+independent ones), the gap splits' median LL and worst feature (a mean over
+features can be dominated by one feature where a method collapses), the same
+for RMSE, and the Gaussian 90 % interval coverage on both. Below the table,
+per data set, the over-confidence question (Foong et al. 2019: mean-field VI
+is over-confident between clusters): does the Flipout BNN's LL fall further
+below its standard-split LL than MC dropout's and the ensemble's do? Asked as
+a paired difference of differences,
 
     [mean_f (LL_flipout - LL_other)(gap f)] - [mean_k (LL_flipout - LL_other)(split k)],
 
@@ -27,6 +29,7 @@ which Flipout is below the other method is given beside it.)
 import argparse
 import math
 import os
+import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -91,7 +94,9 @@ def rows(records):
             for kind in ("standard", "gap"):
                 these = [r for r in mine if r["kind"] == kind]
                 row[kind] = {"ll": mean_se([r["ll"] for r in these]), "rmse": mean_se([r["rmse"] for r in these]),
-                             "coverage": mean_se([c for c in map(_coverage, these) if c is not None])}
+                             "coverage": mean_se([c for c in map(_coverage, these) if c is not None]),
+                             "ll_median": statistics.median([r["ll"] for r in these]) if these else None,
+                             "ll_worst": min(((r["ll"], r["split"]) for r in these), default=None)}
             row["ll_difference"] = difference(row["gap"]["ll"], row["standard"]["ll"])
             row["rmse_difference"] = difference(row["gap"]["rmse"], row["standard"]["rmse"])
             out.append(row)
@@ -173,17 +178,23 @@ def markdown(records, sources=()):
              "one per feature) against the first standard splits, from `benchmarks/uci_gap.py`"
              + (f" ({', '.join(os.path.basename(s) for s in sources)})" if sources else "")
              + ". Test log-likelihood (nats, higher is better) and RMSE in the original units: mean ± standard "
-             "error (n splits or features); gap − standard with the two standard errors combined; 90 % "
-             "coverage of the Gaussian predictive interval (nominal 0.90).", "",
-             "| data set | method | standard LL | gap LL | gap − standard LL | standard RMSE | gap RMSE "
-             "| gap − standard RMSE | 90 % coverage (standard / gap) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "error (n splits or features); gap − standard with the two standard errors combined; the gap "
+             "splits' median LL and their worst feature's (a mean over features can be dominated by one "
+             "feature where a method collapses); 90 % coverage of the Gaussian predictive interval "
+             "(nominal 0.90).", "",
+             "| data set | method | standard LL | gap LL | gap − standard LL | gap LL median (worst: feature) "
+             "| standard RMSE | gap RMSE | gap − standard RMSE | 90 % coverage (standard / gap) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         s, g = r["standard"], r["gap"]
         cov = f"{fmt(s['coverage'][0], None)} / {fmt(g['coverage'][0], None)}"
         flag = " †" if r["mixed_settings"] else ""
+        d = _decimals(g["ll"][0], g["ll"][1]) if g["ll"][0] is not None else 2
+        median = "—" if g["ll_median"] is None else (
+            f"{g['ll_median']:.{d}f} ({g['ll_worst'][0]:.{d}f}: {g['ll_worst'][1]})")
         lines.append(f"| {r['dataset']} | {METHOD_NAMES.get(r['method'], r['method'])}{flag} | {fmt(*s['ll'])} "
-                     f"| {fmt(*g['ll'])} | {fmt(*r['ll_difference'])} | {fmt(*s['rmse'])} | {fmt(*g['rmse'])} "
+                     f"| {fmt(*g['ll'])} | {fmt(*r['ll_difference'])} | {median} | {fmt(*s['rmse'])} "
+                     f"| {fmt(*g['rmse'])} "
                      f"| {fmt(*r['rmse_difference'])} | {cov} |")
     if any(r["mixed_settings"] for r in table):
         lines += ["", "† records made with different settings (e.g. epochs) are averaged together in this row."]

@@ -60,7 +60,7 @@ def test_the_report_has_a_row_per_method_and_the_overconfidence_line(smoke_run, 
     for name in ("MC dropout", "Flipout BNN", "deep ensemble"):
         row = next(line for line in text.splitlines() if line.startswith(f"| toy | {name} |"))
         cells = [c.strip() for c in row.split("|")[1:-1]]
-        assert len(cells) == 9
+        assert len(cells) == 10
         assert cells[2].endswith("(1)") and cells[3].endswith("(1)")  # 1 standard split, 1 gap feature
     assert "- **toy**: gap − standard test LL" in text and "against MC dropout" in text
     assert "on 0 of 1 data sets" in text  # one standard split: nothing can be resolved
@@ -129,6 +129,8 @@ def test_the_report_answers_the_overconfidence_question_from_paired_differences(
     se = np.hypot(flip_gap.std(ddof=1) / np.sqrt(5), flip_std.std(ddof=1) / 2)
     assert row["ll_difference"] == pytest.approx((flip_gap.mean() - flip_std.mean(), se))
     assert row["gap"]["ll"][2] == 5 and row["standard"]["rmse"] == pytest.approx((2.5, np.sqrt(5 / 3) / 2, 4))
+    # The median and the worst feature: what a mean over features dominated by one collapse hides.
+    assert row["gap"]["ll_median"] == pytest.approx(-4.3) and row["gap"]["ll_worst"] == pytest.approx((-5.2, 3))
     value, se, n_gap, n_std, below = report.paired_drop(records, "toy", "flipout", "mc_dropout")
     assert (value, se) == pytest.approx((-1.1, 0.0), abs=1e-12) and (n_gap, n_std, below) == (5, 4, 5)
     text = report.markdown(records)
