@@ -19,6 +19,8 @@ from _publish import publish  # noqa: E402
 
 from tfvb import zoo  # noqa: E402
 from tfvb.demo.numbers import plain, pm, seconds  # noqa: E402
+from tfvb.demo.numbers import published as as_published  # noqa: E402
+from tfvb.demo.predictive_section import CLASSIFIER_ANCHOR  # noqa: E402
 
 BEGIN, END = "<!-- zoo-table:begin (scripts/zoo_table.py) -->", "<!-- zoo-table:end -->"
 CLASSIFIERS_BEGIN = "<!-- zoo-classifiers:begin (scripts/zoo_table.py) -->"
@@ -31,8 +33,6 @@ TEMPERATURE_END = "<!-- zoo-temperature:end -->"
 PAIRS = (("iwae_mnist", "vae_mnist"), ("iwae2_mnist", "vae2_mnist"), ("iwae_mnist_dreg", "iwae_mnist"),
          ("vae2_mnist", "vae_mnist"), ("cvae_mnist_l16", "vae_mnist"), ("iwae_fashion_mnist", "vae_fashion_mnist"),
          ("cvae_fashion_mnist", "vae_fashion_mnist"), ("iwae_fashion_mnist", "cvae_fashion_mnist"))
-#: Which published row of the classifiers' anchors each kind of entry stands beside.
-CLASSIFIER_ANCHOR = {"BNNClassifier": "mean_field_vi", "DeepEnsemble": "ensemble_of_10"}
 
 
 def vae_table():
@@ -97,9 +97,14 @@ def trained_on(info):
 
 
 def published(info):
-    """The published number this entry reproduces, where its card names one."""
+    """The published number this entry reproduces, where its card names one, and how far above it this entry is."""
     entry = (info.get("anchors") or {}).get("entry")
-    return f"{plain(entry['nll'])} ({entry['source'].split(' (')[0]})" if entry else "—"
+    if not entry:
+        return "—"
+    m = info.get("metrics") or {}
+    ours = m.get(f"iwae_{m.get('log_likelihood_k', 5000)}_nll")
+    above = f"; ours − it {ours - entry['nll']:+.2f}" if isinstance(ours, (int, float)) else ""
+    return f"{as_published(entry['nll'], decimals=2)} ({entry['source'].split(' (')[0]}{above})"
 
 
 def anchor_rows():
@@ -113,17 +118,30 @@ def anchor_rows():
         anchors = info.get("anchors") or {}
         if anchors.get("table"):
             return (["| published (MNIST) | test NLL | source | trained on |", "|---|---|---|---|"]
-                    + [f"| {r['model']} | {plain(r['nll'])} | {r['source']} | {r['data']} |"
+                    + [f"| {r['model']} | {as_published(r['nll'], decimals=2)} | {r['source']} | {r['data']} |"
                        for r in anchors["table"]]
                     + ["", anchors.get("note", "")])
     return []
 
 
+def epochs_cell(info):
+    """'859 (909)': the best epoch (epochs run) of a run the stop rule ended; a run the epoch cap ended says so."""
+    t = info.get("training", {})
+    best, run = t.get("best_epoch", "—"), t.get("epochs_run", info.get("epochs", "—"))
+    if t.get("stopped_early") is False:
+        return f"— (best {best} of a {run}-epoch cap)"
+    return f"{best} ({run})"
+
+
+def _with_se(m, key):
+    return pm(m.get(key), m.get(f"{key}_se")) if m.get(f"{key}_se") is not None else plain(m.get(key))
+
+
 def classifier_table():
     """The MNIST classifiers side by side (held-out digits, Fashion-MNIST as out-of-distribution)."""
-    rows = ["| entry | trained on | epochs (best) | train time | accuracy | NLL | Brier | ECE (15 bins) "
-            "| OOD AUROC (entropy) | 90 % sets: coverage / size | temperature-scaled: T / NLL / ECE "
-            "| published (accuracy / NLL / ECE) |",
+    rows = ["| entry | trained on | epochs to convergence (run) | train time | accuracy | NLL | Brier | ECE (15 bins) "
+            "| OOD AUROC (entropy) | 90 % sets, coverage / mean size: APS; RAPS "
+            "| temperature-scaled: T / NLL / ECE | published (accuracy / NLL / ECE) |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in zoo.list_models():
         entry = zoo.registry.get(name)
@@ -132,16 +150,17 @@ def classifier_table():
         info = zoo.info(name)
         m, t = info["metrics"], info.get("training", {})
         anchor = (info.get("anchors") or {}).get(CLASSIFIER_ANCHOR.get(info.get("class")), {})
-        ref = " / ".join("—" if anchor.get(k) is None else plain(anchor[k]) for k in ("accuracy", "nll", "ece"))
+        ref = " / ".join(as_published(anchor.get(k), decimals=3) for k in ("accuracy", "nll", "ece"))
         images = f" ({plain(m['test_images'])} digits)" if m.get("test_images") else ""
-        sets = (m.get("conformal_sets") or {}).get("90")
-        sets = f"{plain(sets['coverage'])} / {plain(sets['mean_set_size'])}" if sets else "—"
+        sets = m.get("conformal_sets") or {}
+        sets = "; ".join(f"{sets[k]['coverage']:.3f} / {sets[k]['mean_set_size']:.2f}" for k in ("90", "90_raps")
+                         if k in sets) or "—"
         scaled = m.get("temperature_scaled")
         scaled = " / ".join(plain(scaled[k]) for k in ("temperature", "nll", "ece")) if scaled else "—"
-        rows.append(f"| `{name}` | {trained_on(info)} | {t.get('epochs_run', info.get('epochs'))} "
-                    f"({t.get('best_epoch', '—')}) | {seconds(t.get('train_wall_time_s', m.get('train_seconds')))} "
-                    f"| {plain(m.get('accuracy'))}{images} | {plain(m.get('nll'))} | {plain(m.get('brier'))} "
-                    f"| {plain(m.get('ece'))} | {plain(m.get('ood_auroc_entropy'))} | {sets} | {scaled} "
+        rows.append(f"| `{name}` | {trained_on(info)} | {epochs_cell(info)} "
+                    f"| {seconds(t.get('train_wall_time_s', m.get('train_seconds')))} "
+                    f"| {_with_se(m, 'accuracy')}{images} | {_with_se(m, 'nll')} | {_with_se(m, 'brier')} "
+                    f"| {_with_se(m, 'ece')} | {_with_se(m, 'ood_auroc_entropy')} | {sets} | {scaled} "
                     f"| {ref if anchor else '—'} |")
     return "\n".join(rows)
 
@@ -160,10 +179,10 @@ def temperature_table():
     return "\n".join(rows)
 
 
-def _interval_cells(coverage):
-    """'coverage / width' of the Gaussian, absolute and normalized conformal 90 % intervals, or dashes (over
-    several splits: 'mean ± standard error over the splits / mean width')."""
-    level = (coverage or {}).get("90") or {}
+def _interval_cells(coverage, level):
+    """'coverage / width' of the Gaussian, absolute and normalized conformal intervals at `level` ("90", "95"), or
+    dashes (over several splits: 'mean ± standard error over the splits / mean width')."""
+    level = (coverage or {}).get(level) or {}
     cells = []
     for kind in ("gaussian", "conformal_absolute", "conformal_normalized"):
         c = level.get(kind)
@@ -172,43 +191,49 @@ def _interval_cells(coverage):
             continue
         width = c["mean_width"][0] if isinstance(c["mean_width"], list) else c["mean_width"]
         if isinstance(c["coverage"], list):  # [mean, standard error] over the splits
-            cells.append(f"{c['coverage'][0]:.3f} ± {c['coverage'][1]:.3f} / {plain(width)}")
+            mean, se = c["coverage"]
+            cells.append(f"{pm(mean, se) if se > 0 else f'{mean:.3f} ± 0'} / {plain(width)}")
         else:
             cells.append(f"{c['coverage']:.3f} / {plain(width)}")
     return cells
 
 
+#: The prediction sets a classifier card measures: (key suffix, score, u).
+SET_ROWS = (("", "APS", "plain (u = 1)"), ("_randomized", "APS", "randomized"), ("_raps", "RAPS", "plain (u = 1)"))
+
+
 def coverage_table():
-    """90 % intervals of the regression entries and 90 % sets of the classifiers, from the cards."""
-    rows = ["| entry | measured on | Gaussian: coverage / width | conformal, absolute | conformal, normalized |",
-            "|---|---|---|---|---|"]
+    """90 % and 95 % intervals of the regression entries and sets of the classifiers, from the cards."""
+    rows = ["| entry | measured on | nominal | Gaussian: coverage / width | conformal, absolute "
+            "| conformal, normalized |", "|---|---|---|---|---|---|"]
     for name in zoo.list_models():
         if not zoo.is_trained(name):
             continue
         m = zoo.info(name).get("metrics", {})
+        measured = []
         if m.get("coverage_protocol"):
-            c = m["coverage_protocol"]
-            rows.append(f"| `{name}` | the protocol's {c['splits']} test splits | "
-                        + " | ".join(_interval_cells(c)) + " |")
+            measured.append((f"the protocol's {m['coverage_protocol']['splits']} test splits", m["coverage_protocol"]))
         if m.get("coverage_split0"):
-            rows.append(f"| `{name}` | split 0's test rows | " + " | ".join(_interval_cells(m["coverage_split0"]))
-                        + " |")
+            measured.append(("split 0's test rows", m["coverage_split0"]))
         elif m.get("coverage"):
-            rows.append(f"| `{name}` | test splits 0-{m['coverage']['splits'] - 1} | "
-                        + " | ".join(_interval_cells(m["coverage"])) + " |")
-    rows += ["", "| classifier | measured on | APS sets | 90 %: coverage | mean set size | 95 %: coverage | size |",
-             "|---|---|---|---|---|---|---|"]
+            measured.append((f"test splits 0-{m['coverage']['splits'] - 1}", m["coverage"]))
+        for where, c in measured:
+            for level in ("90", "95"):
+                if level in c:
+                    rows.append(f"| `{name}` | {where} | 0.{level} | " + " | ".join(_interval_cells(c, level)) + " |")
+    rows += ["", "| classifier | measured on | score | u | 90 %: coverage ± SD | mean set size "
+             "| 95 %: coverage ± SD | size |", "|---|---|---|---|---|---|---|---|"]
     for name in zoo.list_models():
         if not zoo.is_trained(name):
             continue
         sets = zoo.info(name).get("metrics", {}).get("conformal_sets") or {}
-        for suffix, kind in (("", "plain (u = 1)"), ("_randomized", "randomized")):
+        for suffix, score, kind in SET_ROWS:
             if f"90{suffix}" not in sets:
                 continue
             a, b = sets[f"90{suffix}"], sets[f"95{suffix}"]
-            rows.append(f"| `{name}` | t10k 0-{a['rows'] - 1}, {a['splits']} random halvings | {kind} | "
-                        f"{a['coverage']:.3f} ± {a['coverage_sd']:.3f} | {plain(a['mean_set_size'])} "
-                        f"| {b['coverage']:.3f} ± {b['coverage_sd']:.3f} | {plain(b['mean_set_size'])} |")
+            rows.append(f"| `{name}` | t10k 0-{a['rows'] - 1}, {a['splits']} random halvings | {score} | {kind} | "
+                        f"{a['coverage']:.3f} ± {a['coverage_sd']:.3f} | {a['mean_set_size']:.2f} "
+                        f"| {b['coverage']:.3f} ± {b['coverage_sd']:.3f} | {b['mean_set_size']:.2f} |")
     return "\n".join(rows)
 
 
@@ -218,7 +243,8 @@ def main():
     args = parser.parse_args()
     tables = {(BEGIN, END): vae_table(), (CLASSIFIERS_BEGIN, CLASSIFIERS_END): classifier_table(),
               (COVERAGE_BEGIN, COVERAGE_END): coverage_table()}
-    docs = {(TEMPERATURE_BEGIN, TEMPERATURE_END): temperature_table()}
+    docs = {(TEMPERATURE_BEGIN, TEMPERATURE_END): temperature_table(),
+            (COVERAGE_BEGIN, COVERAGE_END): tables[COVERAGE_BEGIN, COVERAGE_END]}
     if not args.readme:
         print("\n\n".join([*tables.values(), *docs.values()]))
         return

@@ -148,10 +148,34 @@ def test_text_card_shows_a_group_of_plain_metrics_under_its_name():
     from tfvb.zoo.card import text_card
 
     text = text_card({"name": "m", "metrics": {"nll": 0.0474, "temperature_scaled": {"temperature": 0.557,
-                      "nll": 0.0431}, "conformal_sets": {"90": {"coverage": 0.9}}}})
+                      "nll": 0.0431}, "other": {"a": {"b": 1}}}})
     assert "    nll                              0.0474" in text
     assert "    temperature_scaled:\n      temperature                    0.557\n      nll " in text
-    assert "conformal_sets" not in text  # groups of groups stay in metadata.json
+    assert "other" not in text  # other groups of groups stay in metadata.json
+
+
+def test_text_card_shows_standard_errors_coverage_sets_and_an_epoch_cap():
+    """What a user reads in `tfvb zoo info`: each number with its ±, intervals and sets per level, and whether the
+    stop rule or the epoch cap ended the training."""
+    from tfvb.zoo.card import text_card
+
+    interval = {"coverage": [0.9401, 0.0107], "mean_width": [9.741, 0.196], "splits": 20}
+    sets = {"coverage": 0.90098, "coverage_sd": 0.00819, "mean_set_size": 4.1322, "score": "aps",
+            "randomized": False, "rows": 5000, "splits": 100}
+    text = text_card({"name": "m", "training": {"rule": "Adam", "best_epoch": 199, "epochs_run": 200,
+                                                "stopped_early": False, "train_wall_time_s": 64580.0},
+                      "metrics": {"accuracy": 0.9836, "accuracy_se": 0.0018, "iwae_5000_nll": 83.17,
+                                  "iwae_5000_se": 0.32, "eval_wall_time_s": 283.7,
+                                  "coverage_protocol": {"splits": 20, "90": {"gaussian": interval}},
+                                  "conformal_sets": {"90_raps": {**sets, "score": "raps"}}}})
+    assert "accuracy                         0.9836 ± 0.0018" in text and "accuracy_se" not in text
+    assert "iwae_5000_nll                    83.2 ± 0.3" in text and "iwae_5000_se" not in text
+    assert "eval_wall_time_s                 284 s (5 min)" in text and "training 64,580 s (17.9 h)" in text
+    assert "best epoch 199 of 200 (ended by the 200-epoch cap, not by the stop rule)" in text
+    assert "coverage_protocol (mean ± standard error over 20 test splits):" in text
+    assert "90 % gaussian               coverage 0.940 ± 0.011, mean width 9.74 ± 0.20" in text
+    assert "90_raps        raps             coverage 0.901 (SD 0.008, 100 halvings of 5000 rows), mean set size 4.13" \
+        in text
 
 
 def test_cli_benchmark_on_a_slice(capsys, tmp_path):
@@ -499,7 +523,8 @@ def test_evaluate_again_rewrites_the_metrics_and_keeps_the_training_record(zoo_c
         "def evaluate_stored(model, data_root=None, dataset=None, **args):\n"
         "    x, _ = tfvb.data.fashion_mnist_sample()\n"
         "    elbo = tfvb.evaluate.log_likelihood(model, tfvb.data.binarize_fixed(x[:50]), k=1, verbose=0)\n"
-        "    return {'elbo': elbo.mean, 'heldout_images': 50}, 'fashion t10k images 0-49', None\n")
+        "    return ({'elbo': elbo.mean, 'heldout_images': 50, 'epochs_to_convergence': None, 'epoch_cap': 9},\n"
+        "            'fashion t10k images 0-49', None, {'anchors': {'source': 'the recipe of today'}})\n")
     monkeypatch.setenv("TFVB_ZOO_RECIPES", str(recipes))
     assert cli.main(["zoo", "evaluate", "vae_fashion_mnist"]) == 0
     after = zoo.info("vae_fashion_mnist")
@@ -507,6 +532,9 @@ def test_evaluate_again_rewrites_the_metrics_and_keeps_the_training_record(zoo_c
     assert after["evaluated_again"]["previous_data"] == before["data"]
     assert after["training"] == before["training"]  # the run that made the weights is still described
     assert after["metrics"]["train_wall_time_s"] == before["metrics"]["train_wall_time_s"]
+    # The recipe's own reading of the training record wins over the card's, and the fields it replaces are replaced.
+    assert after["metrics"]["epochs_to_convergence"] is None and after["metrics"]["epoch_cap"] == 9
+    assert after["anchors"] == {"source": "the recipe of today"}
     assert zoo.golden_check("vae_fashion_mnist") <= 1e-4  # the same weights, every file re-checksummed
     assert os.path.isdir(folder)
     with pytest.raises(ValueError, match="evaluate_stored"):

@@ -40,6 +40,7 @@ def test_zoo_train_on_two_workers(tmp_path):
     runs.launch(tmp_path, "cvae_mnist", script="zoo_workers.py", timeout=1500)
     with open(tmp_path / "root" / "cvae_mnist" / "metadata.json") as f:
         meta = json.load(f)
-    assert meta["recipe"]["quick"] and meta["metrics"]["epochs_to_convergence"] >= 1
+    assert meta["recipe"]["quick"] and meta["training"]["best_epoch"] >= 1
+    assert meta["metrics"]["epoch_cap"] == 2 and meta["metrics"]["epochs_to_convergence"] is None  # 2 epochs: capped
     # The chief removed the run's resumable state; the entry's training lock file stays, as every lock file does.
     assert os.listdir(tmp_path / "runs") == [".cvae_mnist.lock"]

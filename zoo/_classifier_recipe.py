@@ -19,7 +19,7 @@ for the Bayesian entries, the members' mean cross-entropy for the ensemble.
 Evaluation (`predictive_metrics`): accuracy, NLL and Brier score of the
 predictive mean, ECE (15 bins), and the AUROC of telling Fashion-MNIST from
 MNIST by predictive entropy and by mutual information; the coverage and mean
-size of conformal prediction sets (APS, plain and randomized) at 90 % and 95 %, each calibrated on a
+size of conformal prediction sets (APS plain and randomized, RAPS) at 90 % and 95 %, each calibrated on a
 random half of the test digits and measured on the other half, averaged over
 `CONFORMAL_SPLITS` random halvings (`tfvb.calibrate.set_coverage`). Under
 `temperature_scaled`, the same metrics after temperature scaling (Guo et al.
@@ -32,7 +32,7 @@ import time
 
 import keras
 import numpy as np
-from _convergence import fit_to_convergence
+from _convergence import convergence_metrics, fit_to_convergence
 
 from tfvb import _atomic, data, optimizers, paths
 
@@ -42,6 +42,10 @@ STOP_PATIENCE = 20
 LR_PATIENCE = 6
 N_TRAIN, N_VAL, N_TEST = 50000, 10000, 5000
 CONFORMAL_SPLITS = 100
+BOOTSTRAP_RESAMPLES = 200
+#: The conformal sets a card measures: (score, randomized, the key's suffix after the coverage, e.g. "90_raps").
+SET_KINDS = {"aps": ("aps", False, ""), "aps_randomized": ("aps", True, "_randomized"),
+             "raps": ("raps", False, "_raps")}
 
 LENET5 = "LeNet-5 (conv 6@5x5 same, 2x2 max pool, conv 16@5x5, 2x2 max pool, dense 120-84-10)"
 ANCHORS = {
@@ -50,8 +54,9 @@ ANCHORS = {
     "deterministic": {"nll": 0.037, "accuracy": 0.991},
     "mean_field_vi": {"nll": 0.048, "accuracy": 0.985, "ece": 0.010},
     "ensemble_of_10": {"nll": 0.016, "accuracy": 0.994, "ece": 0.005},
-    "note": "Same architecture and training digits as the reference; tfvb evaluates on t10k images 0-4,999 (the "
-            "test digits available to it), the reference on all 10,000.",
+    "note": "Same architecture and the same 60,000 training digits as the reference (tfvb: 50,000 for the gradient "
+            "steps, 10,000 for early stopping); tfvb evaluates on t10k images 0-4,999 (the test digits available "
+            "to it), the reference on all 10,000.",
 }
 
 
@@ -79,16 +84,18 @@ def load_data(data_root=None, quick=False):
 
 def predictive_metrics(u_in, u_out, y, conformal=True):
     """Accuracy, NLL, Brier, ECE of the predictive mean on held-out digits, and the OOD AUROCs against `u_out`
-    (and, with `conformal`, the coverage and size of APS prediction sets)."""
+    (and, with `conformal`, the coverage and size of APS prediction sets), each with its standard error
+    (`standard_errors`)."""
     from tfvb.calibrate import set_coverage
     from tfvb.evaluate import brier_score, expected_calibration_error, ood_auroc
 
-    probs = u_in["mean"]
+    probs = _normalized(u_in["mean"])
+    per_digit_nll = -np.log(_true_class(probs, y))
     measured = {
         "accuracy": float(np.mean(probs.argmax(1) == y)),
-        "nll": float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)))),
-        "brier": brier_score(probs / probs.sum(1, keepdims=True), y),
-        "ece": expected_calibration_error(probs / probs.sum(1, keepdims=True), y, num_bins=15),
+        "nll": float(per_digit_nll.mean()),
+        "brier": brier_score(probs, y),
+        "ece": expected_calibration_error(probs, y, num_bins=15),
         "ood_auroc_entropy": ood_auroc(u_in["entropy"], u_out["entropy"]),
         "ood_auroc_mutual_information": ood_auroc(u_in["mutual_information"], u_out["mutual_information"]),
         "mean_entropy_in": float(u_in["entropy"].mean()),
@@ -96,12 +103,56 @@ def predictive_metrics(u_in, u_out, y, conformal=True):
         "test_images": int(len(y)),
         "ood_images": int(len(u_out["entropy"])),
     }
+    measured.update(standard_errors(probs, y, u_in, u_out))
     if conformal:
         measured["conformal_sets"] = {
-            f"{round(100 * c)}{'_randomized' if r else ''}": set_coverage(u_in, y, coverage=c, randomized=r,
-                                                                         splits=CONFORMAL_SPLITS)
-            for r in (False, True) for c in (0.9, 0.95)}
+            f"{round(100 * c)}{SET_KINDS[kind][2]}": set_coverage(u_in, y, coverage=c, score=SET_KINDS[kind][0],
+                                                                 randomized=SET_KINDS[kind][1],
+                                                                 splits=CONFORMAL_SPLITS)
+            for kind in SET_KINDS for c in (0.9, 0.95)}
     return measured
+
+
+def _normalized(mean):
+    """Class probabilities in float64, each row summing to 1 (as `tfvb.evaluate.rotation_shift` scores them)."""
+    probs = np.clip(np.asarray(mean, np.float64), 0.0, None)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def _true_class(probs, y):
+    """The probability of each digit's own class; only an exact 0 (float32 underflow) is floored."""
+    picked = probs[np.arange(len(y)), y]
+    return np.where(picked > 0, picked, np.finfo(np.float64).tiny)
+
+
+def standard_errors(probs, y, u_in, u_out, resamples=BOOTSTRAP_RESAMPLES, seed=0):
+    """The standard errors of `predictive_metrics`' numbers over the held-out digits.
+
+    Accuracy: binomial, sqrt(a (1 - a) / n); NLL and Brier: the standard
+    error of the per-digit mean; ECE and the OOD AUROCs (not means over
+    digits): the standard deviation over `resamples` bootstrap resamples of
+    the digits (and, for the AUROCs, of the out-of-distribution images),
+    drawn from a generator seeded with `seed`.
+    """
+    from tfvb.evaluate import expected_calibration_error, ood_auroc
+
+    n = len(y)
+    accuracy = float(np.mean(probs.argmax(1) == y))
+    per_digit = {"nll": -np.log(_true_class(probs, y)),
+                 "brier": np.sum((probs - np.eye(probs.shape[1])[y]) ** 2, axis=1)}
+    out = {"accuracy_se": float(np.sqrt(accuracy * (1 - accuracy) / n))}
+    out.update({f"{k}_se": float(v.std(ddof=1) / np.sqrt(n)) for k, v in per_digit.items()})
+    rng = np.random.default_rng(seed)
+    m = len(u_out["entropy"])
+    draws = {"ece": [], "ood_auroc_entropy": [], "ood_auroc_mutual_information": []}
+    for _ in range(resamples):
+        i, j = rng.integers(0, n, n), rng.integers(0, m, m)
+        draws["ece"].append(expected_calibration_error(probs[i], y[i], num_bins=15))
+        for score in ("entropy", "mutual_information"):
+            draws[f"ood_auroc_{score}"].append(ood_auroc(u_in[score][i], u_out[score][j]))
+    out.update({f"{k}_se": float(np.std(v, ddof=1)) for k, v in draws.items()})
+    out["bootstrap_resamples"] = resamples
+    return out
 
 
 def temperature_scaled_metrics(model, val, test, ood, samples=None, seed=0):
@@ -171,7 +222,7 @@ def train_classifier(name, make_model, evaluate, seed=0, quick=False, data_root=
         metrics = evaluate_all(evaluate, model, val, test, ood)
         _atomic.write_json(eval_path, metrics)
     metrics["train_wall_time_s"] = training["train_wall_time_s"]
-    metrics["epochs_to_convergence"] = training["best_epoch"]
+    metrics.update(convergence_metrics(training))
     record = {
         "constructor": constructor or {},
         "data": description(train, test, ood),
@@ -189,7 +240,8 @@ def train_classifier(name, make_model, evaluate, seed=0, quick=False, data_root=
 
 
 def evaluate_stored(evaluate, model, data_root=None, card=None):
-    """`tfvb zoo evaluate NAME` for an entry trained by this protocol: (metrics, data description, None).
+    """`tfvb zoo evaluate NAME` for an entry trained by this protocol: (metrics, data description, None,
+    the card fields to replace: today's `anchors`).
 
     The stored weights are measured again with `evaluate(model, test, ood)`
     on the held-out digits (e.g. to add the conformal-set coverage to an
@@ -202,9 +254,11 @@ def evaluate_stored(evaluate, model, data_root=None, card=None):
                          f"a card trained on: {str(card.get('data'))[:80]!r}; retrain it with `tfvb zoo train`")
     train, val, test, ood = load_data(data_root)
     metrics = evaluate_all(evaluate, model, val, test, ood)
+    if (card or {}).get("training"):  # the training record's verdict, read with today's rule (an epoch cap)
+        metrics.update(convergence_metrics(card["training"]))
     replaced = set(metrics) | {SUPERSEDED[k] for k in metrics if k in SUPERSEDED}
     kept = {k: v for k, v in ((card or {}).get("metrics") or {}).items() if k not in replaced}
-    return {**kept, **metrics}, description(train, test, ood), None
+    return {**kept, **metrics}, description(train, test, ood), None, {"anchors": ANCHORS}
 
 
 # A metric measured now -> the name an older card stored the same measurement under (dropped when it is

@@ -19,6 +19,18 @@ from tfvb import _atomic, callbacks
 WEIGHTS, RECORD, BACKUP = "trained.weights.h5", "training.json", "backup"
 
 
+def convergence_metrics(training):
+    """The card's `epochs_to_convergence` from a training record (`fit_to_convergence`'s).
+
+    A run the stop rule ended converged at its best epoch. A run the epoch cap
+    ended did not converge by the rule: `epochs_to_convergence` is None and
+    `epoch_cap` the epoch it was cut at (its best epoch is in the record).
+    """
+    if training.get("stopped_early"):
+        return {"epochs_to_convergence": training["best_epoch"]}
+    return {"epochs_to_convergence": None, "epoch_cap": training["epochs_run"]}
+
+
 def finished_backup(backup_dir, max_epochs):
     """The epoch count of a backup whose run had already ended (stopped early or out of epochs), else None."""
     latest = os.path.join(backup_dir, "LATEST")

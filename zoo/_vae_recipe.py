@@ -29,7 +29,7 @@ import time
 
 import keras
 import numpy as np
-from _convergence import fit_to_convergence
+from _convergence import convergence_metrics, fit_to_convergence
 
 import tfvb
 from tfvb import _atomic, data, evaluate, optimizers, paths
@@ -210,7 +210,7 @@ def train_entry(name, make_model, splits, seed, quick, data_description, anchors
         metrics = evaluate_vae(model, x_test, k=k, seed=seed, ll_images=ll_images, folder=folder)
         _atomic.write_json(eval_path, metrics)
     metrics["train_wall_time_s"] = training["train_wall_time_s"]
-    metrics["epochs_to_convergence"] = training["best_epoch"]
+    metrics.update(convergence_metrics(training))
     record = {
         "constructor": constructor(model),
         "data": data_description(len(x_train), len(x_val), len(x_test)),

@@ -69,8 +69,10 @@ def training(info):
     if t.get("rule"):
         lines.append(f"- Rule: {text(t['rule'])}.")
     if t.get("best_epoch") is not None:
+        how = {True: " (stopped by the rule)",
+               False: f" (ended by the {plain(t.get('epochs_run'))}-epoch cap, not by the stop rule)"}
         lines.append(f"- Best epoch {plain(t.get('best_epoch'))} of {plain(t.get('epochs_run'))} run"
-                     f"{' (stopped early)' if t.get('stopped_early') else ''}.")
+                     f"{how.get(t.get('stopped_early'), '')}.")
     if info.get("selection"):
         lines.append(f"- Selection: {text(info['selection'])}.")
     lines.append(budget(info))

@@ -30,28 +30,49 @@ def classifier_section(report, entries, out):
         probs = np.asarray(u_in["mean"], np.float64)
         correct = np.argmax(probs, -1) == labels
         acc, acc_se = proportion(int(correct.sum()), len(labels))
-        nll = -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0))
+        picked = probs[np.arange(len(labels)), labels] / probs.sum(-1)
+        nll = -np.log(np.where(picked > 0, picked, np.finfo(np.float64).tiny))  # only an exact 0 is floored
         ece = evaluate.expected_calibration_error(probs, labels)
         auroc = evaluate.ood_auroc(u_in["entropy"], u_out["entropy"])
         card = info.get("metrics", {})
         rows.append([f"`{name}`", info.get("summary", ""), pm(acc, acc_se),
                      pm(float(nll.mean()), float(nll.std(ddof=1) / np.sqrt(len(nll)))),
                      plain(ece, 2), plain(auroc, 3),
-                     f"{plain(card.get('accuracy'), 4)} / {plain(card.get('nll'), 3)} / {plain(card.get('ece'), 2)}"])
+                     " / ".join(_card_value(card, k) for k in ("accuracy", "nll", "ece")),
+                     _anchor(info)])
         path = os.path.join(out, f"{name}_reliability.png")
         evaluate.reliability_diagram(probs, labels, path=path, title=f"{name}: reliability")
         figures.append(path)
     report.table(["model", "what", "accuracy", "NLL (nats)", "ECE (15 bins)", "OOD AUROC (entropy)",
-                  "card: accuracy / NLL / ECE"], rows)
+                  "card: accuracy / NLL / ECE", "published: accuracy / NLL / ECE"], rows)
     anchors = next((info.get("anchors") for _, info, _ in entries if info.get("anchors")), None)
     if anchors:
         report.paragraph(f"Published anchors ({anchors.get('source', '')}):")
-        report.bullets(f"{k.replace('_', ' ')}: " + ", ".join(f"{a} {published(b)}" for a, b in v.items())
+        report.bullets(f"{k.replace('_', ' ')}: " + ", ".join(f"{a} {published(b, decimals=3)}" for a, b in v.items())
                        for k, v in anchors.items() if isinstance(v, dict))
         if anchors.get("note"):
             report.paragraph(anchors["note"])
     report.figures(figures, caption="Reliability diagrams of the bundled digits: bar labels are the number of "
                                     "digits in each confidence bin.")
+
+
+#: The published row of the cards' anchors each kind of classifier stands beside.
+CLASSIFIER_ANCHOR = {"BNNClassifier": "mean_field_vi", "DeepEnsemble": "ensemble_of_10"}
+
+
+def _card_value(card, key):
+    """A card's number with its standard error where the card has one."""
+    if card.get(f"{key}_se") is not None:
+        return pm(card.get(key), card[f"{key}_se"])
+    return plain(card.get(key), 4 if key == "accuracy" else 3 if key == "nll" else 2)
+
+
+def _anchor(info):
+    """The published accuracy / NLL / ECE this kind of model stands beside (uncertainty-baselines), or '—'."""
+    anchor = (info.get("anchors") or {}).get(CLASSIFIER_ANCHOR.get(info.get("class")))
+    if not isinstance(anchor, dict):
+        return "—"
+    return " / ".join(published(anchor.get(k), decimals=3) for k in ("accuracy", "nll", "ece"))
 
 
 def _card_columns(entries):

@@ -1,6 +1,12 @@
 """Human-readable model cards for the terminal."""
 
 import json
+import math
+
+#: Metric groups of intervals (regressors: level -> kind -> coverage and width) or prediction sets (classifiers:
+#: "90", "90_raps", ... -> coverage and size), printed one line per level and kind.
+INTERVAL_GROUPS = ("coverage_protocol", "coverage", "coverage_split0")
+SET_GROUPS = ("conformal_sets",)
 
 
 def _fmt(v):
@@ -11,13 +17,87 @@ def _fmt(v):
     return str(v)
 
 
+def _pm(value, se):
+    """'0.9836 ± 0.0018': the value to its standard error's precision (`tfvb.demo.numbers.pm`)."""
+    from tfvb.demo.numbers import pm
+
+    return pm(value, se)
+
+
+def _duration(value):
+    """'64,580 s (17.9 h)'."""
+    from tfvb.demo.numbers import seconds
+
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return str(value)
+    return f"{value:,.0f} s" + (f" ({seconds(value)})" if value >= 120 else "")
+
+
+def standard_error_key(metrics, key):
+    """The key of `key`'s standard error in the same metrics: `k_se`, or `iwae_5000_se` for `iwae_5000_nll`."""
+    candidates = [f"{key}_se"] + [key[: -len(s)] + "_se" for s in ("_nll", "_log_likelihood") if key.endswith(s)]
+    return next((c for c in candidates if isinstance(metrics.get(c), (int, float))), None)
+
+
+def _scalar_lines(metrics, indent):
+    se_keys = {standard_error_key(metrics, k) for k in metrics} - {None}
+    lines = []
+    for k, v in metrics.items():
+        if isinstance(v, (dict, list)) or k in se_keys:
+            continue
+        se_key = standard_error_key(metrics, k)
+        if se_key and isinstance(v, (int, float)):
+            shown = _pm(v, metrics[se_key])
+        else:
+            shown = _duration(v) if k.endswith("_wall_time_s") else _fmt(v)
+        lines.append(f"{' ' * indent}{k:{36 - indent}s} {shown}")
+    return lines
+
+
+def _mean_se(value):
+    """A coverage or width stored as a number, or as [mean, standard error over splits]."""
+    return (value[0], value[1]) if isinstance(value, list) and len(value) == 2 else (value, None)
+
+
+def _interval_lines(name, group):
+    splits = group.get("splits")
+    lines = [f"    {name}" + (f" (mean ± standard error over {splits} test splits)" if splits else "") + ":"]
+    for level, kinds in group.items():
+        if not isinstance(kinds, dict):
+            continue
+        for kind, c in kinds.items():
+            if isinstance(c, dict) and "coverage" in c:
+                lines.append(f"      {level} % {kind:22s} coverage {_pm(*_mean_se(c['coverage']))}, "
+                             f"mean width {_pm(*_mean_se(c.get('mean_width')))}")
+    return lines
+
+
+def _set_lines(name, group):
+    lines = [f"    {name} (mean and standard deviation over random calibration / test halvings):"]
+    for key, c in group.items():
+        if isinstance(c, dict) and "coverage" in c:
+            kind = c.get("score", "?") + (", randomized" if c.get("randomized") else "")
+            lines.append(f"      {key:14s} {kind:16s} coverage {c['coverage']:.3f} "
+                         f"(SD {c.get('coverage_sd', math.nan):.3f}, {c.get('splits')} halvings of {c.get('rows')} "
+                         "rows), mean set size "
+                         f"{c.get('mean_set_size', math.nan):.2f}")
+    return lines
+
+
+def _training_line(training):
+    line = f"  training: {training['rule']}; best epoch {training.get('best_epoch')} of {training.get('epochs_run')}"
+    if training.get("stopped_early") is False:
+        line += f" (ended by the {training.get('epochs_run')}-epoch cap, not by the stop rule)"
+    return line
+
+
 def text_card(info):
     """A terminal card: what the model is, its data, recipe and budget, metrics, anchors and files."""
     recipe = info.get("recipe", {})
     training = info.get("training", {})
     threads = (recipe.get("threads") or {}).get("intra_op")
     train_s = training.get("train_wall_time_s", recipe.get("wall_time_s"))
-    budget = f"training {train_s}s on {recipe.get('machine', {}).get('cpus')} CPUs"
+    budget = f"training {_duration(train_s)} on {recipe.get('machine', {}).get('cpus')} CPUs"
     if threads:
         budget += f" ({threads} thread{'s' if threads != 1 else ''})"
     lines = [
@@ -28,14 +108,19 @@ def text_card(info):
         f"epochs={info.get('epochs')} batch={info.get('batch_size')} {budget}",
     ]
     if training.get("rule"):
-        lines.append(f"  training: {training['rule']}; best epoch {training.get('best_epoch')} of "
-                     f"{training.get('epochs_run')}")
+        lines.append(_training_line(training))
     lines += [f"  versions: {_fmt(info.get('versions', {}))}", "  metrics:"]
     metrics = info.get("metrics", {})
-    lines += [f"    {k:32s} {_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list))]
-    for k, v in metrics.items():  # a group of plain numbers (e.g. `temperature_scaled`) under its own name
-        if isinstance(v, dict) and v and not any(isinstance(x, (dict, list)) for x in v.values()):
-            lines += [f"    {k}:", *(f"      {kk:30s} {_fmt(x)}" for kk, x in v.items())]
+    lines += _scalar_lines(metrics, 4)
+    for k, v in metrics.items():
+        if not isinstance(v, dict) or not v:
+            continue
+        if k in INTERVAL_GROUPS:
+            lines += _interval_lines(k, v)
+        elif k in SET_GROUPS:
+            lines += _set_lines(k, v)
+        elif not any(isinstance(x, (dict, list)) for x in v.values()):  # a group of plain numbers under its name
+            lines += [f"    {k}:", *_scalar_lines(v, 6)]
     anchors = info.get("anchors") or {}
     if anchors:
         lines.append("  published anchors:")

@@ -97,7 +97,7 @@ def _train(entry, name, seed, quick, root, data_root, keep_run_dir):
 #: Metadata keys the store writes itself (`store.write_entry`); a re-evaluation writes them anew.
 _STORE_KEYS = ("name", "format_version", "class", "versions", "created", "command", "files")
 #: Metrics that belong to the training run, kept when an entry is evaluated again.
-_TRAINING_METRICS = ("train_wall_time_s", "epochs_to_convergence")
+_TRAINING_METRICS = ("train_wall_time_s", "epochs_to_convergence", "epoch_cap")
 
 
 def evaluate_again(name, root=None, data_root=None):
@@ -109,7 +109,9 @@ def evaluate_again(name, root=None, data_root=None):
     metrics, data description and an `evaluated_again` note. The recipe's
     evaluation resumes from its own run folder when interrupted. A recipe
     whose `evaluate_stored` takes `card` gets the stored card (to keep the
-    metrics it does not measure again).
+    metrics it does not measure again). `evaluate_stored` returns (metrics,
+    data description, its run folder or None) and, optionally, a dict of
+    card fields to replace (e.g. the recipe's current `anchors`).
     """
     entry = registry.get(name)
     module = recipe(name)
@@ -120,10 +122,12 @@ def evaluate_again(name, root=None, data_root=None):
     meta = zoo.info(name)
     start = time.time()
     extra = {"card": meta} if "card" in inspect.signature(module.evaluate_stored).parameters else {}
-    metrics, description, run_dir = module.evaluate_stored(model, data_root=data_root, dataset=entry.dataset,
-                                                           **entry.args, **extra)
+    metrics, description, run_dir, *updates = module.evaluate_stored(model, data_root=data_root,
+                                                                      dataset=entry.dataset, **entry.args, **extra)
     record = {k: v for k, v in store.read_metadata(zoo.folder(name)).items() if k not in _STORE_KEYS}
-    record["metrics"] = {**metrics, **{k: meta["metrics"][k] for k in _TRAINING_METRICS if k in meta["metrics"]}}
+    record.update(*updates)
+    kept = {k: meta["metrics"][k] for k in _TRAINING_METRICS if k in meta["metrics"]}
+    record["metrics"] = {**kept, **metrics}  # a training metric the recipe derives again is the recipe's
     record["data"] = description
     record["evaluated_again"] = {"previous_data": meta.get("data"), "wall_time_s": round(time.time() - start, 1),
                                  "machine": store.machine(), "threads": _threads()}

@@ -209,7 +209,7 @@ def _write_staged(root, name, tmp, model, metadata, golden_inputs):
         **metadata,
         "versions": versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([os.path.basename(sys.argv[0])] + [_portable(a) for a in sys.argv[1:]]),
+        "command": " ".join([_program()] + [_portable(a) for a in sys.argv[1:]]),
         "files": _files(tmp),
     }
     with open(os.path.join(tmp, META_FILE), "w") as f:
@@ -217,6 +217,12 @@ def _write_staged(root, name, tmp, model, metadata, golden_inputs):
         f.write("\n")
     _swap_in(root, name, tmp)
     return metadata
+
+
+def _program():
+    """The command that ran: `python -m tfvb` shows as `tfvb` (its console script), not as `__main__.py`."""
+    program = os.path.basename(sys.argv[0])
+    return "tfvb" if program == "__main__.py" and os.path.basename(os.path.dirname(sys.argv[0])) == "tfvb" else program
 
 
 def _portable(arg):
