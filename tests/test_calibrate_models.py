@@ -170,3 +170,110 @@ def test_a_tempered_classifier_predicts_with_the_draws_its_temperature_was_fitte
     want = tempered_probabilities(draw_log_probs(base, x, 4, 3), 1.5)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
     assert not np.allclose(got[512:], got[:88])  # the same images, other masks
+
+
+def _flipout_net(outputs, inputs=3, dropout=0.0):
+    layers = [keras.Input((inputs,)), tfvb.layers.DenseFlipout(8, activation="relu", seed=0)]
+    layers += [keras.layers.Dropout(dropout)] if dropout else []
+    return keras.Sequential(layers + [tfvb.layers.DenseFlipout(outputs, seed=1)])
+
+
+@pytest.mark.parametrize("score", ["absolute", "normalized", "quantile"])
+def test_a_plain_keras_regressor_with_tfvb_layers_gets_intervals_that_reload(score, tmp_path):
+    x, y = _regression_data()
+    model = _flipout_net(1)  # not compiled: its task is given
+    calibrated = conformal(model, x[:N], y[:N], coverage=0.8, score=score, samples=6, seed=1, task="regression")
+    u = calibrated.predict_uncertainty(x[N:])
+    # The draws of tfvb.predict_uncertainty with the kept T and seed.
+    want = tfvb.predict_uncertainty(model, x[N:], samples=6, seed=1, task="regression")
+    np.testing.assert_allclose(u["mean"], want["mean"], rtol=1e-12)
+    assert np.all(u["lower"] < u["upper"])
+    path = str(tmp_path / "flipout.keras")
+    calibrated.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert type(reloaded.base) is keras.Sequential and reloaded.quantile == calibrated.quantile
+    _same(reloaded.predict_uncertainty(x[N:]), u)
+
+
+@pytest.mark.filterwarnings("ignore:temperature_scale. the NLL is smallest at the edge")
+def test_a_compiled_keras_classifier_with_dropout_is_tempered_and_gets_sets_that_reload(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3 * N, 3)).astype("float32")
+    labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 1)
+    model = _flipout_net(3, dropout=0.3)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # the task, from the loss
+    model.fit(x[:N], labels[:N], epochs=1, verbose=0)
+    scaled = temperature_scale(model, x[N:2 * N], labels[N:2 * N], samples=5, seed=1, mc_dropout=True)
+    sets = conformal_sets(scaled, x[N:2 * N], labels[N:2 * N], coverage=0.8, samples=5, seed=1)
+    u = sets.predict_uncertainty(x[2 * N:])
+    draws = tfvb.predict_samples(model, x[2 * N:], samples=5, seed=1, mc_dropout=True)
+    want = np.exp(np.log(keras.ops.softmax(draws).numpy()) / scaled.temperature)
+    np.testing.assert_allclose(u["mean"], (want / want.sum(-1, keepdims=True)).mean(0), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(scaled.predict(x[2 * N:]), temperature_scale(model, x[N:2 * N], labels[N:2 * N], samples=5,
+                                                                         seed=1).predict(x[2 * N:]))  # dropout on
+    path = str(tmp_path / "flipout_sets.keras")
+    sets.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert reloaded.base.mc_dropout and type(reloaded.base.base) is keras.Sequential
+    _same(reloaded.predict_uncertainty(x[2 * N:]), u)
+
+
+def test_a_keras_model_whose_task_cannot_be_told_is_refused_until_given():
+    x, y = _regression_data()
+    with pytest.raises(ValueError, match=r"Expected task='regression' for `conformal` on 'sequential.*', a "
+                                         r"keras.Model whose task tfvb cannot infer .* Received: task=None"):
+        conformal(_flipout_net(1), x[:N], y[:N])
+    with pytest.raises(ValueError, match=r"Expected task='classification' \(or None\) for `conformal_sets`, which "
+                                         r"calibrates a classifier. Received: task='regression'"):
+        conformal_sets(_flipout_net(3), x[:N], np.zeros(N, int), task="regression")
+    softmax = keras.Sequential([keras.Input((3,)), tfvb.layers.DenseFlipout(3, activation="softmax")])
+    with pytest.raises(ValueError, match=r"Expected a regressor for `conformal`. Received: 'sequential.*', a "
+                                         r"classifier by its compiled loss or softmax head"):
+        conformal(softmax, x[:N], y[:N])
+    deterministic = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"Expected a keras.Model that `tfvb.predict_uncertainty` can sample for "
+                                         r"`conformal`. Received: Sequential .*at least one tfvb Bayesian layer"):
+        conformal(deterministic, x[:N], y[:N], task="regression")
+    with pytest.raises(ValueError, match=r"Expected mc_dropout=False for a model with its own `predict_uncertainty`"):
+        conformal(_regressors()["bnn"](), x[:N], y[:N], mc_dropout=True)
+
+
+@pytest.mark.filterwarnings("ignore:temperature_scale. the NLL is smallest at the edge")
+def test_tfvb_predict_uncertainty_answers_a_calibrated_model_with_its_own_draws():
+    x, y = _regression_data()
+    images, labels = tfvb.data.mnist_sample()
+    intervals = conformal(_regressors()["bnn"](), x[:N], y[:N], coverage=0.8, samples=4, seed=1)
+    sets = conformal_sets(_classifiers()["bnn"](), images[:N], labels[:N], coverage=0.8, samples=4, seed=1)
+    scaled = temperature_scale(_classifiers()["bnn"](), images[:N], labels[:N], samples=4, seed=1)
+    for calibrated, inputs in ((intervals, x[N:]), (sets, images[N:N + 20]), (scaled, images[N:N + 20])):
+        # Its own T and seed when none are given (not 100 fresh draws); those given otherwise.
+        _same(tfvb.predict_uncertainty(calibrated, inputs), calibrated.predict_uncertainty(inputs))
+        _same(tfvb.predict_uncertainty(calibrated, inputs, samples=3, seed=5),
+              calibrated.predict_uncertainty(inputs, samples=3, seed=5))
+    assert {"lower", "upper"} <= set(tfvb.predict_uncertainty(intervals, x[N:]))
+    with pytest.raises(ValueError, match=r"Expected `task` to be None or 'regression', the task of the "
+                                         r"ConformalRegressor given. Received: task='classification'"):
+        tfvb.predict_uncertainty(intervals, x[N:], task="classification")
+    with pytest.raises(ValueError, match=r"Expected a model with Monte Carlo draws for tfvb.predict_samples. "
+                                         r"Received: ConformalRegressor.*tfvb.predict_samples\(model.base, x\)"):
+        tfvb.predict_samples(intervals, x[N:])
+    np.testing.assert_allclose(tfvb.predict_samples(scaled, images[N:N + 5]), scaled.predict_samples(images[N:N + 5]))
+
+
+@pytest.mark.filterwarnings("ignore:temperature_scale. the NLL is smallest at the edge")
+def test_prediction_sets_and_alpha_are_refused_with_what_to_use_instead():
+    x, y = _regression_data()
+    images, labels = tfvb.data.mnist_sample()
+    intervals = conformal(_regressors()["bnn"](), x[:N], y[:N], samples=4, seed=1)
+    with pytest.raises(ValueError, match=r"Expected a ConformalClassifier \(tfvb.calibrate.conformal_sets\) for "
+                                         r"`prediction_set`. Received: ConformalRegressor; its intervals are"):
+        intervals.prediction_set(x[N:])
+    scaled = temperature_scale(_classifiers()["bnn"](), images[:N], labels[:N], samples=4, seed=1)
+    with pytest.raises(ValueError, match=r"Received: TemperatureScaled; calibrate it with "
+                                         r"tfvb.calibrate.conformal_sets\(model, x, y"):
+        scaled.prediction_set(images[:5])
+    with pytest.raises(ValueError, match=r"Expected coverage=1 - alpha for `conformal_sets` \(e.g. coverage=0.95\)"
+                                         r".* Received: alpha=0.05"):
+        conformal_sets(scaled, images[:N], labels[:N], alpha=0.05)
+    with pytest.raises(ValueError, match=r"Expected coverage=1 - alpha for `conformal`.* Received: alpha=0.1"):
+        conformal(_regressors()["bnn"](), x[:N], y[:N], alpha=0.1)

@@ -85,3 +85,22 @@ def test_bad_inputs_are_refused():
         tfvb.calibrate.set_coverage({"mean": probs}, np.zeros(9, int))
     with pytest.raises(ValueError, match=r"shape \(N, C\)"):
         tfvb.calibrate.set_coverage({"mean": np.ones(10)}, np.zeros(10, int))
+
+
+def test_the_other_task_and_alpha_are_refused_with_what_to_use_instead():
+    regression = {"mean": np.zeros(40), "variance": np.ones(40)}
+    classification = {"mean": np.full((40, 3), 1 / 3), "entropy": np.full(40, np.log(3))}
+    with pytest.raises(ValueError, match=r"Expected a regressor for `interval_coverage`. Received: a classification "
+                                         r"model .*; use tfvb.calibrate.set_coverage"):
+        tfvb.calibrate.interval_coverage(classification, np.zeros(40))
+    with pytest.raises(ValueError, match=r"Expected a classifier for `set_coverage`. Received: a regression model "
+                                         r"\(predict_uncertainty keys \['mean', 'variance'\]\); use "
+                                         r"tfvb.calibrate.interval_coverage"):
+        tfvb.calibrate.set_coverage(regression, np.zeros(40, int))
+    with pytest.raises(ValueError, match=r"Expected coverage=1 - alpha for `interval_coverage` \(e.g. "
+                                         r"coverage=0.9\).* Received: alpha=0.1"):
+        tfvb.calibrate.interval_coverage(regression, np.zeros(40), alpha=0.1)
+    with pytest.raises(ValueError, match=r"Expected coverage=1 - alpha for `set_coverage`.* Received: alpha=0.1"):
+        tfvb.calibrate.set_coverage(classification, np.zeros(40, int), alpha=0.1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'splitz'"):
+        tfvb.calibrate.set_coverage(classification, np.zeros(40, int), splitz=3)

@@ -45,14 +45,21 @@ from tfvb.layers._variational import VariationalLayer
 from tfvb.models import _inputs, _task
 from tfvb.models._weight_draws import MAX_ACTIVATION_ELEMENTS, REFERENCE_BATCH
 
-__all__ = ["predict_samples", "predict_uncertainty"]
+__all__ = ["predict_samples", "predict_uncertainty", "graph_task"]
 
+#: T, the draws of a Keras graph (and of a tfvb model) when `samples` is not given.
+DEFAULT_SAMPLES = 100
 #: Offset of the dropout layers' seeds among a pass's per-layer seeds (the Bayesian layers' come first).
 _DROPOUT_SEEDS = 1 << 20
 
 
 def _is_tfvb_model(model):
     return type(model).__module__.startswith("tfvb.") and hasattr(model, "predict_samples")
+
+
+def _has_own(model, method):
+    """Whether `model` answers `method` itself (a tfvb model, a calibrated model, any object with the method)."""
+    return _is_tfvb_model(model) or callable(getattr(model, method, None))
 
 
 def _graph(model):
@@ -231,8 +238,8 @@ def _prepare(model, x, samples, seed, mc_dropout, method):
 
 def _own_task(model):
     """The task a tfvb model predicts ("classification" or "regression"), or None when it has none to tell."""
-    innermost = getattr(model, "_innermost", None)  # a calibrated model: that of the model it calibrates
-    if callable(innermost):
+    innermost = getattr(model, "_innermost", None)  # a calibrated model: its own task, else its base model's
+    if callable(innermost) and getattr(model, "task", None) not in _task.TASKS:
         model = innermost()
     if hasattr(type(model), "task_and_outputs"):  # DeepEnsemble: from its task or compiled loss
         try:
@@ -250,23 +257,36 @@ def _own_task(model):
 def _delegate(model, method, x, samples, seed, batch_size, mc_dropout):
     mc_dropout = _checks.boolean("mc_dropout", mc_dropout)
     if mc_dropout:
-        raise ValueError(f"Expected mc_dropout=False for a tfvb model: {type(model).__name__}.{method} decides "
-                         "its own sampling. Received: mc_dropout=True")
-    kwargs = {"samples": samples, "seed": seed}
-    if batch_size is not None:
-        kwargs["batch_size"] = batch_size
-    return getattr(model, method)(x, **kwargs)
+        raise ValueError(f"Expected mc_dropout=False for a model with its own `{method}`: {type(model).__name__}."
+                         f"{method} decides its own sampling. Received: mc_dropout=True")
+    if samples is None and _is_tfvb_model(model) and not callable(getattr(model, "_innermost", None)):
+        samples = DEFAULT_SAMPLES
+    # Only what is given: a calibrated model then draws the T and seed it was calibrated with.
+    options = {"samples": samples, "seed": seed, "batch_size": batch_size}
+    return getattr(model, method)(x, **{k: v for k, v in options.items() if v is not None})
 
 
-def predict_samples(model, x, samples=100, seed=None, batch_size=None, mc_dropout=False):
+def graph_task(model, task=None):
+    """(task, outputs) of a Keras model with tfvb layers: `task` if given, else from its compiled loss or a
+    softmax head (see `tfvb.models._task.infer`); a ValueError when neither says."""
+    _checks.one_of("task", task, {*_task.TASKS, None})
+    loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
+    if task is None and loss is None and _task.softmax_head(model):
+        task = "classification"
+    return _task.infer(None if loss is None else keras.losses.get(loss), task=task, model=model)
+
+
+def predict_samples(model, x, samples=None, seed=None, batch_size=None, mc_dropout=False):
     """The raw outputs of T draws of a Keras model with tfvb layers, stacked: (T, N, ...) per output.
 
     Args:
         model: a Sequential or Functional `keras.Model` holding tfvb Bayesian layers (at any depth of
-            nested Sequential/Functional models), or a tfvb model (then its own `predict_samples`).
+            nested Sequential/Functional models), or a tfvb model (then its own `predict_samples`), or any
+            object with its own `predict_samples` (handed to it).
         x: the inputs: an array, or a list (or a dict by input name) of arrays, one per model input.
-        samples: T, the number of weight draws.
-        seed: an integer (or pair) fixing every draw; None draws a random one.
+        samples: T, the number of weight draws (None: 100; a calibrated model's own, the T it was
+            calibrated with).
+        seed: an integer (or pair) fixing every draw; None draws a random one (a calibrated model: its own).
         batch_size: inputs per compiled call (None: sized to keep memory bounded).
         mc_dropout: whether `keras.layers.Dropout` layers drop (a fresh mask per draw and example) as in
             MC dropout; by default they are off, as in `predict`. Normalization layers always use their
@@ -276,8 +296,15 @@ def predict_samples(model, x, samples=100, seed=None, batch_size=None, mc_dropou
         A numpy array (T, N, ...) of the model's outputs (logits stay logits), or a list of them for a
         model with several outputs.
     """
-    if _is_tfvb_model(model):
+    if _has_own(model, "predict_samples"):
         return _delegate(model, "predict_samples", x, samples, seed, batch_size, mc_dropout)
+    if callable(getattr(model, "predict_uncertainty", None)):
+        raise ValueError(f"Expected a model with Monte Carlo draws for tfvb.predict_samples. Received: "
+                         f"{type(model).__name__}, which has `predict_uncertainty` but no `predict_samples` (a "
+                         "conformal model calibrates the predictive, not the draws): use "
+                         "tfvb.predict_uncertainty(model, x), or the draws of the model it calibrates, "
+                         "tfvb.predict_samples(model.base, x)")
+    samples = DEFAULT_SAMPLES if samples is None else samples
     sampler, arrays, samples, seed, mc_dropout = _prepare(model, x, samples, seed, mc_dropout, "predict_samples")
     per_output = None
     for rows, outs in sampler.blocks(arrays, samples, seed, batch_size, mc_dropout):
@@ -290,7 +317,7 @@ def predict_samples(model, x, samples=100, seed=None, batch_size=None, mc_dropou
     return stacked[0] if len(stacked) == 1 else stacked
 
 
-def predict_uncertainty(model, x, samples=100, seed=None, batch_size=None, mc_dropout=False, task=None):
+def predict_uncertainty(model, x, samples=None, seed=None, batch_size=None, mc_dropout=False, task=None):
     """Monte Carlo predictive summaries of a Keras model with tfvb layers, from T weight draws.
 
     Classification (outputs are class logits or probabilities): `mean`, `entropy`, `expected_entropy`,
@@ -308,24 +335,25 @@ def predict_uncertainty(model, x, samples=100, seed=None, batch_size=None, mc_dr
 
     Returns:
         A dict of numpy arrays, one row per input, with the names every tfvb model's
-        `predict_uncertainty` reports.
+        `predict_uncertainty` reports. A model with its own `predict_uncertainty` (a tfvb model, a
+        calibrated model of `tfvb.calibrate`, any object with the method) answers with it: a calibrated
+        model's names include its `lower` / `upper` or `prediction_set`.
     """
     _checks.one_of("task", task, {*_task.TASKS, None})
-    if _is_tfvb_model(model):
+    if _has_own(model, "predict_uncertainty"):
         own = _own_task(model)
         if task is not None and own is not None and task != own:
             raise ValueError(f"Expected `task` to be None or {own!r}, the task of the {type(model).__name__} "
                              f"given. Received: task={task!r}")
         return _delegate(model, "predict_uncertainty", x, samples, seed, batch_size, mc_dropout)
+    samples = DEFAULT_SAMPLES if samples is None else samples
     sampler, arrays, samples, seed, mc_dropout = _prepare(model, x, samples, seed, mc_dropout,
                                                           "predict_uncertainty")
     if len(sampler.graph.outputs) != 1:
         raise ValueError(f"Expected a model with one output for predict_uncertainty. Received "
                          f"{len(sampler.graph.outputs)} outputs (use tfvb.predict_samples)")
     loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
-    if task is None and loss is None and _task.softmax_head(model):
-        task = "classification"
-    task, kind = _task.infer(None if loss is None else keras.losses.get(loss), task=task, model=model)
+    task, kind = graph_task(model, task)
     n = len(arrays[0])
     out_shape = tuple(sampler.graph.outputs[0].shape[1:])
     if task == "classification":

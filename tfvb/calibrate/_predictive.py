@@ -13,7 +13,9 @@ with that interface works, a Keras model or not:
                  (or "std"), the total predictive variance
 
 `samples` and `seed` are passed on only when given, so each model's own
-defaults apply otherwise (a deep ensemble's members are its samples).
+defaults apply otherwise (a deep ensemble's members are its samples). A plain
+Keras model with tfvb layers is read through `tfvb.predict_uncertainty` /
+`tfvb.predict_samples` (`tfvb.calibrate._sampled`).
 """
 
 import numpy as np
@@ -21,7 +23,7 @@ import numpy as np
 from tfvb import _checks
 
 __all__ = ["call", "predict", "task_of", "require_task", "calibration_inputs", "class_labels", "shaped_like",
-           "regression_targets"]
+           "regression_targets", "refuse_alpha"]
 
 #: How far a row of predicted class probabilities may sum from 1 (float32 softmax outputs).
 ROW_SUM_TOLERANCE = 1e-3
@@ -49,6 +51,15 @@ def predict(model, x, samples=None, seed=None, **kwargs):
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def refuse_alpha(kwargs, function):
+    """Raise when `alpha` is among a calibration function's options: the functions take `coverage`."""
+    if "alpha" in kwargs:
+        alpha = kwargs["alpha"]
+        example = f"coverage={1 - alpha:g}" if isinstance(alpha, float) and 0 < alpha < 1 else "coverage=0.9"
+        raise ValueError(f"Expected coverage=1 - alpha for `{function}` (e.g. {example}): it takes the coverage, "
+                         f"not alpha. Received: alpha={alpha!r}")
+
+
 def task_of(u):
     """"classification" or "regression", from the names and shapes of a `predict_uncertainty` dict."""
     mean = np.asarray(u["mean"], dtype=np.float64)
@@ -62,12 +73,13 @@ def task_of(u):
                      f"{sorted(u)}, mean.shape={mean.shape}")
 
 
-def require_task(u, task, function):
-    """Raise unless the model behind `u` is a classifier (`task="classification"`) or a regressor."""
+def require_task(u, task, function, instead=None):
+    """Raise unless the model behind `u` is a classifier (`task="classification"`) or a regressor; the message
+    points to `instead[found]`, the function for the task found."""
     found = task_of(u)
     if found != task:
-        other = {"classification": "tfvb.calibrate.conformal_sets or temperature_scale (for classifiers)",
-                 "regression": "tfvb.calibrate.conformal (intervals for regressors)"}[found]
+        other = (instead or {"classification": "tfvb.calibrate.conformal_sets or temperature_scale (for classifiers)",
+                             "regression": "tfvb.calibrate.conformal (intervals for regressors)"})[found]
         article = "a classifier" if task == "classification" else "a regressor"
         raise ValueError(f"Expected {article} for `{function}`. Received: a {found} model "
                          f"(predict_uncertainty keys {sorted(u)}); use {other}")

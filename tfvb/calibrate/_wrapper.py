@@ -4,7 +4,9 @@ A calibrated model is a `keras.Model` holding the model it calibrates (`base`)
 and a few numbers (a temperature, a quantile), so it is saved and loaded as
 one `.keras` file with the base's weights inside. Its predictions are numpy
 (`predict_uncertainty`, `predict`), made from the base model's own
-`predict_uncertainty` / `predict_samples` with the `samples` and `seed` it was
+`predict_uncertainty` / `predict_samples` (for a plain Keras model with tfvb
+layers, `tfvb.predict_uncertainty` / `tfvb.predict_samples` with the `task`
+and `mc_dropout` kept in the file) with the `samples` and `seed` it was
 calibrated with unless others are given: with the same seed a BNN's weight
 draws are the same networks, so the model predicts with the very function it
 was calibrated on.
@@ -17,33 +19,62 @@ import numpy as np
 import tensorflow as tf
 
 from tfvb import _checks
+from tfvb.calibrate import _sampled
 
 __all__ = ["CalibratedModel", "register"]
 
 register = keras.saving.register_keras_serializable(package="tfvb")
 
 
-def _takes(model, option):
-    """Whether `model.predict_uncertainty` takes the keyword `option`."""
+def _takes(model, option, method="predict_uncertainty"):
+    """Whether `model.<method>` takes the keyword `option`."""
     try:
-        parameters = inspect.signature(model.predict_uncertainty).parameters
+        parameters = inspect.signature(getattr(model, method)).parameters
     except (TypeError, ValueError):
         return False
     return option in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 class CalibratedModel(keras.Model):
-    """Base class of the calibrated models (not used directly)."""
+    """Base class of the calibrated models (not used directly).
 
-    def __init__(self, base, samples=None, seed=None, **kwargs):
+    Args:
+        base: the model it calibrates: one with `predict_uncertainty` (a tfvb model), or a keras.Model with tfvb
+            layers that `tfvb.predict_uncertainty` samples.
+        samples, seed: the defaults of its predictions.
+        task: for a Keras model whose task its compiled loss or softmax head does not tell: the subclass's
+            task ("classification" or "regression"); None otherwise.
+        mc_dropout: for a Keras model: its Dropout layers drop in every draw (`tfvb.predict_uncertainty`'s
+            option).
+    """
+
+    #: The task of the models it calibrates, and the function that calibrates them (set by each subclass).
+    TASK = None
+    FUNCTION = None
+
+    def __init__(self, base, samples=None, seed=None, task=None, mc_dropout=False, **kwargs):
         super().__init__(**kwargs)
-        if not callable(getattr(base, "predict_uncertainty", None)):
-            raise ValueError("Expected `base` to be a predictive model with `predict_uncertainty(x, samples=, "
-                             f"seed=)`. Received: {type(base).__name__}")
+        source = _sampled.predictive(base, task, mc_dropout, self.TASK, self.FUNCTION)
+        # Kept only when it is not `base` itself: Keras would track the base model twice.
+        self._graph_source = None if source is base else source
+        self.task = self.TASK
+        self.mc_dropout = bool(mc_dropout)
         self.base = base
         self.samples = _checks.integer("samples", samples, minimum=1, allow_none=True)
         self.seed = _checks.integer("seed", seed, allow_none=True)
         self.built = True
+
+    @property
+    def source(self):
+        """What the base model is read through: itself, or `tfvb.predict_uncertainty`'s draws of a Keras model."""
+        return self.base if self._graph_source is None else self._graph_source
+
+    def prediction_set(self, x, samples=None, seed=None, **kwargs):
+        """Refused: only a `ConformalClassifier` predicts sets."""
+        hint = ("its intervals are `predict_uncertainty(x)['lower']` and `['upper']`" if self.TASK == "regression"
+                else "calibrate it with tfvb.calibrate.conformal_sets(model, x, y, coverage=...)")
+        raise ValueError(f"Expected a ConformalClassifier (tfvb.calibrate.conformal_sets) for `prediction_set`. "
+                         f"Received: {type(self).__name__}; {hint}")
 
     def _defaults(self, samples, seed):
         return (self.samples if samples is None else samples), (self.seed if seed is None else seed)
@@ -71,7 +102,7 @@ class CalibratedModel(keras.Model):
         batch_size = kwargs.pop("batch_size", None)
         if batch_size is not None:
             batch_size = _checks.positive_int("batch_size", batch_size)
-            if _takes(self._innermost(), "batch_size"):
+            if _takes(self._innermost_source(), "batch_size"):
                 kwargs["batch_size"] = batch_size
         return self.predict_uncertainty(x, samples=samples, seed=seed, **kwargs)["mean"]
 
@@ -81,6 +112,13 @@ class CalibratedModel(keras.Model):
         while isinstance(base, CalibratedModel):
             base = base.base
         return base
+
+    def _innermost_source(self):
+        """What the model under every calibration layer is read through (itself, or tfvb's draws of it)."""
+        layer = self
+        while isinstance(layer.base, CalibratedModel):
+            layer = layer.base
+        return layer.source
 
     def _served_calibration(self):
         """What a client of the base model's export applies to its outputs to get this model's predictions."""
@@ -112,7 +150,7 @@ class CalibratedModel(keras.Model):
             raise ValueError(f"Expected a Keras model as the base of a {type(self).__name__} to save it. Received: "
                              f"{type(self.base).__name__}")
         return {**super().get_config(), "base": keras.saving.serialize_keras_object(self.base),
-                "samples": self.samples, "seed": self.seed}
+                "samples": self.samples, "seed": self.seed, "task": self.task, "mc_dropout": self.mc_dropout}
 
     @classmethod
     def from_config(cls, config):

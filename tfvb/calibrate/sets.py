@@ -107,11 +107,12 @@ def _k_reg(value):
 
 
 def conformal_sets(model, x, y, coverage=0.9, score="aps", randomized=False, lam=0.01, k_reg=1, samples=None,
-                   seed=0, **kwargs):
+                   seed=0, task=None, mc_dropout=False, **kwargs):
     """Calibrate a classifier's prediction sets on a held-out split (APS / RAPS, see the module docstring).
 
     Args:
-        model: a classifier with `predict_uncertainty` returning `mean` (N, C).
+        model: a classifier with `predict_uncertainty` returning `mean` (N, C), or a keras.Model with tfvb
+            layers that `tfvb.predict_uncertainty` samples.
         x: calibration inputs, not used in training (nor in temperature scaling).
         y: their labels, integers (N,) or one-hot rows (N, C).
         coverage: the target coverage 1 - alpha, in (0, 1).
@@ -120,6 +121,9 @@ def conformal_sets(model, x, y, coverage=0.9, score="aps", randomized=False, lam
         lam, k_reg: RAPS's penalty.
         samples: the model's draws per prediction (None: its default); kept for its predictions.
         seed: the draws' seed and that of u, kept likewise.
+        task: "classification" for a keras.Model whose compiled loss or softmax head does not tell; None
+            otherwise.
+        mc_dropout: for a keras.Model, whether its Dropout layers drop in every draw; kept.
         **kwargs: passed to `predict_uncertainty`.
 
     Returns:
@@ -130,12 +134,13 @@ def conformal_sets(model, x, y, coverage=0.9, score="aps", randomized=False, lam
             non-finite `x` and `y`, labels outside [0, C), or too few calibration points.
     """
     # The options are checked before the Monte Carlo prediction, which may take minutes.
+    _predictive.refuse_alpha(kwargs, "conformal_sets")
     calibrated = ConformalClassifier(model, 0.0, coverage=coverage, score=score, randomized=randomized, lam=lam,
-                                     k_reg=k_reg, samples=samples, seed=seed)
+                                     k_reg=k_reg, samples=samples, seed=seed, task=task, mc_dropout=mc_dropout)
     coverage = calibrated.coverage
     x, y = _predictive.calibration_inputs(x, y)
     quantile.require_finite(len(x), coverage)
-    u = _predictive.predict(model, x, samples, seed, **kwargs)
+    u = _predictive.predict(calibrated.source, x, samples, seed, **kwargs)
     _predictive.require_task(u, "classification", "conformal_sets")
     labels = _predictive.class_labels(y, u["mean"].shape[1])
     scores = calibrated._scores(u["mean"], seed, calibration=True)
@@ -151,8 +156,12 @@ class ConformalClassifier(_wrapper.CalibratedModel):
         base: the classifier.
         quantile: q_hat.
         coverage, score, randomized, lam, k_reg: as in `conformal_sets`.
-        samples, seed: the defaults of its predictions.
+        samples, seed, task, mc_dropout: as in `CalibratedModel` (`samples`, `seed`: the defaults of its
+            predictions).
     """
+
+    TASK = "classification"
+    FUNCTION = "conformal_sets"
 
     def __init__(self, base, quantile, coverage=0.9, score="aps", randomized=False, lam=0.01, k_reg=1, samples=None,
                  seed=None, **kwargs):
@@ -180,7 +189,7 @@ class ConformalClassifier(_wrapper.CalibratedModel):
     def predict_uncertainty(self, x, samples=None, seed=None, **kwargs):
         """The base model's `predict_uncertainty` plus `prediction_set` (N, C) and `set_size` (N,)."""
         samples, seed = self._defaults(samples, seed)
-        u = _predictive.predict(self.base, x, samples, seed, **kwargs)
+        u = _predictive.predict(self.source, x, samples, seed, **kwargs)
         mask = self._scores(u["mean"], seed) <= self.quantile
         return {**u, "prediction_set": mask, "set_size": mask.sum(axis=1)}
 

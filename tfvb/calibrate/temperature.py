@@ -13,7 +13,8 @@ the softmax ignores) are divided by T before the softmax and the average:
 so the draws keep their spread and every measure of `predict_uncertainty`
 (entropy, mutual information, variation ratio) is computed from the tempered
 draws. T = 1 is the model itself. A model without `predict_samples` (only
-`predict_uncertainty`) is tempered on the log of its mean predictive, S = 1.
+`predict_uncertainty`) is tempered on the log of its mean predictive, S = 1;
+a plain Keras model with tfvb layers, on its draws by `tfvb.predict_samples`.
 The NLL is minimized over log T on a grid in `bounds`, then refined by a
 golden-section search (the NLL of one draw is convex in 1/T).
 
@@ -137,18 +138,24 @@ def draw_log_probs(model, x, samples=None, seed=None, function="temperature_scal
     return np.log(np.maximum(np.asarray(u["mean"], np.float64), 1e-300))[None]
 
 
-def temperature_scale(model, x, y, samples=None, seed=0, bounds=(0.01, 100.0), **kwargs):
+def temperature_scale(model, x, y, samples=None, seed=0, bounds=(0.01, 100.0), task=None, mc_dropout=False,
+                      **kwargs):
     """Fit T on a calibration split; return the model with its draws' logits divided by T.
 
     Args:
         model: a classifier with `predict_uncertainty` (and, for per-draw
-            scaling, `predict_samples`): any tfvb classifier or DeepEnsemble.
+            scaling, `predict_samples`): any tfvb classifier or DeepEnsemble; or a
+            keras.Model with tfvb layers, drawn by `tfvb.predict_samples`.
         x: calibration inputs (held out from training).
         y: their labels, integers (N,) or one-hot rows (N, C).
         samples: S, the draws per prediction (None: the model's default);
             kept as the default of the returned model's predictions.
         seed: the draws' seed, kept likewise (None: fresh draws on each call).
         bounds: (T_min, T_max), the interval searched.
+        task: "classification" for a keras.Model with tfvb layers that is neither compiled with a
+            (sparse) categorical cross-entropy nor ends in a softmax (its outputs are then read as logits);
+            None otherwise.
+        mc_dropout: for such a keras.Model, whether its Dropout layers drop in every draw; kept.
         **kwargs: passed to the model's prediction methods (e.g. `batch_size`).
 
     Returns:
@@ -161,9 +168,9 @@ def temperature_scale(model, x, y, samples=None, seed=0, bounds=(0.01, 100.0), *
     """
     lo, hi = _bounds(bounds)
     # The model, `samples` and `seed` are checked before the Monte Carlo prediction, which may take minutes.
-    scaled = TemperatureScaled(model, temperature=1.0, samples=samples, seed=seed)
+    scaled = TemperatureScaled(model, temperature=1.0, samples=samples, seed=seed, task=task, mc_dropout=mc_dropout)
     x, y = _predictive.calibration_inputs(x, y, minimum=1)
-    log_probs = draw_log_probs(model, x, samples, seed, **kwargs)
+    log_probs = draw_log_probs(scaled.source, x, samples, seed, **kwargs)
     labels = _predictive.class_labels(y, log_probs.shape[-1])
     scaled.temperature = _fit_temperature(log_probs, labels, (lo, hi))
     return scaled
@@ -174,10 +181,15 @@ class TemperatureScaled(_wrapper.CalibratedModel):
     """A classifier whose draws' logits are divided by a temperature T (see the module docstring).
 
     Args:
-        base: the classifier (a tfvb model, or any object with `predict_uncertainty`).
+        base: the classifier (a tfvb model, any object with `predict_uncertainty`, or a keras.Model with
+            tfvb layers).
         temperature: T > 0.
-        samples, seed: the defaults of its predictions (None: the base model's own).
+        samples, seed, task, mc_dropout: as in `CalibratedModel` (`samples`, `seed`: the defaults of its
+            predictions, None: the base model's own).
     """
+
+    TASK = "classification"
+    FUNCTION = "temperature_scale"
 
     def __init__(self, base, temperature, samples=None, seed=None, **kwargs):
         super().__init__(base, samples=samples, seed=seed, **kwargs)
@@ -186,7 +198,7 @@ class TemperatureScaled(_wrapper.CalibratedModel):
     def predict_samples(self, x, samples=None, seed=None, **kwargs):
         """The tempered draws softmax(l_s / T), numpy (S, N, C)."""
         samples, seed = self._defaults(samples, seed)
-        return np.exp(_log_softmax(draw_log_probs(self.base, x, samples, seed, **kwargs) / self.temperature))
+        return np.exp(_log_softmax(draw_log_probs(self.source, x, samples, seed, **kwargs) / self.temperature))
 
     def predict_uncertainty(self, x, samples=None, seed=None, **kwargs):
         """Gal's measures (`tfvb.uncertainty.classification_uncertainty`) of the tempered draws.
@@ -201,8 +213,8 @@ class TemperatureScaled(_wrapper.CalibratedModel):
         """
         samples, seed = self._defaults(samples, seed)
         _inputs.require_arrays(x, f"{type(self).__name__}.predict_uncertainty")
-        if not callable(getattr(self.base, "predict_samples", None)):
-            mean = tempered_probabilities(draw_log_probs(self.base, x, samples, seed, **kwargs), self.temperature)
+        if not callable(getattr(self.source, "predict_samples", None)):
+            mean = tempered_probabilities(draw_log_probs(self.source, x, samples, seed, **kwargs), self.temperature)
             return {"mean": mean, "entropy": uncertainty.entropy(mean), "prediction": mean.argmax(-1)}
         x = np.asarray(x)
         n = len(x)
