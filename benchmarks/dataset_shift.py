@@ -134,8 +134,20 @@ def write(run, out):
         json.dump(run, f, indent=1)
     with open(out + ".md", "w") as f:
         f.write(markdown(run["results"], run["data"], run.get("anchors")))
-    shift.shift_figure(run["results"], path=out + ".png", title=f"Rotated MNIST ({run['data']})")
+    shift.shift_figure(run["results"], path=out + ".png", title=f"Rotated MNIST ({run['data']})",
+                       anchors=figure_anchors(run.get("anchors")))
     print(f"wrote {out}.json, .md and .png")
+
+
+#: The anchors' rows drawn on the figure, and their labels.
+FIGURE_ANCHORS = {"deterministic": "LeNet-5", "mean_field_vi": "LeNet-5 mean-field VI",
+                  "ensemble_of_10": "LeNet-5 ensemble of 10"}
+
+
+def figure_anchors(anchors):
+    """{label: {metric: value}} of the uncertainty-baselines rows for `shift.shift_figure` (None: none)."""
+    return {label: anchors[key] for key, label in FIGURE_ANCHORS.items()
+            if isinstance((anchors or {}).get(key), dict)} or None
 
 
 def merge(paths, out):

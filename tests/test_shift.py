@@ -70,6 +70,11 @@ def test_the_figure_has_a_panel_per_metric(tmp_path, mnist_sample):
     fig = evaluate.shift_figure({"oracle": table}, path=str(tmp_path / "shift.png"))
     assert len(fig.axes) == len(shift.SHIFT_METRICS)
     assert (tmp_path / "shift.png").stat().st_size > 10_000
+    # Published numbers at 0 degrees: a black marker on each panel of a metric they give, none elsewhere.
+    fig = evaluate.shift_figure({"oracle": table}, anchors={"VI": {"accuracy": 0.985, "nll": 0.048}})
+    marked = {ax.get_title(): [tuple(line.get_xydata()[0]) for line in ax.get_lines()
+                               if line.get_label() == "VI (published, 0°)"] for ax in fig.axes}
+    assert marked["accuracy"] == [(0.0, 0.985)] and marked["NLL"] == [(0.0, 0.048)] and marked["ECE (15 bins)"] == []
 
 
 def test_the_nll_is_not_floored_above_an_exact_zero():

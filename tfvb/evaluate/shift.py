@@ -143,10 +143,12 @@ def rotation_shift(model, images, labels, ood=None, angles=ANGLES, samples=100, 
     return {"angles": angles, "per_angle": per_angle, "ood": out, "images": int(len(labels)), "samples": samples}
 
 
-def shift_figure(results, path=None, title="Rotated MNIST"):
+def shift_figure(results, path=None, title="Rotated MNIST", anchors=None):
     """One panel per metric against the rotation angle, a line per model. `results`: {model name: table}.
 
-    Uses matplotlib's object API (no pyplot state). Returns the Figure; writes it to `path` when given.
+    `anchors`: published numbers on the unrotated digits, {label: {metric: value}}, drawn as black markers
+    at 0 degrees on the panels of the metrics they give. Uses matplotlib's object API (no pyplot state).
+    Returns the Figure; writes it to `path` when given.
     """
     from matplotlib.figure import Figure
 
@@ -157,6 +159,10 @@ def shift_figure(results, path=None, title="Rotated MNIST"):
     for ax, metric in zip(axes, SHIFT_METRICS):
         for model, table in results.items():
             ax.plot(table["angles"], table["per_angle"][metric], marker="o", markersize=3, label=model)
+        for (label, values), marker in zip((anchors or {}).items(), "*^sDv"):
+            if _checks.finite_real(values.get(metric)):
+                ax.plot([0], [values[metric]], linestyle="none", marker=marker, color="black", markersize=7,
+                        label=f"{label} (published, 0°)")
         ax.set_xlabel("rotation (degrees)")
         ax.set_title(names[metric], fontsize=10)
         ax.set_xticks(range(0, 181, 45))
