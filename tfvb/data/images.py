@@ -97,9 +97,10 @@ def mnist_sample():
 def fashion_mnist_sample():
     """The 2,000 Fashion-MNIST test images shipped with tfvb: (images float32 (2000, 28, 28, 1), labels).
 
-    They are t10k images 0-1,999, on which the zoo's Fashion-MNIST models are
-    evaluated; the demo uses them (and as out-of-distribution data for the
-    MNIST classifiers) without downloads or Debian's package.
+    They are t10k images 0-1,999, among the t10k images 0-4,999 on which the
+    zoo's Fashion-MNIST models are evaluated; the demo uses them (and as
+    out-of-distribution data for the MNIST classifiers) without downloads or
+    Debian's package.
     """
     folder = resources.files("tfvb.data") / "sample"
     with resources.as_file(folder) as path:
