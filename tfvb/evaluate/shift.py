@@ -154,7 +154,7 @@ def shift_figure(results, path=None, title="Rotated MNIST", anchors=None):
 
     names = {"accuracy": "accuracy", "nll": "NLL", "brier": "Brier score", "ece": "ECE (15 bins)",
              "mean_entropy": "mean predictive entropy (nats)"}
-    fig = Figure(figsize=(3.2 * len(SHIFT_METRICS), 3.2), layout="constrained")
+    fig = Figure(figsize=(3.2 * len(SHIFT_METRICS) + 2.6, 3.2), layout="constrained")
     axes = fig.subplots(1, len(SHIFT_METRICS))
     for ax, metric in zip(axes, SHIFT_METRICS):
         for model, table in results.items():
@@ -167,7 +167,8 @@ def shift_figure(results, path=None, title="Rotated MNIST", anchors=None):
         ax.set_title(names[metric], fontsize=10)
         ax.set_xticks(range(0, 181, 45))
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=8)  # beside the panels, hiding no point
     fig.suptitle(title)
     if path:
         fig.savefig(path, dpi=110)

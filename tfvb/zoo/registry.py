@@ -119,9 +119,8 @@ register("bnn_reparam_mnist", "bnn_reparam_mnist", "bnn", "Bayes-by-Backprop (re
          "BNNClassifier", {"num_classes": 10, "architecture": "lenet", "layer": "reparameterization"}, (0.0, 1.0))
 register("mc_dropout_mnist", "mc_dropout_mnist", "bnn", "MC-dropout LeNet-5 classifier (acc, NLL, ECE, OOD)",
          "mnist", "MCDropoutClassifier", {"num_classes": 10, "architecture": "lenet"}, (0.0, 1.0))
-# The member count is not pinned: the stored card (5 members) predates the 10-member recipe.
 register("ensemble_mnist", "ensemble_mnist", "bnn", "Deep ensemble of 10 LeNet-5 (the BNNs' baseline: acc, NLL, ECE, "
-         "OOD)", "mnist", "DeepEnsemble", None, (0.0, 1.0))
+         "OOD)", "mnist", "DeepEnsemble", {"n": 10}, (0.0, 1.0))
 register(
     "bnn_flipout_uci_boston",
     "bnn_flipout_uci",
