@@ -191,8 +191,9 @@ class ConformalRegressor(_wrapper.CalibratedModel):
     TASK = "regression"
     FUNCTION = "conformal"
 
-    def __init__(self, base, quantile, coverage=0.9, score="absolute", samples=None, seed=None, **kwargs):
-        super().__init__(base, samples=samples, seed=seed, **kwargs)
+    def __init__(self, base, quantile, coverage=0.9, score="absolute", samples=None, seed=None, task=None,
+                 mc_dropout=False, **kwargs):
+        super().__init__(base, samples=samples, seed=seed, task=task, mc_dropout=mc_dropout, **kwargs)
         self.coverage = _checks.open_unit_interval("coverage", coverage)
         self.score = _checks.one_of("score", score, set(SCORES))
         self.quantile = quantile

@@ -164,8 +164,8 @@ class ConformalClassifier(_wrapper.CalibratedModel):
     FUNCTION = "conformal_sets"
 
     def __init__(self, base, quantile, coverage=0.9, score="aps", randomized=False, lam=0.01, k_reg=1, samples=None,
-                 seed=None, **kwargs):
-        super().__init__(base, samples=samples, seed=seed, **kwargs)
+                 seed=None, task=None, mc_dropout=False, **kwargs):
+        super().__init__(base, samples=samples, seed=seed, task=task, mc_dropout=mc_dropout, **kwargs)
         if isinstance(quantile, (bool, str)) or not isinstance(quantile, numbers.Real) or math.isnan(quantile):
             raise ValueError(f"Expected `quantile` to be a number (+inf: every set holds every class). Received: "
                              f"quantile={quantile!r}")

@@ -191,8 +191,8 @@ class TemperatureScaled(_wrapper.CalibratedModel):
     TASK = "classification"
     FUNCTION = "temperature_scale"
 
-    def __init__(self, base, temperature, samples=None, seed=None, **kwargs):
-        super().__init__(base, samples=samples, seed=seed, **kwargs)
+    def __init__(self, base, temperature, samples=None, seed=None, task=None, mc_dropout=False, **kwargs):
+        super().__init__(base, samples=samples, seed=seed, task=task, mc_dropout=mc_dropout, **kwargs)
         self.temperature = _checks.positive_float("temperature", temperature)
 
     def predict_samples(self, x, samples=None, seed=None, **kwargs):
