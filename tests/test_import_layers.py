@@ -2,7 +2,7 @@
 
 The layers, bottom-up (an import may go sideways within a layer or down, never up):
 
-    0  _atomic _checks _counter_rng _lazy _traced randomness paths version
+    0  _atomic _checks _counter_rng _lazy _numbers _traced randomness paths version
     1  priors objectives dropout gaussian uncertainty layers data optimizers
     2  models serving
     3  evaluate _bayesianize _monte_carlo
@@ -25,7 +25,7 @@ import pytest
 PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tfvb")
 
 LAYERS = (
-    ("_atomic", "_checks", "_counter_rng", "_lazy", "_traced", "randomness", "paths", "version"),
+    ("_atomic", "_checks", "_counter_rng", "_lazy", "_numbers", "_traced", "randomness", "paths", "version"),
     ("priors", "objectives", "dropout", "gaussian", "uncertainty", "layers", "data", "optimizers"),
     ("models", "serving"),
     ("evaluate", "_bayesianize", "_monte_carlo"),

@@ -18,15 +18,15 @@ def _fmt(v):
 
 
 def _pm(value, se):
-    """'0.9836 ± 0.0018': the value to its standard error's precision (`tfvb.demo.numbers.pm`)."""
-    from tfvb.demo.numbers import pm
+    """'0.9836 ± 0.0018': the value to its standard error's precision (`tfvb._numbers.pm`)."""
+    from tfvb._numbers import pm
 
     return pm(value, se)
 
 
 def _duration(value):
     """'64,580 s (17.9 h)'."""
-    from tfvb.demo.numbers import seconds
+    from tfvb._numbers import seconds
 
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return str(value)
