@@ -161,8 +161,11 @@ def overconfidence(records, method="flipout", others=("mc_dropout", "ensemble"))
         answered.append(name)
         if verdicts and all(v == "yes" for v in verdicts) and len(verdicts) == len(others):
             yes_both.append(name)
-        lines.append(f"- **{name}**: gap − standard test LL: {drops}. Does the {METHOD_NAMES[method]}'s LL fall "
-                     "further below (paired difference of differences)? " + "; ".join(parts) + ".")
+        question = (f"Does the {METHOD_NAMES[method]}'s LL fall further below (paired difference of differences)? "
+                    + "; ".join(parts) + "." if parts else
+                    "Too few records yet to ask whether it falls further below (both methods on a gap feature and "
+                    "a standard split).")
+        lines.append(f"- **{name}**: gap − standard test LL: {drops}. {question}")
     if answered:
         theirs = " and the ".join(f"{METHOD_NAMES[o]}'s" for o in others)
         lines.append(f"\nOver-confidence between clusters: the {METHOD_NAMES[method]}'s gap LL falls further below "
