@@ -170,7 +170,9 @@ def parse(argv):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads (inter-op: 1)")
     parser.add_argument("--json", default=None, help="the records' file (required, except with --smoke)")
-    parser.add_argument("--resume", action="store_true", help="skip the records already in --json")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the records already in --json, also those another process sharing it "
+                             "adds while this one runs")
     parser.add_argument("--report", default=None, help="write the markdown table of --json here at the end")
     parser.add_argument("--smoke", action="store_true",
                         help="Boston (unless --datasets), 1 standard split, features 0 and 2, 2 epochs, "
@@ -305,6 +307,10 @@ def main(argv=None):
           flush=True)
     start, split_cache = time.perf_counter(), {}
     for i, (name, kind, k, m) in enumerate(todo):
+        if args.resume and (name, m, kind, k) in {record_key(r) for r in store.records()}:
+            print(f"[{i + 1}/{len(todo)}] {name} {m} {kind} {k}: made meanwhile by another process, skipped",
+                  flush=True)
+            continue
         if (name, kind, k) not in split_cache:
             split_cache.clear()
             split_cache[name, kind, k] = split_of(data_sets[name], kind, k)

@@ -86,6 +86,35 @@ def test_resume_recomputes_only_the_missing_record_and_refuses_other_settings(sm
         _load_benchmark("uci_gap").main(args + ["--resume", "--epochs", "3"])
 
 
+def test_a_record_another_process_adds_meanwhile_is_not_computed_again(smoke_run, capsys):
+    """Two processes sharing --json: each re-reads the file before a record and skips what the other made."""
+    args, out = smoke_run
+    before = {_key(r): r for r in _records(out)}
+    first, second = ("toy", "mc_dropout", "gap", 1), ("toy", "ensemble", "gap", 1)
+    with open(out) as f:
+        data = json.load(f)
+    data["records"] = [r for r in data["records"] if _key(r) not in (first, second)]
+    with open(out, "w") as f:
+        json.dump(data, f)
+    bench = _load_benchmark("uci_gap")
+    add = bench.RecordFile.add
+
+    def add_and_let_the_other_process_add_its_own(self, record, command):
+        add(self, record, command)
+        if _key(record) == first:  # meanwhile the other process finished `second`
+            add(self, before[second], before[second]["command"])
+
+    bench.RecordFile.add = add_and_let_the_other_process_add_its_own
+    capsys.readouterr()
+    bench.main(args + ["--resume"])
+    printed = capsys.readouterr().out
+    assert "6 records, 4 already in" in printed
+    assert "toy ensemble gap 1: made meanwhile by another process, skipped" in printed
+    after = {_key(r): r for r in _records(out)}
+    assert set(after) == set(before) and after[second] == before[second]  # the other process's, untouched
+    assert after[first]["seconds"] != before[first]["seconds"]  # computed again by this one
+
+
 def test_unknown_names_are_refused_with_the_valid_ones(smoke_run, capsys):
     args, _ = smoke_run
     root = args[0]
