@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tfvb import data
-from tfvb.models import IWAE, BNNClassifier, _train_function
+from tfvb.models import IWAE, BNNClassifier, BNNRegressor, _train_function
 
 
 @pytest.fixture
@@ -73,6 +73,22 @@ def test_keras_function_runs_where_the_lean_one_does_not_apply(mnist_sample, ker
     eager.compile(optimizer="adam", run_eagerly=True)
     eager.fit(images, batch_size=64, epochs=1, verbose=0)
     assert len(keras_calls) == 7
+
+
+def test_several_steps_per_execution_make_the_same_updates_as_one(rng):
+    """Keras' `steps_per_execution` only groups the steps into fewer calls: the weights after `fit` (a last group
+    shorter than the others included) are those of one step per call, weight noise and data order too."""
+    x = rng.normal(size=(100, 3)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5], "float32") + 0.1 * rng.normal(size=100)).astype("float32")
+    weights = []
+    for steps in (1, 3):
+        keras.utils.set_random_seed(0)
+        model = BNNRegressor(hidden_units=(8,), layer="flipout", input_dim=3, seed=0)
+        model.compile(optimizer="adam", steps_per_execution=steps)
+        model.fit(x, y, batch_size=32, epochs=3, verbose=0, shuffle=True)  # 4 steps an epoch: groups of 3 and 1
+        weights.append(model.get_weights())
+    for u, v in zip(*weights):
+        np.testing.assert_array_equal(u, v)
 
 
 def test_the_lean_function_follows_each_new_iterator(mnist_sample):

@@ -37,6 +37,10 @@ DATASETS = ("bostonHousing", "kin8nm", "naval-propulsion-plant", "power-plant",
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 SAMPLES = 100
+#: Training steps per call into TensorFlow (Keras' `steps_per_execution`): the same updates and numbers as one
+#: step per call (tests/test_train_function.py), 2.4x faster on this small network (power-plant, 60 epochs, one
+#: thread: 41.6 s -> 17.6 s, the same test log-likelihood to every digit), whose steps are mostly call overhead.
+STEPS_PER_EXECUTION = 64
 SPLITS = None  # all of the protocol's splits (20; protein 5)
 
 # MC dropout on the same splits and protocol (Gal's updated grid search), as the paper's repository gives it: the
@@ -79,7 +83,7 @@ def fit_split(d, seed, epochs, quick=False):
     constructor = {"hidden_units": (d.n_hidden,), "layer": "flipout", "prior": None, "noise": "homoscedastic",
                    "input_dim": x_train.shape[1], "posterior_sigma_init": 0.01, "seed": seed}
     model = BNNRegressor(**constructor)
-    model.compile(optimizer=optimizers.Adam(LEARNING_RATE))
+    model.compile(optimizer=optimizers.Adam(LEARNING_RATE), steps_per_execution=STEPS_PER_EXECUTION)
     model.fit(((x_train - mx) / sx).astype("float32"), ((y_train - my) / sy).astype("float32"),
               batch_size=BATCH_SIZE, epochs=epochs, verbose=0, shuffle=True)
     s = model.predict_samples(((x_test - mx) / sx).astype("float32"), samples=10 if quick else SAMPLES, seed=seed)
