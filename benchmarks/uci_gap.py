@@ -39,11 +39,11 @@ where its run is kept (`--kept-runs`, default the checkout's benchmarks/results,
 uci_kin8nm_100x.json) the split's record is taken from it (`reused_from` in the record) instead of
 training the grid a second time (`_uci_gap_methods.MCDropout.kept`); `--kept-runs none` trains them.
 
-Cost. Measured (2026-12-06, one process, one thread, the other core busy; wall seconds per split): Boston's
-gap splits MC dropout ~9, Flipout ~24, ensemble ~4 (the estimate below: 71 / 37 / 6); naval's standard
-split 0 Flipout 197 and ensemble 12 (estimate 1080 / 73), its gap split 0 MC dropout 161 (estimate 650):
-the estimate below, made before any run, is 1.5-8x too high. It stays until records of every data set
-replace it (each record's `seconds`).
+Cost. The cost section of benchmarks/results/uci_gap.md gives the measured wall seconds per split of every
+data set and method run so far (each record's `seconds`; one process, one thread, the other core busy).
+Measured there, the estimate below, made before any run, is 1.5-8x too high; and since the Flipout recipe
+trains 64 steps per call into TensorFlow (`zoo/bnn_flipout_uci.STEPS_PER_EXECUTION`, the same numbers)
+its splits take ~2.4x less than the records marked "1 step per call".
 
 Estimated (one process, one thread, on this 2-core machine with the other core busy; wall seconds
 per split, standard / gap). Measured: the smoke run (Boston, 2 epochs) and the same on Boston at 20 and

@@ -177,6 +177,45 @@ def overconfidence(records, method="flipout", others=("mc_dropout", "ensemble"))
     return lines
 
 
+def cost(records):
+    """The cost section: median wall seconds per split by data set, method and split kind, from the records.
+
+    A Flipout record trained with several steps per call into TensorFlow (`steps_per_execution`, the
+    same numbers, faster) is counted apart from one trained a step per call; a record taken from a kept
+    protocol run (`reused_from`) shows that run's time, marked "kept".
+    """
+    groups = {}
+    for r in records:
+        if not isinstance(r.get("seconds"), (int, float)):
+            continue
+        label = METHOD_NAMES.get(r["method"], r["method"])
+        if r["method"] == "flipout":
+            steps = r.get("steps_per_execution", 1)
+            label += f", {steps} step{'s' if steps > 1 else ''} per call"
+        kind = r["kind"] + (" (kept)" if r.get("reused_from") else "")
+        groups.setdefault((r["dataset"], label), {}).setdefault(kind, []).append(r["seconds"])
+    if not groups:
+        return []
+    lines = ["## Cost", "",
+             "Wall seconds per split (median over the records, with their number), as each record's `seconds` "
+             "measured them: one process with one thread, on a 2-core machine whose other core was training "
+             "something else; all records of the data set and method in the last column, in hours.", "",
+             "| data set | method | standard split | gap split | total (h) |", "|---|---|---|---|---|"]
+    names = _order({n for n, _ in groups}, DATASET_ORDER)
+    for name in names:
+        for (n, label), kinds in sorted(groups.items()):
+            if n != name:
+                continue
+            cells = []
+            for kind in ("standard", "gap"):
+                parts = [f"{statistics.median(v):,.0f}{' kept' if k.endswith('(kept)') else ''} ({len(v)})"
+                         for k, v in sorted(kinds.items()) if k.split(" ")[0] == kind]
+                cells.append("; ".join(parts) or "—")
+            total = sum(sum(v) for v in kinds.values()) / 3600
+            lines.append(f"| {name} | {label} | {cells[0]} | {cells[1]} | {total:.2f} |")
+    return lines
+
+
 def markdown(records, sources=()):
     """The report: the table, the over-confidence lines, and notes on ties and mixed settings."""
     table = rows(records)
@@ -224,6 +263,7 @@ def markdown(records, sources=()):
                   "seeds and data; `benchmarks/uci.py`), not trained a second time: "
                   + "; ".join(f"{n} {METHOD_NAMES.get(m, m)} splits {sorted(v)} from {f}"
                               for (n, m, f), v in sorted(kept.items())) + "."]
+    lines += ["", *cost(records)] if cost(records) else []
     return "\n".join(lines) + "\n"
 
 
@@ -256,10 +296,11 @@ def main(argv=None):
 
 
 def publish(text, root=ROOT):
-    """The report without its title, its section headings in bold, between the pages' uci-gap markers."""
+    """The report without its title and its cost section, its section headings in bold, between the pages'
+    uci-gap markers."""
     from _publish import publish as publish_block
 
-    lines = text.strip().splitlines()[1:]  # the title: the pages have their own heading
+    lines = text.strip().split("\n## Cost")[0].splitlines()[1:]  # no title (the pages have theirs), no cost
     block = "\n".join(f"**{line[3:]}**" if line.startswith("## ") else line for line in lines).strip()
     for page in ("README.md", os.path.join("docs", "calibration.md")):
         path = os.path.join(root, page)

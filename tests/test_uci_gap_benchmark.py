@@ -64,6 +64,15 @@ def test_the_report_has_a_row_per_method_and_the_overconfidence_line(smoke_run, 
         assert cells[2].endswith("(1)") and cells[3].endswith("(1)")  # 1 standard split, 1 gap feature
     assert "- **toy**: gap − standard test LL" in text and "against MC dropout" in text
     assert "on 0 of 1 data sets" in text  # one standard split: nothing can be resolved
+    cost = text.split("## Cost")[1]
+    records = {_key(r): r for r in _records(out)}
+    flipout = records["toy", "flipout", "standard", 0]
+    assert flipout["steps_per_execution"] == 64  # the recipe's; its seconds, not its numbers, depend on it
+    row = next(line for line in cost.splitlines() if line.startswith("| toy | Flipout BNN, 64 steps per call |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    gap = records["toy", "flipout", "gap", 1]["seconds"]
+    assert cells[2:] == [f"{flipout['seconds']:,.0f} (1)", f"{gap:,.0f} (1)",
+                         f"{(flipout['seconds'] + gap) / 3600:.2f}"]
 
 
 def test_resume_recomputes_only_the_missing_record_and_refuses_other_settings(smoke_run, capsys):
@@ -191,6 +200,7 @@ def test_publish_replaces_only_what_lies_between_the_pages_markers(smoke_run, tm
         assert head == old.split(begin)[0] and tail == old.split(end)[1]  # the rest of the page is kept
         assert "old table" not in block and "| toy | Flipout BNN |" in block
         assert "# In-between" not in block and "**Is the mean-field Flipout BNN over-confident" in block
+        assert "Cost" not in block and "per split" not in block  # the pages show the table, not its cost
     (tmp_path / "README.md").write_text("no markers here\n")
     with pytest.raises(SystemExit, match="Expected the markers"):
         report.publish(text, root=str(tmp_path))
