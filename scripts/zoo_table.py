@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 from _publish import publish  # noqa: E402
 
 from tfvb import zoo  # noqa: E402
+from tfvb._numbers import with_standard_error  # noqa: E402
 from tfvb.demo.numbers import plain, pm, seconds  # noqa: E402
 from tfvb.demo.numbers import published as as_published  # noqa: E402
 from tfvb.demo.predictive_section import CLASSIFIER_ANCHOR  # noqa: E402
@@ -47,7 +48,7 @@ def vae_table():
         k = m.get("log_likelihood_k", 5000)
         images = m.get("log_likelihood_images")
         rows.append(f"| `{name}` | {trained_on(info)} | {t.get('best_epoch', '—')} ({t.get('epochs_run', '—')}) "
-                    f"| {seconds(t.get('train_wall_time_s'))} | {pm(m.get(f'iwae_{k}_nll'), m.get(f'iwae_{k}_se'))} "
+                    f"| {seconds(t.get('train_wall_time_s'))} | {with_standard_error(m, f'iwae_{k}_nll')} "
                     f"({plain(images)} images) | {pm(m.get(f'jackknife_{k}_nll'), m.get(f'iwae_{k}_se'))} "
                     f"| {plain(m.get('active_units'))} | {published(info)} |")
     rows += ["", *paired_rows(), "", *anchor_rows()]
@@ -133,10 +134,6 @@ def epochs_cell(info):
     return f"{best} ({run})"
 
 
-def _with_se(m, key):
-    return pm(m.get(key), m.get(f"{key}_se")) if m.get(f"{key}_se") is not None else plain(m.get(key))
-
-
 def classifier_table():
     """The MNIST classifiers side by side (held-out digits, Fashion-MNIST as out-of-distribution)."""
     rows = ["| entry | trained on | epochs to convergence (run) | train time | accuracy | NLL | Brier | ECE (15 bins) "
@@ -159,8 +156,9 @@ def classifier_table():
         scaled = " / ".join(plain(scaled[k]) for k in ("temperature", "nll", "ece")) if scaled else "—"
         rows.append(f"| `{name}` | {trained_on(info)} | {epochs_cell(info)} "
                     f"| {seconds(t.get('train_wall_time_s', m.get('train_seconds')))} "
-                    f"| {_with_se(m, 'accuracy')}{images} | {_with_se(m, 'nll')} | {_with_se(m, 'brier')} "
-                    f"| {_with_se(m, 'ece')} | {_with_se(m, 'ood_auroc_entropy')} | {sets} | {scaled} "
+                    f"| {with_standard_error(m, 'accuracy')}{images} | "
+                    + " | ".join(with_standard_error(m, k) for k in ("nll", "brier", "ece", "ood_auroc_entropy"))
+                    + f" | {sets} | {scaled} "
                     f"| {ref if anchor else '—'} |")
     return "\n".join(rows)
 

@@ -107,3 +107,20 @@ def test_ood_aupr_matches_a_direct_average_precision_and_its_limits(rng):
     assert np.isclose(evaluate.ood_aupr(s_in, s_out), loop)
     with pytest.raises(ValueError, match="non-empty"):
         evaluate.ood_aupr([], [1.0])
+
+
+def test_true_class_probabilities_renormalize_and_floor_only_an_exact_zero():
+    # float32 rows summing to 1 within rounding: renormalized in float64, so every score sees the same rows.
+    probs = np.array([[0.7, 0.2, 0.1 + 4e-4], [0.0, 1.0, 0.0], [0.25, 0.25, 0.5]], np.float32)
+    p = evaluate.true_class_probabilities(probs, [0, 0, 2])
+    assert p.dtype == np.float64
+    assert np.isclose(p[0], 0.7 / (1 + 4e-4), rtol=1e-6) and p[2] == 0.5
+    # An exact 0 (a softmax underflowing): float64's smallest normal number, about 708 nats, not inf.
+    assert p[1] == np.finfo(np.float64).tiny and np.isclose(-np.log(p[1]), 708.4, atol=0.1)
+    # Nothing else is clipped: a 1e-30 probability costs its own 69 nats (an epsilon floor would cap it).
+    assert np.isclose(-np.log(evaluate.true_class_probabilities([[1e-30, 1 - 1e-30]], [0])[0]), 30 * np.log(10))
+    assert np.allclose(evaluate.true_class_probabilities(np.eye(3), np.eye(3)), 1.0)  # one-hot labels
+    with pytest.raises(ValueError, match=r"apply a softmax to logits"):
+        evaluate.true_class_probabilities([[2.0, -1.0]], [0])
+    with pytest.raises(ValueError, match=r"Expected `labels` in \[0, 1\]"):
+        evaluate.true_class_probabilities([[0.5, 0.5]], [2])

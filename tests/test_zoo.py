@@ -178,6 +178,20 @@ def test_text_card_shows_standard_errors_coverage_sets_and_an_epoch_cap():
         in text
 
 
+def test_a_card_number_is_shown_with_its_standard_error_wherever_the_card_has_one():
+    """One reading of a card's ± for `zoo info`, the README tables, the docs pages and the demo."""
+    from tfvb._numbers import standard_error_key, with_standard_error
+
+    m = {"accuracy": 0.98361, "accuracy_se": 0.0018, "iwae_5000_nll": 83.171, "iwae_5000_se": 0.32,
+         "ece": 0.01134, "nll": 0.047, "nll_se": float("nan"), "flag_se": True}
+    assert with_standard_error(m, "accuracy") == "0.9836 ± 0.0018"
+    assert standard_error_key(m, "iwae_5000_nll") == "iwae_5000_se"
+    assert with_standard_error(m, "iwae_5000_nll") == "83.2 ± 0.3"
+    assert with_standard_error(m, "ece", 2) == "0.011"  # no standard error: significant digits
+    assert standard_error_key(m, "nll") is None and standard_error_key(m, "flag") is None  # NaN, bool: none
+    assert with_standard_error(m, "missing") == "—"
+
+
 def test_cli_benchmark_on_a_slice(capsys, tmp_path):
     path = tmp_path / "bench.json"
     assert cli.main(["zoo", "benchmark", "vae_mnist", "--limit", "20", "--json", str(path)]) == 0
@@ -537,6 +551,14 @@ def test_evaluate_again_rewrites_the_metrics_and_keeps_the_training_record(zoo_c
     assert after["anchors"] == {"source": "the recipe of today"}
     assert zoo.golden_check("vae_fashion_mnist") <= 1e-4  # the same weights, every file re-checksummed
     assert os.path.isdir(folder)
+    # A recipe that now reads the run as converged: the card keeps no `epoch_cap` from the capped reading.
+    (recipes / "fashion_mnist.py").write_text(
+        "def evaluate_stored(model, data_root=None, dataset=None, **args):\n"
+        "    return {'elbo': -1.0, 'epochs_to_convergence': 7}, 'fashion', None\n")
+    assert cli.main(["zoo", "evaluate", "vae_fashion_mnist"]) == 0
+    again = zoo.info("vae_fashion_mnist")["metrics"]
+    assert again["epochs_to_convergence"] == 7 and "epoch_cap" not in again
+    assert again["train_wall_time_s"] == before["metrics"]["train_wall_time_s"]
     with pytest.raises(ValueError, match="evaluate_stored"):
         (recipes / "fashion_mnist.py").write_text("")
         driver.evaluate_again("vae_fashion_mnist")

@@ -72,6 +72,19 @@ def seconds(value):
     return f"{value / 3600:.1f} h"
 
 
+def standard_error_key(metrics, key):
+    """The key of `key`'s standard error in the same metrics (a zoo card's): `k_se`, or `iwae_5000_se` for
+    `iwae_5000_nll`; None when `metrics` holds no number under either."""
+    candidates = [f"{key}_se"] + [key[: -len(s)] + "_se" for s in ("_nll", "_log_likelihood") if key.endswith(s)]
+    return next((c for c in candidates if _finite(metrics.get(c))), None)
+
+
+def with_standard_error(metrics, key, significant=4):
+    """`metrics[key]` as text: with its standard error where `metrics` holds one (`pm`), else `plain`."""
+    se_key = standard_error_key(metrics, key)
+    return pm(metrics.get(key), metrics[se_key]) if se_key else plain(metrics.get(key), significant)
+
+
 def proportion(successes, n):
     """(p, standard error) of a proportion."""
     p = successes / n

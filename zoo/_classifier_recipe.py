@@ -87,10 +87,10 @@ def predictive_metrics(u_in, u_out, y, conformal=True):
     (and, with `conformal`, the coverage and size of APS prediction sets), each with its standard error
     (`standard_errors`)."""
     from tfvb.calibrate import set_coverage
-    from tfvb.evaluate import brier_score, expected_calibration_error, ood_auroc
+    from tfvb.evaluate import brier_score, expected_calibration_error, ood_auroc, true_class_probabilities
 
     probs = _normalized(u_in["mean"])
-    per_digit_nll = -np.log(_true_class(probs, y))
+    per_digit_nll = -np.log(true_class_probabilities(probs, y))
     measured = {
         "accuracy": float(np.mean(probs.argmax(1) == y)),
         "nll": float(per_digit_nll.mean()),
@@ -114,15 +114,10 @@ def predictive_metrics(u_in, u_out, y, conformal=True):
 
 
 def _normalized(mean):
-    """Class probabilities in float64, each row summing to 1 (as `tfvb.evaluate.rotation_shift` scores them)."""
-    probs = np.clip(np.asarray(mean, np.float64), 0.0, None)
+    """Class probabilities in float64, each row summing to 1, as every score of `tfvb.evaluate` sees them
+    (the per-digit Brier terms and accuracy here too)."""
+    probs = np.asarray(mean, np.float64)
     return probs / probs.sum(axis=1, keepdims=True)
-
-
-def _true_class(probs, y):
-    """The probability of each digit's own class; only an exact 0 (float32 underflow) is floored."""
-    picked = probs[np.arange(len(y)), y]
-    return np.where(picked > 0, picked, np.finfo(np.float64).tiny)
 
 
 def standard_errors(probs, y, u_in, u_out, resamples=BOOTSTRAP_RESAMPLES, seed=0):
@@ -134,13 +129,13 @@ def standard_errors(probs, y, u_in, u_out, resamples=BOOTSTRAP_RESAMPLES, seed=0
     the digits (and, for the AUROCs, of the out-of-distribution images),
     drawn from a generator seeded with `seed`.
     """
-    from tfvb.evaluate import expected_calibration_error, ood_auroc
+    from tfvb._numbers import proportion
+    from tfvb.evaluate import expected_calibration_error, ood_auroc, true_class_probabilities
 
     n = len(y)
-    accuracy = float(np.mean(probs.argmax(1) == y))
-    per_digit = {"nll": -np.log(_true_class(probs, y)),
+    per_digit = {"nll": -np.log(true_class_probabilities(probs, y)),
                  "brier": np.sum((probs - np.eye(probs.shape[1])[y]) ** 2, axis=1)}
-    out = {"accuracy_se": float(np.sqrt(accuracy * (1 - accuracy) / n))}
+    out = {"accuracy_se": proportion(int(np.sum(probs.argmax(1) == y)), n)[1]}
     out.update({f"{k}_se": float(v.std(ddof=1) / np.sqrt(n)) for k, v in per_digit.items()})
     rng = np.random.default_rng(seed)
     m = len(u_out["entropy"])

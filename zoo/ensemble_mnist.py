@@ -48,9 +48,10 @@ def evaluate(model, test, ood):
     """Held-out accuracy, NLL, Brier, ECE, OOD AUROCs of the ensemble, and its members' own accuracy and NLL."""
     x, y = test
     u_in, u_out = model.predict_uncertainty(x), model.predict_uncertainty(ood)
+    from tfvb.evaluate import true_class_probabilities
+
     members = model.predict_samples(x)  # (n, N, 10)
-    picked = members[:, np.arange(len(y)), y].astype(np.float64)
-    picked = np.where(picked > 0, picked, np.finfo(np.float64).tiny)  # only an exact 0 is floored
+    picked = true_class_probabilities(members.reshape(-1, members.shape[-1]), np.tile(y, len(members)))
     return {
         **recipe.predictive_metrics(u_in, u_out, y),
         "member_accuracy_mean": float(np.mean(members.argmax(-1) == y[None])),

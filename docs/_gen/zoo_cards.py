@@ -7,6 +7,8 @@ present: every reader falls back to "—" (or to nothing) and the page shows wha
 import json
 import numbers
 
+from tfvb._numbers import standard_error_key
+
 NOTES = ("source", "note")
 
 
@@ -27,15 +29,6 @@ def kind(key):
 
 def label(key):
     return key.replace("_", " ")
-
-
-def standard_error_key(metrics, key):
-    """The key of `key`'s standard error in the same card: `k_se`, or `iwae_5000_se` for `iwae_5000_nll`."""
-    candidates = [f"{key}_se"]
-    for suffix in ("_nll", "_log_likelihood"):
-        if key.endswith(suffix):
-            candidates.append(key[: -len(suffix)] + "_se")
-    return next((c for c in candidates if is_number(metrics.get(c))), None)
 
 
 def _group(prefix, key):

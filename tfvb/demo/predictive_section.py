@@ -7,7 +7,11 @@ import re
 import numpy as np
 
 from tfvb import data, evaluate
+from tfvb._numbers import with_standard_error
 from tfvb.demo.numbers import plain, pm, proportion, published
+
+#: A card's accuracy / NLL / ECE without a standard error (old cards): significant digits shown.
+_SIGNIFICANT = {"accuracy": 4, "nll": 3, "ece": 2}
 
 SAMPLES = 50
 #: Gal's table prints two decimals (0.00: below 0.005); see tfvb.uci_protocol.anchors.
@@ -30,15 +34,14 @@ def classifier_section(report, entries, out):
         probs = np.asarray(u_in["mean"], np.float64)
         correct = np.argmax(probs, -1) == labels
         acc, acc_se = proportion(int(correct.sum()), len(labels))
-        picked = probs[np.arange(len(labels)), labels] / probs.sum(-1)
-        nll = -np.log(np.where(picked > 0, picked, np.finfo(np.float64).tiny))  # only an exact 0 is floored
+        nll = -np.log(evaluate.true_class_probabilities(probs, labels))
         ece = evaluate.expected_calibration_error(probs, labels)
         auroc = evaluate.ood_auroc(u_in["entropy"], u_out["entropy"])
         card = info.get("metrics", {})
         rows.append([f"`{name}`", info.get("summary", ""), pm(acc, acc_se),
                      pm(float(nll.mean()), float(nll.std(ddof=1) / np.sqrt(len(nll)))),
                      plain(ece, 2), plain(auroc, 3),
-                     " / ".join(_card_value(card, k) for k in ("accuracy", "nll", "ece")),
+                     " / ".join(with_standard_error(card, k, _SIGNIFICANT[k]) for k in _SIGNIFICANT),
                      _anchor(info)])
         path = os.path.join(out, f"{name}_reliability.png")
         evaluate.reliability_diagram(probs, labels, path=path, title=f"{name}: reliability")
@@ -58,13 +61,6 @@ def classifier_section(report, entries, out):
 
 #: The published row of the cards' anchors each kind of classifier stands beside.
 CLASSIFIER_ANCHOR = {"BNNClassifier": "mean_field_vi", "DeepEnsemble": "ensemble_of_10"}
-
-
-def _card_value(card, key):
-    """A card's number with its standard error where the card has one."""
-    if card.get(f"{key}_se") is not None:
-        return pm(card.get(key), card[f"{key}_se"])
-    return plain(card.get(key), 4 if key == "accuracy" else 3 if key == "nll" else 2)
 
 
 def _anchor(info):

@@ -14,6 +14,7 @@ _EXPORTS = {
     "active_units": "likelihood",
     "expected_calibration_error": "calibration",
     "brier_score": "calibration",
+    "true_class_probabilities": "calibration",
     "reliability_diagram": "calibration",
     "ood_auroc": "calibration",
     "ood_aupr": "calibration",

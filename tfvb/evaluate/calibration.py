@@ -29,8 +29,8 @@ import numpy as np
 
 from tfvb import _checks
 
-__all__ = ["calibration_bins", "expected_calibration_error", "brier_score", "reliability_diagram", "ood_auroc",
-           "ood_aupr"]
+__all__ = ["calibration_bins", "expected_calibration_error", "brier_score", "true_class_probabilities",
+           "reliability_diagram", "ood_auroc", "ood_aupr"]
 
 
 #: How far a row of `probs` may sum from 1 (float32 softmax outputs are within ~1e-6).
@@ -38,7 +38,11 @@ ROW_SUM_TOLERANCE = 1e-3
 
 
 def _probs_labels(probs, labels):
-    """(probs, integer labels), checked: rows of probabilities, labels in range (one-hot rows accepted)."""
+    """(probs, integer labels), checked: rows of probabilities, labels in range (one-hot rows accepted).
+
+    The rows come back renormalized in float64 (they are within `ROW_SUM_TOLERANCE` of 1 or refused), so
+    that every score of the same predictions sees the same probabilities, however they were rounded.
+    """
     probs = _checks.finite_array("probs", np.asarray(probs, dtype=np.float64))
     labels = np.asarray(labels)
     if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
@@ -63,7 +67,28 @@ def _probs_labels(probs, labels):
         raise ValueError(
             f"Expected `labels` in [0, {probs.shape[1] - 1}]. Received labels in [{labels.min()}, {labels.max()}]"
         )
-    return probs, labels
+    return probs / sums[:, None], labels
+
+
+def true_class_probabilities(probs, labels):
+    """Each example's predicted probability of its own label: the likelihoods an NLL averages.
+
+    `probs` and `labels` are checked and renormalized in float64 as `brier_score` and
+    `expected_calibration_error` check them. Only a probability of exactly 0 (a float32 softmax
+    underflowing) is floored, to float64's smallest normal number, so that one confidently wrong
+    prediction costs about 708 nats instead of making the NLL infinite; no other value is clipped, so
+    NLLs of confident models are not biased (an epsilon floor such as 1e-7 caps each term at 16 nats).
+
+    Args:
+        probs: predicted class probabilities, shape (N, C): rows of non-negative numbers summing to 1.
+        labels: integer class labels, shape (N,), or one-hot rows (N, C).
+
+    Returns:
+        float64 array of shape (N,) in (0, 1]; `-np.log(...).mean()` is the NLL.
+    """
+    probs, labels = _probs_labels(probs, labels)
+    picked = probs[np.arange(len(labels)), labels]
+    return np.where(picked > 0, picked, np.finfo(np.float64).tiny)
 
 
 def calibration_bins(probs, labels, num_bins=15):

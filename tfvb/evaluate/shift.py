@@ -23,7 +23,14 @@ import math
 import numpy as np
 
 from tfvb import _checks
-from tfvb.evaluate.calibration import _probs_labels, brier_score, expected_calibration_error, ood_aupr, ood_auroc
+from tfvb.evaluate.calibration import (
+    _probs_labels,
+    brier_score,
+    expected_calibration_error,
+    ood_aupr,
+    ood_auroc,
+    true_class_probabilities,
+)
 
 __all__ = ["ANGLES", "rotate", "rotation_shift", "shift_figure", "SHIFT_METRICS"]
 
@@ -87,12 +94,9 @@ def _angles(angles):
 
 
 def _scores(mean, labels):
-    # Checked as ECE and Brier check them (logits, labels out of range: refused), then renormalized in float64.
+    # Checked as ECE and Brier check them (logits, labels out of range: refused) and renormalized in float64.
     probs, labels = _probs_labels(mean, labels)
-    probs = np.clip(probs, 0.0, None)
-    probs = probs / probs.sum(axis=1, keepdims=True)
-    picked = probs[np.arange(len(labels)), labels]
-    picked = np.where(picked > 0, picked, np.finfo(np.float64).tiny)  # only an exact 0 (float32 underflow)
+    picked = true_class_probabilities(probs, labels)
     return {"accuracy": float(np.mean(probs.argmax(1) == labels)), "nll": float(-np.mean(np.log(picked))),
             "brier": brier_score(probs, labels), "ece": expected_calibration_error(probs, labels, num_bins=15)}
 

@@ -3,6 +3,8 @@
 import json
 import math
 
+from tfvb._numbers import standard_error_key
+
 #: Metric groups of intervals (regressors: level -> kind -> coverage and width) or prediction sets (classifiers:
 #: "90", "90_raps", ... -> coverage and size), printed one line per level and kind.
 INTERVAL_GROUPS = ("coverage_protocol", "coverage", "coverage_split0")
@@ -31,12 +33,6 @@ def _duration(value):
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return str(value)
     return f"{value:,.0f} s" + (f" ({seconds(value)})" if value >= 120 else "")
-
-
-def standard_error_key(metrics, key):
-    """The key of `key`'s standard error in the same metrics: `k_se`, or `iwae_5000_se` for `iwae_5000_nll`."""
-    candidates = [f"{key}_se"] + [key[: -len(s)] + "_se" for s in ("_nll", "_log_likelihood") if key.endswith(s)]
-    return next((c for c in candidates if isinstance(metrics.get(c), (int, float))), None)
 
 
 def _scalar_lines(metrics, indent):

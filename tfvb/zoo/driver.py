@@ -98,6 +98,9 @@ def _train(entry, name, seed, quick, root, data_root, keep_run_dir):
 _STORE_KEYS = ("name", "format_version", "class", "versions", "created", "command", "files")
 #: Metrics that belong to the training run, kept when an entry is evaluated again.
 _TRAINING_METRICS = ("train_wall_time_s", "epochs_to_convergence", "epoch_cap")
+#: Read together from the training record (zoo/_convergence.convergence_metrics: a capped run has an
+#: `epoch_cap`, a converged one none): a recipe that derives one again replaces both.
+_CONVERGENCE_METRICS = ("epochs_to_convergence", "epoch_cap")
 
 
 def evaluate_again(name, root=None, data_root=None):
@@ -126,7 +129,8 @@ def evaluate_again(name, root=None, data_root=None):
                                                                       dataset=entry.dataset, **entry.args, **extra)
     record = {k: v for k, v in store.read_metadata(zoo.folder(name)).items() if k not in _STORE_KEYS}
     record.update(*updates)
-    kept = {k: meta["metrics"][k] for k in _TRAINING_METRICS if k in meta["metrics"]}
+    derived = set(_CONVERGENCE_METRICS) if set(_CONVERGENCE_METRICS) & set(metrics) else set()
+    kept = {k: meta["metrics"][k] for k in _TRAINING_METRICS if k in meta["metrics"] and k not in derived}
     record["metrics"] = {**kept, **metrics}  # a training metric the recipe derives again is the recipe's
     record["data"] = description
     record["evaluated_again"] = {"previous_data": meta.get("data"), "wall_time_s": round(time.time() - start, 1),
