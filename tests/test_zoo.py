@@ -566,8 +566,9 @@ def test_evaluate_again_rewrites_the_metrics_and_keeps_the_training_record(zoo_c
 
 def test_repackage_gives_an_old_entry_the_serving_signatures_and_keeps_its_weights_and_card(zoo_copy):
     """`tfvb zoo repackage NAME`: the stored weights and card written again with today's serving export."""
-    # cvae_mnist's card was saved without its optimizer: the rewritten file must load again (a fresh, built
-    # optimizer), and the serving export carry the signatures every entry now ships.
+    # The rewritten file must load again with its optimizer, and the serving export carry the signatures every
+    # entry now ships. (Every stored entry now carries its optimizer's state; the old cvae_mnist card, which did
+    # not, exercised repackage's fresh-optimizer branch until its retraining.)
     zoo_copy("cvae_mnist")
     before = zoo.info("cvae_mnist")
     assert cli.main(["zoo", "repackage", "cvae_mnist"]) == 0
