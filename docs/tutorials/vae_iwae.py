@@ -43,7 +43,8 @@ for name, model in [("A (kl='sample')", vae_a), ("B (kl='analytic')", vae)]:
 
 # --8<-- [start:pictures]
 tfvb.plots.latent_manifold(vae, "manifold.png", title="this CVAE (1,500 digits, 30 epochs)")
-tfvb.plots.latent_manifold(tfvb.zoo.load("cvae_mnist"), "manifold_zoo.png", title="the zoo's cvae_mnist (60,000 digits)")
+tfvb.plots.latent_manifold(tfvb.zoo.load("cvae_mnist"), "manifold_zoo.png",
+                           title="the zoo's cvae_mnist (60,000 digits)")
 tfvb.plots.reconstructions(vae, held_out, "reconstructions.png", n=12, title="held-out digits (top), reconstructions")
 mean, logvar = vae.encode(held_out)              # q(z|x) of the held-out digits
 plt.figure(figsize=(4.5, 4))
