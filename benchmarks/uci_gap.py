@@ -39,32 +39,14 @@ where its run is kept (`--kept-runs`, default the checkout's benchmarks/results,
 uci_kin8nm_100x.json) the split's record is taken from it (`reused_from` in the record) instead of
 training the grid a second time (`_uci_gap_methods.MCDropout.kept`); `--kept-runs none` trains them.
 
-Cost. The cost section of benchmarks/results/uci_gap.md gives the measured wall seconds per split of every
-data set and method run so far (each record's `seconds`; one process, one thread, the other core busy).
-Measured there, the estimate below, made before any run, is 1.5-8x too high; and since the Flipout recipe
-trains 64 steps per call into TensorFlow (`zoo/bnn_flipout_uci.STEPS_PER_EXECUTION`, the same numbers)
-its splits take ~2.4x less than the records marked "1 step per call".
-
-Estimated (one process, one thread, on this 2-core machine with the other core busy; wall seconds
-per split, standard / gap). Measured: the smoke run (Boston, 2 epochs) and the same on Boston at 20 and
-100 epochs (Flipout and ensemble): a fixed ~2 s (Flipout) / ~3.5 s (ensemble) per split plus ~8 ms per
-Flipout step (batch 32) and ~16 ms per ensemble step (batch 100, 5 members). Scaled to each data set by
-its steps: epochs x ceil(training rows / batch), a standard split training on 9/10 of the rows, a gap
-split on 2/3 (protein's 100 hidden units at the same step time: an underestimate). MC dropout's smoke
-times are tracing, not training, so its standard times are the measured per-split times of Gal's 100 x
-protocol in benchmarks/results/uci_<name>_100x.json, and its gap times those x (2/3) / (9/10).
-
-    data set                   D   MC dropout     Flipout       ensemble    5 standard + D gap, 3 methods
-    bostonHousing             13     96 / 71        50 / 37        7 / 6          0.6 h
-    kin8nm                     8    290 / 215      740 / 550      51 / 39         3.3 h
-    naval-propulsion-plant    16    870 / 650     1080 / 800      73 / 55         9.5 h
-    power-plant                4    500 / 370      870 / 640      59 / 44         3.2 h
-    protein-tertiary-structure 9   1700 / 1260    2060 / 1530    270 / 200       13.1 h
-    wine-quality-red          11     66 / 49       150 / 110      13 / 11         0.8 h
-
-About 30 hours for all six in one process (about 25 with MC dropout's standard splits taken from the
-kept protocol runs); two processes (different --datasets, the same --json) on the two cores about
-halve it. MC dropout is ~40 % of it; `--epoch-multiplier 10` cuts that part by ~10.
+Cost, measured (each record's `seconds`; per data set, method and split kind in the cost section of
+benchmarks/results/uci_gap.md): one process, one thread, the other core busy, all 261 records of the six data
+sets took 6.0 core-hours as run (Boston 0.36, kin8nm 0.41, naval 1.66, power-plant 0.63, protein 2.48, wine
+0.43), MC dropout's standard splits taken from the kept protocol runs (5.0 h of theirs, not repeated); the
+estimate made before any run said ~25 h. Protein's MC-dropout gap splits are the longest (753 s each); the
+Flipout recipe trains 64 steps per call into TensorFlow (`zoo/bnn_flipout_uci.STEPS_PER_EXECUTION`, the same
+numbers), 2.4-2.7x faster than the records marked "1 step per call" (Boston, naval, wine, most of power-plant).
+Two processes on the two cores (different --datasets, or --methods / --features, the same --json) halve it.
 """
 
 import argparse
