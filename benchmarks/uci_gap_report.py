@@ -263,7 +263,8 @@ def markdown(records, sources=()):
                   "seeds and data; `benchmarks/uci.py`), not trained a second time: "
                   + "; ".join(f"{n} {METHOD_NAMES.get(m, m)} splits {sorted(v)} from {f}"
                               for (n, m, f), v in sorted(kept.items())) + "."]
-    lines += ["", *cost(records)] if cost(records) else []
+    spent = cost(records)
+    lines += ["", *spent] if spent else []
     return "\n".join(lines) + "\n"
 
 

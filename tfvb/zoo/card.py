@@ -3,7 +3,7 @@
 import json
 import math
 
-from tfvb._numbers import standard_error_key
+from tfvb._numbers import pm, seconds, standard_error_key
 
 #: Metric groups of intervals (regressors: level -> kind -> coverage and width) or prediction sets (classifiers:
 #: "90", "90_raps", ... -> coverage and size), printed one line per level and kind.
@@ -19,17 +19,8 @@ def _fmt(v):
     return str(v)
 
 
-def _pm(value, se):
-    """'0.9836 ± 0.0018': the value to its standard error's precision (`tfvb._numbers.pm`)."""
-    from tfvb._numbers import pm
-
-    return pm(value, se)
-
-
 def _duration(value):
     """'64,580 s (17.9 h)'."""
-    from tfvb._numbers import seconds
-
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return str(value)
     return f"{value:,.0f} s" + (f" ({seconds(value)})" if value >= 120 else "")
@@ -43,7 +34,7 @@ def _scalar_lines(metrics, indent):
             continue
         se_key = standard_error_key(metrics, k)
         if se_key and isinstance(v, (int, float)):
-            shown = _pm(v, metrics[se_key])
+            shown = pm(v, metrics[se_key])
         else:
             shown = _duration(v) if k.endswith("_wall_time_s") else _fmt(v)
         lines.append(f"{' ' * indent}{k:{36 - indent}s} {shown}")
@@ -63,8 +54,8 @@ def _interval_lines(name, group):
             continue
         for kind, c in kinds.items():
             if isinstance(c, dict) and "coverage" in c:
-                lines.append(f"      {level} % {kind:22s} coverage {_pm(*_mean_se(c['coverage']))}, "
-                             f"mean width {_pm(*_mean_se(c.get('mean_width')))}")
+                lines.append(f"      {level} % {kind:22s} coverage {pm(*_mean_se(c['coverage']))}, "
+                             f"mean width {pm(*_mean_se(c.get('mean_width')))}")
     return lines
 
 
